@@ -1,0 +1,68 @@
+import csv
+import json
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+
+from leads.models import Score
+from leadscoring.cli import iso_z
+
+CSV_COLUMNS = ("lead", "model", "as_of", "score", "fit", "engagement", "segment", "tier", "grade", "mql")
+
+
+def export_line(row: dict) -> dict:
+    """The export line of spec section 8 from a stored score."""
+    return {
+        "lead": row["lead__external_id"],
+        "model": row["scoring_model__slug"],
+        "as_of": iso_z(row["as_of"]),
+        "score": float(row["score"]),
+        "fit": float(row["fit"]),
+        "engagement": float(row["engagement"]),
+        "segment": row["segment"],
+        "tier": row["tier"],
+        "grade": row["grade"],
+        "mql": bool(row["mql"]),
+        "breakdown": [_line(x) for x in row["breakdown"] or []],
+    }
+
+
+def _line(x: dict) -> dict:
+    out = dict(x)
+    out["points"] = float(x["points"])
+    if "count" in out:
+        out["count"] = int(out["count"])
+    return out
+
+
+class Command(BaseCommand):
+    help = "Write the current scores as JSON lines (spec section 8) or CSV (without the breakdown)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--model", help="slug of one model (default: all)")
+        parser.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+        parser.add_argument("--output", default="-", help="file to write, or - for standard output")
+
+    def handle(self, model, format, output, **options):
+        scores = Score.objects.order_by("lead__external_id", "scoring_model__slug")
+        if model:
+            if not scores.filter(scoring_model__slug=model).exists():
+                raise CommandError(f"no scores for model {model!r}")
+            scores = scores.filter(scoring_model__slug=model)
+        rows = scores.values("lead__external_id", "scoring_model__slug", *CSV_COLUMNS[2:], "breakdown").iterator(
+            chunk_size=5000
+        )
+        fh = sys.stdout if output == "-" else open(output, "w", encoding="utf-8", newline="")
+        try:
+            if format == "csv":
+                writer = csv.writer(fh)
+                writer.writerow(CSV_COLUMNS)
+                for row in rows:
+                    line = export_line(row)
+                    writer.writerow([line[c] for c in CSV_COLUMNS])
+            else:
+                for row in rows:
+                    fh.write(json.dumps(export_line(row), ensure_ascii=False) + "\n")
+        finally:
+            if fh is not sys.stdout:
+                fh.close()

@@ -1,0 +1,222 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from matrix.models import ModelVersion, ScoringModel
+
+from .choices import JobState, JobTrigger, NotificationKind, RejectReason, Stage
+
+
+class Lead(models.Model):
+    """A person being scored, known by the external id of the system it came from."""
+
+    external_id = models.CharField(max_length=200, unique=True)
+    email = models.CharField(max_length=254, blank=True, default="")
+    first_name = models.CharField(max_length=150, blank=True, default="")
+    last_name = models.CharField(max_length=150, blank=True, default="")
+    company = models.CharField(max_length=200, blank=True, default="")
+    title = models.CharField(max_length=200, blank=True, default="")
+    industry = models.CharField(max_length=100, blank=True, default="")
+    country = models.CharField(max_length=100, blank=True, default="")
+    employees = models.BigIntegerField(null=True, blank=True)
+    annual_revenue = models.FloatField(null=True, blank=True)
+    lead_source = models.CharField(max_length=100, blank=True, default="")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads"
+    )
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
+    attributes = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["external_id"]
+        indexes = [models.Index(fields=["owner", "external_id"])]
+
+    def __str__(self):
+        name = f"{self.first_name} {self.last_name}".strip()
+        return name or self.email or self.external_id
+
+
+class Event(models.Model):
+    """Something a lead did (or was sent), as reported by a marketing or sales system."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="events")
+    external_id = models.CharField(max_length=200, null=True, blank=True)
+    kind = models.CharField(max_length=64)
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    properties = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["lead", "-occurred_at"]
+        constraints = [
+            # A repeated id for the same lead is the same event (spec 1): stored once.
+            models.UniqueConstraint(
+                fields=["lead", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="event_external_id_unique_per_lead",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["lead", "occurred_at"], name="event_lead_time"),
+            models.Index(fields=["received_at"], name="event_received"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} {self.external_id or self.pk} @ {self.occurred_at:%Y-%m-%d}"
+
+
+class Score(models.Model):
+    """The current score of a lead under a scoring model, with its breakdown."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="scores")
+    scoring_model = models.ForeignKey(ScoringModel, on_delete=models.CASCADE, related_name="scores")
+    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="+")
+    # Copied from the version so the write guard (newer version, later as_of wins) is one comparison.
+    version_number = models.PositiveIntegerField()
+    as_of = models.DateTimeField()
+    score = models.DecimalField(max_digits=12, decimal_places=2)
+    fit = models.DecimalField(max_digits=12, decimal_places=2)
+    engagement = models.DecimalField(max_digits=12, decimal_places=2)
+    segment = models.CharField(max_length=100)
+    tier = models.CharField(max_length=8)
+    grade = models.CharField(max_length=2)
+    mql = models.BooleanField()
+    breakdown = models.JSONField(default=list)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["lead", "scoring_model"], name="one_score_per_lead_and_model"),
+        ]
+        indexes = [
+            models.Index(fields=["scoring_model", "-score"], name="score_top"),
+            models.Index(fields=["scoring_model", "segment", "-score"], name="score_top_segment"),
+            models.Index(fields=["scoring_model", "tier"], name="score_tier"),
+        ]
+
+
+class ScoreHistory(models.Model):
+    """A past score of a lead under a model, written whenever the score or tier changes."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="score_history")
+    scoring_model = models.ForeignKey(ScoringModel, on_delete=models.CASCADE, related_name="+")
+    version_number = models.PositiveIntegerField()
+    as_of = models.DateTimeField()
+    score = models.DecimalField(max_digits=12, decimal_places=2)
+    fit = models.DecimalField(max_digits=12, decimal_places=2)
+    engagement = models.DecimalField(max_digits=12, decimal_places=2)
+    tier = models.CharField(max_length=8)
+    previous_tier = models.CharField(max_length=8, blank=True, default="")
+    mql = models.BooleanField()
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "score history"
+        indexes = [models.Index(fields=["lead", "scoring_model", "as_of"], name="history_lead_time")]
+
+
+class LeadStage(models.Model):
+    """Where a lead stands in the funnel of one scoring model (lead, MQL, SQL, rejected, recycled)."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="stages")
+    scoring_model = models.ForeignKey(ScoringModel, on_delete=models.CASCADE, related_name="+")
+    stage = models.CharField(max_length=16, choices=Stage.choices, default=Stage.LEAD)
+    mql_at = models.DateTimeField(null=True, blank=True)
+    mql_score = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    mql_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    rejected_at = models.DateTimeField(null=True, blank=True)
+    reject_reason = models.CharField(max_length=16, choices=RejectReason.choices, blank=True, default="")
+    reject_text = models.CharField(max_length=500, blank=True, default="")
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["lead", "scoring_model"], name="one_stage_per_lead_and_model"),
+        ]
+        indexes = [
+            models.Index(fields=["scoring_model", "stage"], name="stage_by_model"),
+            models.Index(fields=["scoring_model", "mql_at"], name="stage_mql_at"),
+        ]
+
+
+class StageTransition(models.Model):
+    """One move of a lead between lifecycle stages, with who and when; the reports read these."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="transitions")
+    scoring_model = models.ForeignKey(ScoringModel, on_delete=models.CASCADE, related_name="+")
+    from_stage = models.CharField(max_length=16, choices=Stage.choices)
+    to_stage = models.CharField(max_length=16, choices=Stage.choices)
+    score = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    reason = models.CharField(max_length=16, choices=RejectReason.choices, blank=True, default="")
+    reason_text = models.CharField(max_length=500, blank=True, default="")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    occurred_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [models.Index(fields=["scoring_model", "to_stage", "occurred_at"], name="transition_report")]
+        permissions = [("act_on_leads", "Can accept, reject and recycle MQLs")]
+
+
+class RescoreJob(models.Model):
+    """A rescore of every lead under one model version, split into chunks for the workers."""
+
+    scoring_model = models.ForeignKey(ScoringModel, on_delete=models.CASCADE, related_name="jobs")
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="jobs")
+    trigger = models.CharField(max_length=16, choices=JobTrigger.choices)
+    state = models.CharField(max_length=16, choices=JobState.choices, default=JobState.PENDING)
+    as_of = models.DateTimeField(null=True, blank=True)
+    total_leads = models.PositiveIntegerField(default=0)
+    chunks_total = models.PositiveIntegerField(default=0)
+    chunks_done = models.PositiveIntegerField(default=0)
+    leads_done = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["state", "enqueued_at"], name="job_sweep")]
+
+
+class RescoreChunk(models.Model):
+    """A range of lead ids of a rescore job; done once, whatever the number of deliveries."""
+
+    job = models.ForeignKey(RescoreJob, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    first_lead_id = models.BigIntegerField()
+    last_lead_id = models.BigIntegerField()
+    leads = models.PositiveIntegerField()
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "index"], name="chunk_index_unique")]
+
+
+class Notification(models.Model):
+    """An in-app alert to a lead's owner (became hot, became MQL)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="+")
+    scoring_model = models.ForeignKey(ScoringModel, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=16, choices=NotificationKind.choices)
+    message = models.CharField(max_length=500)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "read_at"], name="notification_unread")]

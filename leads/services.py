@@ -1,0 +1,238 @@
+"""Writes to leads, events and scores. Views, API, commands and tasks call these."""
+
+import uuid
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from itertools import islice
+
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from matrix.engine.sql import compile_scores, dialect_for
+from matrix.models import ModelVersion
+from matrix.selectors import version_spec
+
+from .models import Event, Lead, Score, ScoreHistory
+from .rows import RowError, RowReport, parse_event, parse_lead
+
+BATCH = 2000
+LEAD_UPDATE_FIELDS = [
+    "email",
+    "first_name",
+    "last_name",
+    "company",
+    "title",
+    "industry",
+    "country",
+    "employees",
+    "annual_revenue",
+    "lead_source",
+    "owner",
+    "created_at",
+    "attributes",
+    "updated_at",
+]
+
+
+def _batches(items: Iterable, size: int) -> Iterator[list]:
+    it = iter(items)
+    while batch := list(islice(it, size)):
+        yield batch
+
+
+def _owners(names: set[str]) -> dict[str, int]:
+    """Owner ids by username or e-mail, for the names in one batch."""
+    if not names:
+        return {}
+    users = (
+        get_user_model()
+        .objects.filter(Q(username__in=names) | Q(email__in=names))
+        .values_list("id", "username", "email")
+    )
+    found = {}
+    for pk, username, email in users:
+        found[username] = pk
+        if email:
+            found.setdefault(email, pk)
+    return found
+
+
+def leads_import(*, rows: Iterable[tuple[int, object]], report: RowReport | None = None) -> tuple[RowReport, set[int]]:
+    """Upsert leads by external id. Each batch is one transaction of valid rows only.
+
+    Returns the report and the primary keys of the leads written (to rescore them).
+    """
+    report = report or RowReport()
+    touched: set[int] = set()
+    for batch in _batches(rows, BATCH):
+        parsed = []
+        for line, obj in batch:
+            try:
+                if isinstance(obj, RowError):
+                    raise obj
+                parsed.append((line, parse_lead(obj)))
+            except RowError as exc:
+                report.reject(line, str(exc))
+        # Within one batch the last row of an id wins, as it would row by row.
+        latest = {row.external_id: row for _, row in parsed}
+        owners = _owners({r.owner for r in latest.values() if r.owner})
+        now = timezone.now()
+        objs = [
+            Lead(
+                external_id=row.external_id,
+                created_at=row.created_at,
+                attributes=row.attributes,
+                owner_id=owners.get(row.owner) if row.owner else None,
+                updated_at=now,
+                **{
+                    k: ("" if v is None and k not in ("employees", "annual_revenue") else v)
+                    for k, v in row.fields.items()
+                },
+            )
+            for row in latest.values()
+        ]
+        with transaction.atomic():
+            Lead.objects.bulk_create(
+                objs,
+                update_conflicts=True,
+                unique_fields=["external_id"],
+                update_fields=LEAD_UPDATE_FIELDS,
+            )
+            touched.update(Lead.objects.filter(external_id__in=list(latest)).values_list("id", flat=True))
+        report.accepted += len(parsed)
+    return report, touched
+
+
+def events_ingest(*, rows: Iterable[tuple[int, object]], report: RowReport | None = None) -> tuple[RowReport, set[int]]:
+    """Store events; a repeated (lead, id) is ignored, not double counted. Returns affected lead pks."""
+    report = report or RowReport()
+    touched: set[int] = set()
+    for batch in _batches(rows, BATCH):
+        parsed = []
+        for line, obj in batch:
+            try:
+                if isinstance(obj, RowError):
+                    raise obj
+                parsed.append((line, parse_event(obj)))
+            except RowError as exc:
+                report.reject(line, str(exc))
+        lead_ids = dict(
+            Lead.objects.filter(external_id__in={row.lead for _, row in parsed}).values_list("external_id", "id")
+        )
+        fresh: list[Event] = []
+        seen: set[tuple[int, str]] = set()
+        keyed = {}
+        for line, row in parsed:
+            pk = lead_ids.get(row.lead)
+            if pk is None:
+                report.reject(line, f"lead: unknown lead id {row.lead!r}")
+                continue
+            if row.external_id is not None:
+                key = (pk, row.external_id)
+                if key in seen:
+                    report.duplicates += 1
+                    continue
+                seen.add(key)
+                keyed[key] = len(fresh)
+            fresh.append(
+                Event(
+                    lead_id=pk,
+                    external_id=row.external_id,
+                    kind=row.kind,
+                    occurred_at=row.occurred_at,
+                    properties=row.properties,
+                )
+            )
+        if keyed:
+            existing = set(
+                Event.objects.filter(
+                    lead_id__in={k[0] for k in keyed}, external_id__in={k[1] for k in keyed}
+                ).values_list("lead_id", "external_id")
+            )
+            drop = {keyed[k] for k in existing if k in keyed}
+            report.duplicates += len(drop)
+            fresh = [e for i, e in enumerate(fresh) if i not in drop]
+        with transaction.atomic():
+            # ignore_conflicts also covers a concurrent writer storing the same id meanwhile.
+            Event.objects.bulk_create(fresh, ignore_conflicts=True)
+        touched.update(e.lead_id for e in fresh)
+        report.accepted += len(fresh)
+    return report, touched
+
+
+def leads_rescore(
+    *,
+    version: ModelVersion,
+    as_of: datetime,
+    id_range: tuple[int, int] | None = None,
+    lead_ids: list[int] | None = None,
+) -> int:
+    """Score the leads in scope with `version` at `as_of` in set-based SQL and store the results.
+
+    History rows are added where the score or tier changed. The write is guarded: a score
+    computed by a newer version, or by the same version at a later as_of, is never overwritten.
+    Returns the number of leads scored.
+    """
+    spec = version_spec(version=version)
+    compiled = compile_scores(spec, dialect_for(connection), as_of, id_range=id_range, lead_ids=lead_ids)
+    table = f"tmp_scores_{uuid.uuid4().hex[:12]}"
+    now = timezone.now()
+    score_table = Score._meta.db_table
+    history_table = ScoreHistory._meta.db_table
+    params = dict(compiled.params)
+    params.update(
+        ls_model=version.scoring_model_id,
+        ls_version=version.pk,
+        ls_number=version.number,
+        ls_asof=_db_time(as_of),
+        ls_now=_db_time(now),
+    )
+    newer_or_same = (
+        "(s.version_number < %(ls_number)s OR (s.version_number = %(ls_number)s AND s.as_of <= %(ls_asof)s))"
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"{dialect_for(connection).temp_table(table)} {compiled.sql}", params)
+        cursor.execute(f"SELECT COUNT(*) FROM {table}")
+        scored = cursor.fetchone()[0]
+        cursor.execute(
+            f"INSERT INTO {history_table} (lead_id, scoring_model_id, version_number, as_of, score, fit, "
+            "engagement, tier, previous_tier, mql, recorded_at) "
+            "SELECT t.lead_id, %(ls_model)s, %(ls_number)s, %(ls_asof)s, t.score, t.fit, t.engagement, t.tier, "
+            f"COALESCE(s.tier, ''), t.mql, %(ls_now)s FROM {table} t LEFT JOIN {score_table} s "
+            "ON s.lead_id = t.lead_id AND s.scoring_model_id = %(ls_model)s "
+            f"WHERE s.id IS NULL OR ((s.score <> t.score OR s.tier <> t.tier) AND {newer_or_same})",
+            params,
+        )
+        cursor.execute(
+            f"INSERT INTO {score_table} AS s (lead_id, scoring_model_id, version_id, version_number, as_of, score, "
+            "fit, engagement, segment, tier, grade, mql, breakdown, computed_at) "
+            "SELECT t.lead_id, %(ls_model)s, %(ls_version)s, %(ls_number)s, %(ls_asof)s, t.score, t.fit, "
+            f"t.engagement, t.segment, t.tier, t.grade, t.mql, t.breakdown, %(ls_now)s FROM {table} t WHERE TRUE "
+            "ON CONFLICT (lead_id, scoring_model_id) DO UPDATE SET version_id = excluded.version_id, "
+            "version_number = excluded.version_number, as_of = excluded.as_of, score = excluded.score, "
+            "fit = excluded.fit, engagement = excluded.engagement, segment = excluded.segment, "
+            "tier = excluded.tier, grade = excluded.grade, mql = excluded.mql, breakdown = excluded.breakdown, "
+            f"computed_at = excluded.computed_at WHERE {newer_or_same}",
+            params,
+        )
+        cursor.execute(f"DROP TABLE IF EXISTS {table}")
+    return scored
+
+
+def _db_time(value: datetime):
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def lead_ranges(*, chunk_size: int) -> list[tuple[int, int, int]]:
+    """Split all leads into (first pk, last pk, count) ranges of at most chunk_size leads."""
+    ranges = []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT MIN(id), MAX(id), COUNT(*) FROM (SELECT id, (ROW_NUMBER() OVER (ORDER BY id) - 1) / %s AS b "
+            f"FROM {Lead._meta.db_table}) AS n GROUP BY b ORDER BY b",
+            [chunk_size],
+        )
+        ranges = [(lo, hi, n) for lo, hi, n in cursor.fetchall()]
+    return ranges

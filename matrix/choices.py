@@ -1,0 +1,23 @@
+from django.db import models
+
+
+class VersionStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    PUBLISHED = "published", "Published"
+    ARCHIVED = "archived", "Archived"
+
+
+class ApprovalRole(models.TextChoices):
+    MARKETING = "marketing", "Marketing"
+    SALES = "sales", "Sales"
+
+
+class Dimension(models.TextChoices):
+    FIT = "fit", "Fit"
+    ENGAGEMENT = "engagement", "Engagement"
+
+
+class Tier(models.TextChoices):
+    COLD = "cold", "Cold"
+    WARM = "warm", "Warm"
+    HOT = "hot", "Hot"

@@ -1,0 +1,145 @@
+"""Value rules of spec section 2 (empty, numeric, text) and the rounding of section 6.
+
+These functions are the single source of truth: the single-lead engine calls them directly,
+and SQLite calls them as SQL functions (see sqlite_functions.py) in the bulk path.
+"""
+
+import json
+import math
+import re
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+# ASCII digits only: Python's \d would also accept other scripts' digits, Postgres' would not.
+NUMERIC_RE = re.compile(r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$")
+# "White space" for trimming: the same six characters in Python, Postgres and SQLite.
+WHITESPACE = " \t\n\r\f\v"
+SQL_WHITESPACE_PG = "E' \\t\\n\\r\\f\\v'"
+SQL_WHITESPACE_SQLITE = "char(32, 9, 10, 13, 12, 11)"
+CENT = Decimal("0.01")
+DAY_SECONDS = 86400
+
+
+def trim(text: str) -> str:
+    return text.strip(WHITESPACE)
+
+
+def is_empty(value) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return trim(value) == ""
+    if isinstance(value, (list, dict)):
+        return len(value) == 0
+    return False
+
+
+def as_number(value) -> Decimal | None:
+    """The numeric value of a JSON number or numeric string, else None (booleans are not numbers)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        return Decimal(repr(value))
+    if isinstance(value, str):
+        text = trim(value)
+        if NUMERIC_RE.match(text):
+            try:
+                return Decimal(text)
+            except InvalidOperation:  # pragma: no cover - the regex only admits valid literals
+                return None
+    return None
+
+
+def as_text(value) -> str:
+    """The text of a scalar for case-insensitive comparison: trimmed strings, JSON text otherwise."""
+    if isinstance(value, str):
+        return trim(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value)
+
+
+def is_scalar(value) -> bool:
+    return isinstance(value, (str, int, float, bool)) and not is_empty(value)
+
+
+def scalar_eq(left, right) -> bool:
+    a, b = as_number(left), as_number(right)
+    if a is not None and b is not None:
+        return a == b
+    return as_text(left).lower() == as_text(right).lower()
+
+
+def round2(value: float) -> Decimal:
+    """Round to cents, halves away from zero, reading the float at 15 significant digits.
+
+    Fifteen digits is how Postgres turns a double into numeric, so `round(x::numeric, 2)`
+    there and this function here give the same cents for the same double.
+    """
+    return Decimal(format(value, ".15g")).quantize(CENT, rounding=ROUND_HALF_UP) + 0
+
+
+def round2_float(value):
+    if value is None:
+        return None
+    return float(round2(value))
+
+
+# --- SQLite SQL functions ---------------------------------------------------------------------
+
+
+def sql_lower(value):
+    return None if value is None else str(value).lower()
+
+
+def sql_trim(value):
+    return None if value is None else trim(str(value))
+
+
+def sql_num(value):
+    """ls_num(text): the number of a numeric string, else NULL."""
+    if value is None or not isinstance(value, str):
+        return None
+    number = as_number(value)
+    return None if number is None else float(number)
+
+
+def days_between(later: datetime, earlier: datetime) -> float:
+    """(later - earlier) in days of exactly 86,400 s (spec 1), correctly rounded."""
+    return (later - earlier) / timedelta(days=1)
+
+
+def _parse_sqlite_datetime(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).replace(tzinfo=None)
+
+
+def sql_days_between(later, earlier):
+    """ls_days(later, earlier): (later - earlier) in days of 86,400 s, as Django stores them."""
+    if later is None or earlier is None:
+        return None
+    return days_between(_parse_sqlite_datetime(later), _parse_sqlite_datetime(earlier))
+
+
+def match_key(value) -> str | None:
+    """A key such that two scalars match "as with eq" exactly when their keys are equal."""
+    if not is_scalar(value):
+        return None
+    number = as_number(value)
+    if number is not None:
+        return "n:" + format(number.normalize() + 0, "f")
+    return "t:" + as_text(value).lower()
+
+
+def sql_match_key(json_type, value):
+    """ls_key(json_type, value) for SQLite's json_each/json_extract pair."""
+    if json_type is None or json_type in ("null", "array", "object"):
+        return None
+    if json_type == "true":
+        return match_key(True)
+    if json_type == "false":
+        return match_key(False)
+    return match_key(value)

@@ -1,0 +1,72 @@
+"""Writes to scoring models: import, edit, approve, publish. Views, API and commands call these."""
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from .choices import VersionStatus
+from .engine.document import DocumentError, ModelSpec, parse_document
+from .models import AuditEntry, ModelVersion, ScoringModel
+
+
+class PublishError(ValueError):
+    """A version that cannot be published as asked (not a draft, missing approvals...)."""
+
+
+def audit(*, scoring_model: ScoringModel, action: str, user=None, version=None, **detail) -> AuditEntry:
+    return AuditEntry.objects.create(
+        scoring_model=scoring_model, version=version, actor=user, action=action, detail=detail
+    )
+
+
+@transaction.atomic
+def model_import(*, data, user=None, note: str = "") -> ModelVersion:
+    """Validate a model document whole and store it as a new draft version of the model with its slug."""
+    spec: ModelSpec = parse_document(data)
+    scoring_model, created = ScoringModel.objects.select_for_update().get_or_create(
+        slug=spec.slug, defaults={"name": spec.name, "description": spec.description}
+    )
+    if not created:
+        ScoringModel.objects.filter(pk=scoring_model.pk).update(name=spec.name, description=spec.description)
+    number = (scoring_model.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+    version = ModelVersion.objects.create(
+        scoring_model=scoring_model,
+        number=number,
+        status=VersionStatus.DRAFT,
+        document=data,
+        note=note,
+        created_by=user,
+        updated_by=user,
+    )
+    audit(scoring_model=scoring_model, version=version, user=user, action="draft_imported", number=number)
+    return version
+
+
+@transaction.atomic
+def model_version_publish(*, version: ModelVersion, user=None) -> ModelVersion:
+    """Make a draft the live version of its model; the previous live version is archived."""
+    # Lock the model row: two publishes of the same model run one after the other.
+    ScoringModel.objects.select_for_update().get(pk=version.scoring_model_id)
+    version = ModelVersion.objects.select_for_update().get(pk=version.pk)
+    if version.status != VersionStatus.DRAFT:
+        raise PublishError(f"version {version.number} is {version.status}, only a draft can be published")
+    try:
+        parse_document(version.document)
+    except DocumentError as exc:
+        raise PublishError(f"version {version.number} is not a valid model: {exc}") from None
+    now = timezone.now()
+    ModelVersion.objects.filter(scoring_model_id=version.scoring_model_id, status=VersionStatus.PUBLISHED).update(
+        status=VersionStatus.ARCHIVED
+    )
+    version.status = VersionStatus.PUBLISHED
+    version.published_at = now
+    version.published_by = user
+    version.save(update_fields=["status", "published_at", "published_by", "updated_at"])
+    audit(
+        scoring_model=version.scoring_model,
+        version=version,
+        user=user,
+        action="published",
+        number=version.number,
+    )
+    return version

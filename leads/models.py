@@ -163,7 +163,10 @@ class StageTransition(models.Model):
     class Meta:
         ordering = ["-occurred_at", "-id"]
         indexes = [models.Index(fields=["scoring_model", "to_stage", "occurred_at"], name="transition_report")]
-        permissions = [("act_on_leads", "Can accept, reject and recycle MQLs")]
+        permissions = [
+            ("act_on_leads", "Can accept, reject and recycle MQLs"),
+            ("view_all_reports", "Can see conversion reports for every owner"),
+        ]
 
 
 class RescoreJob(models.Model):

@@ -1,0 +1,99 @@
+"""Roles as Django groups with permissions, and the demo users that hold them.
+
+`roles_sync()` is idempotent: the migration leadscoring/0001 runs it, `manage.py setup_roles`
+runs it again after new permissions appear.
+"""
+
+from django.contrib.auth.models import Group, Permission
+from django.db import transaction
+
+MARKETING_EDITOR = "marketing editor"
+SALES_EDITOR = "sales editor"
+SALES_REP = "sales rep"
+SALES_MANAGER = "sales manager"
+ADMIN = "admin"
+
+READ = [
+    "matrix.view_scoringmodel",
+    "matrix.view_modelversion",
+    "matrix.view_approval",
+    "matrix.view_auditentry",
+    "leads.view_lead",
+    "leads.view_event",
+    "leads.view_score",
+    "leads.view_scorehistory",
+    "leads.view_leadstage",
+    "leads.view_stagetransition",
+    "leads.view_rescorejob",
+]
+EDITOR = READ + ["matrix.edit_draft", "matrix.approve_version", "matrix.publish_version", "matrix.add_modelversion"]
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    MARKETING_EDITOR: EDITOR,
+    SALES_EDITOR: EDITOR,
+    SALES_REP: READ + ["leads.act_on_leads"],
+    SALES_MANAGER: READ + ["leads.act_on_leads", "leads.view_all_reports"],
+    ADMIN: [],  # every permission, filled in by roles_sync
+}
+# Which approval a member of an editor group gives (spec of the sign-off: one of each).
+APPROVAL_ROLE_OF_GROUP = {MARKETING_EDITOR: "marketing", SALES_EDITOR: "sales"}
+
+# username, password, group, first name, last name; the README lists these logins.
+DEMO_PASSWORD = "demo-pass-2026"
+DEMO_USERS = [
+    ("marketer", MARKETING_EDITOR, "Maya", "Marketer"),
+    ("saleslead", SALES_EDITOR, "Sam", "Saleslead"),
+    ("rep", SALES_REP, "Riley", "Rep"),
+    ("rep2", SALES_REP, "Robin", "Rep"),
+    ("rep3", SALES_REP, "Reese", "Rep"),
+    ("manager", SALES_MANAGER, "Morgan", "Manager"),
+    ("admin", ADMIN, "Ada", "Admin"),
+]
+
+
+def _permissions(codes: list[str]) -> list[Permission]:
+    perms = []
+    for code in codes:
+        app_label, codename = code.split(".")
+        perms.extend(Permission.objects.filter(content_type__app_label=app_label, codename=codename))
+    return perms
+
+
+@transaction.atomic
+def roles_sync() -> dict[str, Group]:
+    groups = {}
+    for name, codes in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=name)
+        perms = list(Permission.objects.all()) if name == ADMIN else _permissions(codes)
+        group.permissions.set(perms)
+        groups[name] = group
+    return groups
+
+
+@transaction.atomic
+def demo_users_ensure() -> dict:
+    """Create (or reset) the demo logins; returns users by username."""
+    from django.contrib.auth import get_user_model
+
+    groups = roles_sync()
+    users = {}
+    User = get_user_model()
+    for username, group, first, last in DEMO_USERS:
+        user, _ = User.objects.get_or_create(username=username)
+        user.first_name, user.last_name = first, last
+        user.email = f"{username}@demo.example"
+        user.is_staff = group == ADMIN
+        user.is_superuser = group == ADMIN
+        user.set_password(DEMO_PASSWORD)
+        user.save()
+        user.groups.set([groups[group]])
+        users[username] = user
+    return users
+
+
+def user_roles(user) -> set[str]:
+    if not user.is_authenticated:
+        return set()
+    names = {g.name for g in user.groups.all()}
+    if user.is_superuser:
+        names.add(ADMIN)
+    return names

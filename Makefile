@@ -25,13 +25,13 @@ demo: install
 serve:
 	@mkdir -p var
 	@set -e; \
-	$(VENV)/bin/celery -A leadscoring worker -B -Q default,rescore,ingest,alerts --concurrency 2 \
+	DEBUG=1 $(VENV)/bin/celery -A leadscoring worker -B -Q default,rescore,ingest,alerts --concurrency 2 \
 	  --loglevel INFO --schedule var/celerybeat-schedule > var/worker.log 2>&1 & \
 	worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	echo "Celery worker (pid $$worker) logs to var/worker.log"; \
 	echo "Open http://$(HOST):$(PORT)/ (logins in README.md)"; \
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)

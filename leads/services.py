@@ -14,7 +14,8 @@ from matrix.engine.sql import compile_scores, dialect_for
 from matrix.models import ModelVersion
 from matrix.selectors import version_spec
 
-from .models import Event, Lead, Score, ScoreHistory
+from .choices import NotificationKind, Stage
+from .models import Event, Lead, LeadStage, Notification, Score, ScoreHistory, StageTransition
 from .rows import RowError, RowReport, parse_event, parse_lead
 
 BATCH = 2000
@@ -168,56 +169,105 @@ def leads_rescore(
     as_of: datetime,
     id_range: tuple[int, int] | None = None,
     lead_ids: list[int] | None = None,
+    alerts: bool = True,
 ) -> int:
     """Score the leads in scope with `version` at `as_of` in set-based SQL and store the results.
 
-    History rows are added where the score or tier changed. The write is guarded: a score
-    computed by a newer version, or by the same version at a later as_of, is never overwritten.
-    Returns the number of leads scored.
+    The write is guarded: a score computed by a newer version, or by the same version at a later
+    as_of, is never overwritten, so late or repeated chunks are harmless. For the rows written:
+    a history row where the score or tier changed; leads crossing their segment's MQL line
+    upwards become MQLs (unless sales already accepted or rejected them); owners are notified
+    when a scored lead becomes hot or MQL. Returns the number of leads scored.
     """
     spec = version_spec(version=version)
-    compiled = compile_scores(spec, dialect_for(connection), as_of, id_range=id_range, lead_ids=lead_ids)
-    table = f"tmp_scores_{uuid.uuid4().hex[:12]}"
-    now = timezone.now()
-    score_table = Score._meta.db_table
-    history_table = ScoreHistory._meta.db_table
+    dialect = dialect_for(connection)
+    compiled = compile_scores(spec, dialect, as_of, id_range=id_range, lead_ids=lead_ids)
+    tag = uuid.uuid4().hex[:12]
+    computed, changed = f"tmp_scores_{tag}", f"tmp_changes_{tag}"
     params = dict(compiled.params)
     params.update(
         ls_model=version.scoring_model_id,
         ls_version=version.pk,
         ls_number=version.number,
         ls_asof=_db_time(as_of),
-        ls_now=_db_time(now),
+        ls_now=_db_time(timezone.now()),
+        ls_lead=Stage.LEAD,
+        ls_recycled=Stage.RECYCLED,
+        ls_mql=Stage.MQL,
+        ls_hot=NotificationKind.BECAME_HOT,
+        ls_became_mql=NotificationKind.BECAME_MQL,
     )
-    newer_or_same = (
-        "(s.version_number < %(ls_number)s OR (s.version_number = %(ls_number)s AND s.as_of <= %(ls_asof)s))"
-    )
+    tables = {
+        "score": Score._meta.db_table,
+        "history": ScoreHistory._meta.db_table,
+        "stage": LeadStage._meta.db_table,
+        "transition": StageTransition._meta.db_table,
+        "notification": Notification._meta.db_table,
+        "lead": Lead._meta.db_table,
+    }
+    statements = [
+        f"{dialect.temp_table(computed)} {compiled.sql}",
+        # Only rows this computation may write (nothing newer stored), with what they replace.
+        f"{dialect.temp_table(changed)} SELECT t.*, s.id AS sid, s.tier AS old_tier, s.mql AS old_mql, "
+        f"s.score AS old_score FROM {computed} t LEFT JOIN {{score}} s "
+        "ON s.lead_id = t.lead_id AND s.scoring_model_id = %(ls_model)s WHERE s.id IS NULL "
+        "OR s.version_number < %(ls_number)s OR (s.version_number = %(ls_number)s AND s.as_of <= %(ls_asof)s)",
+        "INSERT INTO {history} (lead_id, scoring_model_id, version_number, as_of, score, fit, engagement, tier, "
+        "previous_tier, mql, recorded_at) SELECT c.lead_id, %(ls_model)s, %(ls_number)s, %(ls_asof)s, c.score, "
+        f"c.fit, c.engagement, c.tier, COALESCE(c.old_tier, ''), c.mql, %(ls_now)s FROM {changed} c "
+        "WHERE c.sid IS NULL OR c.old_score <> c.score OR c.old_tier <> c.tier",
+        "INSERT INTO {score} AS s (lead_id, scoring_model_id, version_id, version_number, as_of, score, "
+        "fit, engagement, segment, tier, grade, mql, breakdown, computed_at) "
+        "SELECT c.lead_id, %(ls_model)s, %(ls_version)s, %(ls_number)s, %(ls_asof)s, c.score, c.fit, "
+        f"c.engagement, c.segment, c.tier, c.grade, c.mql, c.breakdown, %(ls_now)s FROM {changed} c WHERE TRUE "
+        "ON CONFLICT (lead_id, scoring_model_id) DO UPDATE SET version_id = excluded.version_id, "
+        "version_number = excluded.version_number, as_of = excluded.as_of, score = excluded.score, "
+        "fit = excluded.fit, engagement = excluded.engagement, segment = excluded.segment, "
+        "tier = excluded.tier, grade = excluded.grade, mql = excluded.mql, breakdown = excluded.breakdown, "
+        "computed_at = excluded.computed_at WHERE s.version_number < excluded.version_number "
+        "OR (s.version_number = excluded.version_number AND s.as_of <= excluded.as_of)",
+        # Lifecycle: an upward MQL crossing moves a lead (or a recycled one) to MQL; accepted
+        # (SQL), rejected and current MQLs stay where sales put them.
+        "INSERT INTO {transition} (lead_id, scoring_model_id, from_stage, to_stage, score, version_id, reason, "
+        "reason_text, occurred_at) SELECT c.lead_id, %(ls_model)s, COALESCE(st.stage, %(ls_lead)s), %(ls_mql)s, "
+        f"c.score, %(ls_version)s, '', '', %(ls_now)s FROM {changed} c LEFT JOIN {{stage}} st "
+        "ON st.lead_id = c.lead_id AND st.scoring_model_id = %(ls_model)s "
+        "WHERE c.mql AND (c.old_mql IS NULL OR NOT c.old_mql) "
+        "AND (st.id IS NULL OR st.stage IN (%(ls_lead)s, %(ls_recycled)s))",
+        "INSERT INTO {stage} AS st (lead_id, scoring_model_id, stage, mql_at, mql_score, mql_version_id, "
+        "reject_reason, reject_text, changed_at) SELECT c.lead_id, %(ls_model)s, %(ls_mql)s, %(ls_now)s, "
+        f"c.score, %(ls_version)s, '', '', %(ls_now)s FROM {changed} c "
+        "WHERE c.mql AND (c.old_mql IS NULL OR NOT c.old_mql) "
+        "ON CONFLICT (lead_id, scoring_model_id) DO UPDATE SET stage = excluded.stage, mql_at = excluded.mql_at, "
+        "mql_score = excluded.mql_score, mql_version_id = excluded.mql_version_id, changed_at = excluded.changed_at "
+        "WHERE st.stage IN (%(ls_lead)s, %(ls_recycled)s)",
+    ]
+    if alerts:
+        # Alerts only for real crossings of a lead already scored: a first score (a new model,
+        # a new lead) is not news to its owner, and a publish would otherwise flood them.
+        for kind, crossed in (
+            ("%(ls_hot)s", "c.tier = 'hot' AND c.old_tier <> 'hot'"),
+            ("%(ls_became_mql)s", "c.mql AND NOT c.old_mql"),
+        ):
+            statements.append(
+                "INSERT INTO {notification} (user_id, lead_id, scoring_model_id, kind, message, created_at) "
+                f"SELECT l.owner_id, c.lead_id, %(ls_model)s, {kind}, "
+                f"'Score ' || CAST(c.score AS TEXT) || ' (' || c.tier || ')', %(ls_now)s FROM {changed} c "
+                f"JOIN {{lead}} l ON l.id = c.lead_id WHERE c.sid IS NOT NULL AND l.owner_id IS NOT NULL AND {crossed}"
+            )
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"{dialect_for(connection).temp_table(table)} {compiled.sql}", params)
-        cursor.execute(f"SELECT COUNT(*) FROM {table}")
+        if connection.vendor == "postgresql":
+            # The statement sorts and hashes a chunk's events; the default 4 MB spills to disk.
+            cursor.execute("SET LOCAL work_mem = '128MB'")
+        cursor.execute(statements[0], params)
+        for statement in statements[1:]:
+            for name, table in tables.items():
+                statement = statement.replace("{" + name + "}", table)
+            cursor.execute(statement, params)
+        cursor.execute(f"SELECT COUNT(*) FROM {computed}")
         scored = cursor.fetchone()[0]
-        cursor.execute(
-            f"INSERT INTO {history_table} (lead_id, scoring_model_id, version_number, as_of, score, fit, "
-            "engagement, tier, previous_tier, mql, recorded_at) "
-            "SELECT t.lead_id, %(ls_model)s, %(ls_number)s, %(ls_asof)s, t.score, t.fit, t.engagement, t.tier, "
-            f"COALESCE(s.tier, ''), t.mql, %(ls_now)s FROM {table} t LEFT JOIN {score_table} s "
-            "ON s.lead_id = t.lead_id AND s.scoring_model_id = %(ls_model)s "
-            f"WHERE s.id IS NULL OR ((s.score <> t.score OR s.tier <> t.tier) AND {newer_or_same})",
-            params,
-        )
-        cursor.execute(
-            f"INSERT INTO {score_table} AS s (lead_id, scoring_model_id, version_id, version_number, as_of, score, "
-            "fit, engagement, segment, tier, grade, mql, breakdown, computed_at) "
-            "SELECT t.lead_id, %(ls_model)s, %(ls_version)s, %(ls_number)s, %(ls_asof)s, t.score, t.fit, "
-            f"t.engagement, t.segment, t.tier, t.grade, t.mql, t.breakdown, %(ls_now)s FROM {table} t WHERE TRUE "
-            "ON CONFLICT (lead_id, scoring_model_id) DO UPDATE SET version_id = excluded.version_id, "
-            "version_number = excluded.version_number, as_of = excluded.as_of, score = excluded.score, "
-            "fit = excluded.fit, engagement = excluded.engagement, segment = excluded.segment, "
-            "tier = excluded.tier, grade = excluded.grade, mql = excluded.mql, breakdown = excluded.breakdown, "
-            f"computed_at = excluded.computed_at WHERE {newer_or_same}",
-            params,
-        )
-        cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        cursor.execute(f"DROP TABLE IF EXISTS {changed}")
+        cursor.execute(f"DROP TABLE IF EXISTS {computed}")
     return scored
 
 

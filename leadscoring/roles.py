@@ -4,8 +4,12 @@
 runs it again after new permissions appear.
 """
 
-from django.contrib.auth.models import Group, Permission
+from functools import reduce
+from operator import or_
+
+from django.apps import apps as global_apps
 from django.db import transaction
+from django.db.models import Q
 
 MARKETING_EDITOR = "marketing editor"
 SALES_EDITOR = "sales editor"
@@ -37,7 +41,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
 # Which approval a member of an editor group gives (spec of the sign-off: one of each).
 APPROVAL_ROLE_OF_GROUP = {MARKETING_EDITOR: "marketing", SALES_EDITOR: "sales"}
 
-# username, password, group, first name, last name; the README lists these logins.
+# username, group, first name, last name; all share DEMO_PASSWORD; the README lists these logins.
 DEMO_PASSWORD = "demo-pass-2026"
 DEMO_USERS = [
     ("marketer", MARKETING_EDITOR, "Maya", "Marketer"),
@@ -50,20 +54,35 @@ DEMO_USERS = [
 ]
 
 
-def _permissions(codes: list[str]) -> list[Permission]:
-    perms = []
-    for code in codes:
-        app_label, codename = code.split(".")
-        perms.extend(Permission.objects.filter(content_type__app_label=app_label, codename=codename))
+class UnknownPermission(LookupError):
+    """ROLE_PERMISSIONS names a permission that does not exist (a typo, or its migration has not run)."""
+
+
+def _permissions(Permission, codes: list[str], strict: bool) -> list:
+    if not codes:
+        return []
+    pairs = {tuple(code.split(".")) for code in codes}
+    query = reduce(or_, (Q(content_type__app_label=app, codename=name) for app, name in pairs))
+    perms = list(Permission.objects.filter(query).select_related("content_type"))
+    missing = pairs - {(p.content_type.app_label, p.codename) for p in perms}
+    if missing and strict:
+        raise UnknownPermission(", ".join(sorted(f"{app}.{name}" for app, name in missing)))
     return perms
 
 
 @transaction.atomic
-def roles_sync() -> dict[str, Group]:
+def roles_sync(apps=global_apps, strict: bool = True) -> dict:
+    """Make each role's group hold exactly its permissions; returns the groups by name.
+
+    `apps` is the app registry to take Group and Permission from: the migration passes its
+    historical one, so this stays the only code that turns ROLE_PERMISSIONS into groups.
+    """
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
     groups = {}
     for name, codes in ROLE_PERMISSIONS.items():
         group, _ = Group.objects.get_or_create(name=name)
-        perms = list(Permission.objects.all()) if name == ADMIN else _permissions(codes)
+        perms = list(Permission.objects.all()) if name == ADMIN else _permissions(Permission, codes, strict)
         group.permissions.set(perms)
         groups[name] = group
     return groups
@@ -91,6 +110,7 @@ def demo_users_ensure() -> dict:
 
 
 def user_roles(user) -> set[str]:
+    """The role names of a user (one query); a superuser is an admin whatever their groups."""
     if not user.is_authenticated:
         return set()
     names = {g.name for g in user.groups.all()}

@@ -7,6 +7,7 @@ broker, so `make demo` needs no server. Production sets DATABASE_URL and REDIS_U
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from .env import envbool, envint, envlist, envstr
@@ -144,8 +145,11 @@ else:
     # No Redis on the embedded default: a real worker still runs, fed through a folder.
     CELERY_BROKER_URL = "filesystem://"
     # Beside the database it serves, so a throwaway database never shares a queue with the demo.
-    _db_name = Path(str(DATABASES["default"].get("NAME") or VAR_DIR / "db"))
-    _broker_dir = _db_name.parent / f"{_db_name.stem}-broker"
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        _db_file = Path(str(DATABASES["default"]["NAME"]))
+        _broker_dir = _db_file.parent / f"{_db_file.stem}-broker"
+    else:
+        _broker_dir = VAR_DIR / "broker"
     for _sub in ("out", "processed"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -164,6 +168,23 @@ CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", 1800)
 if REDIS_URL:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Named queues (README "Background work"): big rescores never delay real-time scoring.
+CELERY_TASK_ROUTES = {
+    "leads.rescore_job_start": {"queue": "rescore"},
+    "leads.rescore_chunk": {"queue": "rescore"},
+    "leads.score_leads": {"queue": "ingest"},
+    "leads.send_alerts": {"queue": "alerts"},
+}
+CELERY_BEAT_SCHEDULE = {
+    "rescore-jobs-sweep": {"task": "leads.rescore_jobs_sweep", "schedule": 60.0},
+    "nightly-decay": {
+        "task": "leads.nightly_decay",
+        "schedule": crontab(hour=envint("NIGHTLY_DECAY_HOUR", 2), minute=0),
+    },
+}
+# A publish must not hang on a broker that is down: fail fast, the sweep resends the job.
+CELERY_BROKER_CONNECTION_TIMEOUT = 3
+CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 

@@ -4,6 +4,8 @@ from django.urls import path
 
 from . import views
 
+# LoginRequiredMiddleware guards every view; LoginView (and the admin's own login) carry
+# login_not_required since Django 5.1, so nothing here needs the decorator.
 urlpatterns = [
     path("", views.home, name="home"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

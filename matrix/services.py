@@ -69,4 +69,9 @@ def model_version_publish(*, version: ModelVersion, user=None) -> ModelVersion:
         action="published",
         number=version.number,
     )
+    # In the same transaction: the job exists exactly when the publish does, and is sent on commit.
+    from leads.choices import JobTrigger
+    from leads.jobs import rescore_job_create
+
+    rescore_job_create(version=version, trigger=JobTrigger.PUBLISH, user=user)
     return version

@@ -34,3 +34,52 @@ def require_postgres() -> str:
 @pytest.fixture
 def examples() -> Path:
     return EXAMPLES
+
+
+# --- Web tests: settings and personas -------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _web_test_settings(settings):
+    # The test client speaks plain HTTP, while the defaults (DEBUG off) redirect it to HTTPS;
+    # tests/test_settings.py checks the production values through `check --deploy` instead.
+    settings.SECURE_SSL_REDIRECT = False
+    # Serve static files from the source folders (no collectstatic before a test run).
+    settings.WHITENOISE_USE_FINDERS = True
+    settings.WHITENOISE_AUTOREFRESH = True
+    # Argon2 is slow on purpose; every persona fixture hashes seven demo passwords.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def personas(db) -> dict:
+    """The demo users of leadscoring.roles.DEMO_USERS by username, created as `manage.py demo_users` does."""
+    from leadscoring.roles import demo_users_ensure
+
+    return demo_users_ensure()
+
+
+@pytest.fixture
+def marketer(personas):
+    return personas["marketer"]
+
+
+@pytest.fixture
+def saleslead(personas):
+    return personas["saleslead"]
+
+
+@pytest.fixture
+def rep(personas):
+    return personas["rep"]
+
+
+@pytest.fixture
+def manager(personas):
+    return personas["manager"]
+
+
+@pytest.fixture
+def admin_user(personas):
+    """The admin persona (replaces pytest-django's admin_user, so admin_client logs in as it)."""
+    return personas["admin"]

@@ -13,7 +13,7 @@ from typing import Any
 
 from leads.choices import NUMBER_FIELDS, TEXT_FIELDS
 
-SLUG_RE = re.compile(r"^[-a-zA-Z0-9_]+$")
+SLUG_RE = re.compile(r"^[-a-zA-Z0-9_]+\Z")  # \Z, not $: "$" also matches before a final newline
 POSITIVE_OPS = ("eq", "in", "contains", "startswith", "endswith", "gt", "gte", "lt", "lte", "between")
 NEGATIVE_OPS = {"ne": "eq", "not_in": "in", "not_contains": "contains"}
 PRESENCE_OPS = ("is_empty", "is_set")
@@ -414,9 +414,9 @@ def parse_document(data: Any) -> ModelSpec:
             ck.err(f"{path}.thresholds", 'is required: {"warm": w, "hot": h, "mql": m}')
         else:
             ck.unknown_keys(th, {"warm", "hot", "mql"}, f"{path}.thresholds")
-            for name in ("warm", "hot", "mql"):
-                if not _is_number(th.get(name)):
-                    ck.err(f"{path}.thresholds.{name}", "is required and must be a number")
+            for level in ("warm", "hot", "mql"):
+                if not _is_number(th.get(level)):
+                    ck.err(f"{path}.thresholds.{level}", "is required and must be a number")
             warm, hot, mql = (th.get(n) if _is_number(th.get(n)) else 0 for n in ("warm", "hot", "mql"))
             if _is_number(th.get("warm")) and _is_number(th.get("hot")) and warm > hot:
                 ck.err(f"{path}.thresholds", f"warm ({warm}) must not be above hot ({hot})")

@@ -56,12 +56,14 @@ class Dialect:
 
 class Postgres(Dialect):
     vendor = "postgresql"
-    ws = "E' \\t\\n\\r\\f\\v'"
+    # \x0b, not \v: Postgres has no \v escape, so E'\v' is the letter v (trimmed off "Kyiv").
+    ws = "E' \\t\\n\\r\\f\\x0b'"
 
     def trim(self, x):
         return f"btrim({x}, {self.ws})"
 
     def lower(self, x):
+        # ICU's root locale lower-cases as Python's str.lower() does (final sigma, dotted I).
         return f'lower(({x}) COLLATE "und-x-icu")'
 
     def num_of_text(self, t, p: Params):
@@ -69,7 +71,9 @@ class Postgres(Dialect):
         return f"(CASE WHEN {t} ~ {pattern} THEN ({t})::numeric END)"
 
     def num_col(self, x):
-        return f"({x})::numeric"
+        # Through text: float8::numeric keeps only 15 digits, while float8's text output (the default
+        # extra_float_digits = 1) is the shortest exact form, the digits Python's repr() gives.
+        return f"({x})::text::numeric"
 
     def number_param(self, p: Params, value):
         return f"{p.add(as_number(value))}::numeric"
@@ -98,20 +102,27 @@ class Postgres(Dialect):
     def id_order(self, x):
         return f'{x} COLLATE "C" DESC NULLS LAST'
 
-    # JSON values: a column and a key; `v` is the jsonb value (NULL when the key is missing).
-    def json_value(self, col, key, p: Params):
+    # JSON values: `col` a jsonb column, `key` a top-level key.
+    def json_text(self, col, key, p: Params):
+        return f"({col} ->> {self.text_param(p, key)})"
+
+    def json_get(self, col, key, p: Params):
         return f"({col} -> {self.text_param(p, key)})"
 
-    def json_type(self, v):
-        return f"jsonb_typeof({v})"
+    def json_type_norm(self, col, key, p: Params):
+        return f"jsonb_typeof({self.json_get(col, key, p)})"
 
-    def json_empty(self, v):
-        return (
-            f"({v} IS NULL OR jsonb_typeof({v}) = 'null' OR (jsonb_typeof({v}) = 'string' AND "
-            f"{self.trim(v + ' #>> ' + chr(39) + '{}' + chr(39))} = '') OR {v} = '[]'::jsonb OR {v} = '{{}}'::jsonb)"
-        )
+    def json_number(self, col, key, p: Params):
+        v = self.json_get(col, key, p)
+        return f"(CASE WHEN jsonb_typeof({v}) = 'number' THEN ({v} #>> '{{}}')::numeric END)"
 
-    def json_scalar_case(self, e, string_pred, number_pred, bool_pred):
+    def json_booltext(self, col, key, p: Params):
+        return self.json_text(col, key, p)
+
+    def json_is_empty_container(self, v):
+        return f"({v} = '[]'::jsonb OR {v} = '{{}}'::jsonb)"
+
+    def json_element_case(self, e, string_pred, number_pred, bool_pred):
         raw = f"({e} #>> '{{}}')"
         return (
             f"(CASE jsonb_typeof({e}) WHEN 'string' THEN {string_pred(self.trim(raw))} "
@@ -122,11 +133,8 @@ class Postgres(Dialect):
     def json_any_element(self, v, element_pred):
         return f"EXISTS (SELECT 1 FROM jsonb_array_elements({v}) AS x(e) WHERE {element_pred('x.e')})"
 
-    def json_is_array(self, v):
-        return f"jsonb_typeof({v}) = 'array'"
-
     def match_key(self, col, key, p: Params):
-        v = self.json_value(col, key, p)
+        v = self.json_get(col, key, p)
         raw = f"({v} #>> '{{}}')"
         t = self.trim(raw)
         pattern = p.add(NUMERIC_RE.pattern)
@@ -150,6 +158,12 @@ class Postgres(Dialect):
 
     def json_agg_ordered(self, expr, order, objects=False):
         return f"jsonb_agg({expr} ORDER BY {order})"
+
+    def pick_one(self, expr, condition):
+        return f"(array_agg({expr}) FILTER (WHERE {condition}))[1]"
+
+    def json_array_of(self, nullable_items):
+        return f"to_jsonb(array_remove(ARRAY[{', '.join(nullable_items)}]::jsonb[], NULL))"
 
     def ids_in(self, column, ids, p: Params):
         return f"{column} = ANY({p.add(list(ids))})"
@@ -205,48 +219,40 @@ class SQLite(Dialect):
     def _path(self, key, p: Params):
         return p.add('$."' + key + '"')
 
-    def json_value(self, col, key, p: Params):
-        return (col, self._path(key, p))
+    def json_text(self, col, key, p: Params):
+        return f"json_extract({col}, {self._path(key, p)})"
 
-    def json_type(self, v):
-        col, path = v
-        return f"json_type({col}, {path})"
+    def json_get(self, col, key, p: Params):
+        # Arrays and objects come back as JSON text, which json_each() reads.
+        return f"json_extract({col}, {self._path(key, p)})"
 
-    def json_empty(self, v):
-        col, path = v
-        t = f"json_type({col}, {path})"
+    def json_type_norm(self, col, key, p: Params):
+        t = f"json_type({col}, {self._path(key, p)})"
         return (
-            f"({t} IS NULL OR {t} = 'null' OR ({t} = 'text' AND {self.trim(f'json_extract({col}, {path})')} = '')"
-            f" OR ({t} = 'array' AND json_array_length({col}, {path}) = 0)"
-            f" OR ({t} = 'object' AND json_extract({col}, {path}) = '{{}}'))"
+            f"(CASE {t} WHEN 'text' THEN 'string' WHEN 'integer' THEN 'number' WHEN 'real' THEN 'number' "
+            f"WHEN 'true' THEN 'boolean' WHEN 'false' THEN 'boolean' ELSE {t} END)"
         )
 
-    def _scalar_case(self, type_expr, value_expr, string_pred, number_pred, bool_pred):
+    def json_number(self, col, key, p: Params):
+        path = self._path(key, p)
+        return f"(CASE WHEN json_type({col}, {path}) IN ('integer', 'real') THEN json_extract({col}, {path}) END)"
+
+    def json_booltext(self, col, key, p: Params):
+        return f"json_type({col}, {self._path(key, p)})"
+
+    def json_is_empty_container(self, v):
+        return f"({v} IN ('[]', '{{}}'))"
+
+    def json_element_case(self, e, string_pred, number_pred, bool_pred):
         return (
-            f"(CASE {type_expr} WHEN 'text' THEN {string_pred(self.trim(value_expr))} "
-            f"WHEN 'integer' THEN {number_pred(value_expr)} WHEN 'real' THEN {number_pred(value_expr)} "
+            f"(CASE {e}.type WHEN 'text' THEN {string_pred(self.trim(e + '.value'))} "
+            f"WHEN 'integer' THEN {number_pred(e + '.value')} WHEN 'real' THEN {number_pred(e + '.value')} "
             f"WHEN 'true' THEN {bool_pred(chr(39) + 'true' + chr(39))} "
             f"WHEN 'false' THEN {bool_pred(chr(39) + 'false' + chr(39))} ELSE FALSE END)"
         )
 
-    def json_scalar_case(self, e, string_pred, number_pred, bool_pred):
-        if isinstance(e, tuple):
-            col, path = e
-            return self._scalar_case(
-                f"json_type({col}, {path})",
-                f"json_extract({col}, {path})",
-                string_pred,
-                number_pred,
-                bool_pred,
-            )
-        return self._scalar_case(f"{e}.type", f"{e}.value", string_pred, number_pred, bool_pred)
-
     def json_any_element(self, v, element_pred):
-        col, path = v
-        return f"EXISTS (SELECT 1 FROM json_each({col}, {path}) AS x WHERE {element_pred('x')})"
-
-    def json_is_array(self, v):
-        return f"{self.json_type(v)} = 'array'"
+        return f"EXISTS (SELECT 1 FROM json_each({v}) AS x WHERE {element_pred('x')})"
 
     def match_key(self, col, key, p: Params):
         path = self._path(key, p)
@@ -265,6 +271,14 @@ class SQLite(Dialect):
     def json_agg_ordered(self, expr, order, objects=False):
         # SQLite 3.40 has no ORDER BY inside aggregates; callers feed rows already ordered.
         return f"json_group_array(json({expr}))" if objects else f"json_group_array({expr})"
+
+    def pick_one(self, expr, condition):
+        return f"MAX(CASE WHEN {condition} THEN {expr} END)"
+
+    def json_array_of(self, nullable_items):
+        rows = " UNION ALL ".join(f"SELECT {i} AS o, {item} AS v" for i, item in enumerate(nullable_items))
+        ordered = f"(SELECT o, v FROM ({rows}) ORDER BY o)"
+        return f"(SELECT json_group_array(json(u.v)) FROM {ordered} AS u WHERE u.v IS NOT NULL)"
 
     def ids_in(self, column, ids, p: Params):
         import json
@@ -286,12 +300,79 @@ def dialect_for(connection) -> Dialect:
 # --- conditions ---------------------------------------------------------------------------------
 
 
-class _Cond:
-    """Compiles one condition tree; lead fields or event properties decide the operands."""
+class _Derived:
+    """Per-row values a condition needs (a field trimmed, lower-cased, read as a number...).
 
-    def __init__(self, d: Dialect, p: Params, *, lead_alias: str | None = None, props: str | None = None):
+    Each is computed once per row in a MATERIALIZED CTE and named there; conditions then read
+    the names. Without this, every `lower(trim(title))` in every criterion would be evaluated
+    again for every row: the planner does not share common subexpressions.
+    """
+
+    def __init__(self, alias: str):
+        self.alias = alias
+        self.columns: dict[str, str] = {}
+        self._names: dict[tuple, str] = {}
+
+    def add(self, key: tuple, expr_factory) -> str:
+        name = self._names.get(key)
+        if name is None:
+            name = f"x{len(self._names)}"
+            self._names[key] = name
+            self.columns[name] = expr_factory()
+        return f"{self.alias}.{name}"
+
+    def select_list(self) -> str:
+        return "".join(f", {expr} AS {name}" for name, expr in self.columns.items())
+
+
+class _Text:
+    """A text field: trimmed, lower-cased and numeric forms, each derived on first use."""
+
+    def __init__(self, c: "_Cond", key, raw: str):
+        self.c, self.key, self.raw = c, key, raw
+
+    def isnull(self) -> str:
+        return f"{self.raw} IS NULL"
+
+    def t(self) -> str:
+        return self.c.derived.add((self.key, "t"), lambda: self.c.d.trim(self.raw))
+
+    def lt(self) -> str:
+        return self.c.derived.add((self.key, "lt"), lambda: self.c.d.lower(self.c.d.trim(self.raw)))
+
+    def nt(self) -> str:
+        return self.c.derived.add((self.key, "nt"), lambda: self.c.d.num_of_text(self.c.d.trim(self.raw), self.c.p))
+
+
+class _Json(_Text):
+    """A JSON value (an attribute or an event property): its type plus the text forms."""
+
+    def __init__(self, c: "_Cond", key, col: str, name: str):
+        d = c.d
+        super().__init__(c, key, d.json_text(col, name, c.p))
+        self.col, self.name = col, name
+
+    def type(self) -> str:
+        return self.c.derived.add((self.key, "type"), lambda: self.c.d.json_type_norm(self.col, self.name, self.c.p))
+
+    def value(self) -> str:
+        return self.c.derived.add((self.key, "value"), lambda: self.c.d.json_get(self.col, self.name, self.c.p))
+
+    def number(self) -> str:
+        return self.c.derived.add((self.key, "number"), lambda: self.c.d.json_number(self.col, self.name, self.c.p))
+
+    def booltext(self) -> str:
+        return self.c.derived.add((self.key, "bool"), lambda: self.c.d.json_booltext(self.col, self.name, self.c.p))
+
+
+class _Cond:
+    """Compiles condition trees over one relation: lead fields, or event properties."""
+
+    def __init__(self, d: Dialect, p: Params, *, raw_alias: str, out_alias: str, props: str | None = None):
         self.d, self.p = d, p
-        self.lead_alias, self.props = lead_alias, props
+        self.raw, self.props = raw_alias, props
+        self.derived = _Derived(out_alias)
+        self._operands: dict[str, tuple] = {}
 
     def compile(self, cond) -> str:
         if cond is None:
@@ -314,71 +395,81 @@ class _Cond:
         return f"(NOT {pred})" if op in NEGATIVE_OPS else pred
 
     def _operand(self, name: str):
-        d = self.d
+        if name not in self._operands:
+            self._operands[name] = self._make_operand(name)
+        return self._operands[name]
+
+    def _make_operand(self, name: str):
+        a = self.raw
         if self.props is not None:
-            return "json", d.json_value(self.props, name, self.p)
-        a = self.lead_alias
+            return "json", _Json(self, name, self.props, name)
         if name.startswith("attributes."):
-            return "json", d.json_value(f"{a}.attributes", name[len("attributes.") :], self.p)
+            return "json", _Json(self, name, f"{a}.attributes", name[len("attributes.") :])
         if name in NUMBER_COLUMNS:
-            return "number", f"{a}.{NUMBER_COLUMNS[name]}"
+            column = f"{a}.{NUMBER_COLUMNS[name]}"
+            return "number", self.derived.add((name, "n"), lambda: self.d.num_col(column))
         if name == "owner":
-            return "text", f"(SELECT u.username FROM {USER_TABLE} u WHERE u.id = {a}.owner_id)"
-        return "text", f"{a}.{LEAD_COLUMNS[name]}"
+            return "text", _Text(self, name, f"(SELECT u.username FROM {USER_TABLE} u WHERE u.id = {a}.owner_id)")
+        return "text", _Text(self, name, f"{a}.{LEAD_COLUMNS[name]}")
 
     def _empty(self, kind, x) -> str:
-        if kind == "text":
-            return f"({x} IS NULL OR {self.d.trim(x)} = '')"
         if kind == "number":
             return f"({x} IS NULL)"
-        return self.d.json_empty(x)
+        if kind == "text":
+            return f"({x.t()} IS NULL OR {x.t()} = '')"
+        ty = x.type()
+        return (
+            f"({ty} IS NULL OR {ty} = 'null' OR ({ty} = 'string' AND {x.t()} = '') "
+            f"OR ({ty} IN ('array', 'object') AND {self.d.json_is_empty_container(x.value())}))"
+        )
 
     def _positive(self, kind, x, op, value) -> str:
         d = self.d
-        if kind == "text":
-            return f"({x} IS NOT NULL AND {self._on_string(d.trim(x), op, value)})"
         if kind == "number":
-            return self._on_number(d.num_col(x), op, value)
-        scalar = d.json_scalar_case(
-            x,
-            lambda t: self._on_string(t, op, value),
-            lambda n: self._on_number(n, op, value),
-            lambda b: self._on_bool(b, op, value),
-        )
+            return self._on_number(x, op, value)
+        if kind == "text":
+            return f"({x.t()} IS NOT NULL AND {self._on_string(x.t(), op, value, x.lt(), x.nt)})"
+        ty = x.type()
 
         def element(e):
-            return d.json_scalar_case(
+            return d.json_element_case(
                 e,
                 lambda t: self._on_string(t, op, value),
                 lambda n: self._on_number(n, op, value),
                 lambda b: self._on_bool(b, op, value),
             )
 
-        return f"(CASE WHEN {d.json_is_array(x)} THEN {d.json_any_element(x, element)} ELSE {scalar} END)"
+        return (
+            f"(CASE {ty} WHEN 'string' THEN {self._on_string(x.t(), op, value, x.lt(), x.nt)} "
+            f"WHEN 'number' THEN {self._on_number(x.number(), op, value)} "
+            f"WHEN 'boolean' THEN {self._on_bool(x.booltext(), op, value)} "
+            f"WHEN 'array' THEN {d.json_any_element(x.value(), element)} ELSE FALSE END)"
+        )
 
-    # A trimmed string t (possibly empty, which no positive op accepts).
-    def _on_string(self, t, op, value) -> str:
+    # A trimmed string t (possibly empty, which no positive op accepts); lt is lower(t) and
+    # nt() its number, passed in when they are derived columns.
+    def _on_string(self, t, op, value, lt=None, nt=None) -> str:
         d, p = self.d, self.p
+        lt = lt or d.lower(t)
         if op in ("eq", "in"):
             values = value if op == "in" else [value]
             parts = []
             for v in values:
                 text = d.text_param(p, as_text(v).lower())
                 if as_number(v) is not None:
-                    num = d.num_of_text(t, p)
+                    num = nt() if nt else d.num_of_text(t, p)
                     parts.append(
-                        f"(CASE WHEN {num} IS NOT NULL THEN {num} = {d.number_param(p, v)} "
-                        f"ELSE {d.lower(t)} = {text} END)"
+                        f"(CASE WHEN {num} IS NOT NULL THEN {num} = {d.number_param(p, v)} ELSE {lt} = {text} END)"
                     )
                 else:
-                    parts.append(f"{d.lower(t)} = {text}")
+                    parts.append(f"{lt} = {text}")
             body = " OR ".join(parts) if parts else "FALSE"
             return f"({t} <> '' AND ({body}))"
         if op in ("contains", "startswith", "endswith"):
             needle = _like_escape(trim(value).lower())
             pattern = {"contains": f"%{needle}%", "startswith": f"{needle}%", "endswith": f"%{needle}"}[op]
-            return f"({t} <> '' AND {d.lower(t)} LIKE {d.text_param(p, pattern)} ESCAPE '\\')"
-        return self._on_number(d.num_of_text(t, p), op, value)
+            return f"({t} <> '' AND {lt} LIKE {d.text_param(p, pattern)} ESCAPE '\\')"
+        return self._on_number(nt() if nt else d.num_of_text(t, p), op, value)
 
     def _on_number(self, n, op, value) -> str:
         d, p = self.d, self.p
@@ -441,102 +532,76 @@ def compile_scores(
     d, p = dialect, Params()
     asof = d.time_param(p, as_of)
     horizon = d.time_param(p, as_of - timedelta(days=spec.lookback_days)) if spec.lookback_days else None
-    lead_cond = _Cond(d, p, lead_alias="l")
 
-    where = ["TRUE"]
-    if id_range is not None:
-        where.append(f"l.id BETWEEN {p.add(id_range[0])} AND {p.add(id_range[1])}")
-    if lead_ids is not None:
-        where.append(d.ids_in("l.id", lead_ids, p))
+    def scope(column: str) -> str:
+        parts = []
+        if id_range is not None:
+            parts.append(f"{column} BETWEEN {p.add(id_range[0])} AND {p.add(id_range[1])}")
+        if lead_ids is not None:
+            parts.append(d.ids_in(column, lead_ids, p))
+        return " AND ".join(parts) or "TRUE"
 
+    # Leads: conditions first, so the derived columns they need are known for `lb`.
+    lc = _Cond(d, p, raw_alias="l", out_alias="lb")
     fit = spec.fit_criteria
-    fit_flags = [f"(CASE WHEN {lead_cond.compile(c.when)} THEN 1 ELSE 0 END) AS f{c.index}" for c in fit]
-    seg_case = " ".join(f"WHEN {lead_cond.compile(s.when)} THEN {s.index}" for s in spec.segments if s.when is not None)
-    seg_expr = f"(CASE {seg_case} ELSE {spec.segments[-1].index} END)" if seg_case else str(spec.segments[-1].index)
+    flags = "".join(f", (CASE WHEN {lc.compile(c.when)} THEN 1 ELSE 0 END) AS f{c.index}" for c in fit)
+    seg_case = " ".join(f"WHEN {lc.compile(s.when)} THEN {s.index}" for s in spec.segments if s.when is not None)
+    last_segment = spec.segments[-1].index
+    seg_expr = f"(CASE {seg_case} ELSE {last_segment} END)" if seg_case else str(last_segment)
     ctes = [
-        "lf AS MATERIALIZED (SELECT l.id, l.created_at, "
-        + "".join(f"{flag}, " for flag in fit_flags)
-        + f"{seg_expr} AS seg FROM {LEAD_TABLE} l WHERE {' AND '.join(where)})"
+        f"lb AS MATERIALIZED (SELECT l.id, l.created_at{lc.derived.select_list()} "
+        f"FROM {LEAD_TABLE} l WHERE {scope('l.id')})",
+        f"lf AS MATERIALIZED (SELECT lb.id, lb.created_at{flags}, {seg_expr} AS seg FROM lb)",
     ]
     fit_sum = " + ".join(f"lf.f{c.index} * {c.points}" for c in fit) or "0"
 
     eng = spec.engagement_criteria
-    line_parts = []
-    for c in fit:
-        obj = d.json_build_object(
-            "'type'",
-            "'criterion'",
-            "'key'",
-            d.text_param(p, c.key),
-            "'dimension'",
-            "'fit'",
-            "'points'",
-            str(c.points),
-            "'count'",
-            "1",
-            "'events'",
-            d.json_empty_array(),
-        )
-        line_parts.append(f"SELECT lf.id AS lead_id, {c.index} AS ord, {obj} AS obj FROM lf WHERE lf.f{c.index} = 1")
-
+    fin_cols = ["lf.*", f"({fit_sum}) AS fit_raw"]
+    joins = []
     if eng:
-        ctes.extend(_engagement_ctes(spec, d, p, eng, asof, horizon))
-        obj = d.json_build_object(
-            "'type'",
-            "'criterion'",
-            "'key'",
-            "ek.key",
-            "'dimension'",
-            "'engagement'",
-            "'points'",
-            d.round2("agg.pts"),
-            "'count'",
-            "agg.n",
-            "'events'",
-            d.json_nested("agg.ids"),
-        )
-        key_rows = ", ".join(f"({c.index}, {d.text_param(p, c.key)})" for c in eng)
-        ctes.append(f"ek(idx, key) AS (VALUES {key_rows})")
-        line_parts.append(f"SELECT agg.lead_id, agg.idx AS ord, {obj} AS obj FROM agg JOIN ek ON ek.idx = agg.idx")
+        ctes.extend(_engagement_ctes(spec, d, p, eng, asof, horizon, scope("e.lead_id")))
+        joins.append("LEFT JOIN eng ON eng.lead_id = lf.id")
+        fin_cols.append("COALESCE(eng.crit_sum, 0) AS crit_sum")
+        fin_cols.extend(f"eng.e{c.index}" for c in eng)
+    else:
+        fin_cols.append("0 AS crit_sum")
 
-    joins, magnitudes = _decay_parts(spec, d, p, ctes, as_of, asof, horizon)
-    crit_sum = "COALESCE(eng.crit_sum, 0)" if eng else "0"
-    eng_join = "LEFT JOIN eng ON eng.lead_id = lf.id " if eng else ""
-    mags = "".join(f", {m} AS a{i}" for i, m in enumerate(magnitudes))
-    ctes.append(
-        f"fin AS (SELECT lf.id AS lead_id, lf.seg, ({fit_sum}) AS fit_raw, {crit_sum} AS crit_sum{mags} "
-        f"FROM lf {eng_join}{joins})"
-    )
+    decay_joins, magnitudes = _decay_parts(spec, d, p, ctes, as_of, asof, horizon, scope)
+    joins.extend(decay_joins)
+    fin_cols.extend(f"{m} AS a{i}" for i, m in enumerate(magnitudes))
+    ctes.append(f"fin AS MATERIALIZED (SELECT {', '.join(fin_cols)} FROM lf {' '.join(joins)})")
     effective = _effective_decay(spec, d, len(magnitudes))
     eff_cols = "".join(f", {e} AS d{i}" for i, e in enumerate(effective))
-    ctes.append(f"dec AS (SELECT fin.*{eff_cols} FROM fin)")
+    # Materialized so each level's columns are computed once per row, not once per reference.
+    ctes.append(f"dec AS MATERIALIZED (SELECT fin.*{eff_cols} FROM fin)")
     decay_total = " + ".join(f"dec.d{i}" for i in range(len(effective))) or "0"
     ctes.append(f"tot AS (SELECT dec.*, dec.crit_sum - ({decay_total}) AS eng_raw FROM dec)")
     ctes.append(
-        "res AS (SELECT tot.*, "
+        "res AS MATERIALIZED (SELECT tot.*, "
         f"{d.round2('tot.fit_raw')} AS fit, {d.round2('tot.eng_raw')} AS engagement, "
         f"{d.round2('tot.fit_raw + tot.eng_raw')} AS score FROM tot)"
     )
+
+    # The breakdown in document order: fit lines, the engagement line of each criterion, decay.
+    lines = []
+    for c in spec.criteria:
+        if c.is_fit:
+            obj = d.json_build_object(
+                "'type'", "'criterion'", "'key'", d.text_param(p, c.key), "'dimension'", "'fit'",
+                "'points'", str(c.points), "'count'", "1", "'events'", d.json_empty_array(),
+            )  # fmt: skip
+            lines.append(f"(CASE WHEN res.f{c.index} = 1 THEN {obj} END)")
+        else:
+            lines.append(f"res.e{c.index}")
     for i, rule in enumerate(spec.decay):
         obj = d.json_build_object(
             "'type'", "'decay'", "'key'", d.text_param(p, rule.key), "'points'", f"-{d.round2(f'res.d{i}')}"
         )
-        line_parts.append(f"SELECT res.lead_id, {10000 + rule.index} AS ord, {obj} AS obj FROM res WHERE res.d{i} > 0")
-
-    if line_parts:
-        ctes.append("lines AS (" + " UNION ALL ".join(line_parts) + ")")
-        ctes.append(
-            f"bd AS (SELECT lead_id, {d.json_agg_ordered('obj', 'ord', objects=True)} AS breakdown "
-            "FROM (SELECT lead_id, ord, obj FROM lines ORDER BY lead_id, ord) AS o GROUP BY lead_id)"
-        )
-        breakdown = f"COALESCE(bd.breakdown, {d.json_empty_array()})"
-        bd_join = "LEFT JOIN bd ON bd.lead_id = res.lead_id"
-    else:
-        breakdown, bd_join = d.json_empty_array(), ""
+        lines.append(f"(CASE WHEN res.d{i} > 0 THEN {obj} END)")
+    breakdown = d.json_array_of(lines) if lines else d.json_empty_array()
 
     seg_key = _case("res.seg", {s.index: d.text_param(p, s.key) for s in spec.segments}, "NULL")
-    tiers = {}
-    mqls = {}
+    tiers, mqls = {}, {}
     for s in spec.segments:
         hot, warm, mql = (d.number_param(p, v) for v in (s.hot, s.warm, s.mql))
         tiers[s.index] = (
@@ -552,9 +617,9 @@ def compile_scores(
         f"WHEN res.engagement >= {e2} THEN '2' ELSE '1' END))"
     )
     select = (
-        f"SELECT res.lead_id AS lead_id, res.score AS score, res.fit AS fit, res.engagement AS engagement, "
+        f"SELECT res.id AS lead_id, res.score AS score, res.fit AS fit, res.engagement AS engagement, "
         f"{seg_key} AS segment, {_case('res.seg', tiers, 'NULL')} AS tier, {grade} AS grade, "
-        f"{_case('res.seg', mqls, 'FALSE')} AS mql, {breakdown} AS breakdown FROM res {bd_join}"
+        f"{_case('res.seg', mqls, 'FALSE')} AS mql, {breakdown} AS breakdown FROM res"
     )
     return Compiled("WITH " + ",\n".join(ctes) + "\n" + select, p.values)
 
@@ -563,18 +628,16 @@ def _kinds_in(d: Dialect, p: Params, column: str, kinds) -> str:
     return f"{column} IN ({', '.join(d.text_param(p, k) for k in kinds)})"
 
 
-def _engagement_ctes(spec, d: Dialect, p: Params, eng: tuple[Criterion, ...], asof, horizon) -> list[str]:
+def _engagement_ctes(spec, d: Dialect, p: Params, eng: tuple[Criterion, ...], asof, horizon, scope) -> list[str]:
+    ec = _Cond(d, p, raw_alias="e", out_alias="ep", props="e.properties")
+    wheres = _case("ck.idx", {c.index: ec.compile(c.where) for c in eng if c.where is not None}, "TRUE")
     rows = ", ".join(f"({c.index}, {d.text_param(p, k)})" for c in eng for k in c.events)
-    props = _Cond(d, p, props="e.properties")
-    wheres = _case("ck.idx", {c.index: props.compile(c.where) for c in eng if c.where is not None}, "TRUE")
-    window = [f"e.occurred_at <= {asof}"]
+    kinds = sorted({k for c in eng for k in c.events})
+    window = [scope, f"e.occurred_at <= {asof}", _kinds_in(d, p, "e.kind", kinds)]
     if horizon:
         window.append(f"e.occurred_at >= {horizon}")
-    age = d.days(asof, "e.occurred_at")
     buckets = _case(
-        "ev.idx",
-        {c.index: f"FLOOR(ev.age / {c.cap_window_days})" for c in eng if c.cap and c.cap_window_days},
-        "0",
+        "ev.idx", {c.index: f"FLOOR(ev.age / {c.cap_window_days})" for c in eng if c.cap and c.cap_window_days}, "0"
     )
     caps = _case("rk.idx", {c.index: f"rk.rn <= {c.cap}" for c in eng if c.cap}, "TRUE")
     points = _case("rk.idx", {c.index: str(c.points) for c in eng}, "0")
@@ -583,22 +646,33 @@ def _engagement_ctes(spec, d: Dialect, p: Params, eng: tuple[Criterion, ...], as
         if d.vendor == "postgresql":
             points = f"({points})::float8"
     order = f"rk.occurred_at DESC, {d.id_order('rk.xid')}, rk.pk DESC"
-    return [
+    pivots = []
+    for c in eng:
+        obj = d.json_build_object(
+            "'type'", "'criterion'", "'key'", d.text_param(p, c.key), "'dimension'", "'engagement'",
+            "'points'", d.round2("agg.pts"), "'count'", "agg.n", "'events'", d.json_nested("agg.ids"),
+        )  # fmt: skip
+        pivots.append(f", {d.pick_one(obj, f'agg.idx = {c.index}')} AS e{c.index}")
+    ctes = [
         f"ck(idx, kind) AS (VALUES {rows})",
-        "ev AS (SELECT e.id AS pk, e.lead_id, e.external_id AS xid, e.occurred_at, ck.idx, "
-        f"{age} AS age FROM {EVENT_TABLE} e JOIN lf ON lf.id = e.lead_id JOIN ck ON ck.kind = e.kind "
-        f"WHERE {' AND '.join(window)} AND {wheres})",
+        # Each event read once, with the property forms the conditions need computed once.
+        "ep AS MATERIALIZED (SELECT e.id AS pk, e.lead_id, e.external_id AS xid, e.kind, e.occurred_at, "
+        f"{d.days(asof, 'e.occurred_at')} AS age{ec.derived.select_list()} "
+        f"FROM {EVENT_TABLE} e WHERE {' AND '.join(window)})",
+        "ev AS (SELECT ep.pk, ep.lead_id, ep.xid, ep.occurred_at, ep.age, ck.idx "
+        f"FROM ep JOIN ck ON ck.kind = ep.kind WHERE {wheres})",
         f"rk AS (SELECT ev.*, ROW_NUMBER() OVER (PARTITION BY ev.lead_id, ev.idx, {buckets} "
         f"ORDER BY ev.occurred_at DESC, {d.id_order('ev.xid')}, ev.pk DESC) AS rn FROM ev)",
         f"agg AS (SELECT rk.lead_id, rk.idx, COUNT(*) AS n, SUM({points}) AS pts, "
         f"{d.json_agg_ordered('rk.xid', order)} AS ids FROM "
         f"(SELECT * FROM rk ORDER BY lead_id, idx, occurred_at DESC, pk DESC) AS rk WHERE {caps} "
         "GROUP BY rk.lead_id, rk.idx)",
-        "eng AS (SELECT lead_id, SUM(pts) AS crit_sum FROM agg GROUP BY lead_id)",
+        f"eng AS (SELECT agg.lead_id, SUM(agg.pts) AS crit_sum{''.join(pivots)} FROM agg GROUP BY agg.lead_id)",
     ]
+    return ctes
 
 
-def _decay_parts(spec: ModelSpec, d: Dialect, p: Params, ctes: list[str], as_of: datetime, asof, horizon):
+def _decay_parts(spec: ModelSpec, d: Dialect, p: Params, ctes: list[str], as_of: datetime, asof, horizon, scope):
     """CTEs for decay inputs; returns the joins onto lf and each rule's magnitude (|amount|)."""
     joins, magnitudes = [], []
     idle_rules = [r for r in spec.decay if r.type != "unanswered"]
@@ -608,18 +682,17 @@ def _decay_parts(spec: ModelSpec, d: Dialect, p: Params, ctes: list[str], as_of:
             if r.events is None:
                 cols.append(f"MAX(e.occurred_at) AS last{r.index}")
             else:
-                cols.append(
-                    f"MAX(CASE WHEN {_kinds_in(d, p, 'e.kind', r.events)} THEN e.occurred_at END) AS last{r.index}"
-                )
+                kinds = _kinds_in(d, p, "e.kind", r.events)
+                cols.append(f"MAX(CASE WHEN {kinds} THEN e.occurred_at END) AS last{r.index}")
         ctes.append(
-            f"lastev AS (SELECT e.lead_id, {', '.join(cols)} FROM {EVENT_TABLE} e JOIN lf ON lf.id = e.lead_id "
-            f"WHERE e.occurred_at <= {asof} GROUP BY e.lead_id)"
+            f"lastev AS (SELECT e.lead_id, {', '.join(cols)} FROM {EVENT_TABLE} e "
+            f"WHERE {scope('e.lead_id')} AND e.occurred_at <= {asof} GROUP BY e.lead_id)"
         )
         joins.append("LEFT JOIN lastev ON lastev.lead_id = lf.id")
     for r in spec.decay:
         size = abs(r.points)
         if r.type == "unanswered":
-            ctes.append(_unanswered_cte(spec, r, d, p, as_of, asof, horizon))
+            ctes.append(_unanswered_cte(r, d, p, as_of, asof, horizon, scope))
             joins.append(f"LEFT JOIN un{r.index} ON un{r.index}.lead_id = lf.id")
             magnitudes.append(f"({size} * COALESCE(un{r.index}.n, 0))")
             continue
@@ -628,25 +701,24 @@ def _decay_parts(spec: ModelSpec, d: Dialect, p: Params, ctes: list[str], as_of:
             magnitudes.append(f"({size} * FLOOR({idle} / {r.every_days}))")
         else:
             magnitudes.append(f"(CASE WHEN {idle} >= {r.after_days} THEN {size} ELSE 0 END)")
-    return " ".join(joins), magnitudes
+    return joins, magnitudes
 
 
-def _unanswered_cte(spec, r: DecayRule, d: Dialect, p: Params, as_of: datetime, asof, horizon) -> str:
+def _unanswered_cte(r: DecayRule, d: Dialect, p: Params, as_of: datetime, asof, horizon, scope) -> str:
     cutoff = d.time_param(p, as_of - timedelta(days=r.after_days))
     send_key = d.match_key("s.properties", r.match_property, p)
-    resp_key = d.match_key("r.properties", r.match_property, p)
-    cond = [
-        _kinds_in(d, p, "s.kind", r.events),
-        f"s.occurred_at <= {cutoff}",
-        f"{send_key} IS NOT NULL",
-    ]
+    resp_key = d.match_key("x.properties", r.match_property, p)
+    cond = [scope("s.lead_id"), _kinds_in(d, p, "s.kind", r.events), f"s.occurred_at <= {cutoff}"]
     if horizon:
         cond.append(f"s.occurred_at >= {horizon}")
+    # Responses of the leads in scope, keyed once; a send is unanswered when no other event has its key.
     return (
-        f"un{r.index} AS (SELECT s.lead_id, COUNT(*) AS n FROM {EVENT_TABLE} s JOIN lf ON lf.id = s.lead_id "
-        f"WHERE {' AND '.join(cond)} AND NOT EXISTS (SELECT 1 FROM {EVENT_TABLE} r WHERE r.lead_id = s.lead_id "
-        f"AND {_kinds_in(d, p, 'r.kind', r.responses)} AND r.occurred_at <= {asof} AND r.id <> s.id "
-        f"AND {resp_key} = {send_key}) GROUP BY s.lead_id)"
+        f"rs{r.index} AS MATERIALIZED (SELECT x.id, x.lead_id, {resp_key} AS k FROM {EVENT_TABLE} x "
+        f"WHERE {scope('x.lead_id')} AND {_kinds_in(d, p, 'x.kind', r.responses)} AND x.occurred_at <= {asof}), "
+        f"un{r.index} AS (SELECT s.lead_id, COUNT(*) AS n FROM "
+        f"(SELECT s.id, s.lead_id, {send_key} AS k FROM {EVENT_TABLE} s WHERE {' AND '.join(cond)}) AS s "
+        f"WHERE s.k IS NOT NULL AND NOT EXISTS (SELECT 1 FROM rs{r.index} x WHERE x.lead_id = s.lead_id "
+        f"AND x.k = s.k AND x.id <> s.id) GROUP BY s.lead_id)"
     )
 
 

@@ -9,7 +9,9 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +21,9 @@ TOLERANCE = 0.011
 
 
 def manage(env, *args) -> str:
+    # Never post to a shared broker: the filesystem queue lives beside the throwaway database.
+    env = {k: v for k, v in env.items() if k != "REDIS_URL"}
+    env.setdefault("LEADSCORING_VAR_DIR", str(Path(tempfile.gettempdir()) / "leadscoring-test-var"))
     proc = subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
     )

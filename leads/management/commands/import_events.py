@@ -3,6 +3,7 @@ import time
 from django.core.management.base import BaseCommand
 
 from leads.services import events_ingest
+from leads.tasks import enqueue_scoring
 
 from ._rows import rows_or_fail, write_report
 
@@ -18,8 +19,10 @@ class Command(BaseCommand):
 
     def handle(self, path, **options):
         started = time.monotonic()
-        report, _ = events_ingest(rows=rows_or_fail(path, "properties"))
+        report, touched = events_ingest(rows=rows_or_fail(path, "properties"))
         elapsed = time.monotonic() - started
+        # Scores follow on the ingest queue, one task per 1,000 affected leads.
+        enqueue_scoring(touched)
         write_report(self, report, "events")
         rate = report.accepted / elapsed if elapsed else 0
         self.stdout.write(f"took {elapsed:.2f} s ({rate:,.0f} events/s)")

@@ -3,6 +3,7 @@ import time
 from django.core.management.base import BaseCommand
 
 from leads.services import leads_import
+from leads.tasks import enqueue_scoring
 
 from ._rows import rows_or_fail, write_report
 
@@ -18,6 +19,8 @@ class Command(BaseCommand):
 
     def handle(self, path, **options):
         started = time.monotonic()
-        report, _ = leads_import(rows=rows_or_fail(path, "attributes"))
+        report, touched = leads_import(rows=rows_or_fail(path, "attributes"))
+        # Scores follow on the ingest queue, one task per 1,000 affected leads.
+        enqueue_scoring(touched)
         write_report(self, report, "leads")
         self.stdout.write(f"took {time.monotonic() - started:.2f} s")

@@ -10,6 +10,11 @@ from matrix.selectors import version_live
 class Command(BaseCommand):
     help = "Write a scoring model version as a JSON document (default: the live version, else the latest)."
 
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        # The spec's `--version N` replaces Django's own --version (which prints Django's).
+        kwargs["conflict_handler"] = "resolve"
+        return super().create_parser(prog_name, subcommand, **kwargs)
+
     def add_arguments(self, parser):
         parser.add_argument("slug")
         parser.add_argument("--version", type=int, dest="number", help="version number")

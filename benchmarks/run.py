@@ -1,0 +1,222 @@
+#!/usr/bin/env python
+"""make bench: synthetic leads and events on Postgres, then the full rescore against the floor query.
+
+    .venv/bin/python benchmarks/run.py [--leads 1000000] [--events 20000000] [--reuse]
+
+Generates the data set-based in Postgres (deterministic: setseed), imports the demo model,
+publishes a points change, and times in one run and database:
+  - the full rescore of every lead (the production path: leads_rescore over chunks of lead ids),
+  - the floor query  SELECT lead_id, kind, count(*), max(occurred_at) FROM leads_event GROUP BY lead_id, kind,
+and prints their ratio and the peak memory of this (the rescoring) process, sampled per chunk so
+a growing footprint would show.
+"""
+
+import argparse
+import copy
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/leadscoring_bench"
+AS_OF = datetime(2026, 6, 1, 12, tzinfo=UTC)
+# Weighted kinds: one array element per share of the traffic.
+KINDS = (
+    ["page_view"] * 7
+    + ["email_sent"] * 4
+    + ["email_open"] * 3
+    + ["email_click"] * 2
+    + [
+        "content_download",
+        "webinar_attended",
+        "social_engagement",
+        "form_submit",
+        "demo_request",
+        "unsubscribe",
+        "contact_sales",
+    ]
+)
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def connect(url: str):
+    import psycopg
+
+    return psycopg.connect(url.replace("postgres://", "postgresql://"), autocommit=True)
+
+
+def ensure_database(url: str) -> None:
+    base, name = url.rsplit("/", 1)
+    with connect(base + "/postgres") as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def generate(url: str, leads: int, events: int) -> None:
+    with connect(url) as conn:
+        conn.execute("SET maintenance_work_mem = '1GB'")
+        conn.execute("TRUNCATE leads_score, leads_scorehistory, leads_event, leads_lead RESTART IDENTITY CASCADE")
+        conn.execute("SELECT setseed(0.42)")
+        started = time.monotonic()
+        conn.execute(
+            """
+            INSERT INTO leads_lead (external_id, email, first_name, last_name, company, title, industry,
+                country, employees, annual_revenue, lead_source, owner_id, created_at, updated_at, attributes)
+            SELECT 'B-' || g, 'p' || g || '@example.com', 'First' || mod(g, 997), 'Last' || mod(g, 991),
+                'Company ' || mod(g, 50000),
+                (ARRAY['VP Sales','Director of Marketing','Head of Growth','Chief Technology Officer',
+                       'Engineer','Analyst','PhD Student','Marketing Manager'])[1 + floor(random() * 8)::int],
+                (ARRAY['Software','IT Services','Internet','Finance','Healthcare','Retail','Manufacturing',
+                       'Education'])[1 + floor(random() * 8)::int],
+                (ARRAY['US','GB','DE','FR','JP','IN','BR'])[1 + floor(random() * 7)::int],
+                (ARRAY[5, 50, 200, 1000, 4999, 5000, 20000])[1 + floor(random() * 7)::int],
+                (ARRAY[100000, 2500000, 50000000, 1000000000])[1 + floor(random() * 4)::int],
+                (ARRAY['organic','paid','webinar','referral','trade_show'])[1 + floor(random() * 5)::int],
+                NULL, %(as_of)s - random() * interval '700 days', now(),
+                jsonb_build_object('budget_confirmed', random() < 0.3, 'seats', floor(random() * 200)::int)
+            FROM generate_series(1, %(n)s) AS g
+            """,
+            {"n": leads, "as_of": AS_OF},
+        )
+        log(f"leads: {leads:,} in {time.monotonic() - started:.1f} s")
+        first = conn.execute("SELECT MIN(id) FROM leads_lead").fetchone()[0]
+        # Indexes go after the load: building them once is far cheaper than maintaining them per row.
+        conn.execute("DROP INDEX IF EXISTS event_lead_time")
+        conn.execute("DROP INDEX IF EXISTS event_received")
+        conn.execute("ALTER TABLE leads_event DROP CONSTRAINT IF EXISTS event_external_id_unique_per_lead")
+        conn.execute("DROP INDEX IF EXISTS event_external_id_unique_per_lead")
+        started = time.monotonic()
+        step = 2_000_000
+        for lo in range(1, events + 1, step):
+            hi = min(events, lo + step - 1)
+            conn.execute(
+                """
+                INSERT INTO leads_event (lead_id, external_id, kind, occurred_at, received_at, properties)
+                SELECT s.lead_id, 'E' || s.g, s.kind, %(as_of)s - random() * interval '400 days', now(),
+                    CASE s.kind
+                      WHEN 'page_view' THEN jsonb_build_object('url', (ARRAY['/blog/post-1', '/blog/post-2',
+                           '/pricing', '/careers', '/product', '/docs'])[1 + floor(random() * 6)::int])
+                      WHEN 'content_download' THEN jsonb_build_object('asset', 'ebook-' || floor(random() * 5)::int)
+                      WHEN 'email_sent' THEN jsonb_build_object('message_id', 'm' || floor(random() * 12)::int)
+                      WHEN 'email_open' THEN jsonb_build_object('message_id', 'm' || floor(random() * 12)::int)
+                      WHEN 'email_click' THEN jsonb_build_object('message_id', 'm' || floor(random() * 12)::int)
+                      ELSE '{}'::jsonb END
+                FROM (SELECT g, %(first)s + floor(random() * %(leads)s)::bigint AS lead_id,
+                             (%(kinds)s::text[])[1 + floor(random() * %(k)s)::int] AS kind
+                      FROM generate_series(%(lo)s, %(hi)s) AS g) AS s
+                """,
+                {"as_of": AS_OF, "first": first, "leads": leads, "kinds": KINDS, "k": len(KINDS), "lo": lo, "hi": hi},
+            )
+            log(f"events: {hi:,}/{events:,} ({time.monotonic() - started:.0f} s)")
+        started = time.monotonic()
+        conn.execute("CREATE INDEX event_lead_time ON leads_event (lead_id, occurred_at)")
+        conn.execute("CREATE INDEX event_received ON leads_event (received_at)")
+        conn.execute(
+            "CREATE UNIQUE INDEX event_external_id_unique_per_lead ON leads_event (lead_id, external_id) "
+            "WHERE external_id IS NOT NULL"
+        )
+        conn.execute("VACUUM ANALYZE leads_lead")
+        conn.execute("VACUUM ANALYZE leads_event")
+        log(f"indexes and statistics in {time.monotonic() - started:.1f} s")
+
+
+def counts(url: str) -> tuple[int, int]:
+    with connect(url) as conn:
+        leads = conn.execute("SELECT COUNT(*) FROM leads_lead").fetchone()[0]
+        events = conn.execute("SELECT COUNT(*) FROM leads_event").fetchone()[0]
+    return leads, events
+
+
+def floor_query(url: str) -> float:
+    with connect(url) as conn:
+        started = time.monotonic()
+        conn.execute(
+            "SELECT COUNT(*) FROM (SELECT lead_id, kind, count(*), max(occurred_at) "
+            "FROM leads_event GROUP BY lead_id, kind) AS q"
+        ).fetchone()
+        return time.monotonic() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--leads", type=int, default=1_000_000)
+    parser.add_argument("--events", type=int, default=20_000_000)
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
+    parser.add_argument("--chunk-size", type=int, default=50_000)
+    parser.add_argument("--reuse", action="store_true", help="keep the data if the sizes already match")
+    args = parser.parse_args()
+    if not args.database_url.startswith("postgres"):
+        raise SystemExit("the benchmark runs on Postgres: --database-url postgres://...")
+
+    total_started = time.monotonic()
+    ensure_database(args.database_url)
+    env = dict(os.environ, DATABASE_URL=args.database_url)
+    subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True)
+    if not (args.reuse and counts(args.database_url) == (args.leads, args.events)):
+        generate(args.database_url, args.leads, args.events)
+    leads, events = counts(args.database_url)
+    log(f"data: {leads:,} leads, {events:,} events")
+
+    os.environ["DATABASE_URL"] = args.database_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadscoring.settings")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from leads.services import lead_ranges, leads_rescore
+    from matrix.services import model_import, model_version_publish
+
+    document = json.loads((ROOT / "matrix" / "fixtures" / "b2b-saas.json").read_text())
+    changed = copy.deepcopy(document)
+    pricing = next(c for c in changed["criteria"] if c["key"] == "pricing-visit")
+    pricing["points"] += 5  # the "points change" being rolled out
+    model_version_publish(version=model_import(data=document))
+    version = model_version_publish(version=model_import(data=changed, note="bench: pricing +5"))
+
+    floor_s = floor_query(args.database_url)
+    log(f"floor query: {floor_s:.2f} s")
+    ranges = lead_ranges(chunk_size=args.chunk_size)
+    memory = []
+    started = time.monotonic()
+    for i, (lo, hi, _) in enumerate(ranges):
+        leads_rescore(version=version, as_of=AS_OF, id_range=(lo, hi))
+        memory.append(rss_mb())
+        if i % 5 == 0:
+            elapsed = time.monotonic() - started
+            log(f"rescore chunk {i + 1}/{len(ranges)} ({elapsed:.1f} s, peak RSS {memory[-1]:.0f} MB)")
+    rescore_s = time.monotonic() - started
+    floor_again = floor_query(args.database_url)
+    floor_best = min(floor_s, floor_again)
+    with connect(args.database_url) as conn:
+        scored = conn.execute("SELECT COUNT(*) FROM leads_score WHERE version_id = %s", [version.pk]).fetchone()[0]
+    print()
+    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, {server_version(args.database_url)}")
+    print(f"data: {leads:,} leads, {events:,} events; {scored:,} scores written by version {version.number}")
+    rate = leads / rescore_s
+    print(f"full rescore after a points change: {rescore_s:.2f} s ({rate:,.0f} leads/s, {len(ranges)} chunks)")
+    print(f"floor query (GROUP BY lead_id, kind): {floor_s:.2f} s, again {floor_again:.2f} s")
+    print(f"ratio rescore / floor: {rescore_s / floor_best:.2f}  (target <= 3)")
+    first_tenth = memory[max(0, len(memory) // 10 - 1)] if memory else 0
+    print(f"peak RSS of the rescoring process: {max(memory):.0f} MB (after 10% of chunks: {first_tenth:.0f} MB)")
+    print(f"total benchmark time: {time.monotonic() - total_started:.0f} s")
+
+
+def server_version(url: str) -> str:
+    with connect(url) as conn:
+        return conn.execute("SELECT split_part(version(), ' on ', 1)").fetchone()[0]
+
+
+if __name__ == "__main__":
+    main()

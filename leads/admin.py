@@ -1,0 +1,147 @@
+"""Admin for leads and what hangs off them.
+
+Tables here reach millions of rows: every changelist selects its related rows in the same
+query, shows foreign keys as raw ids (no <select> of a million options), skips the second
+unfiltered COUNT(*) (show_full_result_count) and offers only filters that do not scan the
+table for distinct values.
+"""
+
+from django.contrib import admin
+
+from leadscoring.admin import ReadOnlyAdmin
+
+from .models import (
+    Event,
+    Lead,
+    LeadStage,
+    Notification,
+    RescoreChunk,
+    RescoreJob,
+    Score,
+    ScoreHistory,
+    StageTransition,
+)
+
+
+@admin.register(Lead)
+class LeadAdmin(admin.ModelAdmin):
+    """Leads: editable (an import overwrites by external id anyway)."""
+
+    list_display = ["external_id", "__str__", "email", "company", "owner", "created_at"]
+    list_select_related = ["owner"]
+    list_filter = ["owner"]
+    # Exact or prefix matches: a "contains" search reads every row.
+    search_fields = ["=external_id", "^email", "^last_name", "^company"]
+    raw_id_fields = ["owner"]
+    readonly_fields = ["updated_at"]
+    show_full_result_count = False
+
+
+@admin.register(Event)
+class EventAdmin(ReadOnlyAdmin):
+    """Events as received, read-only: scores are computed from them."""
+
+    list_display = ["id", "lead", "kind", "external_id", "occurred_at", "received_at"]
+    list_select_related = ["lead"]
+    raw_id_fields = ["lead"]
+    search_fields = ["=lead__external_id", "=external_id"]
+    # Newest first by primary key: the model's (lead, -occurred_at) order sorts the whole table.
+    ordering = ["-id"]
+    show_full_result_count = False
+
+
+@admin.register(Score)
+class ScoreAdmin(ReadOnlyAdmin):
+    """Current scores, read-only: rescoring writes them."""
+
+    list_display = ["lead", "scoring_model", "score", "fit", "engagement", "tier", "grade", "mql", "version_number"]
+    list_filter = ["scoring_model", "mql"]
+    list_select_related = ["lead", "scoring_model"]
+    raw_id_fields = ["lead", "version"]
+    search_fields = ["=lead__external_id"]
+    ordering = ["-id"]
+    show_full_result_count = False
+
+
+@admin.register(ScoreHistory)
+class ScoreHistoryAdmin(ReadOnlyAdmin):
+    """Past scores, read-only."""
+
+    list_display = ["lead", "scoring_model", "as_of", "score", "tier", "previous_tier", "mql", "version_number"]
+    list_filter = ["scoring_model", "mql"]
+    list_select_related = ["lead", "scoring_model"]
+    raw_id_fields = ["lead"]
+    search_fields = ["=lead__external_id"]
+    ordering = ["-id"]
+    show_full_result_count = False
+
+
+@admin.register(LeadStage)
+class LeadStageAdmin(ReadOnlyAdmin):
+    """Funnel stages, read-only: a change made here would leave no transition for the reports."""
+
+    list_display = ["lead", "scoring_model", "stage", "mql_at", "accepted_at", "rejected_at", "changed_by"]
+    list_filter = ["scoring_model", "stage"]
+    list_select_related = ["lead", "scoring_model", "changed_by"]
+    raw_id_fields = ["lead", "mql_version", "changed_by"]
+    search_fields = ["=lead__external_id"]
+    ordering = ["-id"]
+    show_full_result_count = False
+
+
+@admin.register(StageTransition)
+class StageTransitionAdmin(ReadOnlyAdmin):
+    """Stage moves, read-only: the conversion reports are computed from them."""
+
+    list_display = ["occurred_at", "lead", "scoring_model", "from_stage", "to_stage", "reason", "actor"]
+    list_filter = ["scoring_model", "to_stage", "reason"]
+    list_select_related = ["lead", "scoring_model", "actor"]
+    raw_id_fields = ["lead", "version", "actor"]
+    search_fields = ["=lead__external_id"]
+    show_full_result_count = False
+
+
+class RescoreChunkInline(admin.TabularInline):
+    """The chunks of a job, read-only."""
+
+    model = RescoreChunk
+    fields = ["index", "first_lead_id", "last_lead_id", "leads", "done_at"]
+    readonly_fields = fields
+    can_delete = False
+    extra = 0
+    max_num = 0
+
+
+@admin.register(RescoreJob)
+class RescoreJobAdmin(ReadOnlyAdmin):
+    """Rescore jobs and their progress, read-only: the workers move them along."""
+
+    list_display = ["id", "scoring_model", "version", "trigger", "state", "chunks_done", "chunks_total", "created_at"]
+    list_filter = ["state", "trigger", "scoring_model"]
+    list_select_related = ["scoring_model", "version__scoring_model"]
+    inlines = [RescoreChunkInline]
+
+
+@admin.register(RescoreChunk)
+class RescoreChunkAdmin(ReadOnlyAdmin):
+    """Rescore chunks, read-only."""
+
+    list_display = ["job", "index", "first_lead_id", "last_lead_id", "leads", "done_at"]
+    list_select_related = ["job"]
+    raw_id_fields = ["job"]
+    show_full_result_count = False
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    """In-app alerts; an admin may mark one read or delete it, not invent one."""
+
+    list_display = ["created_at", "user", "kind", "lead", "scoring_model", "read_at"]
+    list_filter = ["kind", "scoring_model"]
+    list_select_related = ["user", "lead", "scoring_model"]
+    raw_id_fields = ["user", "lead", "scoring_model"]
+    readonly_fields = ["user", "lead", "scoring_model", "kind", "message", "created_at"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False

@@ -1,0 +1,152 @@
+"""Rescore jobs: a publish (or the nightly decay) rescoring every lead in chunks on the workers.
+
+Every step is safe to run twice. A job is planned once (compare-and-set pending -> running),
+each chunk is marked done once (conditional UPDATE in the same transaction as its scores), and
+the score writes themselves are version-guarded (services.leads_rescore). A worker killed
+mid-chunk rolls its transaction back and the broker redelivers the task (acks_late); a job
+whose messages were lost (broker down) is found by `rescore_jobs_sweep` and sent again.
+"""
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from matrix.choices import VersionStatus
+from matrix.models import ModelVersion
+
+from .choices import JobState, JobTrigger
+from .models import RescoreChunk, RescoreJob
+from .services import lead_ranges, leads_rescore
+
+log = logging.getLogger(__name__)
+STALE_AFTER = timedelta(minutes=2)
+
+
+def rescore_job_create(*, version: ModelVersion, trigger: str, user=None, as_of: datetime | None = None) -> RescoreJob:
+    """Record a job and send it to the workers once the surrounding transaction commits."""
+    job = RescoreJob.objects.create(
+        scoring_model_id=version.scoring_model_id, version=version, trigger=trigger, created_by=user, as_of=as_of
+    )
+    transaction.on_commit(lambda: job_enqueue(job_id=job.pk))
+    return job
+
+
+def job_enqueue(*, job_id: int) -> bool:
+    """Send the job's first task. A broker that is down is logged, not raised: the sweep resends."""
+    from .tasks import rescore_job_start
+
+    try:
+        rescore_job_start.apply_async(args=[job_id], retry=False)
+    except Exception as exc:  # the broker's own errors vary by transport
+        log.warning("rescore job %s not sent, the sweep will retry: %s", job_id, exc)
+        return False
+    RescoreJob.objects.filter(pk=job_id).update(enqueued_at=timezone.now())
+    return True
+
+
+def rescore_job_plan(*, job_id: int) -> list[int]:
+    """Split a pending job into chunks (once) and return the indexes still to run."""
+    with transaction.atomic():
+        job = RescoreJob.objects.select_for_update().get(pk=job_id)
+        if job.state in (JobState.DONE, JobState.FAILED, JobState.SUPERSEDED):
+            return []
+        if job.version.status != VersionStatus.PUBLISHED:
+            # A newer publish replaced this version before its rescore ran: its own job wins.
+            job.state, job.finished_at = JobState.SUPERSEDED, timezone.now()
+            job.save(update_fields=["state", "finished_at"])
+            return []
+        if job.state == JobState.PENDING:
+            ranges = lead_ranges(chunk_size=settings.RESCORE_CHUNK_SIZE)
+            RescoreChunk.objects.bulk_create(
+                [
+                    RescoreChunk(job=job, index=i, first_lead_id=lo, last_lead_id=hi, leads=n)
+                    for i, (lo, hi, n) in enumerate(ranges)
+                ]
+            )
+            job.as_of = job.as_of or timezone.now()
+            job.state, job.started_at = JobState.RUNNING, timezone.now()
+            job.total_leads = sum(n for _, _, n in ranges)
+            job.chunks_total = len(ranges)
+            if not ranges:
+                job.state, job.finished_at = JobState.DONE, timezone.now()
+            job.save()
+        return list(job.chunks.filter(done_at__isnull=True).order_by("index").values_list("index", flat=True))
+
+
+def rescore_chunk_run(*, job_id: int, index: int) -> bool:
+    """Score one chunk and mark it done, in one transaction. Returns False if there was nothing to do."""
+    job = RescoreJob.objects.select_related("version").get(pk=job_id)
+    if job.state != JobState.RUNNING:
+        return False
+    chunk = job.chunks.get(index=index)
+    if chunk.done_at is not None:
+        return False
+    with transaction.atomic():
+        leads_rescore(version=job.version, as_of=job.as_of, id_range=(chunk.first_lead_id, chunk.last_lead_id))
+        claimed = RescoreChunk.objects.filter(pk=chunk.pk, done_at__isnull=True).update(done_at=timezone.now())
+        if not claimed:
+            # Another delivery of this chunk finished first; its identical scores stand.
+            transaction.set_rollback(True)
+            return False
+        RescoreJob.objects.filter(pk=job_id).update(
+            chunks_done=F("chunks_done") + 1, leads_done=F("leads_done") + chunk.leads
+        )
+        RescoreJob.objects.filter(pk=job_id, state=JobState.RUNNING, chunks_done=F("chunks_total")).update(
+            state=JobState.DONE, finished_at=timezone.now()
+        )
+    return True
+
+
+def rescore_jobs_sweep(*, now: datetime | None = None) -> list[int]:
+    """Resend jobs whose messages were lost: never sent, or running without progress for a while."""
+    now = now or timezone.now()
+    stale = now - STALE_AFTER
+    resent = []
+    pending = RescoreJob.objects.filter(state=JobState.PENDING).filter(
+        Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=stale)
+    )
+    running = RescoreJob.objects.filter(state=JobState.RUNNING, enqueued_at__lt=stale).exclude(
+        chunks__done_at__gte=stale
+    )
+    for job_id in list(pending.values_list("pk", flat=True)) + list(running.values_list("pk", flat=True)):
+        if job_enqueue(job_id=job_id):
+            resent.append(job_id)
+    return resent
+
+
+def nightly_decay(*, now: datetime | None = None) -> list[RescoreJob]:
+    """One job per live model at as_of = now: decay, lookback and half-life move with time."""
+    now = now or timezone.now()
+    jobs = []
+    with transaction.atomic():
+        for version in ModelVersion.objects.filter(status=VersionStatus.PUBLISHED):
+            # Safe to run twice: a second run the same night finds its job and adds none.
+            exists = RescoreJob.objects.filter(
+                version=version, trigger=JobTrigger.NIGHTLY, as_of__date=now.date()
+            ).exists()
+            if not exists:
+                jobs.append(rescore_job_create(version=version, trigger=JobTrigger.NIGHTLY, as_of=now))
+    return jobs
+
+
+def job_progress(job: RescoreJob) -> dict:
+    """Progress figures for the jobs page and the API: done, rate, time left."""
+    elapsed = ((job.finished_at or timezone.now()) - job.started_at).total_seconds() if job.started_at else 0
+    rate = job.leads_done / elapsed if elapsed > 0 else 0
+    left = (job.total_leads - job.leads_done) / rate if rate else None
+    percent = 100 * job.leads_done / job.total_leads if job.total_leads else (100 if job.state == JobState.DONE else 0)
+    return {
+        "state": job.state,
+        "chunks_done": job.chunks_done,
+        "chunks_total": job.chunks_total,
+        "leads_done": job.leads_done,
+        "total_leads": job.total_leads,
+        "percent": round(percent, 1),
+        "rate": round(rate, 1),
+        "seconds_left": None if left is None or job.state != JobState.RUNNING else round(left),
+        "seconds": round(elapsed, 1),
+    }

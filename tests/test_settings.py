@@ -1,0 +1,155 @@
+"""Settings come from the environment: typed readers, the embedded default, the production check."""
+
+import importlib.util
+import os
+import secrets
+import subprocess
+import sys
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from leadscoring.env import EnvError, envbool, envint, envlist, envstr
+from tests.conftest import ROOT
+
+# Variables that would change what the settings module computes below.
+SETTINGS_VARS = [
+    "DEBUG",
+    "SECRET_KEY",
+    "REQUIRE_SECRET_KEY",
+    "ALLOWED_HOSTS",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "SECURE_SSL_REDIRECT",
+    "SESSION_COOKIE_SECURE",
+    "CSRF_COOKIE_SECURE",
+    "SECURE_HSTS_SECONDS",
+]
+
+
+@pytest.mark.parametrize("raw", ["1", "true", "YES", " on "])
+def test_envbool_reads_true(monkeypatch, raw):
+    monkeypatch.setenv("FLAG", raw)
+    assert envbool("FLAG") is True
+
+
+@pytest.mark.parametrize("raw", ["0", "false", "No", "off", ""])
+def test_envbool_reads_false(monkeypatch, raw):
+    monkeypatch.setenv("FLAG", raw)
+    assert envbool("FLAG", True) is False
+
+
+def test_envbool_unset_gives_the_default(monkeypatch):
+    monkeypatch.delenv("FLAG", raising=False)
+    assert envbool("FLAG", True) is True
+
+
+def test_envbool_bad_value_names_the_variable(monkeypatch):
+    monkeypatch.setenv("FLAG", "maybe")
+    with pytest.raises(EnvError, match="FLAG.*'maybe'"):
+        envbool("FLAG")
+
+
+def test_envint_reads_and_defaults(monkeypatch):
+    monkeypatch.setenv("SIZE", "42")
+    assert envint("SIZE", 7) == 42
+    monkeypatch.setenv("SIZE", " ")
+    assert envint("SIZE", 7) == 7
+    monkeypatch.delenv("SIZE")
+    assert envint("SIZE", 7) == 7
+
+
+def test_envint_bad_value_names_the_variable(monkeypatch):
+    monkeypatch.setenv("SIZE", "12k")
+    with pytest.raises(EnvError, match="SIZE.*'12k'"):
+        envint("SIZE", 7)
+
+
+def test_envlist_splits_and_trims(monkeypatch):
+    monkeypatch.setenv("HOSTS", " a.example, b.example ,,")
+    assert envlist("HOSTS", ["x"]) == ["a.example", "b.example"]
+    monkeypatch.delenv("HOSTS")
+    assert envlist("HOSTS", ["x"]) == ["x"]
+
+
+def test_envstr_default(monkeypatch):
+    monkeypatch.delenv("NAME_OF_THING", raising=False)
+    assert envstr("NAME_OF_THING", "d") == "d"
+
+
+def settings_with(monkeypatch, tmp_path, **env) -> dict:
+    """Given these variables only, when the settings module runs, then its globals."""
+    for name in SETTINGS_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LEADSCORING_VAR_DIR", str(tmp_path))
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    # A fresh copy of the module: the settings Django runs with stay as they are.
+    spec = importlib.util.spec_from_file_location("leadscoring.settings_copy", ROOT / "leadscoring" / "settings.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return vars(module)
+
+
+def test_database_defaults_to_sqlite_in_the_var_dir(monkeypatch, tmp_path):
+    s = settings_with(monkeypatch, tmp_path)
+    db = s["DATABASES"]["default"]
+    assert db["ENGINE"] == "django.db.backends.sqlite3"
+    assert db["NAME"] == str(tmp_path / "db.sqlite3")
+
+
+def test_database_url_selects_postgres(monkeypatch, tmp_path):
+    # With Redis named: no broker folder is made for this database.
+    s = settings_with(
+        monkeypatch, tmp_path, DATABASE_URL="postgres://u:p@db.example:5433/ls", REDIS_URL="redis://127.0.0.1:6379/15"
+    )
+    db = s["DATABASES"]["default"]
+    assert (db["ENGINE"], db["HOST"], db["PORT"], db["NAME"]) == (
+        "django.db.backends.postgresql",
+        "db.example",
+        5433,
+        "ls",
+    )
+
+
+def test_bad_debug_value_stops_the_settings(monkeypatch, tmp_path):
+    with pytest.raises(EnvError, match="DEBUG"):
+        settings_with(monkeypatch, tmp_path, DEBUG="sometimes")
+
+
+def test_secret_key_can_be_required(monkeypatch, tmp_path):
+    with pytest.raises(ImproperlyConfigured, match="SECRET_KEY"):
+        settings_with(monkeypatch, tmp_path, REQUIRE_SECRET_KEY="1")
+
+
+def test_production_defaults_are_secure(monkeypatch, tmp_path):
+    s = settings_with(monkeypatch, tmp_path, SECRET_KEY=secrets.token_urlsafe(50))
+    assert s["DEBUG"] is False
+    assert s["SECURE_SSL_REDIRECT"] and s["SESSION_COOKIE_SECURE"] and s["CSRF_COOKIE_SECURE"]
+    assert s["SECURE_HSTS_SECONDS"] >= 31536000
+
+
+def deploy_check(tmp_path, **env) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARS}
+    clean.update(LEADSCORING_VAR_DIR=str(tmp_path), DEBUG="0", ALLOWED_HOSTS="example.com", **env)
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_deploy_check_passes_with_production_environment(tmp_path):
+    proc = deploy_check(tmp_path, SECRET_KEY=secrets.token_urlsafe(50))
+    assert proc.returncode == 0, proc.stderr
+    assert "System check identified no issues" in proc.stdout
+    assert "WARNING" not in proc.stderr
+
+
+def test_deploy_check_fails_with_the_insecure_default_key(tmp_path):
+    proc = deploy_check(tmp_path)
+    assert proc.returncode != 0
+    assert "security.W009" in proc.stderr

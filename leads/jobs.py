@@ -23,7 +23,8 @@ from .models import RescoreChunk, RescoreJob
 from .services import lead_ranges, leads_rescore
 
 log = logging.getLogger(__name__)
-STALE_AFTER = timedelta(minutes=2)
+# A job that has sent nothing (broker down) or finished no chunk for this long is sent again.
+STALE_AFTER = timedelta(seconds=settings.RESCORE_STALE_SECONDS)
 
 
 def rescore_job_create(*, version: ModelVersion, trigger: str, user=None, as_of: datetime | None = None) -> RescoreJob:

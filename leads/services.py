@@ -260,10 +260,17 @@ def leads_rescore(
             # The statement sorts and hashes a chunk's events; the default 4 MB spills to disk.
             cursor.execute("SET LOCAL work_mem = '128MB'")
         cursor.execute(statements[0], params)
+        notified = 0
         for statement in statements[1:]:
             for name, table in tables.items():
                 statement = statement.replace("{" + name + "}", table)
             cursor.execute(statement, params)
+            if statement.startswith(f"INSERT INTO {tables['notification']}"):
+                notified += cursor.rowcount
+        if notified:
+            from .tasks import enqueue_alerts
+
+            enqueue_alerts()
         cursor.execute(f"SELECT COUNT(*) FROM {computed}")
         scored = cursor.fetchone()[0]
         cursor.execute(f"DROP TABLE IF EXISTS {changed}")

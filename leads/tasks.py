@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from matrix.selectors import versions_live
 
-from . import jobs
+from . import alerts, jobs
 from .services import leads_rescore
 
 
@@ -33,8 +33,30 @@ def score_leads(lead_ids: list[int]) -> int:
     return scored
 
 
+@shared_task(name="leads.send_alerts")
+def send_alerts() -> int:
+    sent = alerts.alerts_send_pending()
+    if sent == alerts.BATCH:
+        send_alerts.apply_async()  # more are waiting: take the next batch in a fresh task
+    return sent
+
+
+def enqueue_alerts() -> None:
+    def send():
+        try:
+            send_alerts.apply_async(retry=False)
+        except Exception:  # broker down: the sweep sends pending alerts later
+            import logging
+
+            logging.getLogger(__name__).warning("could not enqueue alerts")
+
+    transaction.on_commit(send)
+
+
 @shared_task(name="leads.rescore_jobs_sweep")
 def rescore_jobs_sweep() -> list[int]:
+    if alerts.Notification.objects.filter(emailed_at__isnull=True).exists():
+        send_alerts.apply_async()
     return jobs.rescore_jobs_sweep()
 
 

@@ -72,6 +72,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "leadscoring.context_processors.notifications",
             ],
         },
     },
@@ -166,7 +167,14 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = envint("CELERY_TASK_SOFT_TIME_LIMIT", 1500)
 CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", 1800)
 if REDIS_URL:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # One quick reconnect attempt when publishing: a request never waits long on a dead broker.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": 3600,
+        "max_retries": 1,
+        "interval_start": 0,
+        "interval_step": 0.2,
+        "interval_max": 0.5,
+    }
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Named queues (README "Background work"): big rescores never delay real-time scoring.
 CELERY_TASK_ROUTES = {
@@ -176,7 +184,7 @@ CELERY_TASK_ROUTES = {
     "leads.send_alerts": {"queue": "alerts"},
 }
 CELERY_BEAT_SCHEDULE = {
-    "rescore-jobs-sweep": {"task": "leads.rescore_jobs_sweep", "schedule": 60.0},
+    "rescore-jobs-sweep": {"task": "leads.rescore_jobs_sweep", "schedule": float(envint("RESCORE_SWEEP_SECONDS", 60))},
     "nightly-decay": {
         "task": "leads.nightly_decay",
         "schedule": crontab(hour=envint("NIGHTLY_DECAY_HOUR", 2), minute=0),
@@ -220,3 +228,4 @@ LOGGING = {
 
 # Rescore chunk size: leads per Celery task and per INSERT ... SELECT.
 RESCORE_CHUNK_SIZE = envint("RESCORE_CHUNK_SIZE", 20000)
+RESCORE_STALE_SECONDS = envint("RESCORE_STALE_SECONDS", 120)

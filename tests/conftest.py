@@ -31,6 +31,20 @@ def require_postgres() -> str:
     return url
 
 
+def require_redis() -> str:
+    """The Redis the suite may use; skip where none answers, but fail under CI."""
+    import redis
+
+    url = os.environ.get("REDIS_URL") or os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Redis is required under CI and does not answer at {url}: {exc}")
+        pytest.skip(f"no Redis at {url}: {exc}")
+    return url
+
+
 @pytest.fixture
 def examples() -> Path:
     return EXAMPLES

@@ -265,16 +265,16 @@ def leads_rescore(
         "tier = excluded.tier, grade = excluded.grade, mql = excluded.mql, breakdown = excluded.breakdown, "
         "computed_at = excluded.computed_at WHERE s.version_number < excluded.version_number "
         "OR (s.version_number = excluded.version_number AND s.as_of <= excluded.as_of)",
-        # Lifecycle: an upward MQL crossing moves a lead (or a recycled one) to MQL; accepted
-        # (SQL), rejected and current MQLs stay where sales put them.
+        # Lifecycle: an upward MQL crossing moves a lead (or a recycled one) to MQL, dated at the
+        # as_of its score describes; accepted (SQL), rejected and current MQLs stay where sales put them.
         "INSERT INTO {transition} (lead_id, scoring_model_id, from_stage, to_stage, score, version_id, reason, "
         "reason_text, occurred_at) SELECT c.lead_id, %(ls_model)s, COALESCE(st.stage, %(ls_lead)s), %(ls_mql)s, "
-        f"c.score, %(ls_version)s, '', '', %(ls_now)s FROM {changed} c LEFT JOIN {{stage}} st "
+        f"c.score, %(ls_version)s, '', '', %(ls_asof)s FROM {changed} c LEFT JOIN {{stage}} st "
         "ON st.lead_id = c.lead_id AND st.scoring_model_id = %(ls_model)s "
         "WHERE c.mql AND (c.old_mql IS NULL OR NOT c.old_mql) "
         "AND (st.id IS NULL OR st.stage IN (%(ls_lead)s, %(ls_recycled)s))",
         "INSERT INTO {stage} AS st (lead_id, scoring_model_id, stage, mql_at, mql_score, mql_version_id, "
-        "reject_reason, reject_text, changed_at) SELECT c.lead_id, %(ls_model)s, %(ls_mql)s, %(ls_now)s, "
+        "reject_reason, reject_text, changed_at) SELECT c.lead_id, %(ls_model)s, %(ls_mql)s, %(ls_asof)s, "
         f"c.score, %(ls_version)s, '', '', %(ls_now)s FROM {changed} c "
         "WHERE c.mql AND (c.old_mql IS NULL OR NOT c.old_mql) "
         "ON CONFLICT (lead_id, scoring_model_id) DO UPDATE SET stage = excluded.stage, mql_at = excluded.mql_at, "

@@ -11,6 +11,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 from matrix.engine.values import NUMERIC_RE, trim
@@ -112,11 +113,13 @@ def _number(value, name: str, whole: bool):
     if isinstance(value, str):
         if not NUMERIC_RE.match(trim(value)):
             raise RowError(f"{name}: {value!r} is not a number")
-        value = float(trim(value))
+        # Through Decimal, so a long whole number ("9007199254740993") keeps its last digits.
+        number = Decimal(trim(value))
+        value = int(number) if whole and number == number.to_integral_value() else float(number)
     if not isinstance(value, (int, float)) or not math.isfinite(value):
         raise RowError(f"{name}: must be a finite number")
     if whole:
-        if float(value) != int(value):
+        if isinstance(value, float) and not value.is_integer():
             raise RowError(f"{name}: must be a whole number, got {value!r}")
         if abs(int(value)) >= 2**63:
             raise RowError(f"{name}: out of range")
@@ -235,6 +238,9 @@ def check_readable(path: str | Path) -> None:
     path = Path(path)
     if not path.exists():
         raise RowError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix not in (".jsonl", ".ndjson", ".json", ".csv"):
+        raise RowError(f"{path.name}: unknown file type {suffix or '(none)'}; use .jsonl or .csv")
     try:
         with path.open(encoding="utf-8-sig", newline="") as fh:
             if path.suffix.lower() == ".csv":
@@ -247,6 +253,8 @@ def check_readable(path: str | Path) -> None:
         raise RowError(f"{path.name}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     except csv.Error as exc:
         raise RowError(f"{path.name}: malformed CSV: {exc}") from None
+    except OSError as exc:  # a directory, no permission...
+        raise RowError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
 def dumps_line(obj) -> str:

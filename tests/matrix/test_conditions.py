@@ -11,6 +11,7 @@ For every case, given a field value, an operator and its operand:
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 
 from matrix.engine.conditions import describe, holds
 from tests.matrix.helpers import AS_OF, cond, doc, eng, fit, make_event, make_lead, publish, scored
@@ -75,6 +76,10 @@ CASES = [
     case(0.30000000000000004, "eq", 0.30000000000000004, True),
     case(123456789.12345679, "eq", 123456789.12345679, True),
     case(123456789.12345679, "lte", 123456789.1234568, True),
+    # SQLite's bulk path reads numeric strings as doubles (see SQLITE_DOUBLES below).
+    case("12345678901234567891", "eq", "12345678901234567890", False, "long numeric ids"),
+    case("0.30000000000000001", "eq", 0.3, False, "more digits than a double holds"),
+    case("1e400", "eq", "1e401", False, "beyond the range of a double"),
     # --- eq: booleans are not numbers; their text is true/false ---
     case(True, "eq", True, True),
     case(True, "eq", "true", True),
@@ -276,6 +281,16 @@ CASES = [
 ]
 
 
+# Known divergence: on SQLite the bulk path compares numbers as doubles, so numeric strings beyond
+# a double's precision or range compare equal there while Python (Decimal) and Postgres (numeric)
+# keep them apart. Strict xfail: when SQLite compares exactly, these start passing and must be unmarked.
+SQLITE_DOUBLES = [
+    ("12345678901234567891", "eq", "12345678901234567890"),
+    ("0.30000000000000001", "eq", 0.3),
+    ("1e400", "eq", "1e401"),
+]
+
+
 def standard_field(value):
     """The standard lead field that can hold this value (and how to store it), or None."""
     if value is MISSING or value is None:
@@ -308,7 +323,9 @@ def test_condition_in_python(value, op, operand, expected):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(("value", "op", "operand", "expected"), CASES)
-def test_condition_in_sql_matches_python(value, op, operand, expected):
+def test_condition_in_sql_matches_python(value, op, operand, expected, request):
+    if connection.vendor == "sqlite" and (value, op, operand) in SQLITE_DOUBLES:
+        request.applymarker(pytest.mark.xfail(strict=True, reason="SQLite compares numeric strings as doubles"))
     # Given a lead (attribute x, maybe a standard field) and one event (property x) holding `value`
     std = standard_field(value)
     fields = {std[0]: std[1]} if std else {}

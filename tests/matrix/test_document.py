@@ -364,10 +364,8 @@ def test_a_valid_document_round_trips_through_import_and_export_unchanged(tmp_pa
 
 
 def export_model(slug, *, number=None, output="-"):
-    """export_model's handle(), past its argument parser."""
-    from matrix.management.commands.export_model import Command
-
-    Command().handle(slug=slug, number=number, output=output)
+    args = [slug, "--output", output] + (["--version", str(number)] if number is not None else [])
+    call_command("export_model", *args)
 
 
 @pytest.mark.django_db

@@ -15,8 +15,9 @@ within 0.01 per line. Runs on whatever DATABASE_URL points at (SQLite locally, P
 """
 
 import json
+import os
 import tempfile
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -137,7 +138,8 @@ def engagement_criterion(draw):
         "where": draw(st.one_of(st.none(), conditions(EVENT_FIELDS))),
         "points": draw(points),
         "cap": cap,
-        "cap_window_days": draw(st.one_of(st.none(), st.integers(1, 10))) if cap else None,
+        # A window without a cap changes nothing; it is allowed and drawn now and then.
+        "cap_window_days": draw(st.one_of(st.none(), st.integers(1, 10))) if cap or draw(st.booleans()) else None,
     }
 
 
@@ -231,7 +233,7 @@ def model_documents(draw):
 
 # --- leads and events -------------------------------------------------------------------------------
 
-OFFSETS = [timezone.utc, timezone(timedelta(hours=2)), timezone(timedelta(hours=-5, minutes=-30))]
+OFFSETS = [UTC, timezone(timedelta(hours=2)), timezone(timedelta(hours=-5, minutes=-30))]
 
 
 def stamp(moment, tz) -> str:
@@ -315,13 +317,15 @@ def scenarios(draw):
     data = draw(model_documents())
     leads = draw(lead_rows())
     events = draw(event_rows([r["id"] for r in leads], data["lookback_days"]))
-    return data, leads, events
+    # Events sit on whole seconds around AS_OF; scoring a quarter second later moves every edge.
+    as_of = draw(st.sampled_from([AS_OF, AS_OF, AS_OF + timedelta(milliseconds=250)]))
+    return data, leads, events, as_of
 
 
 # --- the three paths ----------------------------------------------------------------------------------
 
 
-def bulk_and_single(data, leads, events) -> tuple[dict, dict]:
+def bulk_and_single(data, leads, events, as_of) -> tuple[dict, dict]:
     """Rows in through the services, scored in SQL and one by one; everything rolled back after."""
     with transaction.atomic():
         version = publish(data)
@@ -330,20 +334,20 @@ def bulk_and_single(data, leads, events) -> tuple[dict, dict]:
         report, _ = events_ingest(rows=list(enumerate(events, start=1)))
         assert not report.rejected, report.rejected
         pks = dict(Lead.objects.values_list("external_id", "id"))
-        assert leads_rescore(version=version, as_of=AS_OF, lead_ids=list(pks.values())) == len(pks)
+        assert leads_rescore(version=version, as_of=as_of, lead_ids=list(pks.values())) == len(pks)
         bulk = {
             s.lead.external_id: stored_line(s)
             for s in Score.objects.filter(scoring_model=version.scoring_model).select_related("lead")
         }
         single = {
-            lead.external_id: result_line(lead_explain(lead=lead, version=version, as_of=AS_OF))
+            lead.external_id: result_line(lead_explain(lead=lead, version=version, as_of=as_of))
             for lead in Lead.objects.select_related("owner")
         }
         transaction.set_rollback(True)
     return bulk, single
 
 
-def dry_run(data, leads, events) -> dict:
+def dry_run(data, leads, events, as_of) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         (tmp / "model.json").write_text(json.dumps(data), encoding="utf-8")
@@ -354,11 +358,12 @@ def dry_run(data, leads, events) -> dict:
             model=str(tmp / "model.json"),
             leads=str(tmp / "leads.jsonl"),
             events=str(tmp / "events.jsonl"),
-            as_of=AS_OF.isoformat(),
+            as_of=as_of.isoformat(),
             output=str(tmp / "out.jsonl"),
         )
         lines = [json.loads(x) for x in (tmp / "out.jsonl").read_text(encoding="utf-8").splitlines() if x]
-    assert all(x["model"] == data["slug"] and x["as_of"] == "2026-06-01T12:00:00Z" for x in lines)
+    stamp_z = as_of.isoformat().replace("+00:00", "Z")
+    assert all(x["model"] == data["slug"] and x["as_of"] == stamp_z for x in lines)
     return {x["lead"]: x for x in lines}
 
 
@@ -371,19 +376,23 @@ def check_lines_sum(line: dict, half_life) -> None:
         assert abs(total - score) <= Decimal("0.01") * max(1, len(line["breakdown"]))
 
 
+# More examples for a deeper local run: SCORING_EXAMPLES=1000 pytest tests/matrix/test_engine_properties.py
+EXAMPLES = int(os.environ.get("SCORING_EXAMPLES", "40"))
+
+
 @pytest.mark.django_db
 @settings(
-    max_examples=40,
+    max_examples=EXAMPLES,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(scenarios())
 def test_bulk_single_and_dry_run_paths_agree(scenario):
-    data, leads, events = scenario
+    data, leads, events, as_of = scenario
     parse_document(data)  # the generator makes valid documents only
     tolerance = 1e-9 if data["half_life_days"] is None else 0.01
-    bulk, single = bulk_and_single(data, leads, events)
-    dry = dry_run(data, leads, events)
+    bulk, single = bulk_and_single(data, leads, events, as_of)
+    dry = dry_run(data, leads, events, as_of)
     assert set(bulk) == set(single) == set(dry) == {r["id"] for r in leads}
     problems = []
     for lead_id in sorted(single):

@@ -1,0 +1,506 @@
+"""The file commands: import_leads, import_events, rescore, export_scores and the dry run's errors."""
+
+import csv
+import io
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+
+from leads.models import Event, Lead, Score
+from tests.conftest import EXAMPLES
+from tests.matrix.helpers import cond, doc, eng, fit, publish
+
+pytestmark = pytest.mark.django_db
+
+AS_OF = "2026-06-01T12:00:00Z"
+
+
+def run(*args, **options) -> tuple[str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    call_command(*args, stdout=out, stderr=err, **options)
+    return out.getvalue(), err.getvalue()
+
+
+def jsonl(path, rows) -> str:
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows), encoding="utf-8")
+    return str(path)
+
+
+def csv_file(path, header, rows) -> str:
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return str(path)
+
+
+def lead_row(external_id, **fields):
+    return {"id": external_id, "created_at": "2026-01-01T00:00:00Z", **fields}
+
+
+def event_row(external_id, lead, kind="page_view", occurred_at="2026-05-30T10:00:00+02:00", **props):
+    row = {"lead": lead, "kind": kind, "occurred_at": occurred_at, "properties": props}
+    if external_id is not None:
+        row["id"] = external_id
+    return row
+
+
+# --- import_leads -------------------------------------------------------------------------------------
+
+
+def test_import_leads_jsonl_upserts_by_id_and_coerces_numeric_strings(tmp_path):
+    # Given a JSONL file with numeric strings and a second row for the same id
+    path = jsonl(
+        tmp_path / "leads.jsonl",
+        [
+            lead_row(
+                "L-1", industry="SaaS", employees="1e3", annual_revenue=" 2500000.50 ", attributes={"plan": "Pro"}
+            ),
+            lead_row("L-2", employees=12.0, annual_revenue=7, country="FR", created_at="2026-01-01T09:00:00+09:00"),
+            lead_row("L-1", industry="Software", employees="350", attributes={"seats": "40"}),
+        ],
+    )
+    # When imported
+    out, err = run("import_leads", path)
+    # Then both leads are stored, the later row of L-1 winning, numbers coerced
+    assert "3 leads accepted, 0 rejected" in out and err == ""
+    first = Lead.objects.get(external_id="L-1")
+    assert (first.industry, first.employees, first.annual_revenue) == ("Software", 350, None)
+    assert first.attributes == {"seats": "40"}
+    second = Lead.objects.get(external_id="L-2")
+    assert (second.employees, second.annual_revenue, second.country) == (12, 7.0, "FR")
+    assert second.created_at == datetime(2026, 1, 1, 0, 0, tzinfo=UTC)
+    # And importing again updates in place
+    jsonl(tmp_path / "leads.jsonl", [lead_row("L-2", employees="13", title="CTO")])
+    out, _ = run("import_leads", path)
+    assert "1 leads accepted" in out
+    assert Lead.objects.count() == 2
+    second.refresh_from_db()
+    assert (second.employees, second.title, second.country) == (13, "CTO", "")
+
+
+def test_import_leads_csv_with_attribute_columns(tmp_path):
+    path = csv_file(
+        tmp_path / "leads.csv",
+        ["id", "email", "employees", "annual_revenue", "created_at", "attributes.plan", "attributes.seats", "owner"],
+        [
+            ["L-1", "a@x.com", "5,000", "", "2026-01-01T00:00:00Z", "Pro", "", ""],
+            ["L-2", "b@x.com", " 250 ", "1.5e6", "2026-01-02T00:00:00Z", "Free", "3", "ann"],
+            ["L-3", "c@x.com", "", "", "2026-01-03T00:00:00Z", "", "", "ann@example.com"],
+        ],
+    )
+    user = get_user_model().objects.create(username="ann", email="ann@example.com")
+    out, err = run("import_leads", path)
+    # "5,000" is not a number: that row is rejected with its CSV line number, the others kept
+    assert "2 leads accepted, 1 rejected" in out
+    assert "line 2: rejected: employees: '5,000' is not a number" in err
+    two = Lead.objects.get(external_id="L-2")
+    assert (two.employees, two.annual_revenue, two.attributes, two.owner) == (
+        250,
+        1.5e6,
+        {"plan": "Free", "seats": "3"},
+        user,
+    )
+    three = Lead.objects.get(external_id="L-3")
+    assert (three.employees, three.attributes, three.owner) == (None, {}, user)
+
+
+@pytest.mark.parametrize(
+    ("row", "reason"),
+    [
+        (lead_row("L-9", created_at="2026-01-01T00:00:00"), "created_at: '2026-01-01T00:00:00' has no UTC offset"),
+        (lead_row("L-9", created_at="2026-01-01"), "created_at: '2026-01-01' has no UTC offset"),
+        (lead_row("L-9", created_at="yesterday"), "created_at: 'yesterday' is not an ISO 8601 timestamp"),
+        ({"id": "L-9"}, "created_at: required"),
+        ({"created_at": "2026-01-01T00:00:00Z"}, "id: required"),
+        (lead_row("  "), "id: required"),
+        (lead_row("x" * 201), "id: longer than 200 characters"),
+        (lead_row("L-9", employees=2.5), "employees: must be a whole number"),
+        (lead_row("L-9", employees="12abc"), "employees: '12abc' is not a number"),
+        (lead_row("L-9", employees=True), "employees: must be a number"),
+        (lead_row("L-9", annual_revenue="NaN"), "annual_revenue: 'NaN' is not a number"),
+        (lead_row("L-9", attributes=["a"]), "attributes: must be an object"),
+        (lead_row("L-9", industry={"a": 1}), "industry: must be text"),
+        ("[1, 2]", "row: must be an object"),
+        ("{not json", "row: not valid JSON"),
+    ],
+)
+def test_import_leads_rejects_bad_rows_with_line_and_reason(tmp_path, row, reason):
+    # Given a bad row between two good ones
+    path = jsonl(tmp_path / "leads.jsonl", [lead_row("L-1"), row, lead_row("L-2")])
+    # When imported, then the bad row is reported by line with its reason and the others are stored
+    out, err = run("import_leads", path)
+    assert "2 leads accepted, 1 rejected" in out
+    assert f"line 2: rejected: {reason}" in err
+    assert sorted(Lead.objects.values_list("external_id", flat=True)) == ["L-1", "L-2"]
+
+
+def test_a_rejected_lead_row_is_never_half_stored(tmp_path):
+    # Given an existing lead, and a row updating it that has one bad field among good ones
+    run("import_leads", jsonl(tmp_path / "a.jsonl", [lead_row("L-1", title="CEO", employees=10)]))
+    path = jsonl(tmp_path / "b.jsonl", [lead_row("L-1", title="CTO", employees="many", country="FR")])
+    out, err = run("import_leads", path)
+    # Then nothing of that row is written
+    assert "0 leads accepted, 1 rejected" in out
+    lead = Lead.objects.get()
+    assert (lead.title, lead.employees, lead.country) == ("CEO", 10, "")
+
+
+def test_every_problem_of_a_row_is_listed(tmp_path):
+    path = jsonl(tmp_path / "leads.jsonl", [{"id": "", "employees": "x", "created_at": "2026-01-01"}])
+    _, err = run("import_leads", path)
+    assert "id: required" in err and "created_at:" in err and "employees: 'x' is not a number" in err
+
+
+def test_large_whole_numbers_are_kept_exactly(tmp_path):
+    path = jsonl(
+        tmp_path / "leads.jsonl",
+        [lead_row("L-1", employees=9007199254740993), lead_row("L-2", employees="9007199254740993")],
+    )
+    out, err = run("import_leads", path)
+    assert "2 leads accepted, 0 rejected" in out, err
+    assert set(Lead.objects.values_list("employees", flat=True)) == {9007199254740993}
+
+
+def non_utf8(tmp_path, name):
+    path = tmp_path / name
+    path.write_bytes('{"id": "L-1", "company": "Société"}\n'.encode("latin-1"))
+    return str(path)
+
+
+@pytest.mark.parametrize("command", ["import_leads", "import_events"])
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda tmp: non_utf8(tmp, "rows.jsonl"), "not UTF-8 text"),
+        (lambda tmp: non_utf8(tmp, "rows.csv"), "not UTF-8 text"),
+        (lambda tmp: str(tmp / "missing.jsonl"), "no such file"),
+        (lambda tmp: _directory(tmp / "folder.jsonl"), "cannot read: Is a directory"),
+        (lambda tmp: jsonl(tmp / "rows.txt", [lead_row("L-1")]), "unknown file type .txt"),
+        (lambda tmp: _broken_csv(tmp), "malformed CSV"),
+    ],
+    ids=["jsonl-latin1", "csv-latin1", "missing", "directory", "txt", "malformed-csv"],
+)
+def test_an_unreadable_file_fails_with_a_clear_message_and_stores_nothing(tmp_path, command, make, message):
+    path = make(tmp_path)
+    with pytest.raises(CommandError, match=message):
+        run(command, path)
+    assert not Lead.objects.exists() and not Event.objects.exists()
+
+
+def _directory(path):
+    path.mkdir()
+    return str(path)
+
+
+def _broken_csv(tmp):
+    path = tmp / "broken.csv"
+    path.write_text('id,created_at\nL-1,"2026-01-01T00:00:00Z\n', encoding="utf-8")
+    return str(path)
+
+
+def test_a_bom_is_accepted(tmp_path):
+    path = tmp_path / "leads.csv"
+    path.write_bytes("\ufeffid,created_at\nL-1,2026-01-01T00:00:00Z\n".encode())
+    out, _ = run("import_leads", str(path))
+    assert "1 leads accepted" in out and Lead.objects.get().external_id == "L-1"
+
+
+# --- import_events ------------------------------------------------------------------------------------
+
+
+def leads_present(*ids):
+    for external_id in ids:
+        Lead.objects.create(external_id=external_id, created_at=datetime(2026, 1, 1, tzinfo=UTC))
+
+
+def test_import_events_ignores_and_counts_repeated_ids(tmp_path):
+    leads_present("L-1", "L-2")
+    path = jsonl(
+        tmp_path / "events.jsonl",
+        [
+            event_row("E-1", "L-1"),
+            event_row("E-1", "L-1", kind="email_open"),  # repeated id, same lead: ignored
+            event_row("E-1", "L-2"),  # same id, another lead: another event
+            event_row(None, "L-1"),
+            event_row(None, "L-1"),  # no id: never a repeat
+            event_row(5, "L-2"),
+            event_row("5", "L-2"),  # ids compare as text
+        ],
+    )
+    out, err = run("import_events", path)
+    assert "5 events accepted, 0 rejected, 2 repeated ids ignored" in out and err == ""
+    assert Event.objects.get(lead__external_id="L-1", external_id="E-1").kind == "page_view"
+    # Importing the same file again stores nothing new
+    out, _ = run("import_events", path)
+    assert "2 events accepted, 0 rejected, 5 repeated ids ignored" in out
+    assert Event.objects.count() == 7
+
+
+@pytest.mark.parametrize(
+    ("row", "reason"),
+    [
+        (event_row("E-9", "L-404"), "lead: unknown lead id 'L-404'"),
+        (
+            event_row("E-9", "L-1", occurred_at="2026-05-30T10:00:00"),
+            "occurred_at: '2026-05-30T10:00:00' has no UTC offset",
+        ),
+        (event_row("E-9", "L-1", occurred_at=None), "occurred_at: required"),
+        (event_row("E-9", "L-1", kind=""), "kind: required"),
+        (event_row("E-9", "L-1", kind="k" * 65), "kind: longer than 64 characters"),
+        ({"id": "E-9", "kind": "page_view", "occurred_at": "2026-05-30T10:00:00Z"}, "lead: required"),
+        ({**event_row("E-9", "L-1"), "properties": "url=/x"}, "properties: must be an object"),
+    ],
+)
+def test_import_events_rejects_rows_one_by_one(tmp_path, row, reason):
+    leads_present("L-1")
+    path = jsonl(tmp_path / "events.jsonl", [event_row("E-1", "L-1"), row, event_row("E-2", "L-1")])
+    out, err = run("import_events", path)
+    assert "2 events accepted, 1 rejected" in out
+    assert f"line 2: rejected: {reason}" in err
+    assert sorted(Event.objects.values_list("external_id", flat=True)) == ["E-1", "E-2"]
+
+
+def test_import_events_csv_with_property_columns(tmp_path):
+    leads_present("L-1", "L-2")
+    path = csv_file(
+        tmp_path / "events.csv",
+        ["id", "lead", "kind", "occurred_at", "properties.url", "properties.message_id"],
+        [
+            ["E-1", "L-1", "page_view", "2026-05-30T10:00:00Z", "/pricing", ""],
+            ["", "L-2", "email_sent", "2026-05-30T11:00:00-05:00", "", "m-1"],
+            ["E-3", "L-1", "page_view", "2026-05-30T10:00:00", "/blog", ""],
+            ["E-1", "L-1", "page_view", "2026-05-31T10:00:00Z", "/again", ""],
+        ],
+    )
+    out, err = run("import_events", path)
+    assert "2 events accepted, 1 rejected, 1 repeated ids ignored" in out
+    assert "line 4: rejected: occurred_at: '2026-05-30T10:00:00' has no UTC offset" in err
+    first = Event.objects.get(external_id="E-1")
+    assert first.properties == {"url": "/pricing"}
+    sent = Event.objects.get(kind="email_sent")
+    assert (sent.external_id, sent.properties) == (None, {"message_id": "m-1"})
+    assert sent.occurred_at == datetime(2026, 5, 30, 16, 0, tzinfo=UTC)
+
+
+def test_import_events_reports_many_rejections_briefly(tmp_path):
+    path = jsonl(tmp_path / "events.jsonl", [event_row(f"E-{i}", "L-404") for i in range(60)])
+    out, err = run("import_events", path)
+    assert "0 events accepted, 60 rejected" in out
+    assert err.count("rejected: lead: unknown lead id") == 50
+    assert "... and 10 more rejected rows" in err
+
+
+# --- rescore and export_scores ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def scored_world(tmp_path):
+    """Two live models and three leads with events, imported through the commands."""
+    publish(
+        doc(slug="alpha", criteria=[fit("saas", cond("industry", "eq", "saas"), 30), eng("demo", "demo_request", 50)])
+    )
+    publish(doc(slug="beta", criteria=[fit("fr", cond("country", "eq", "fr"), 5)]))
+    run(
+        "import_leads",
+        jsonl(
+            tmp_path / "leads.jsonl",
+            [
+                lead_row("L-1", industry="SaaS", country="FR"),
+                lead_row("L-2", industry="Retail"),
+                lead_row("L-3", industry="saas "),
+            ],
+        ),
+    )
+    run(
+        "import_events",
+        jsonl(
+            tmp_path / "events.jsonl",
+            [
+                event_row("E-1", "L-1", kind="demo_request"),
+                event_row("E-2", "L-3", kind="demo_request", occurred_at="2026-06-02T00:00:00Z"),
+            ],
+        ),
+    )
+    return tmp_path
+
+
+def test_rescore_reports_progress_per_chunk_and_model(scored_world):
+    out, _ = run("rescore", "--as-of", AS_OF, "--chunk-size", "2")
+    lines = out.splitlines()
+    assert [x.split(" (")[0] for x in lines if "/3 leads" in x] == [
+        "alpha v1: 2/3 leads",
+        "alpha v1: 3/3 leads",
+        "beta v1: 2/3 leads",
+        "beta v1: 3/3 leads",
+    ]
+    assert any(x.startswith("rescored 3 leads for alpha v1 at 2026-06-01T12:00:00Z in ") for x in lines)
+    assert Score.objects.count() == 6
+    scores = dict(Score.objects.filter(scoring_model__slug="alpha").values_list("lead__external_id", "score"))
+    # L-3's demo request is after as_of, so it does not count
+    assert scores == {"L-1": Decimal("80.00"), "L-2": Decimal("0.00"), "L-3": Decimal("30.00")}
+
+
+def test_rescore_one_model(scored_world):
+    out, _ = run("rescore", "--model", "beta", "--as-of", AS_OF)
+    assert "alpha" not in out and "rescored 3 leads for beta v1" in out
+    assert set(Score.objects.values_list("scoring_model__slug", flat=True)) == {"beta"}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--as-of", "tomorrow"], "--as-of: 'tomorrow' is not an ISO 8601 timestamp"),
+        (["--as-of", "2026-06-01T12:00:00"], "has no UTC offset"),
+        (["--model", "gamma"], "no live version for 'gamma'"),
+    ],
+)
+def test_rescore_errors(scored_world, args, message):
+    with pytest.raises(CommandError, match=message):
+        run("rescore", *args)
+    assert not Score.objects.exists()
+
+
+def test_rescore_without_live_models():
+    with pytest.raises(CommandError, match="no model has a live version"):
+        run("rescore")
+
+
+def test_export_scores_jsonl(scored_world, capsys):
+    run("rescore", "--as-of", AS_OF)
+    capsys.readouterr()
+    run("export_scores")  # writes to the process's standard output
+    out = capsys.readouterr().out
+    lines = [json.loads(x) for x in out.splitlines()]
+    assert [(x["lead"], x["model"]) for x in lines] == [
+        ("L-1", "alpha"),
+        ("L-1", "beta"),
+        ("L-2", "alpha"),
+        ("L-2", "beta"),
+        ("L-3", "alpha"),
+        ("L-3", "beta"),
+    ]
+    assert lines[0] == {
+        "lead": "L-1",
+        "model": "alpha",
+        "as_of": "2026-06-01T12:00:00Z",
+        "score": 80.0,
+        "fit": 30.0,
+        "engagement": 50.0,
+        "segment": "all",
+        "tier": "hot",
+        "grade": "B3",
+        "mql": True,
+        "breakdown": [
+            {"type": "criterion", "key": "saas", "dimension": "fit", "points": 30.0, "count": 1, "events": []},
+            {
+                "type": "criterion",
+                "key": "demo",
+                "dimension": "engagement",
+                "points": 50.0,
+                "count": 1,
+                "events": ["E-1"],
+            },
+        ],
+    }
+    run("export_scores", "--model", "beta", "--output", "-")
+    out = capsys.readouterr().out
+    assert [json.loads(x)["model"] for x in out.splitlines()] == ["beta"] * 3
+
+
+def test_export_scores_csv_to_a_file(scored_world):
+    run("rescore", "--as-of", AS_OF)
+    target = scored_world / "scores.csv"
+    run("export_scores", "--format", "csv", "--model", "alpha", "--output", str(target))
+    rows = list(csv.reader(target.open(encoding="utf-8", newline="")))
+    assert rows[0] == ["lead", "model", "as_of", "score", "fit", "engagement", "segment", "tier", "grade", "mql"]
+    assert rows[1] == ["L-1", "alpha", "2026-06-01T12:00:00Z", "80.0", "30.0", "50.0", "all", "hot", "B3", "True"]
+    assert len(rows) == 4
+
+
+def test_export_scores_of_an_unknown_model():
+    with pytest.raises(CommandError, match="no scores for model 'nope'"):
+        run("export_scores", "--model", "nope")
+
+
+# --- score_file (dry run) ---------------------------------------------------------------------------
+
+
+def dry_run_files(tmp_path):
+    model = tmp_path / "model.json"
+    model.write_text(json.dumps(doc(slug="dry", criteria=[eng("demo", "demo_request", 50)])), encoding="utf-8")
+    leads = jsonl(tmp_path / "leads.jsonl", [lead_row("L-1"), lead_row("L-2", created_at="2026-01-01")])
+    events = jsonl(
+        tmp_path / "events.jsonl",
+        [event_row("E-1", "L-1", kind="demo_request"), event_row("E-2", "L-404", kind="demo_request")],
+    )
+    return str(model), leads, events
+
+
+def test_score_file_scores_rows_and_reports_rejected_ones(tmp_path):
+    model, leads, events = dry_run_files(tmp_path)
+    target = tmp_path / "out.jsonl"
+    _, err = run(
+        "score_file", "--model", model, "--leads", leads, "--events", events, "--as-of", AS_OF, "--output", str(target)
+    )
+    lines = [json.loads(x) for x in target.read_text().splitlines()]
+    assert [(x["lead"], x["score"]) for x in lines] == [("L-1", 50.0)]
+    assert "line 2: rejected: created_at" in err
+    assert "line 2: rejected: lead: unknown lead id 'L-404'" in err
+    assert "2 rows rejected" in err
+    assert not Lead.objects.exists()
+
+
+def _as_txt(path):
+    target = path.replace(".jsonl", ".txt")
+    with open(path, encoding="utf-8") as src, open(target, "w", encoding="utf-8") as dst:
+        dst.write(src.read())
+    return target
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda m, ld, e: (m, ld, e, "soon"), "--as-of: 'soon' is not an ISO 8601 timestamp"),
+        (lambda m, ld, e: (m, ld, e, "2026-06-01T00:00:00"), "has no UTC offset"),
+        (lambda m, ld, e: (m + ".missing", ld, e, AS_OF), "cannot read"),
+        (lambda m, ld, e: (ld, ld, e, AS_OF), "not valid JSON"),
+        (lambda m, ld, e: (m, ld + ".missing", e, AS_OF), "no such file"),
+        (lambda m, ld, e: (m, ld, _as_txt(e), AS_OF), "unknown file type .txt"),
+    ],
+    ids=["bad-as-of", "naive-as-of", "missing-model", "model-not-json", "missing-leads", "events-txt"],
+)
+def test_score_file_errors(tmp_path, change, message):
+    model, leads, events, as_of = change(*dry_run_files(tmp_path))
+    with pytest.raises(CommandError, match=message):
+        run("score_file", "--model", model, "--leads", leads, "--events", events, "--as-of", as_of)
+
+
+def test_score_file_rejects_an_invalid_model_listing_its_errors(tmp_path):
+    model, leads, events = dry_run_files(tmp_path)
+    data = json.loads((tmp_path / "model.json").read_text())
+    data["criteria"][0]["points"] = 5000
+    data["lookback_days"] = 0
+    (tmp_path / "model.json").write_text(json.dumps(data))
+    with pytest.raises(CommandError) as info:
+        run("score_file", "--model", model, "--leads", leads, "--events", events, "--as-of", AS_OF)
+    assert "criteria[0].points: must be an integer between -1000 and 1000" in str(info.value)
+    assert "lookback_days: must be a positive integer or null" in str(info.value)
+
+
+def test_score_file_on_a_non_utf8_events_file(tmp_path):
+    model, leads, _ = dry_run_files(tmp_path)
+    events = non_utf8(tmp_path, "events.jsonl")
+    with pytest.raises(CommandError, match="not UTF-8 text"):
+        run("score_file", "--model", model, "--leads", leads, "--events", events, "--as-of", AS_OF)
+
+
+def test_the_example_files_import_through_the_commands():
+    out, _ = run("import_leads", str(EXAMPLES / "leads.jsonl"))
+    assert "30 leads accepted, 0 rejected" in out
+    out, _ = run("import_events", str(EXAMPLES / "events.jsonl"))
+    assert "216 events accepted, 0 rejected, 10 repeated ids ignored" in out

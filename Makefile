@@ -42,8 +42,10 @@ lint: install
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run
 
+# Postgres at $$BENCH_DATABASE_URL (default: 127.0.0.1, database leadscoring_bench); see docs/benchmarks.md.
 bench: install
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
+	$(PY) benchmarks/ingest.py $(INGEST_ARGS)
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache .hypothesis

@@ -5,7 +5,6 @@ the CSV import page) parses rows here, so a row means the same wherever it comes
 """
 
 import csv
-import io
 import json
 import math
 from collections.abc import Iterator
@@ -256,10 +255,3 @@ def check_readable(path: str | Path) -> None:
     except OSError as exc:  # a directory, no permission...
         raise RowError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
-
-def dumps_line(obj) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(", ", ": "))
-
-
-def text_stream(data: bytes) -> io.StringIO:
-    return io.StringIO(data.decode("utf-8-sig"))

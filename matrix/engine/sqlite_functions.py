@@ -5,7 +5,6 @@ from . import values
 
 def register(dbapi_connection) -> None:
     dbapi_connection.create_function("ls_lower", 1, values.sql_lower, deterministic=True)
-    dbapi_connection.create_function("ls_trim", 1, values.sql_trim, deterministic=True)
     dbapi_connection.create_function("ls_num", 1, values.sql_num, deterministic=True)
     dbapi_connection.create_function("ls_round2", 1, values.round2_float, deterministic=True)
     dbapi_connection.create_function("ls_days", 2, values.sql_days_between, deterministic=True)

@@ -14,10 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 NUMERIC_RE = re.compile(r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$")
 # "White space" for trimming: the same six characters in Python, Postgres and SQLite.
 WHITESPACE = " \t\n\r\f\v"
-SQL_WHITESPACE_PG = "E' \\t\\n\\r\\f\\x0b'"  # Postgres has no \v escape
-SQL_WHITESPACE_SQLITE = "char(32, 9, 10, 13, 12, 11)"
 CENT = Decimal("0.01")
-DAY_SECONDS = 86400
 
 
 def trim(text: str) -> str:
@@ -94,10 +91,6 @@ def round2_float(value):
 
 def sql_lower(value):
     return None if value is None else str(value).lower()
-
-
-def sql_trim(value):
-    return None if value is None else trim(str(value))
 
 
 def sql_num(value):

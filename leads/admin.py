@@ -10,6 +10,7 @@ from django.contrib import admin
 
 from leadscoring.admin import ReadOnlyAdmin
 
+from . import admin_api  # noqa: F401  (registers the webhook, upload and idempotency admins)
 from .models import (
     Event,
     Lead,
@@ -17,6 +18,7 @@ from .models import (
     Notification,
     RescoreChunk,
     RescoreJob,
+    SavedFilter,
     Score,
     ScoreHistory,
     StageTransition,
@@ -145,3 +147,13 @@ class NotificationAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(SavedFilter)
+class SavedFilterAdmin(admin.ModelAdmin):
+    """Filter presets of the leads page (docs/rep-workspace.md), one set per user."""
+
+    list_display = ["user", "name", "querystring", "created_at"]
+    list_select_related = ["user"]
+    raw_id_fields = ["user"]
+    search_fields = ["name", "user__username"]

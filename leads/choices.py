@@ -50,3 +50,30 @@ TEXT_FIELDS = (
     "owner",
 )
 NUMBER_FIELDS = ("employees", "annual_revenue")
+
+
+class WebhookEventType(models.TextChoices):
+    BECAME_MQL = "became_mql", "Became MQL"
+    TIER_CHANGED = "tier_changed", "Tier changed"
+    ACCEPTED = "accepted", "Accepted by sales"
+    REJECTED = "rejected", "Rejected by sales"
+
+
+class DeliveryState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DELIVERED = "delivered", "Delivered"
+    RETRYING = "retrying", "Retrying"
+    FAILED = "failed", "Failed"
+
+
+class ImportKind(models.TextChoices):
+    LEADS = "leads", "Leads"
+    EVENTS = "events", "Events"
+
+
+class ImportState(models.TextChoices):
+    UPLOADED = "uploaded", "Uploaded"
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"

@@ -4,7 +4,16 @@ from django.db.models import Q
 
 from matrix.models import ModelVersion, ScoringModel
 
-from .choices import JobState, JobTrigger, NotificationKind, RejectReason, Stage
+from .choices import (
+    DeliveryState,
+    ImportKind,
+    ImportState,
+    JobState,
+    JobTrigger,
+    NotificationKind,
+    RejectReason,
+    Stage,
+)
 
 
 class Lead(models.Model):
@@ -60,6 +69,9 @@ class Event(models.Model):
         indexes = [
             models.Index(fields=["lead", "occurred_at"], name="event_lead_time"),
             models.Index(fields=["received_at"], name="event_received"),
+            # The bulk rescore reads each lead's latest event (of given kinds) for the idle-time
+            # decay from this index alone (an index-only scan), without visiting the table.
+            models.Index(fields=["lead", "kind", "occurred_at"], name="event_lead_kind_time"),
         ]
 
     def __str__(self):
@@ -228,3 +240,133 @@ class Notification(models.Model):
             models.Index(fields=["user", "read_at"], name="notification_unread"),
             models.Index(fields=["emailed_at"], name="notification_unsent"),
         ]
+
+
+class IdempotencyRecord(models.Model):
+    """The first response to an API request sent with an `Idempotency-Key` header.
+
+    A retry with the same key and the same body gets this response again, with the same status;
+    the same key with another body is refused. Keys are per user (a token belongs to one user).
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=500)
+    request_hash = models.CharField(max_length=64)
+    # Null while the first request is still being processed.
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique_per_user")]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_created")]
+
+
+class WebhookEndpoint(models.Model):
+    """A URL outside that wants to hear about lead events, signed with its own secret."""
+
+    name = models.CharField(max_length=200)
+    url = models.URLField(max_length=500)
+    secret = models.CharField(max_length=200, help_text="Shared secret for the HMAC-SHA256 signature header.")
+    # A list of WebhookEventType values.
+    event_types = models.JSONField(default=list)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class WebhookDelivery(models.Model):
+    """One event sent to one endpoint: the exact body, and how every attempt went."""
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    event_type = models.CharField(max_length=32)
+    # The body as sent (the signature covers these exact bytes), kept as text.
+    body = models.TextField()
+    state = models.CharField(max_length=16, choices=DeliveryState.choices, default=DeliveryState.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_excerpt = models.TextField(blank=True, default="")
+    error = models.CharField(max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "webhook deliveries"
+        indexes = [models.Index(fields=["state", "created_at"], name="delivery_state")]
+
+    def __str__(self):
+        return f"{self.event_type} to {self.endpoint_id} ({self.state})"
+
+
+class ImportUpload(models.Model):
+    """A CSV file uploaded on the import page: its column mapping, then the import's progress."""
+
+    kind = models.CharField(max_length=8, choices=ImportKind.choices)
+    original_name = models.CharField(max_length=255)
+    # Path relative to settings.IMPORT_UPLOAD_DIR; the worker streams the file from there.
+    stored_name = models.CharField(max_length=255)
+    size = models.BigIntegerField()
+    delimiter = models.CharField(max_length=1, default=",")
+    header = models.JSONField(default=list)
+    mapping = models.JSONField(default=dict, blank=True)
+    options = models.JSONField(default=dict, blank=True)
+    state = models.CharField(max_length=16, choices=ImportState.choices, default=ImportState.UPLOADED)
+    bytes_done = models.BigIntegerField(default=0)
+    # Counted by the check that reads the whole file before the first row is stored.
+    rows_total = models.PositiveIntegerField(null=True, blank=True)
+    rows_done = models.PositiveIntegerField(default=0)
+    accepted = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    duplicates = models.PositiveIntegerField(default=0)
+    # The first rejected rows, as [line, reason] pairs.
+    errors = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    # Moved by the worker after every batch: a running import whose heartbeat stops was lost.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} from {self.original_name}"
+
+    @property
+    def percent(self) -> float:
+        if self.state == ImportState.DONE:
+            return 100.0
+        if self.rows_total:
+            return round(100 * self.rows_done / self.rows_total, 1)
+        return 0.0
+
+
+class SavedFilter(models.Model):
+    """A rep's named filter of the lead list: the query string of the list page, kept per user."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_filters")
+    name = models.CharField(max_length=100)
+    querystring = models.CharField(max_length=2000, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [models.UniqueConstraint(fields=["user", "name"], name="saved_filter_name_unique_per_user")]
+
+    def __str__(self):
+        return self.name

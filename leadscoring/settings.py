@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_filters",
     "django_tables2",
     "django_htmx",
@@ -182,8 +183,16 @@ CELERY_TASK_ROUTES = {
     "leads.rescore_chunk": {"queue": "rescore"},
     "leads.score_leads": {"queue": "ingest"},
     "leads.send_alerts": {"queue": "alerts"},
+    "leads.import_upload": {"queue": "ingest"},
+    "leads.webhook_deliver": {"queue": "alerts"},
+    "leads.webhooks_resend_stale": {"queue": "alerts"},
+    "leads.uploads_resend_stale": {"queue": "ingest"},
 }
+# Task modules outside leads/tasks.py (autodiscovery only finds `tasks` modules).
+CELERY_IMPORTS = ["leads.uploads", "leads.webhooks"]
 CELERY_BEAT_SCHEDULE = {
+    "webhooks-resend-stale": {"task": "leads.webhooks_resend_stale", "schedule": 300.0},
+    "uploads-resend-stale": {"task": "leads.uploads_resend_stale", "schedule": 300.0},
     "rescore-jobs-sweep": {"task": "leads.rescore_jobs_sweep", "schedule": float(envint("RESCORE_SWEEP_SECONDS", 60))},
     "nightly-decay": {
         "task": "leads.nightly_decay",
@@ -197,22 +206,66 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 
 # --- REST framework ---------------------------------------------------------------------------
+# docs/api.md explains each choice. Token first: an unauthenticated call gets 401 with
+# `WWW-Authenticate: Token`; the browser (docs page, browsable API) uses its session.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PARSER_CLASSES": ["leadscoring.api_limits.LimitedJSONParser"],
+    "EXCEPTION_HANDLER": "leadscoring.api_limits.exception_handler",
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["leadscoring.api_limits.UserThrottle", "leadscoring.api_limits.ScopedThrottle"],
+    # Per user, i.e. per token (DRF's authtoken gives a user one token). Counters live in the
+    # default cache: give several web processes a shared cache (CACHES) to share the limits.
+    "DEFAULT_THROTTLE_RATES": {
+        "user": envstr("API_THROTTLE_USER", "1200/min"),
+        "events": envstr("API_THROTTLE_EVENTS", "300/min"),
+        "writes": envstr("API_THROTTLE_WRITES", "300/min"),
+    },
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Lead-scoring workbench API",
+    "DESCRIPTION": "Leads, events, scores and scoring models. See docs/api.md.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Swagger UI and Redoc from the drf-spectacular-sidecar package: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Operations grouped by resource (leads, events, models, jobs) rather than all under "v1".
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
 }
+# Largest request body Django (and the API's JSON parser) reads; file uploads are not counted.
+DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024)
+API_MAX_BATCH = envint("API_MAX_BATCH", 1000)
+# How long an Idempotency-Key is remembered.
+IDEMPOTENCY_TTL_SECONDS = envint("IDEMPOTENCY_TTL_SECONDS", 24 * 3600)
+
+# --- CSV import page ----------------------------------------------------------------------------
+# Uploads are written here and streamed from here by the worker (same machine, or a shared volume).
+IMPORT_UPLOAD_DIR = Path(envstr("IMPORT_UPLOAD_DIR", str(VAR_DIR / "uploads")))
+IMPORT_MAX_BYTES = envint("IMPORT_MAX_BYTES", 200 * 1024 * 1024)
+IMPORT_BATCH_ROWS = envint("IMPORT_BATCH_ROWS", 2000)
+# A running import whose worker has not reported a batch for this long is taken over.
+IMPORT_STALE_SECONDS = envint("IMPORT_STALE_SECONDS", 300)
+
+# --- Webhooks out -------------------------------------------------------------------------------
+WEBHOOK_TIMEOUT_SECONDS = envint("WEBHOOK_TIMEOUT_SECONDS", 10)
+WEBHOOK_MAX_ATTEMPTS = envint("WEBHOOK_MAX_ATTEMPTS", 8)
+WEBHOOK_BACKOFF_SECONDS = envint("WEBHOOK_BACKOFF_SECONDS", 30)
+WEBHOOK_BACKOFF_MAX_SECONDS = envint("WEBHOOK_BACKOFF_MAX_SECONDS", 6 * 3600)
 
 DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap5.html"
 

@@ -1,10 +1,11 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from leads import views_pipeline
 
 from . import views
+from .api import DocsView, SchemaView
 
 # LoginRequiredMiddleware guards every view; LoginView (and the admin's own login) carry
 # login_not_required since Django 5.1, so nothing here needs the decorator.
@@ -13,6 +14,16 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    # The API (docs/api.md): one package per app, token or session auth, schema and docs beside it.
+    path("api/v1/", include("leads.api.urls")),
+    path("api/v1/", include("matrix.api.urls")),
+    path("api/schema/", SchemaView.as_view(), name="api-schema"),
+    path("api/docs/", DocsView.as_view(url_name="api-schema"), name="api-docs"),
+    # Before any "leads/" include, so /leads/import/ is this and not a lead called "import".
+    path("leads/import/", include("leads.imports")),
+    # The rep workspace (docs/rep-workspace.md): lists, grid, lead pages, lifecycle actions.
+    path("leads/", include("leads.urls")),
+    path("reports/", include("leads.report_urls")),
     path("jobs/", views_pipeline.job_list, name="jobs"),
     path("jobs/<int:pk>/", views_pipeline.job_detail, name="job-detail"),
     path("notifications/", views_pipeline.notification_list, name="notifications"),

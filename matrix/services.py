@@ -75,3 +75,52 @@ def model_version_publish(*, version: ModelVersion, user=None) -> ModelVersion:
 
     rescore_job_create(version=version, trigger=JobTrigger.PUBLISH, user=user)
     return version
+
+
+class DraftError(ValueError):
+    """A draft edit that cannot be made (the version is not a draft, the slug would change...)."""
+
+
+class StaleRevision(DraftError):
+    """The draft changed since the editor read it: their edit would silently undo someone else's."""
+
+
+@transaction.atomic
+def model_draft_update(
+    *, version: ModelVersion, data, user=None, revision: int, note: str | None = None
+) -> ModelVersion:
+    """Replace a draft's document, if it is still at `revision` (optimistic concurrency).
+
+    The document is validated whole (DocumentError lists every problem by JSON path) and must
+    keep the model's slug. The revision is bumped, so approvals given to the old revision no
+    longer count, and the edit is audited.
+    """
+    ScoringModel.objects.select_for_update().get(pk=version.scoring_model_id)
+    version = ModelVersion.objects.select_for_update().select_related("scoring_model").get(pk=version.pk)
+    if version.status != VersionStatus.DRAFT:
+        raise DraftError(f"version {version.number} is {version.status}: only a draft can be edited")
+    if version.revision != revision:
+        raise StaleRevision(
+            f"version {version.number} is at revision {version.revision}, the edit was made on revision {revision}"
+        )
+    spec: ModelSpec = parse_document(data)
+    if spec.slug != version.scoring_model.slug:
+        raise DocumentError([f"slug: must stay {version.scoring_model.slug!r} (the model of this draft)"])
+    ScoringModel.objects.filter(pk=version.scoring_model_id).update(name=spec.name, description=spec.description)
+    version.document = data
+    version.revision = revision + 1
+    version.updated_by = user
+    fields = ["document", "revision", "updated_by", "updated_at"]
+    if note is not None:
+        version.note = note
+        fields.append("note")
+    version.save(update_fields=fields)
+    audit(
+        scoring_model=version.scoring_model,
+        version=version,
+        user=user,
+        action="draft_updated",
+        number=version.number,
+        revision=version.revision,
+    )
+    return version

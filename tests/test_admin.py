@@ -9,21 +9,26 @@ from django.urls import reverse
 
 from leads.models import (
     Event,
+    IdempotencyRecord,
+    ImportUpload,
     Lead,
     LeadStage,
     Notification,
     RescoreChunk,
     RescoreJob,
+    SavedFilter,
     Score,
     ScoreHistory,
     StageTransition,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
 from matrix.choices import VersionStatus
 from matrix.models import Approval, AuditEntry, ModelVersion, ScoringModel
 
 T0 = datetime(2026, 1, 5, 12, tzinfo=UTC)
 MODELS = [m for label in ("matrix", "leads") for m in apps.get_app_config(label).get_models()]
-READ_ONLY = [Score, ScoreHistory, Event, StageTransition, AuditEntry]
+READ_ONLY = [Score, ScoreHistory, Event, StageTransition, AuditEntry, WebhookDelivery, IdempotencyRecord]
 
 
 def url(model, view: str, *args) -> str:
@@ -51,6 +56,16 @@ def rows(admin_user):
     job = RescoreJob.objects.create(scoring_model=sm, version=live, trigger="manual")
     RescoreChunk.objects.create(job=job, index=0, first_lead_id=lead.pk, last_lead_id=lead.pk, leads=1)
     Notification.objects.create(user=admin_user, lead=lead, scoring_model=sm, kind="became_hot", message="hot")
+    # The API side (docs/api.md): webhooks, CSV uploads, idempotency keys.
+    endpoint = WebhookEndpoint.objects.create(
+        name="CRM", url="https://crm.example/hook", secret="s", event_types=["accepted"]
+    )
+    WebhookDelivery.objects.create(endpoint=endpoint, event_type="accepted", body="{}")
+    ImportUpload.objects.create(
+        kind="leads", original_name="a.csv", stored_name="x.csv", size=10, created_by=admin_user
+    )
+    IdempotencyRecord.objects.create(user=admin_user, key="k", method="POST", path="/", request_hash="h", created_at=T0)
+    SavedFilter.objects.create(user=admin_user, name="My hot leads", querystring="owner=me&tier=hot")
     return {"live": live, "draft": draft, "lead": lead}
 
 

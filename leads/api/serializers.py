@@ -1,0 +1,159 @@
+"""Shapes of the leads API. Reads are serializers; writes are validated by leads/rows.py, the one
+validation every input path shares, so these input serializers only describe the body (schema)."""
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from leads.choices import RejectReason
+from leads.management.commands.export_scores import export_line
+from leads.models import Lead, Score
+
+
+def score_line(score: Score, lead: Lead) -> dict:
+    """The export line of spec section 8 for one stored score."""
+    return export_line(
+        {
+            "lead__external_id": lead.external_id,
+            "scoring_model__slug": score.scoring_model.slug,
+            "as_of": score.as_of,
+            "score": score.score,
+            "fit": score.fit,
+            "engagement": score.engagement,
+            "segment": score.segment,
+            "tier": score.tier,
+            "grade": score.grade,
+            "mql": score.mql,
+            "breakdown": score.breakdown,
+        }
+    )
+
+
+class BreakdownLineSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["criterion", "decay"])
+    key = serializers.CharField()
+    dimension = serializers.CharField(required=False)
+    points = serializers.FloatField()
+    count = serializers.IntegerField(required=False)
+    events = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+class ScoreLineSerializer(serializers.Serializer):
+    """One (lead, model) score: the export line of spec section 8."""
+
+    lead = serializers.CharField()
+    model = serializers.CharField()
+    as_of = serializers.DateTimeField()
+    score = serializers.FloatField()
+    fit = serializers.FloatField()
+    engagement = serializers.FloatField()
+    segment = serializers.CharField()
+    tier = serializers.ChoiceField(choices=["cold", "warm", "hot"])
+    grade = serializers.CharField()
+    mql = serializers.BooleanField()
+    breakdown = BreakdownLineSerializer(many=True)
+
+
+class LeadSerializer(serializers.ModelSerializer):
+    """A lead as read: its fields, owner and current scores (every field of it is read-only here)."""
+
+    id = serializers.CharField(source="external_id")
+    owner = serializers.SerializerMethodField()
+    scores = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Lead
+        fields = [
+            "id",
+            "email",
+            "first_name",
+            "last_name",
+            "company",
+            "title",
+            "industry",
+            "country",
+            "employees",
+            "annual_revenue",
+            "lead_source",
+            "owner",
+            "created_at",
+            "updated_at",
+            "attributes",
+            "scores",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_owner(self, lead) -> str | None:
+        return lead.owner.username if lead.owner_id else None
+
+    @extend_schema_field(ScoreLineSerializer(many=True))
+    def get_scores(self, lead) -> list[dict]:
+        scores = sorted(lead.scores.all(), key=lambda s: s.scoring_model.slug)
+        return [score_line(s, lead) for s in scores]
+
+
+class LeadInputSerializer(serializers.Serializer):
+    """A lead as written (spec section 1). `owner`, `scores` and `updated_at` are read-only: sent
+    back unchanged they are ignored, never assigned. Timestamps need a UTC offset."""
+
+    id = serializers.CharField(max_length=200, help_text="External id; optional on PUT/PATCH (taken from the URL).")
+    email = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    first_name = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    last_name = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    company = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    title = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    industry = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    country = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    employees = serializers.IntegerField(required=False, allow_null=True)
+    annual_revenue = serializers.FloatField(required=False, allow_null=True)
+    lead_source = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    created_at = serializers.DateTimeField(help_text="ISO 8601 with offset, e.g. 2026-01-31T09:00:00Z.")
+    attributes = serializers.DictField(required=False, allow_null=True)
+
+
+class LeadPatchSerializer(LeadInputSerializer):
+    id = serializers.CharField(max_length=200, required=False)
+    created_at = serializers.DateTimeField(required=False)
+
+
+class EventInputSerializer(serializers.Serializer):
+    """An event (spec section 1): `kind` is any string, compared exactly; `id` makes repeats harmless."""
+
+    id = serializers.CharField(required=False, allow_null=True, max_length=200)
+    lead = serializers.CharField(max_length=200)
+    kind = serializers.CharField(max_length=64)
+    occurred_at = serializers.DateTimeField(help_text="ISO 8601 with offset, e.g. 2026-01-31T09:00:00Z.")
+    properties = serializers.DictField(required=False, allow_null=True)
+
+
+class RejectedRowSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="0-based position of the event in the request.")
+    reason = serializers.CharField()
+
+
+class EventReportSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField(help_text="Events stored now.")
+    duplicates = serializers.IntegerField(help_text="Events ignored: their (lead, id) was already stored or repeated.")
+    rejected = RejectedRowSerializer(many=True)
+
+
+class ErrorsSerializer(serializers.Serializer):
+    errors = serializers.ListField(child=serializers.CharField())
+
+
+class ModelActionSerializer(serializers.Serializer):
+    model = serializers.SlugField(help_text="Slug of the scoring model whose funnel the lead moves in.")
+
+
+class RejectSerializer(ModelActionSerializer):
+    reason = serializers.ChoiceField(choices=RejectReason.choices)
+    text = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+
+
+class StageSerializer(serializers.Serializer):
+    lead = serializers.CharField()
+    model = serializers.CharField()
+    stage = serializers.CharField()
+    reject_reason = serializers.CharField(allow_blank=True)
+    reject_text = serializers.CharField(allow_blank=True)
+    changed_at = serializers.DateTimeField()

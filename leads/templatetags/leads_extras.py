@@ -1,0 +1,21 @@
+from django import template
+
+from leads.explain import signed as _signed
+
+register = template.Library()
+
+
+@register.filter
+def signed(value) -> str:
+    """Points with their sign and a real minus: +20, −20, 0, +12.50."""
+    if value is None or value == "":
+        return ""
+    return _signed(value)
+
+
+@register.filter
+def plain(value) -> str:
+    """A score without a plus sign: 63, −5, 12.50."""
+    if value is None or value == "":
+        return ""
+    return _signed(value).lstrip("+")

@@ -1,0 +1,305 @@
+"""The rep workspace: the prioritized lead list, the fit x engagement grid, the lead page and the
+lifecycle actions. Views only read the request, call selectors or services, and render.
+"""
+
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from leadscoring.tables import EXPORT_FORMATS, PER_PAGE_CHOICES, ExportTooLarge
+from matrix.models import ScoringModel
+from matrix.selectors import version_live, version_spec
+
+from . import lifecycle
+from .charts import chart_points, score_chart
+from .choices import RejectReason, Stage
+from .explain import lead_explanation
+from .filtersets import GRADES, LeadFilterSet
+from .forms import RejectForm, SaveFilterForm
+from .models import Lead, LeadStage
+from .saved_filters import (
+    BUILTIN_PRESETS,
+    SavedFilterError,
+    querystring_clean,
+    saved_filter_delete,
+    saved_filter_save,
+    saved_filters_for,
+)
+from .selectors import (
+    lead_for_user,
+    lead_score_history,
+    lead_scores,
+    lead_stages,
+    leads_grade_counts,
+    leads_prioritized,
+    leads_scored_by,
+    leads_visible,
+    scoring_models_listed,
+    user_sees_all_leads,
+)
+from .tables import LeadTable
+
+VIEW = "leads.view_lead"
+ACT = lifecycle.ACT_PERMISSION
+
+
+def _pick_model(models: list[ScoringModel], slug: str | None) -> ScoringModel | None:
+    """The model named by `slug` (404 if none has it), else the first live one."""
+    if slug:
+        for model in models:
+            if model.slug == slug:
+                return model
+        raise Http404(f"No scoring model {slug!r}.")
+    return models[0] if models else None
+
+
+def _segments(model: ScoringModel | None) -> list[tuple[str, str]] | None:
+    version = version_live(scoring_model=model) if model else None
+    return [(s.key, s.label) for s in version_spec(version=version).segments] if version else None
+
+
+def _list_url(base: str, **params) -> str:
+    query = "&".join(part for part in (base, urlencode(params)) if part)
+    return f"{reverse('leads:list')}?{query}"
+
+
+def _filters(request, models):
+    """The chosen model and the bound filter set for a list page (the list and the grid)."""
+    model = _pick_model(models, request.GET.get("model"))
+    data = request.GET.copy()
+    if model is not None:
+        data["model"] = model.slug
+    return model, data
+
+
+@permission_required(VIEW, raise_exception=True)
+def lead_list(request):
+    """The prioritized lead list: filters, presets, sortable columns, pages, CSV/XLSX export."""
+    models = scoring_models_listed()
+    model, data = _filters(request, models)
+    queryset = leads_prioritized(user=request.user, model=model) if model else Lead.objects.none()
+    filterset = LeadFilterSet(data, queryset, request=request, segments=_segments(model), scoring_models=models)
+    rows = filterset.qs if filterset.is_valid() else queryset.none()
+    table = LeadTable(rows, scoring_model=model)
+
+    export = request.GET.get("_export")
+    if export in EXPORT_FORMATS:
+        table.configure(request, paginate=False)
+        try:
+            stamp = timezone.now().strftime("%Y%m%d-%H%M")
+            return table.export_response(export, f"leads-{model.slug if model else 'none'}-{stamp}")
+        except ExportTooLarge as exc:
+            messages.error(request, f"Not exported: {exc}.")
+            return redirect(f"{reverse('leads:list')}?{querystring_clean(request.GET.urlencode())}")
+    table.configure(request)
+
+    current = querystring_clean(request.GET.urlencode())
+    context = {
+        "table": table,
+        "filterset": filterset,
+        "scoring_model": model,
+        "scoring_models": models,
+        "sees_all": user_sees_all_leads(user=request.user),
+        "presets": BUILTIN_PRESETS,
+        "saved_filters": saved_filters_for(user=request.user),
+        "current_query": current,
+        "save_form": SaveFilterForm(initial={"querystring": current}),
+        "export_formats": EXPORT_FORMATS,
+        "per_page_choices": PER_PAGE_CHOICES,
+    }
+    return render(request, "leads/lead_list.html", context)
+
+
+@permission_required(VIEW, raise_exception=True)
+def lead_grid(request):
+    """Fit (A-D) by engagement (4-1): how many leads hold each grade under the chosen model."""
+    models = scoring_models_listed()
+    model, data = _filters(request, models)
+    data.pop("grade", None)  # a cell is a grade: the grid itself shows them all
+    counts, valid = {}, True
+    if model is not None:
+        scored = leads_scored_by(queryset=leads_visible(user=request.user), scoring_model=model)
+        filterset = LeadFilterSet(data, scored, request=request, segments=_segments(model), scoring_models=models)
+        valid = filterset.is_valid()
+        counts = leads_grade_counts(queryset=filterset.qs) if valid else {}
+    else:
+        filterset = LeadFilterSet(data, Lead.objects.none(), request=request)
+    base = querystring_clean(data.urlencode())
+    digits = "4321"
+    rows = [
+        {
+            "letter": letter,
+            "cells": [
+                {
+                    "grade": f"{letter}{digit}",
+                    "count": counts.get(f"{letter}{digit}", 0),
+                    "url": _list_url(base, grade=f"{letter}{digit}"),
+                }
+                for digit in digits
+            ],
+        }
+        for letter in "ABCD"
+    ]
+    context = {
+        "rows": rows,
+        "digits": digits,
+        "total": sum(counts.get(g, 0) for g in GRADES),
+        "filterset": filterset,
+        "valid": valid,
+        "scoring_model": model,
+        "scoring_models": models,
+        "sees_all": user_sees_all_leads(user=request.user),
+        "current_query": base,
+    }
+    return render(request, "leads/lead_grid.html", context)
+
+
+@permission_required(VIEW, raise_exception=True)
+@require_POST
+def saved_filter_create(request):
+    form = SaveFilterForm(request.POST)
+    querystring = querystring_clean(request.POST.get("querystring", ""))
+    if form.is_valid():
+        try:
+            saved = saved_filter_save(user=request.user, name=form.cleaned_data["name"], querystring=querystring)
+            messages.success(request, f"Saved the preset “{saved.name}”.")
+        except SavedFilterError as exc:
+            messages.error(request, f"Not saved: {exc}.")
+    else:
+        messages.error(request, "Not saved: give the preset a name (at most 100 characters).")
+    return redirect(f"{reverse('leads:list')}?{querystring}")
+
+
+@permission_required(VIEW, raise_exception=True)
+@require_POST
+def saved_filter_remove(request, pk: int):
+    if not saved_filter_delete(user=request.user, pk=pk):
+        raise Http404("No such preset.")
+    messages.success(request, "Preset deleted.")
+    return redirect("leads:list")
+
+
+# --- the lead page -----------------------------------------------------------------------------------
+
+
+def _lead_or_404(request, pk: int) -> Lead:
+    try:
+        return lead_for_user(user=request.user, pk=pk)
+    except Lead.DoesNotExist:
+        raise Http404("No such lead, or not one of yours.") from None
+
+
+def _stage_context(*, lead, scoring_model, stage: LeadStage | None, can_act: bool, **extra) -> dict:
+    value = stage.stage if stage is not None else Stage.LEAD
+    return {
+        "lead": lead,
+        "scoring_model": scoring_model,
+        "stage": stage,
+        "stage_value": value,
+        "stage_label": Stage(value).label,
+        "moves": lifecycle.moves_from(value) if can_act else set(),
+        "reject_form": extra.pop("reject_form", None) or RejectForm(),
+        **extra,
+    }
+
+
+@permission_required(VIEW, raise_exception=True)
+def lead_detail(request, pk: int):
+    """A lead: its attributes, its score under each model, and for the chosen model the
+    breakdown that sums to the score, the next-tier gap, why now, the chart and the timeline."""
+    lead = _lead_or_404(request, pk)
+    scores = lead_scores(lead=lead)
+    stages = lead_stages(lead=lead)
+    can_act = lifecycle.lead_act_allowed(user=request.user, lead=lead)
+    slug = request.GET.get("model")
+    chosen = next((s for s in scores if s.scoring_model.slug == slug), None) if slug else next(iter(scores), None)
+    if slug and chosen is None:
+        raise Http404(f"Lead {lead.external_id} has no score under {slug!r}.")
+    cards = [
+        {
+            "score": score,
+            "chosen": score is chosen,
+            "panel": _stage_context(
+                lead=lead,
+                scoring_model=score.scoring_model,
+                stage=stages.get(score.scoring_model_id),
+                can_act=can_act,
+            ),
+        }
+        for score in scores
+    ]
+    context = {"lead": lead, "cards": cards, "chosen": chosen, "can_act": can_act}
+    if chosen is not None:
+        explanation = lead_explanation(lead=lead, score=chosen)
+        segment = next((s for s in explanation.spec.segments if s.key == chosen.segment), None)
+        thresholds = {"warm": segment.warm, "hot": segment.hot} if segment else None
+        history = lead_score_history(lead=lead, scoring_model=chosen.scoring_model)
+        context.update(
+            explanation=explanation,
+            chart=score_chart(
+                points=chart_points(history),
+                thresholds=thresholds,
+                title=f"Score of {lead} under {chosen.scoring_model.name} over time",
+            ),
+            history=history,
+        )
+    return render(request, "leads/lead_detail.html", context)
+
+
+@permission_required(ACT, raise_exception=True)
+@require_POST
+def lead_action(request, pk: int, action: str):
+    """Accept, reject or recycle the lead under one model; htmx gets the stage panel back."""
+    lead = _lead_or_404(request, pk)
+    scoring_model = get_object_or_404(ScoringModel, slug=request.POST.get("model", ""))
+    reject_form = RejectForm(request.POST) if action == "reject" else None
+    error = notice = None
+    try:
+        if action == "accept":
+            lifecycle.lead_accept(lead=lead, scoring_model=scoring_model, user=request.user)
+            notice = "Accepted: the lead is now sales-qualified (SQL)."
+        elif action == "reject":
+            if not reject_form.is_valid():
+                raise lifecycle.LifecycleError(
+                    "; ".join(str(e) for errors in reject_form.errors.values() for e in errors)
+                )
+            lifecycle.lead_reject(
+                lead=lead,
+                scoring_model=scoring_model,
+                user=request.user,
+                reason=reject_form.cleaned_data["reason"],
+                text=reject_form.cleaned_data["text"],
+            )
+            notice = f"Rejected ({RejectReason(reject_form.cleaned_data['reason']).label})."
+            reject_form = None
+        else:
+            lifecycle.lead_recycle(lead=lead, scoring_model=scoring_model, user=request.user)
+            notice = "Recycled: the lead goes back to nurturing."
+    except lifecycle.LifecycleError as exc:
+        error = str(exc)
+
+    if request.htmx:
+        stage = LeadStage.objects.filter(lead=lead, scoring_model=scoring_model).select_related("changed_by").first()
+        context = _stage_context(
+            lead=lead,
+            scoring_model=scoring_model,
+            stage=stage,
+            can_act=True,
+            error=error,
+            notice=notice,
+            reject_form=reject_form,
+        )
+        # htmx 4 swaps error responses too: the panel shows the refusal where the buttons were.
+        return render(request, "leads/_stage_panel.html", context, status=409 if error else 200)
+    if error:
+        messages.error(request, error[0].upper() + error[1:])
+    else:
+        messages.success(request, notice)
+    url = f"{reverse('leads:detail', args=[lead.pk])}?{urlencode({'model': scoring_model.slug})}"
+    return redirect(url)

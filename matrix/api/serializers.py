@@ -1,0 +1,139 @@
+"""Shapes of the scoring-model API: models, versions (as documents), approvals, rescore jobs."""
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from leads.jobs import job_progress
+from leads.models import RescoreJob
+from matrix.models import Approval, ModelVersion, ScoringModel
+
+
+def _username(user) -> str | None:
+    return user.username if user is not None else None
+
+
+class ScoringModelSerializer(serializers.ModelSerializer):
+    live_version = serializers.IntegerField(source="live_number", allow_null=True, read_only=True)
+
+    class Meta:
+        model = ScoringModel
+        fields = ["slug", "name", "description", "live_version", "created_at"]
+        read_only_fields = fields
+
+
+class ApprovalSerializer(serializers.ModelSerializer):
+    user = serializers.CharField(source="user.username")
+
+    class Meta:
+        model = Approval
+        fields = ["role", "revision", "user", "created_at"]
+        read_only_fields = fields
+
+
+class VersionSerializer(serializers.ModelSerializer):
+    """A version with its whole document. Everything here is read-only: a draft changes through
+    PUT with a new document and the If-Match of the revision read."""
+
+    model = serializers.CharField(source="scoring_model.slug")
+    based_on = serializers.SerializerMethodField()
+    created_by = serializers.SerializerMethodField()
+    updated_by = serializers.SerializerMethodField()
+    published_by = serializers.SerializerMethodField()
+    approvals = ApprovalSerializer(many=True)
+    document = serializers.JSONField()
+
+    class Meta:
+        model = ModelVersion
+        fields = [
+            "model",
+            "number",
+            "status",
+            "revision",
+            "note",
+            "based_on",
+            "created_by",
+            "created_at",
+            "updated_by",
+            "updated_at",
+            "published_by",
+            "published_at",
+            "approvals",
+            "document",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_based_on(self, version) -> int | None:
+        return version.based_on.number if version.based_on_id else None
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_created_by(self, version) -> str | None:
+        return _username(version.created_by)
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_updated_by(self, version) -> str | None:
+        return _username(version.updated_by)
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_published_by(self, version) -> str | None:
+        return _username(version.published_by)
+
+
+class DocumentInputSerializer(serializers.Serializer):
+    document = serializers.JSONField(help_text="A scoring model document (spec section 3).")
+    note = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+
+class ValidationResultSerializer(serializers.Serializer):
+    valid = serializers.BooleanField()
+    errors = serializers.ListField(child=serializers.CharField(), help_text='"json.path: message" per problem.')
+
+
+class ProgressSerializer(serializers.Serializer):
+    state = serializers.CharField()
+    chunks_done = serializers.IntegerField()
+    chunks_total = serializers.IntegerField()
+    leads_done = serializers.IntegerField()
+    total_leads = serializers.IntegerField()
+    percent = serializers.FloatField()
+    rate = serializers.FloatField(help_text="Leads per second.")
+    seconds_left = serializers.IntegerField(allow_null=True)
+    seconds = serializers.FloatField()
+
+
+class JobSerializer(serializers.ModelSerializer):
+    model = serializers.CharField(source="scoring_model.slug")
+    version = serializers.IntegerField(source="version.number")
+    created_by = serializers.SerializerMethodField()
+    progress = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RescoreJob
+        fields = [
+            "id",
+            "model",
+            "version",
+            "trigger",
+            "state",
+            "as_of",
+            "created_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "error",
+            "progress",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_created_by(self, job) -> str | None:
+        return _username(job.created_by)
+
+    @extend_schema_field(ProgressSerializer)
+    def get_progress(self, job) -> dict:
+        return job_progress(job)
+
+
+class PublishResultSerializer(serializers.Serializer):
+    version = VersionSerializer()
+    job = JobSerializer(allow_null=True)

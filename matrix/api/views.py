@@ -1,0 +1,281 @@
+"""Scoring models over the API: read versions as documents, import and edit drafts, validate,
+approve, publish, and follow the rescore jobs a publish starts.
+
+Draft writes use optimistic concurrency: a version's ETag carries its revision, and every write
+to an existing version needs `If-Match` with that ETag (428 without it, 412 when stale).
+"""
+
+from django.db import transaction
+from django.db.models import OuterRef, Prefetch, Subquery
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+from leads.choices import JobTrigger
+from leads.jobs import rescore_job_create
+from leads.models import RescoreJob
+from leadscoring.api import ApiGenericViewSet, ApiView, PreconditionFailed, etag_for, has_perms, if_match_revision
+from matrix import services
+from matrix.choices import VersionStatus
+from matrix.engine.document import DocumentError, parse_document
+from matrix.models import Approval, ModelVersion, ScoringModel
+from matrix.selectors import version_live
+
+from . import serializers as s
+
+IF_MATCH = OpenApiParameter(
+    "If-Match", str, OpenApiParameter.HEADER, required=True, description="The ETag of the version as you read it."
+)
+ERRORS = OpenApiResponse(s.ValidationResultSerializer, description="The document broke these rules, by JSON path.")
+PRECONDITION = {
+    412: OpenApiResponse(description="The version changed since you read it (stale If-Match)."),
+    428: OpenApiResponse(description="If-Match missing."),
+}
+# The approval service, if matrix.services has one (the editor's sign-off flow); see docs/api.md.
+approve_service = getattr(services, "model_version_approve", None)
+
+
+class Conflict(ValidationError):
+    status_code = status.HTTP_409_CONFLICT
+
+
+def _document_errors(exc: DocumentError) -> dict:
+    return {"valid": False, "errors": list(exc.errors)}
+
+
+def _document(data) -> tuple[object, str | None]:
+    form = s.DocumentInputSerializer(data=data if isinstance(data, dict) else {})
+    if not isinstance(data, dict):
+        raise ValidationError({"valid": False, "errors": ['body: must be an object {"document": {...}}']})
+    form.is_valid(raise_exception=True)
+    return form.validated_data["document"], form.validated_data.get("note")
+
+
+def versions_queryset():
+    return ModelVersion.objects.select_related(
+        "scoring_model", "based_on", "created_by", "updated_by", "published_by"
+    ).prefetch_related(Prefetch("approvals", queryset=Approval.objects.select_related("user").order_by("id")))
+
+
+def _version_response(request, version: ModelVersion, code=status.HTTP_200_OK, **extra) -> Response:
+    version = versions_queryset().get(pk=version.pk)
+    body = s.VersionSerializer(version).data
+    if extra:
+        body = {"version": body, **extra}
+    response = Response(body, status=code)
+    response["ETag"] = etag_for(version)
+    if code == status.HTTP_201_CREATED:
+        url = reverse(
+            "matrix-api:version-detail", kwargs={"slug": version.scoring_model.slug, "number": version.number}
+        )
+        response["Location"] = request.build_absolute_uri(url)
+    return response
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Scoring models, with the number of their live version"),
+    retrieve=extend_schema(summary="One scoring model"),
+)
+class ScoringModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiGenericViewSet):
+    serializer_class = s.ScoringModelSerializer
+    lookup_field = "slug"
+    filterset_class = None
+    filter_backends = []
+
+    def get_permissions(self):
+        if self.action == "create":
+            return [has_perms("matrix.add_modelversion", "matrix.edit_draft")()]
+        return [has_perms("matrix.view_scoringmodel")()]
+
+    @property
+    def throttle_scope(self):
+        return "writes" if self.request.method == "POST" else None
+
+    def get_queryset(self):
+        live = ModelVersion.objects.filter(scoring_model=OuterRef("pk"), status=VersionStatus.PUBLISHED)
+        return ScoringModel.objects.annotate(live_number=Subquery(live.values("number")[:1])).order_by("name", "pk")
+
+    @extend_schema(
+        summary="Import a document as a new draft (the model is created when its slug is new)",
+        request=s.DocumentInputSerializer,
+        responses={201: s.VersionSerializer, 400: ERRORS},
+    )
+    def create(self, request):
+        document, note = _document(request.data)
+        try:
+            version = services.model_import(data=document, user=request.user, note=note or "")
+        except DocumentError as exc:
+            raise ValidationError(_document_errors(exc)) from None
+        return _version_response(request, version, status.HTTP_201_CREATED)
+
+
+class ValidateView(ApiView):
+    """Check a document against the spec without saving anything."""
+
+    permission_classes = [has_perms("matrix.view_scoringmodel")]
+
+    @extend_schema(
+        summary="Validate a document without saving it",
+        request=s.DocumentInputSerializer,
+        responses={200: s.ValidationResultSerializer},
+    )
+    def post(self, request):
+        document, _ = _document(request.data)
+        try:
+            parse_document(document)
+        except DocumentError as exc:
+            return Response(_document_errors(exc))
+        return Response({"valid": True, "errors": []})
+
+
+class VersionViewSet(ApiGenericViewSet):
+    serializer_class = s.VersionSerializer
+    filter_backends = []
+    lookup_field = "number"
+    lookup_value_regex = "[0-9]+"
+    queryset = ModelVersion.objects.none()
+
+    PERMISSIONS = {
+        "update": ("matrix.edit_draft",),
+        "approve": ("matrix.approve_version",),
+        "publish": ("matrix.publish_version",),
+    }
+
+    def get_permissions(self):
+        return [has_perms(*self.PERMISSIONS.get(self.action, ("matrix.view_modelversion",)))()]
+
+    @property
+    def throttle_scope(self):
+        return "writes" if self.request.method not in ("GET", "HEAD", "OPTIONS") else None
+
+    def get_queryset(self):
+        model = get_object_or_404(ScoringModel, slug=self.kwargs["slug"])
+        return versions_queryset().filter(scoring_model=model).order_by("-number")
+
+    def get_version(self) -> ModelVersion:
+        return get_object_or_404(self.get_queryset(), number=self.kwargs["number"])
+
+    @extend_schema(summary="Versions of a model, newest first, with their documents")
+    def list(self, request, slug=None):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(summary="One version with its document; the ETag header carries its revision")
+    def retrieve(self, request, slug=None, number=None):
+        return _version_response(request, self.get_version())
+
+    @extend_schema(
+        summary="Replace a draft's document (If-Match required)",
+        request=s.DocumentInputSerializer,
+        parameters=[IF_MATCH],
+        responses={200: s.VersionSerializer, 400: ERRORS, 409: ERRORS, **PRECONDITION},
+    )
+    def update(self, request, slug=None, number=None):
+        version = self.get_version()
+        revision = if_match_revision(request, version)
+        document, note = _document(request.data)
+        try:
+            version = services.model_draft_update(
+                version=version, data=document, user=request.user, revision=revision, note=note
+            )
+        except services.StaleRevision as exc:
+            raise PreconditionFailed(str(exc)) from None
+        except services.DraftError as exc:
+            raise Conflict({"valid": False, "errors": [str(exc)]}) from None
+        except DocumentError as exc:
+            raise ValidationError(_document_errors(exc)) from None
+        return _version_response(request, version)
+
+    @extend_schema(
+        summary="Approve this revision of a draft (your role's sign-off; If-Match required)",
+        request=None,
+        parameters=[IF_MATCH],
+        responses={200: s.VersionSerializer, 409: ERRORS, **PRECONDITION},
+    )
+    def approve(self, request, slug=None, number=None):
+        version = self.get_version()
+        revision = if_match_revision(request, version)
+        try:
+            approve_service(version=version, user=request.user, revision=revision)
+        except (ValueError, PermissionError) as exc:
+            raise Conflict({"valid": False, "errors": [str(exc)]}) from None
+        return _version_response(request, version)
+
+    @extend_schema(
+        summary="Publish a draft: it becomes the live version and every lead is rescored (If-Match required)",
+        request=None,
+        parameters=[IF_MATCH],
+        responses={200: s.PublishResultSerializer, 409: ERRORS, **PRECONDITION},
+    )
+    def publish(self, request, slug=None, number=None):
+        version = self.get_version()
+        if_match_revision(request, version)
+        with transaction.atomic():
+            # Same lock order as model_version_publish (model, then version), so the revision
+            # checked is the one published: no edit can slip in between.
+            ScoringModel.objects.select_for_update().get(pk=version.scoring_model_id)
+            locked = ModelVersion.objects.select_for_update().get(pk=version.pk)
+            if locked.revision != version.revision:
+                raise PreconditionFailed(f"version {locked.number} changed while publishing; read it again")
+            try:
+                version = services.model_version_publish(version=locked, user=request.user)
+            except services.PublishError as exc:
+                raise Conflict({"valid": False, "errors": [str(exc)]}) from None
+        job = (
+            RescoreJob.objects.select_related("scoring_model", "version", "created_by").filter(version=version).first()
+        )
+        return _version_response(request, version, job=s.JobSerializer(job).data if job else None)
+
+
+class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiGenericViewSet):
+    """Rescore jobs with their progress (the same figures as the jobs page)."""
+
+    serializer_class = s.JobSerializer
+    filter_backends = []
+
+    def get_permissions(self):
+        return [has_perms("leads.view_rescorejob")()]
+
+    def get_queryset(self):
+        jobs = RescoreJob.objects.select_related("scoring_model", "version", "created_by").order_by(
+            "-created_at", "-id"
+        )
+        model = self.request.query_params.get("model")
+        return jobs.filter(scoring_model__slug=model) if model else jobs
+
+    @extend_schema(
+        summary="Rescore jobs, newest first",
+        parameters=[OpenApiParameter("model", str, description="Only the jobs of the model with this slug.")],
+    )
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+
+class RescoreView(ApiView):
+    """Start a manual rescore of every lead with the model's live version."""
+
+    permission_classes = [has_perms("matrix.publish_version")]
+    throttle_scope = "writes"
+
+    @extend_schema(
+        summary="Rescore every lead with the model's live version now",
+        request=None,
+        responses={202: s.JobSerializer, 409: OpenApiResponse(description="The model has no live version.")},
+    )
+    def post(self, request, slug):
+        model = get_object_or_404(ScoringModel, slug=slug)
+        version = version_live(scoring_model=model)
+        if version is None:
+            raise Conflict({"errors": [f"model {slug!r} has no published version to rescore with"]})
+        with transaction.atomic():
+            job = rescore_job_create(version=version, trigger=JobTrigger.MANUAL, user=request.user)
+        job = RescoreJob.objects.select_related("scoring_model", "version", "created_by").get(pk=job.pk)
+        url = reverse("matrix-api:job-detail", kwargs={"pk": job.pk})
+        return Response(
+            s.JobSerializer(job).data,
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": request.build_absolute_uri(url)},
+        )

@@ -1,0 +1,169 @@
+"""The report pages (leads/report_views.py): per-role figures, charts, CSV, the draft button."""
+
+import csv
+import io
+import re
+
+import pytest
+from django.contrib.messages import get_messages
+
+from leads.report_views import csv_cell
+from matrix.models import ModelVersion
+from tests.leads.report_data import report_world
+
+PERIOD = {"start": "2025-01-01", "end": "2025-02-28"}
+PAGES = ["conversion", "breakdown", "rejections", "calibration", "distribution"]
+
+
+@pytest.fixture
+def world(personas):
+    return report_world(users=personas)
+
+
+def get(client, user, page, **params):
+    client.force_login(user)
+    return client.get(f"/reports/{page}/", {**PERIOD, **params})
+
+
+def rows_of(response) -> list[list[str]]:
+    assert response["Content-Type"].startswith("text/csv")
+    return list(csv.reader(io.StringIO(response.content.decode())))
+
+
+@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("who", ["rep", "manager", "marketer", "admin"])
+def test_every_report_opens_for_every_role_with_a_chart_and_a_table(
+    world, client, personas, page, who, django_assert_max_num_queries
+):
+    client.force_login(personas[who])
+    with django_assert_max_num_queries(14):
+        response = client.get(f"/reports/{page}/", PERIOD)
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "<svg" in body and "<table" in body and "format=csv" in body
+    assert "style=" not in body  # the content security policy forbids inline styles
+
+
+def test_a_user_without_a_role_may_not_open_the_reports(world, client, django_user_model):
+    client.force_login(django_user_model.objects.create_user("nobody", password="x"))
+    assert client.get("/reports/conversion/").status_code == 403
+
+
+def test_the_rep_sees_their_own_figures_and_the_manager_everyone(world, client, rep, manager):
+    mine = get(client, rep, "conversion").content.decode()
+    assert "your own leads" in mine and "(2 of 4 MQLs; 1 still pending)" in mine
+    everyone = get(client, manager, "conversion").content.decode()
+    assert "all owners" in everyone and "(4 of 9 MQLs; 2 still pending)" in everyone
+    assert "median <strong>30.0 h</strong>, 75th percentile <strong>55.0 h</strong>" in everyone
+
+
+def test_conversion_csv_holds_the_periods_and_the_total(world, client, manager, rep):
+    rows = rows_of(get(client, manager, "conversion", format="csv"))
+    assert rows[0][:3] == ["Period", "Leads", "MQLs (n)"]
+    assert rows[1:] == [
+        ["2025-01", "7", "5", "3", "1", "1", "1", "4", "0.6", "20.0", "30.0"],
+        ["2025-02", "4", "4", "1", "2", "1", "0", "1", "0.25", "100.0", "100.0"],
+        ["All", "11", "9", "4", "3", "2", "1", "5", "0.4444", "30.0", "55.0"],
+    ]
+    assert rows_of(get(client, rep, "conversion", format="csv"))[-1][:4] == ["All", "6", "4", "2"]
+
+
+def test_breakdown_csv_escapes_cells_a_spreadsheet_would_run(world, client, manager):
+    response = get(client, manager, "breakdown", dimension="attribute", attribute="product_interest", format="csv")
+    rows = rows_of(response)
+    assert rows[0][0] == "Lead attribute" or rows[0][0].startswith("attributes.")
+    labels = [row[0] for row in rows[1:]]
+    assert labels == ["analytics", '\'=HYPERLINK("http://x")', "automation", "(none)"]
+    page = get(client, manager, "breakdown", dimension="attribute", attribute="product_interest").content.decode()
+    assert "=HYPERLINK(&quot;http://x&quot;)" in page  # shown as text on the page, escaped
+
+
+@pytest.mark.parametrize(
+    ("value", "written"),
+    [("=1+1", "'=1+1"), ("+cmd", "'+cmd"), ("-2", "'-2"), ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"),
+     ("ok", "ok"), (-5, -5), (0.25, 0.25), (None, "")],
+)  # fmt: skip
+def test_csv_cells(value, written):
+    assert csv_cell(value) == written
+
+
+def test_a_page_with_two_tables_exports_the_one_asked(world, client, marketer):
+    suggestions = rows_of(get(client, marketer, "calibration", rate=50, min_n=2, format="csv"))
+    assert suggestions[0][:2] == ["Segment", "Current threshold"]
+    assert suggestions[1][:9] == ["enterprise", "70", "2", "1", "0.5", "70", "2", "1", "0.5"]
+    assert suggestions[2][:9] == ["default", "50", "7", "3", "0.4286", "52", "6", "3", "0.5"]
+    bands = rows_of(get(client, marketer, "calibration", rate=50, min_n=2, format="csv", table="bands"))
+    assert bands[1:] == [["enterprise", "70–80", "2", "1", "0.5"], ["default", "50–60", "5", "1", "0.2"],
+                         ["default", "60–70", "2", "2", "1.0"]]  # fmt: skip
+
+
+def test_rejections_and_distribution_csv(world, client, manager):
+    rows = rows_of(get(client, manager, "rejections", format="csv"))
+    assert ["default", "Wrong fit", "1", "0.5", "2", "7"] in rows
+    assert ["enterprise", "Not ready to buy", "1", "1.0", "1", "2"] in rows
+    rows = rows_of(get(client, manager, "distribution", format="csv"))
+    assert ["enterprise", "70–80", "2", "45", "80", "70"] in rows
+
+
+def test_empty_periods_show_a_clear_empty_state(world, client, manager):
+    for page, text in [
+        ("conversion", "No lead was created, became an MQL or went straight to SQL in this period"),
+        ("breakdown", "No lead of this period to break down"),
+        ("rejections", "Sales rejected none of the MQLs of this period"),
+        ("calibration", "nothing to calibrate on"),
+    ]:
+        response = get(client, manager, page, start="2020-01-01", end="2020-01-31")
+        assert response.status_code == 200
+        assert text in response.content.decode()
+
+
+def test_no_live_model_is_said_plainly(db, client, personas):
+    response = get(client, personas["manager"], "conversion")
+    assert "No scoring model is live yet" in response.content.decode()
+
+
+def test_a_period_that_ends_before_it_starts_is_an_error_on_the_form(world, client, manager):
+    response = get(client, manager, "conversion", start="2025-03-01", end="2025-01-01")
+    assert response.status_code == 200
+    assert "The start date is after the end date." in response.content.decode()
+
+
+def test_editors_see_the_draft_button_and_it_creates_a_draft(world, client, marketer, manager):
+    page = get(client, marketer, "calibration", rate=50, min_n=2).content.decode()
+    assert "Create a draft with MQL threshold 52 for default" in page
+    assert "Create a draft" not in get(client, manager, "calibration", rate=50, min_n=2).content.decode()
+
+    back = "start=2025-01-01&end=2025-02-28&rate=50&min_n=2"
+    client.force_login(marketer)
+    response = client.post(
+        "/reports/calibration/draft/",
+        {"model": world.scoring_model.slug, "segment": "default", "threshold": "52", "back": back},
+    )
+    assert response.status_code == 302
+    assert response["Location"] == f"/reports/calibration/?{back}"
+    draft = ModelVersion.objects.get(scoring_model=world.scoring_model, number=2)
+    assert draft.document["segments"][1]["thresholds"]["mql"] == 52
+    (message,) = [str(m) for m in get_messages(response.wsgi_request)]
+    assert message.startswith("Draft v2 of Reports model created")
+
+
+@pytest.mark.parametrize("who", ["rep", "manager"])
+def test_only_editors_may_post_a_draft(world, client, personas, who):
+    client.force_login(personas[who])
+    response = client.post(
+        "/reports/calibration/draft/", {"model": world.scoring_model.slug, "segment": "default", "threshold": "52"}
+    )
+    assert response.status_code == 403
+    assert ModelVersion.objects.filter(scoring_model=world.scoring_model).count() == 1
+
+
+def test_a_refused_draft_says_why(world, client, marketer):
+    client.force_login(marketer)
+    response = client.post(
+        "/reports/calibration/draft/",
+        {"model": world.scoring_model.slug, "segment": "default", "threshold": "50", "back": "x=1\r\nLocation: evil"},
+    )
+    assert response.status_code == 302 and re.match(r"^/reports/calibration/", response["Location"])
+    (message,) = [str(m) for m in get_messages(response.wsgi_request)]
+    assert "already 50" in message
+    assert client.get("/reports/calibration/draft/").status_code == 405

@@ -1,0 +1,387 @@
+"""The report selectors (leads/reports.py) on known lifecycles (tests/leads/report_data.py).
+
+Every number asserted here is worked out by hand in report_data's docstring, and the main ones
+are checked again against SQL written independently below (raw SQL over the tables, with the
+percentiles taken by `statistics.quantiles` and, on Postgres, by percentile_cont itself).
+"""
+
+import statistics
+from datetime import date
+
+import pytest
+from django.core.exceptions import PermissionDenied
+from django.db import connection
+
+from leads import reports
+from leads.choices import Stage
+from leads.models import LeadStage
+from matrix.choices import VersionStatus
+from matrix.models import ModelVersion
+from tests.leads.report_data import END, LIVES, START, Life, at, report_world
+from tests.leads.report_data import H as HOUR
+
+H = 3600.0
+
+
+@pytest.fixture
+def world(personas):
+    return report_world(users=personas)
+
+
+def conversion(world, user, **kwargs):
+    args = {"start": START, "end": END, "grain": "month", **kwargs}
+    return reports.conversion_report(user=user, scoring_model=world.scoring_model, **args)
+
+
+def figures(f: reports.Funnel) -> tuple:
+    return (f.leads, f.mqls, f.accepted, f.rejected, f.pending, f.direct_sqls, f.sqls, f.median_s, f.p75_s)
+
+
+# --- conversion -----------------------------------------------------------------------------------
+
+
+def test_the_funnel_of_the_period_in_total_and_per_month(world, manager, django_assert_max_num_queries):
+    with django_assert_max_num_queries(6):  # 4 aggregates + the manager's permissions
+        report = conversion(world, manager)
+
+    assert figures(report.totals) == (11, 9, 4, 3, 2, 1, 5, 30 * H, 55 * H)
+    assert report.totals.rate == pytest.approx(4 / 9)
+    jan, feb = report.periods
+    assert (jan.key, feb.key) == (date(2025, 1, 1), date(2025, 2, 1))
+    assert figures(jan) == (7, 5, 3, 1, 1, 1, 4, 20 * H, 30 * H)
+    assert jan.rate == 0.6
+    assert figures(feb) == (4, 4, 1, 2, 1, 0, 1, 100 * H, 100 * H)
+    assert feb.rate == 0.25
+
+
+def test_weeks_start_on_monday_and_add_up_to_the_total(world, manager):
+    report = conversion(world, manager, grain="week")
+    assert report.periods[0].key == date(2024, 12, 30)  # A1's MQL on Sunday 5 January
+    assert all(p.key.weekday() == 0 for p in report.periods)
+    assert sum(p.mqls for p in report.periods) == 9
+    assert sum(p.leads for p in report.periods) == 11
+    assert [p.mqls for p in report.periods if p.mqls] == [1, 1, 1, 2, 1, 2, 1]
+
+
+def test_a_lead_mql_again_after_recycling_counts_once_in_its_latest_mql(world, manager):
+    # R1 was rejected in December, recycled, and is an MQL again since 20 February: pending.
+    december = conversion(world, manager, start=date(2024, 12, 1), end=date(2024, 12, 31))
+    assert (december.totals.mqls, december.totals.rejected) == (0, 0)
+    feb = conversion(world, manager, start=date(2025, 2, 20), end=date(2025, 2, 20)).totals
+    assert (feb.mqls, feb.accepted, feb.rejected, feb.pending) == (1, 0, 0, 1)
+
+
+def test_a_rep_sees_only_the_figures_of_their_own_leads(world, rep):
+    report = conversion(world, rep)
+    # A1, A2 (accepted after 10 and 20 h), A5 (pending), B2 (rejected); D1 direct; N1 never.
+    assert figures(report.totals) == (6, 4, 2, 1, 1, 1, 3, 15 * H, 17.5 * H)
+
+
+def test_managers_editors_and_admins_see_everything(world, personas):
+    for who in ("manager", "marketer", "admin"):
+        assert conversion(world, personas[who]).totals.mqls == 9
+
+
+def test_the_figures_agree_with_sql_written_independently(world, manager):
+    lo, hi = "2025-01-01", "2025-03-01"
+    if connection.vendor == "postgresql":
+        seconds = "EXTRACT(EPOCH FROM accepted_at - mql_at)"
+        time = "CAST(%s AS timestamptz)"
+    else:
+        seconds = "(julianday(accepted_at) - julianday(mql_at)) * 86400"
+        time = "%s"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COUNT(*), SUM(CASE WHEN accepted_at >= mql_at THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN accepted_at >= mql_at THEN 0 WHEN rejected_at >= mql_at THEN 1 ELSE 0 END) "
+            f"FROM leads_leadstage WHERE scoring_model_id = %s AND mql_at >= {time} AND mql_at < {time}",
+            [world.scoring_model.pk, lo, hi],
+        )
+        mqls, accepted, rejected = cursor.fetchone()
+        cursor.execute(
+            f"SELECT {seconds} FROM leads_leadstage WHERE scoring_model_id = %s AND mql_at >= {time} "
+            f"AND mql_at < {time} AND accepted_at >= mql_at",
+            [world.scoring_model.pk, lo, hi],
+        )
+        durations = sorted(round(float(s)) for (s,) in cursor.fetchall())
+        cursor.execute(
+            "SELECT COUNT(*) FROM leads_stagetransition WHERE scoring_model_id = %s AND to_stage = 'sql' "
+            f"AND from_stage <> 'mql' AND occurred_at >= {time} AND occurred_at < {time}",
+            [world.scoring_model.pk, lo, hi],
+        )
+        (direct,) = cursor.fetchone()
+    totals = conversion(world, manager).totals
+    assert (totals.mqls, totals.accepted, totals.rejected, totals.direct_sqls) == (mqls, accepted, rejected, direct)
+    _, q2, q3 = statistics.quantiles(durations, n=4, method="inclusive")
+    assert (totals.median_s, totals.p75_s) == (pytest.approx(q2), pytest.approx(q3))
+    assert durations == [10 * H, 20 * H, 40 * H, 100 * H]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY {seconds}), "
+                f"percentile_cont(0.75) WITHIN GROUP (ORDER BY {seconds}) FROM leads_leadstage "
+                f"WHERE scoring_model_id = %s AND mql_at >= {time} AND mql_at < {time} AND accepted_at >= mql_at",
+                [world.scoring_model.pk, lo, hi],
+            )
+            assert cursor.fetchone() == (totals.median_s, totals.p75_s)
+
+
+@pytest.mark.parametrize(
+    ("values", "fraction", "expected"),
+    [([], 0.5, None), ([7], 0.75, 7), ([1, 2], 0.5, 1.5), ([4, 1, 3, 2], 0.75, 3.25), ([10, 20, 40, 100], 0.75, 55)],
+)
+def test_percentile_cont_interpolates_between_the_closest_ranks(values, fraction, expected):
+    assert reports.percentile_cont(values, fraction) == expected
+
+
+# --- edge cases: clear empty figures, never an error --------------------------------------------
+
+
+def test_an_empty_period_gives_zeros_and_no_rate(world, manager):
+    report = conversion(world, manager, start=date(2023, 1, 1), end=date(2023, 3, 31))
+    assert report.empty
+    assert figures(report.totals) == (0, 0, 0, 0, 0, 0, 0, None, None)
+    assert report.totals.rate is None
+    assert [p.label for p in report.periods] == ["2023-01", "2023-02", "2023-03"]
+    for dimension in reports.DIMENSIONS:
+        assert reports.conversion_breakdown(
+            user=manager, scoring_model=world.scoring_model, start=date(2023, 1, 1), end=date(2023, 1, 2),
+            dimension=dimension,
+        ).empty  # fmt: skip
+    assert reports.rejection_reasons(
+        user=manager, scoring_model=world.scoring_model, start=date(2023, 1, 1), end=date(2023, 1, 2)
+    ).empty
+    calibration = reports.calibration_report(
+        user=manager, scoring_model=world.scoring_model, start=date(2023, 1, 1), end=date(2023, 1, 2)
+    )
+    assert calibration.empty
+    assert [s.note for s in calibration.segments] == ["No leads in this segment for the period."] * 2
+
+
+def test_all_rejected_gives_a_zero_rate_and_no_time_to_sql(personas, manager):
+    lives = [
+        Life(f"X{i}", "rep", "default", at(1, 1), 55, mql_at=at(1, 2 + i), mql_score=55, outcome="rejected",
+             decided=3 * HOUR, reason="wrong_fit")
+        for i in range(3)
+    ]  # fmt: skip
+    world = report_world(users=personas, lives=lives)
+    totals = conversion(world, manager).totals
+    assert (totals.mqls, totals.accepted, totals.rejected, totals.rate) == (3, 0, 3, 0.0)
+    assert (totals.median_s, totals.p75_s) == (None, None)
+    rejections = reports.rejection_reasons(user=manager, scoring_model=world.scoring_model, start=START, end=END)
+    assert [(r.reason, r.count, r.share) for r in rejections.total.reasons if r.count] == [("wrong_fit", 3, 1.0)]
+
+
+def test_leads_that_skipped_mql_count_as_sqls_but_not_in_the_rate(personas, manager):
+    world = report_world(users=personas, lives=[life for life in LIVES if life.xid in ("D1", "N1")])
+    totals = conversion(world, manager).totals
+    assert (totals.leads, totals.mqls, totals.direct_sqls, totals.sqls, totals.rate) == (2, 0, 1, 1, None)
+    assert not conversion(world, manager).empty
+
+
+def test_an_unknown_grain_is_refused(world, manager):
+    with pytest.raises(reports.ReportError, match="unknown grain"):
+        conversion(world, manager, grain="day")
+
+
+# --- breakdowns -----------------------------------------------------------------------------------
+
+
+def breakdown(world, user, dimension, **kwargs):
+    return reports.conversion_breakdown(
+        user=user, scoring_model=world.scoring_model, start=START, end=END, dimension=dimension, **kwargs
+    )
+
+
+def test_breakdown_by_industry_most_mqls_first_with_n(world, manager, django_assert_max_num_queries):
+    with django_assert_max_num_queries(5):
+        rows = breakdown(world, manager, "industry").rows
+    got = [(r.label, r.leads, r.mqls, r.accepted, r.rejected, r.direct_sqls, r.rate, r.small_sample) for r in rows]
+    assert got == [
+        ("Software", 5, 5, 2, 1, 1, 0.4, True),  # A1, A2, A5, B2, R1 (+ D1 direct; R1 created in November)
+        ("Finance", 3, 3, 2, 1, 0, 2 / 3, True),  # A3, B1, B3
+        ("Retail", 3, 1, 0, 1, 0, 0.0, True),  # A4; N1, N2 never MQL
+    ]
+    assert (rows[1].median_s, rows[1].p75_s) == (70 * H, 85 * H)  # A3 40 h, B1 100 h
+
+
+def test_breakdown_by_segment_owner_source_and_country(world, manager):
+    def by(dimension):
+        return [(r.label, r.mqls, r.accepted) for r in breakdown(world, manager, dimension).rows]
+
+    assert by("segment") == [("default", 7, 3), ("enterprise", 2, 1)]
+    assert by("owner") == [("rep2", 5, 2), ("rep", 4, 2)]
+    assert by("lead_source") == [("organic", 6, 3), ("paid", 2, 0), ("webinar", 1, 1), ("referral", 0, 0)]
+    assert by("country") == [("US", 8, 3), ("GB", 1, 1)]
+
+
+def test_breakdown_by_a_lead_attribute_with_missing_values_as_none(world, manager, rep):
+    rows = breakdown(world, manager, "attribute", attribute="product_interest").rows
+    # Equal volumes are in label order; N1 has no product_interest.
+    assert [(r.label, r.leads, r.mqls) for r in rows] == [
+        ("analytics", 8, 7),
+        ('=HYPERLINK("http://x")', 1, 1),
+        ("automation", 1, 1),
+        ("(none)", 1, 0),
+    ]
+    mine = breakdown(world, rep, "attribute", attribute="product_interest").rows
+    assert [(r.label, r.mqls) for r in mine] == [("analytics", 3), ("automation", 1), ("(none)", 0)]
+
+
+def test_a_bad_dimension_or_attribute_key_is_refused(world, manager):
+    with pytest.raises(reports.ReportError, match="unknown breakdown"):
+        breakdown(world, manager, "title")
+    with pytest.raises(reports.ReportError, match="attribute key"):
+        breakdown(world, manager, "attribute", attribute="x'); DROP TABLE leads_lead; --")
+
+
+# --- rejection reasons ----------------------------------------------------------------------------
+
+
+def test_rejection_reasons_per_segment(world, manager, rep, django_assert_max_num_queries):
+    with django_assert_max_num_queries(3):
+        report = reports.rejection_reasons(user=manager, scoring_model=world.scoring_model, start=START, end=END)
+
+    def counted(s):
+        return [(r.reason, r.count, r.share) for r in s.reasons if r.count]
+
+    default, enterprise = report.segments
+    assert (default.segment, default.mqls, default.rejected) == ("default", 7, 2)
+    assert counted(default) == [("wrong_fit", 1, 0.5), ("no_budget", 1, 0.5)]
+    assert (enterprise.segment, enterprise.mqls, enterprise.rejected) == ("enterprise", 2, 1)
+    assert counted(enterprise) == [("not_ready", 1, 1.0)]
+    assert (report.total.mqls, report.total.rejected) == (9, 3)
+    mine = reports.rejection_reasons(user=rep, scoring_model=world.scoring_model, start=START, end=END)
+    assert [(s.segment, counted(s)) for s in mine.segments] == [("default", [("no_budget", 1, 1.0)])]
+
+
+# --- threshold calibration ------------------------------------------------------------------------
+
+
+def calibrate(world, user, **kwargs):
+    return {
+        s.key: s
+        for s in reports.calibration_report(
+            user=user, scoring_model=world.scoring_model, start=START, end=END, **kwargs
+        ).segments
+    }
+
+
+def test_sql_rate_by_band_of_the_score_at_mql(world, manager, django_assert_max_num_queries):
+    with django_assert_max_num_queries(5):
+        segments = calibrate(world, manager, target_value=0.5, min_n=2)
+    default = segments["default"]
+    assert [(b.label, b.n, b.sqls, b.rate) for b in default.bands] == [("50–60", 5, 1, 0.2), ("60–70", 2, 2, 1.0)]
+    assert [(b.start, b.n, b.sqls) for b in segments["enterprise"].bands] == [(70, 2, 1)]
+    assert (default.current.threshold, default.current.mqls, default.current.sqls) == (50, 7, 3)
+
+
+def test_the_threshold_for_a_target_rate(world, manager):
+    segments = calibrate(world, manager, target="rate", target_value=0.5, min_n=2)
+    # default: 3 of 7 at 50; raising it to 52 leaves out A4 (51): 3 of 6 = 50 %.
+    suggested = segments["default"].suggested
+    assert (suggested.threshold, suggested.mqls, suggested.sqls) == (52, 6, 3)
+    assert segments["default"].changes
+    # enterprise already converts 1 of 2: the current threshold stays, and the note says why.
+    enterprise = segments["enterprise"]
+    assert (enterprise.suggested.threshold, enterprise.changes) == (70, False)
+    assert "already meets the target" in enterprise.note
+    # 60 %: B2 (53) must go too -> 54: A1, A5, R1, A2, B1 = 3 of 5.
+    suggested = calibrate(world, manager, target="rate", target_value=0.6, min_n=2)["default"].suggested
+    assert (suggested.threshold, suggested.mqls, suggested.sqls) == (54, 5, 3)
+    # Too few MQLs left for any threshold to count.
+    none = calibrate(world, manager, target="rate", target_value=0.9, min_n=3)["default"]
+    assert none.suggested is None and "No threshold gives 90%" in none.note
+
+
+def test_the_threshold_for_a_target_volume(world, manager):
+    segments = calibrate(world, manager, target="volume", target_value=4)
+    # The highest threshold keeping 4 MQLs: 57 (R1 57, A5 58, A2 62, B1 66), 2 of them SQL.
+    suggested = segments["default"].suggested
+    assert (suggested.threshold, suggested.mqls, suggested.sqls) == (57, 4, 2)
+    # Only 2 enterprise MQLs: this basis cannot lower a threshold to get more.
+    assert segments["enterprise"].suggested is None
+    assert "lowering it needs basis: current scores" in segments["enterprise"].note
+
+
+def test_calibration_on_current_scores_of_the_leads_created(world, manager):
+    segments = calibrate(world, manager, basis="current", target="volume", target_value=6)
+    default = segments["default"]
+    # Leads created in the period, default segment, by current score: N1 20, D1 30 (direct SQL),
+    # A4 51, B2 53, A1 55 (SQL), A5 58, A2 62 (SQL), B1 66 (SQL).
+    assert [(b.start, b.n, b.sqls) for b in default.bands] == [
+        (20, 1, 0),
+        (30, 1, 1),
+        (40, 0, 0),
+        (50, 4, 1),
+        (60, 2, 2),
+    ]
+    assert (default.current.mqls, default.current.sqls) == (6, 3)
+    assert (default.suggested.threshold, default.suggested.mqls, default.suggested.sqls) == (51, 6, 3)
+    # On this basis the threshold may go down: 7 leads at 30 or more, 4 of them SQL.
+    lower = calibrate(world, manager, basis="current", target="volume", target_value=7)["default"].suggested
+    assert (lower.threshold, lower.mqls, lower.sqls) == (30, 7, 4)
+
+
+def test_a_rep_calibrates_on_their_own_leads_only(world, rep):
+    default = calibrate(world, rep, target_value=0.5, min_n=2)["default"]
+    assert [(b.start, b.n, b.sqls) for b in default.bands] == [(50, 3, 1), (60, 1, 1)]  # A1, A5, B2; A2
+
+
+def test_a_suggestion_becomes_a_new_draft_of_the_model(world, marketer):
+    draft = reports.calibration_draft_create(
+        scoring_model=world.scoring_model, segment="default", threshold=52, user=marketer
+    )
+    assert (draft.number, draft.status, draft.created_by) == (2, VersionStatus.DRAFT, marketer)
+    assert "segment default MQL threshold 50 -> 52" in draft.note
+    live = world.version.document
+    assert draft.document["segments"][1]["thresholds"] == {"warm": 30, "hot": 60, "mql": 52}
+    assert {k: v for k, v in draft.document.items() if k != "segments"} == {
+        k: v for k, v in live.items() if k != "segments"
+    }
+    assert draft.document["segments"][0] == live["segments"][0]
+    world.version.refresh_from_db()
+    assert world.version.document["segments"][1]["thresholds"]["mql"] == 50  # the live one is untouched
+
+
+def test_only_editors_turn_suggestions_into_drafts(world, personas):
+    for who in ("rep", "manager"):
+        with pytest.raises(PermissionDenied):
+            reports.calibration_draft_create(
+                scoring_model=world.scoring_model, segment="default", threshold=52, user=personas[who]
+            )
+    assert ModelVersion.objects.filter(scoring_model=world.scoring_model).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("segment", "threshold", "message"),
+    [("default", 50, "already 50"), ("nope", 52, "no segment 'nope'")],
+)
+def test_a_suggestion_that_changes_nothing_or_names_no_segment_is_refused(world, marketer, segment, threshold, message):
+    with pytest.raises(reports.CalibrationError, match=message):
+        reports.calibration_draft_create(
+            scoring_model=world.scoring_model, segment=segment, threshold=threshold, user=marketer
+        )
+
+
+# --- score distribution ---------------------------------------------------------------------------
+
+
+def test_current_scores_per_segment_with_thresholds(world, manager, rep, django_assert_max_num_queries):
+    with django_assert_max_num_queries(5):
+        report = reports.score_distribution(user=manager, scoring_model=world.scoring_model, band_width=10)
+    segments = {s.key: s for s in report.segments}
+    assert segments["enterprise"].thresholds == {"warm": 45, "hot": 80, "mql": 70}
+    assert [(b.start, b.n) for b in segments["enterprise"].bands] == [(40, 1), (50, 0), (60, 0), (70, 2)]
+    # default: N1 20, D1 30, A4 51, B2 53, A1 55, R1 57, A5 58 | A2 62, B1 66, O1 60
+    assert [(b.start, b.n) for b in segments["default"].bands] == [(20, 1), (30, 1), (40, 0), (50, 5), (60, 3)]
+    mine = {s.key: s for s in reports.score_distribution(user=rep, scoring_model=world.scoring_model).segments}
+    assert (mine["enterprise"].n, mine["default"].n) == (0, 7)  # A1, A2, A5, B2, D1, O1, N1
+    wide = reports.score_distribution(user=manager, scoring_model=world.scoring_model, band_width=25).segments
+    assert [(b.start, b.n) for b in wide[1].bands] == [(0, 1), (25, 1), (50, 8)]
+
+
+def test_the_demo_backfill_shape_is_read_as_written(world, manager):
+    # The lifecycle rows the reports read are exactly these: a stage row per lead with an MQL or SQL.
+    assert LeadStage.objects.filter(scoring_model=world.scoring_model).count() == 11
+    assert LeadStage.objects.filter(scoring_model=world.scoring_model, stage=Stage.RECYCLED).count() == 1

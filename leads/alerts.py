@@ -34,7 +34,9 @@ def alerts_send_pending(*, limit: int = BATCH) -> int:
         Notification.objects.filter(id__in=claimed).update(emailed_at=now)
     sent = 0
     connection = get_connection()
-    for note in Notification.objects.filter(id__in=claimed).select_related("user", "lead", "scoring_model"):
+    notes = list(Notification.objects.filter(id__in=claimed).select_related("user", "lead", "scoring_model"))
+    _webhooks_for(notes)
+    for note in notes:
         if not note.user.email:
             continue
         subject = SUBJECTS[note.kind].format(lead=note.lead, model=note.scoring_model.name)
@@ -45,3 +47,22 @@ def alerts_send_pending(*, limit: int = BATCH) -> int:
         except OSError as exc:  # a mail server outage must not stop the others
             log.warning("alert %s not e-mailed: %s", note.pk, exc)
     return sent
+
+
+def _webhooks_for(notes: list[Notification]) -> None:
+    """Crossings also go to the webhooks subscribed to them (one delivery per endpoint)."""
+    from .webhooks import webhooks_dispatch
+
+    with transaction.atomic():
+        for note in notes:
+            payload = {
+                "lead": note.lead.external_id,
+                "model": note.scoring_model.slug,
+                "message": note.message,
+                "at": note.created_at,
+            }
+            if note.kind == NotificationKind.BECAME_MQL:
+                webhooks_dispatch(event_type="became_mql", payload=payload)
+            else:
+                # Tier changes are sent for the one that matters to sales: into hot.
+                webhooks_dispatch(event_type="tier_changed", payload={**payload, "tier": "hot"})

@@ -23,6 +23,7 @@ from matrix.models import ScoringModel
 from .choices import RejectReason, Stage
 from .models import Lead, LeadStage, Score, StageTransition
 from .selectors import user_sees_all_leads
+from .webhooks import webhooks_dispatch
 
 ACT_PERMISSION = "leads.act_on_leads"
 TEXT_MAX = 500
@@ -82,6 +83,9 @@ def lead_recycle(*, lead: Lead, scoring_model: ScoringModel, user) -> LeadStage:
     )
 
 
+WEBHOOK_OF_STAGE = {Stage.SQL: "accepted", Stage.REJECTED: "rejected"}
+
+
 def _move(
     *,
     lead: Lead,
@@ -131,6 +135,22 @@ def _move(
             actor=user,
             occurred_at=now,
         )
+        if to in WEBHOOK_OF_STAGE:
+            # In the transaction: the delivery rows exist exactly when the move does, sent on commit.
+            webhooks_dispatch(
+                event_type=WEBHOOK_OF_STAGE[to],
+                payload={
+                    "lead": lead.external_id,
+                    "model": scoring_model.slug,
+                    "from": current,
+                    "to": to,
+                    "reason": reason,
+                    "reason_text": text,
+                    "score": None if score["score"] is None else float(score["score"]),
+                    "by": getattr(user, "username", None),
+                    "at": now,
+                },
+            )
     return stage
 
 

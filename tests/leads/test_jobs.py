@@ -349,3 +349,27 @@ def test_header_shows_unread_alerts_and_they_can_be_marked_read(client, rep):
     assert '<mark class="badge">2</mark>' in client.get("/notifications/").content.decode()
     client.post("/notifications/read/")
     assert '<mark class="badge">' not in client.get("/notifications/").content.decode()
+
+
+@pytest.mark.django_db
+def test_crossings_and_sales_decisions_reach_subscribed_webhooks(rep, manager):
+    from leads.lifecycle import lead_accept
+    from leads.models import Lead, WebhookDelivery, WebhookEndpoint
+
+    # Given an endpoint subscribed to MQLs, hot leads and sales decisions
+    WebhookEndpoint.objects.create(
+        name="crm", url="http://127.0.0.1:9/hook", secret="s3cret",
+        event_types=["became_mql", "tier_changed", "accepted"], active=True,
+    )  # fmt: skip
+    add_leads(1, owner=rep)
+    version = publish(model_doc())
+    leads_rescore(version=version, as_of=AS_OF)
+    add_events([{"id": "E1", "lead": "L0000", "kind": "demo_request", "occurred_at": "2026-05-31T00:00:00Z"}])
+    leads_rescore(version=version, as_of=AS_OF)
+    # when the alerts go out and the manager accepts the MQL
+    alerts_send_pending()
+    lead_accept(lead=Lead.objects.get(), scoring_model=version.scoring_model, user=manager)
+    # then one delivery per event type waits to be sent, each naming the lead
+    deliveries = WebhookDelivery.objects.order_by("id")
+    assert sorted(d.event_type for d in deliveries) == ["accepted", "became_mql", "tier_changed"]
+    assert all('"lead":"L0000"' in d.body for d in deliveries)

@@ -46,6 +46,7 @@ lint: install
 bench: install
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
 	$(PY) benchmarks/ingest.py $(INGEST_ARGS)
+	$(PY) benchmarks/pages.py
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache .hypothesis

@@ -24,6 +24,7 @@ urlpatterns = [
     # The rep workspace (docs/rep-workspace.md): lists, grid, lead pages, lifecycle actions.
     path("leads/", include("leads.urls")),
     path("reports/", include("leads.report_urls")),
+    path("matrix/", include("matrix.urls")),
     path("jobs/", views_pipeline.job_list, name="jobs"),
     path("jobs/<int:pk>/", views_pipeline.job_detail, name="job-detail"),
     path("notifications/", views_pipeline.notification_list, name="notifications"),

@@ -3,7 +3,7 @@ from django.contrib import admin
 from leadscoring.admin import ReadOnlyAdmin
 
 from .choices import VersionStatus
-from .models import Approval, AuditEntry, ModelVersion, ScoringModel
+from .models import Approval, AuditEntry, ModelVersion, ScoringModel, WorkspaceSettings
 
 
 @admin.register(ScoringModel)
@@ -79,3 +79,16 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     list_select_related = ["scoring_model", "actor", "version__scoring_model"]
     search_fields = ["action", "scoring_model__slug"]
     show_full_result_count = False
+
+
+@admin.register(WorkspaceSettings)
+class WorkspaceSettingsAdmin(admin.ModelAdmin):
+    """The one settings row: whether publishing needs both sign-offs, and the glossary."""
+
+    list_display = ["__str__", "require_marketing_and_sales_approval"]
+
+    def has_add_permission(self, request):
+        return not WorkspaceSettings.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -94,3 +94,35 @@ class AuditEntry(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "audit entries"
+
+
+def default_glossary() -> dict:
+    """The shared definitions the matrix page shows beside the grid (editable in the admin)."""
+    return {
+        "Fit": "How well the lead matches the customers we want, from lead fields (title, size, industry...).",
+        "Engagement": "What the lead did (visits, downloads, demo requests), capped per criterion and decayed.",
+        "Decay": "Points taken off for inactivity or unanswered outreach.",
+        "Tier": "Cold, warm or hot, by the score against the segment's thresholds.",
+        "MQL": "Marketing-qualified lead: the score reached the segment's MQL threshold; sales reviews it.",
+        "Grade": "Fit letter (A best, D worst) and engagement digit (4 best, 1 worst), e.g. B3.",
+    }
+
+
+class WorkspaceSettings(models.Model):
+    """Workspace-wide choices of the matrix: one row (pk 1), read with `workspace_settings()`."""
+
+    # On: a draft is published only once a marketing and a sales editor approved its current
+    # revision (UI and API). Off: any editor with the publish permission publishes alone.
+    require_marketing_and_sales_approval = models.BooleanField(default=True)
+    # Term -> definition, the shared vocabulary of marketing and sales.
+    glossary = models.JSONField(default=default_glossary, blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "workspace settings"
+
+    def __str__(self):
+        return "Workspace settings"
+
+    def save(self, *args, **kwargs):
+        self.pk = 1
+        super().save(*args, **kwargs)

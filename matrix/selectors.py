@@ -1,8 +1,13 @@
 """Reads of scoring models and versions."""
 
-from .choices import VersionStatus
+from dataclasses import dataclass
+
+from django.db.models import Count, Prefetch
+
+from .choices import ApprovalRole, VersionStatus
+from .engine.conditions import describe
 from .engine.document import ModelSpec, parse_document
-from .models import ModelVersion, ScoringModel
+from .models import Approval, AuditEntry, ModelVersion, ScoringModel, WorkspaceSettings
 
 
 def version_live(*, scoring_model: ScoringModel) -> ModelVersion | None:
@@ -20,3 +25,214 @@ def versions_live() -> list[ModelVersion]:
 
 def version_spec(*, version: ModelVersion) -> ModelSpec:
     return parse_document(version.document)
+
+
+# --- workspace settings and approvals ----------------------------------------------------------
+
+
+def workspace_settings() -> WorkspaceSettings:
+    """The workspace's settings row, created with the defaults on first read."""
+    settings, _ = WorkspaceSettings.objects.get_or_create(pk=1)
+    return settings
+
+
+def approvals_status(*, version: ModelVersion, settings: WorkspaceSettings | None = None) -> dict:
+    """Which roles approved the version's CURRENT revision (an edit bumps the revision, so older
+    approvals no longer count) and whether that is enough to publish.
+
+    Returns {"revision", "approvals": {role: Approval | None}, "missing": [role, ...],
+    "required": bool, "ready": bool}. Uses prefetched `version.approvals` when there are some.
+    """
+    settings = settings or workspace_settings()
+    current = {a.role: a for a in version.approvals.all() if a.revision == version.revision}
+    roles = [role.value for role in ApprovalRole]
+    missing = [role for role in roles if role not in current]
+    required = settings.require_marketing_and_sales_approval
+    return {
+        "revision": version.revision,
+        "approvals": {role: current.get(role) for role in roles},
+        "missing": missing,
+        "required": required,
+        "ready": version.status == VersionStatus.DRAFT and (not required or not missing),
+    }
+
+
+# --- the matrix workspace pages ----------------------------------------------------------------
+
+
+def _versions_with_people():
+    return ModelVersion.objects.select_related("created_by", "published_by", "updated_by").prefetch_related(
+        Prefetch("approvals", queryset=Approval.objects.select_related("user").order_by("id"))
+    )
+
+
+def scoring_models_overview() -> list[dict]:
+    """Every model with its live version, its newest draft and its leads per tier (four queries)."""
+    from leads.models import Score
+
+    models = list(ScoringModel.objects.order_by("name", "pk"))
+    versions = _versions_with_people().exclude(status=VersionStatus.ARCHIVED).order_by("scoring_model_id", "-number")
+    live, draft = {}, {}
+    for version in versions:
+        if version.status == VersionStatus.PUBLISHED:
+            live[version.scoring_model_id] = version
+        else:
+            draft.setdefault(version.scoring_model_id, version)
+    tiers: dict[int, dict[str, int]] = {}
+    rows = Score.objects.order_by().values_list("scoring_model_id", "tier").annotate(n=Count("pk"))
+    for model_id, tier, n in rows:
+        tiers.setdefault(model_id, {})[tier] = n
+    settings = workspace_settings()
+    return [
+        {
+            "model": model,
+            "live": live.get(model.pk),
+            "draft": draft.get(model.pk),
+            "draft_approvals": approvals_status(version=draft[model.pk], settings=settings)
+            if model.pk in draft
+            else None,
+            "tiers": tiers.get(model.pk, {}),
+        }
+        for model in models
+    ]
+
+
+def model_versions(*, scoring_model: ScoringModel) -> list[ModelVersion]:
+    """Every version of the model, newest first, with its people and approvals (three queries)."""
+    return list(_versions_with_people().filter(scoring_model=scoring_model).order_by("-number"))
+
+
+def model_grade_counts(*, scoring_model: ScoringModel) -> dict[str, int]:
+    """How many leads hold each grade (e.g. "B3") under the model (one GROUP BY)."""
+    from leads.models import Score
+
+    rows = Score.objects.filter(scoring_model=scoring_model).order_by().values_list("grade").annotate(n=Count("pk"))
+    return dict(rows)
+
+
+def model_audit(*, scoring_model: ScoringModel, limit: int = 200) -> list[AuditEntry]:
+    return list(AuditEntry.objects.filter(scoring_model=scoring_model).select_related("actor", "version")[:limit])
+
+
+@dataclass(frozen=True)
+class MaxScore:
+    fit: int
+    engagement: int | None  # None: some positive engagement criterion has no cap (unbounded)
+
+    @property
+    def total(self) -> int | None:
+        return None if self.engagement is None else self.fit + self.engagement
+
+
+def spec_max_score(spec: ModelSpec) -> MaxScore:
+    """The most a lead can score before decay: every positive fit criterion, plus every positive
+    engagement criterion at its cap (points x cap). One uncapped one makes engagement unbounded."""
+    fit = sum(c.points for c in spec.fit_criteria if c.points > 0)
+    engagement = 0
+    for c in spec.engagement_criteria:
+        if c.points <= 0:
+            continue
+        if c.cap is None:
+            return MaxScore(fit, None)
+        engagement += c.points * c.cap
+    return MaxScore(fit, engagement)
+
+
+# --- differences between two versions -----------------------------------------------------------
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_fmt(v) for v in value) or "none"
+    return str(value)
+
+
+def _condition(cond) -> str:
+    return describe(cond) if cond else "none"
+
+
+def _compare(prefix: str, pairs: list[tuple[str, object, object]]) -> list[str]:
+    return [f"{prefix} {name} {_fmt(a)} → {_fmt(b)}" for name, a, b in pairs if a != b]
+
+
+def _criterion_fields(c) -> list[tuple[str, object]]:
+    return [
+        ("label", c.label),
+        ("dimension", c.dimension),
+        ("when", _condition(c.when) if c.is_fit else None),
+        ("event", list(c.events) if not c.is_fit else None),
+        ("where", _condition(c.where) if not c.is_fit else None),
+        ("points", c.points),
+        ("cap", c.cap),
+        ("cap_window_days", c.cap_window_days),
+    ]
+
+
+def _decay_fields(d) -> list[tuple[str, object]]:
+    return [
+        ("label", d.label),
+        ("type", d.type),
+        ("events", list(d.events) if d.events is not None else "any event"),
+        ("every_days", d.every_days),
+        ("after_days", d.after_days),
+        ("responses", list(d.responses)),
+        ("match_property", d.match_property),
+        ("points", d.points),
+    ]
+
+
+def _segment_fields(s) -> list[tuple[str, object]]:
+    return [
+        ("label", s.label),
+        ("when", _condition(s.when)),
+        ("threshold warm", s.warm),
+        ("threshold hot", s.hot),
+        ("threshold mql", s.mql),
+    ]
+
+
+def _keyed(kind: str, old: tuple, new: tuple, fields) -> list[str]:
+    """Lines for a list of keyed items: changes and additions in the new order, then removals."""
+    before = {item.key: item for item in old}
+    after = {item.key for item in new}
+    lines = []
+    for item in new:
+        if item.key not in before:
+            lines.append(f"{kind} {item.key} added")
+            continue
+        was = dict(fields(before[item.key]))
+        lines += _compare(f"{kind} {item.key}", [(name, was[name], value) for name, value in fields(item)])
+    lines += [f"{kind} {item.key} removed" for item in old if item.key not in after]
+    return lines
+
+
+def versions_diff(*, old: ModelVersion, new: ModelVersion) -> list[str]:
+    """What changed from `old` to `new`, one readable line per change, e.g.
+    "criterion blog-visit points 5 → 10" or "segment enterprise threshold mql 70 → 80"."""
+    a, b = version_spec(version=old), version_spec(version=new)
+    lines = _compare(
+        "model",
+        [
+            (name, getattr(a, name), getattr(b, name))
+            for name in ("name", "description", "lookback_days", "half_life_days", "engagement_floor")
+        ],
+    )
+    lines += _keyed("criterion", a.criteria, b.criteria, _criterion_fields)
+    lines += _keyed("decay", a.decay, b.decay, _decay_fields)
+    lines += _keyed("segment", a.segments, b.segments, _segment_fields)
+    if [s.key for s in a.segments] != [s.key for s in b.segments] and {s.key for s in a.segments} == {
+        s.key for s in b.segments
+    }:
+        lines.append(f"segment order {_fmt([s.key for s in a.segments])} → {_fmt([s.key for s in b.segments])}")
+    for dim, letters, old_g, new_g in (
+        ("fit", "ABC", a.grade_fit, b.grade_fit),
+        ("engagement", "432", a.grade_engagement, b.grade_engagement),
+    ):
+        lines += _compare(f"grade {dim}", list(zip(letters, old_g, new_g, strict=True)))
+    return lines

@@ -1,12 +1,15 @@
 """Writes to scoring models: import, edit, approve, publish. Views, API and commands call these."""
 
+import copy
+
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from .choices import VersionStatus
+from .choices import ApprovalRole, VersionStatus
 from .engine.document import DocumentError, ModelSpec, parse_document
-from .models import AuditEntry, ModelVersion, ScoringModel
+from .models import Approval, AuditEntry, ModelVersion, ScoringModel
+from .selectors import approvals_status
 
 
 class PublishError(ValueError):
@@ -43,13 +46,25 @@ def model_import(*, data, user=None, note: str = "") -> ModelVersion:
 
 
 @transaction.atomic
-def model_version_publish(*, version: ModelVersion, user=None) -> ModelVersion:
-    """Make a draft the live version of its model; the previous live version is archived."""
+def model_version_publish(*, version: ModelVersion, user=None, enforce_approvals: bool = False) -> ModelVersion:
+    """Make a draft the live version of its model; the previous live version is archived.
+
+    With `enforce_approvals` (the pages and the API), the current revision must carry a marketing
+    and a sales approval unless the workspace setting relaxes that; PublishError names what is
+    missing. Without it (CLI import --publish, seed_demo, tests) no sign-off is asked.
+    """
     # Lock the model row: two publishes of the same model run one after the other.
     ScoringModel.objects.select_for_update().get(pk=version.scoring_model_id)
     version = ModelVersion.objects.select_for_update().get(pk=version.pk)
     if version.status != VersionStatus.DRAFT:
         raise PublishError(f"version {version.number} is {version.status}, only a draft can be published")
+    if enforce_approvals:
+        status = approvals_status(version=version)
+        if not status["ready"]:
+            raise PublishError(
+                f"version {version.number} revision {version.revision} still needs the approval of: "
+                + ", ".join(status["missing"])
+            )
     try:
         parse_document(version.document)
     except DocumentError as exc:
@@ -124,3 +139,102 @@ def model_draft_update(
         revision=version.revision,
     )
     return version
+
+
+def _approval_roles(user) -> list[str]:
+    """The approval roles the user may give, in ApprovalRole order: an editor's own; every role
+    for an admin (or a member of both editor groups)."""
+    from leadscoring.roles import ADMIN, APPROVAL_ROLE_OF_GROUP, user_roles
+
+    names = user_roles(user)
+    if ADMIN in names:
+        return [role.value for role in ApprovalRole]
+    mine = {APPROVAL_ROLE_OF_GROUP[name] for name in names if name in APPROVAL_ROLE_OF_GROUP}
+    return [role.value for role in ApprovalRole if role.value in mine]
+
+
+@transaction.atomic
+def model_version_approve(*, version: ModelVersion, user, revision: int) -> Approval:
+    """Sign off `revision` of a draft in the user's role (marketing or sales editor).
+
+    The role comes from the user's group (leadscoring.roles.APPROVAL_ROLE_OF_GROUP). An admin
+    gives the first role still missing at this revision (marketing, then sales): one call, one
+    approval, so an admin standing in for both teams approves twice, knowingly. Approving again
+    in a role already given at this revision returns that approval (nothing new is recorded).
+    Raises PermissionError for users without an approval role, DraftError if the version is not
+    a draft, StaleRevision if it moved on from `revision`.
+    """
+    if not user.has_perm("matrix.approve_version"):
+        raise PermissionError(f"{user.get_username()} may not approve scoring models")
+    roles = _approval_roles(user)
+    if not roles:
+        raise PermissionError(f"{user.get_username()} is neither a marketing nor a sales editor")
+    ScoringModel.objects.select_for_update().get(pk=version.scoring_model_id)
+    version = ModelVersion.objects.select_for_update().select_related("scoring_model").get(pk=version.pk)
+    if version.status != VersionStatus.DRAFT:
+        raise DraftError(f"version {version.number} is {version.status}: only a draft can be approved")
+    if version.revision != revision:
+        raise StaleRevision(
+            f"version {version.number} is at revision {version.revision}, the approval was given on "
+            f"revision {revision}: read it again"
+        )
+    given = {a.role: a for a in version.approvals.filter(revision=revision)}
+    role = next((r for r in roles if r not in given), None)
+    if role is None:
+        return given[roles[0]]
+    approval = Approval.objects.create(version=version, role=role, revision=revision, user=user)
+    audit(
+        scoring_model=version.scoring_model,
+        version=version,
+        user=user,
+        action="approved",
+        number=version.number,
+        revision=revision,
+        role=role,
+    )
+    return approval
+
+
+@transaction.atomic
+def model_draft_publish(*, version: ModelVersion, user, revision: int) -> ModelVersion:
+    """The pages' publish: the draft as the user saw it (`revision`), approvals enforced.
+
+    Locks in the same order as model_version_publish (model, then version), so the revision
+    checked is the one published. Raises StaleRevision or PublishError.
+    """
+    ScoringModel.objects.select_for_update().get(pk=version.scoring_model_id)
+    locked = ModelVersion.objects.select_for_update().get(pk=version.pk)
+    if locked.status == VersionStatus.DRAFT and locked.revision != revision:
+        raise StaleRevision(
+            f"version {locked.number} is at revision {locked.revision}, you saw revision {revision}: read it again"
+        )
+    return model_version_publish(version=locked, user=user, enforce_approvals=True)
+
+
+@transaction.atomic
+def model_version_restore(*, version: ModelVersion, user=None) -> ModelVersion:
+    """A new draft whose document is a copy of `version`'s (any status), audited as a restore."""
+    scoring_model = ScoringModel.objects.select_for_update().get(pk=version.scoring_model_id)
+    source = ModelVersion.objects.get(pk=version.pk)
+    spec: ModelSpec = parse_document(source.document)
+    ScoringModel.objects.filter(pk=scoring_model.pk).update(name=spec.name, description=spec.description)
+    number = (scoring_model.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+    draft = ModelVersion.objects.create(
+        scoring_model=scoring_model,
+        number=number,
+        status=VersionStatus.DRAFT,
+        document=copy.deepcopy(source.document),
+        note=f"Restored from version {source.number}",
+        based_on=source,
+        created_by=user,
+        updated_by=user,
+    )
+    audit(
+        scoring_model=scoring_model,
+        version=draft,
+        user=user,
+        action="restored",
+        number=number,
+        from_number=source.number,
+    )
+    return draft

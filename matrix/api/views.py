@@ -221,7 +221,7 @@ class VersionViewSet(ApiGenericViewSet):
             if locked.revision != version.revision:
                 raise PreconditionFailed(f"version {locked.number} changed while publishing; read it again")
             try:
-                version = services.model_version_publish(version=locked, user=request.user)
+                version = services.model_version_publish(version=locked, user=request.user, enforce_approvals=True)
             except services.PublishError as exc:
                 raise Conflict({"valid": False, "errors": [str(exc)]}) from None
         job = (

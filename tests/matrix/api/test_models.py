@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from leads.models import RescoreJob
 from matrix.choices import VersionStatus
 from matrix.models import AuditEntry, ModelVersion
-from matrix.services import model_import
+from matrix.services import model_import, model_version_approve
 from tests.apihelpers import model_doc, publish, token_client
 
 pytestmark = pytest.mark.django_db
@@ -160,13 +160,22 @@ def test_published_versions_and_reps_cannot_edit(marketer, rep):
 # --- publish and jobs --------------------------------------------------------------------------------
 
 
-def test_an_editor_publishes_with_if_match_and_a_rescore_job_starts(saleslead, rep, django_capture_on_commit_callbacks):
+def test_an_editor_publishes_with_if_match_and_a_rescore_job_starts(
+    marketer, saleslead, rep, django_capture_on_commit_callbacks
+):
     model_import(data=model_doc())
     url = version_url() + "publish/"
     assert token_client(rep).post(url, HTTP_IF_MATCH='"v1r1"').status_code == 403
     api = token_client(saleslead)
     assert api.post(url).status_code == 428
     assert api.post(url, HTTP_IF_MATCH='"v1r0"').status_code == 412
+    # Publishing through the API needs both sign-offs of the current revision (matrix-workspace.md).
+    refused = api.post(url, HTTP_IF_MATCH='"v1r1"')
+    assert refused.status_code == 409 and refused.json()["errors"] == [
+        "version 1 revision 1 still needs the approval of: marketing, sales"
+    ]
+    model_version_approve(version=ModelVersion.objects.get(), user=marketer, revision=1)
+    model_version_approve(version=ModelVersion.objects.get(), user=saleslead, revision=1)
     response = api.post(url, HTTP_IF_MATCH='"v1r1"')
     assert response.status_code == 200, response.content
     body = response.json()
@@ -175,6 +184,20 @@ def test_an_editor_publishes_with_if_match_and_a_rescore_job_starts(saleslead, r
     assert ModelVersion.objects.get().status == VersionStatus.PUBLISHED
     again = api.post(url, HTTP_IF_MATCH='"v1r1"')
     assert again.status_code == 409 and "only a draft can be published" in again.json()["errors"][0]
+
+
+def test_editors_approve_through_the_api_in_their_role(marketer, saleslead, rep, manager):
+    model_import(data=model_doc())
+    url = version_url() + "approve/"
+    for reader in (rep, manager):
+        assert token_client(reader).post(url, HTTP_IF_MATCH='"v1r1"').status_code == 403
+    assert token_client(marketer).post(url).status_code == 428
+    assert token_client(marketer).post(url, HTTP_IF_MATCH='"v1r0"').status_code == 412
+    response = token_client(marketer).post(url, HTTP_IF_MATCH='"v1r1"')
+    assert response.status_code == 200, response.content
+    response = token_client(saleslead).post(url, HTTP_IF_MATCH='"v1r1"')
+    assert [(a["role"], a["revision"]) for a in response.json()["approvals"]] == [("marketing", 1), ("sales", 1)]
+    assert token_client(saleslead).post(version_url() + "publish/", HTTP_IF_MATCH='"v1r1"').status_code == 200
 
 
 def test_jobs_show_their_progress_and_editors_start_a_manual_rescore(marketer, rep, manager):

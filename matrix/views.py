@@ -1,0 +1,196 @@
+"""The matrix workspace (docs/matrix-workspace.md): the models, one matrix read like a workshop
+whiteboard with its sign-off, and its history. Views read the request, call selectors or
+services, and render; permissions are checked here and again by the services.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from leads.models import RescoreJob
+
+from . import services
+from .choices import VersionStatus
+from .engine.conditions import describe
+from .engine.document import DocumentError
+from .models import ModelVersion, ScoringModel
+from .selectors import (
+    approvals_status,
+    model_audit,
+    model_grade_counts,
+    model_versions,
+    scoring_models_overview,
+    spec_max_score,
+    version_spec,
+    versions_diff,
+    workspace_settings,
+)
+
+VIEW = "matrix.view_scoringmodel"
+FIT_LETTERS = ("A", "B", "C", "D")
+ENGAGEMENT_DIGITS = ("4", "3", "2", "1")
+TIERS = ("hot", "warm", "cold")
+
+
+def _can(user) -> dict:
+    return {
+        "approve": user.has_perm("matrix.approve_version"),
+        "publish": user.has_perm("matrix.publish_version"),
+        "edit": user.has_perm("matrix.edit_draft"),
+    }
+
+
+@permission_required(VIEW, raise_exception=True)
+def model_list(request):
+    rows = scoring_models_overview()
+    for row in rows:
+        row["tier_counts"] = [(tier, row["tiers"].get(tier, 0)) for tier in TIERS]
+    return render(request, "matrix/model_list.html", {"rows": rows})
+
+
+def _decay_words(rule) -> str:
+    events = ", ".join(rule.events) if rule.events else "any event"
+    if rule.type == "inactivity_step":
+        return f"{rule.points} points for every {rule.every_days} days without {events}"
+    if rule.type == "inactivity_once":
+        return f"{rule.points} points once after {rule.after_days} days without {events}"
+    return (
+        f"{rule.points} points when {events} gets no {', '.join(rule.responses)} "
+        f"(matched on {rule.match_property}) within {rule.after_days} days"
+    )
+
+
+def _criterion_row(c) -> dict:
+    if c.is_fit:
+        condition = describe(c.when)
+    else:
+        condition = f"event {', '.join(c.events)}" + (f" where {describe(c.where)}" if c.where else "")
+    return {"criterion": c, "condition": condition}
+
+
+@permission_required(VIEW, raise_exception=True)
+def model_detail(request, slug):
+    scoring_model = get_object_or_404(ScoringModel, slug=slug)
+    versions = model_versions(scoring_model=scoring_model)
+    live = next((v for v in versions if v.status == VersionStatus.PUBLISHED), None)
+    draft = next((v for v in versions if v.status == VersionStatus.DRAFT), None)
+    shown = live or draft
+    if "version" in request.GET:
+        shown = next((v for v in versions if str(v.number) == request.GET["version"]), None)
+        if shown is None:
+            raise Http404("No such version.")
+    settings = workspace_settings()
+    context = {
+        "scoring_model": scoring_model,
+        "live": live,
+        "draft": draft,
+        "shown": shown,
+        "can": _can(request.user),
+        "glossary": sorted(settings.glossary.items()) if isinstance(settings.glossary, dict) else [],
+        "draft_status": approvals_status(version=draft, settings=settings) if draft else None,
+    }
+    if shown is not None:
+        spec = version_spec(version=shown)
+        context.update(
+            spec=spec,
+            fit_rows=[_criterion_row(c) for c in spec.fit_criteria if c.points >= 0],
+            engagement_rows=[_criterion_row(c) for c in spec.engagement_criteria if c.points >= 0],
+            negative_rows=[_criterion_row(c) for c in spec.criteria if c.points < 0],
+            decay_rows=[{"rule": d, "words": _decay_words(d)} for d in spec.decay],
+            segment_rows=[
+                {"segment": s, "condition": describe(s.when) if s.when else "every other lead"} for s in spec.segments
+            ],
+            max_score=spec_max_score(spec),
+        )
+    counts = model_grade_counts(scoring_model=scoring_model)
+    context["grid"] = [
+        {
+            "letter": letter,
+            "cells": [{"grade": letter + d, "count": counts.get(letter + d, 0)} for d in ENGAGEMENT_DIGITS],
+        }
+        for letter in FIT_LETTERS
+    ]
+    context["digits"] = ENGAGEMENT_DIGITS
+    context["scored"] = sum(counts.values())
+    return render(request, "matrix/model_detail.html", context)
+
+
+@permission_required(VIEW, raise_exception=True)
+def model_history(request, slug):
+    scoring_model = get_object_or_404(ScoringModel, slug=slug)
+    versions = model_versions(scoring_model=scoring_model)
+    by_number = {str(v.number): v for v in versions}
+    diff = None
+    a, b = request.GET.get("a"), request.GET.get("b")
+    if a or b:
+        if a not in by_number or b not in by_number:
+            raise Http404("Pick two versions of this model.")
+        diff = {"old": by_number[a], "new": by_number[b], "lines": versions_diff(old=by_number[a], new=by_number[b])}
+    context = {
+        "scoring_model": scoring_model,
+        "versions": versions,
+        "diff": diff,
+        "a": a or (versions[1].number if len(versions) > 1 else ""),
+        "b": b or (versions[0].number if versions else ""),
+        "audit": model_audit(scoring_model=scoring_model),
+        "can": _can(request.user),
+    }
+    return render(request, "matrix/model_history.html", context)
+
+
+def _version(slug, number) -> ModelVersion:
+    return get_object_or_404(
+        ModelVersion.objects.select_related("scoring_model"), scoring_model__slug=slug, number=number
+    )
+
+
+def _revision(request) -> int | None:
+    try:
+        return int(request.POST.get("revision", ""))
+    except ValueError:
+        return None
+
+
+@require_POST
+@permission_required("matrix.approve_version", raise_exception=True)
+def version_approve(request, slug, number):
+    version = _version(slug, number)
+    try:
+        approval = services.model_version_approve(version=version, user=request.user, revision=_revision(request))
+    except (services.DraftError, PermissionError) as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request, f"Version {version.number} revision {approval.revision}: {approval.role} approval recorded."
+        )
+    return redirect("matrix:detail", slug=slug)
+
+
+@require_POST
+@permission_required("matrix.publish_version", raise_exception=True)
+def version_publish(request, slug, number):
+    version = _version(slug, number)
+    try:
+        version = services.model_draft_publish(version=version, user=request.user, revision=_revision(request))
+    except (services.DraftError, services.PublishError) as exc:
+        messages.error(request, str(exc))
+        return redirect("matrix:detail", slug=slug)
+    job = RescoreJob.objects.filter(version=version).order_by("-id").first()
+    messages.success(request, f"Version {version.number} is live: every lead is being rescored.")
+    return redirect(reverse("job-detail", args=[job.pk]) if job else reverse("matrix:detail", args=[slug]))
+
+
+@require_POST
+@permission_required("matrix.edit_draft", raise_exception=True)
+def version_restore(request, slug, number):
+    version = _version(slug, number)
+    try:
+        draft = services.model_version_restore(version=version, user=request.user)
+    except DocumentError as exc:
+        messages.error(request, str(exc))
+        return redirect("matrix:history", slug=slug)
+    messages.success(request, f"Version {version.number} restored as draft version {draft.number}.")
+    return redirect("matrix:history", slug=slug)

@@ -254,4 +254,3 @@ def check_readable(path: str | Path) -> None:
         raise RowError(f"{path.name}: malformed CSV: {exc}") from None
     except OSError as exc:  # a directory, no permission...
         raise RowError(f"{path}: cannot read: {exc.strerror or exc}") from None
-

@@ -18,16 +18,12 @@ urlpatterns = [
     path("models/validate/", views.ValidateView.as_view(), name="validate"),
     path("models/<slug:slug>/versions/", versions, name="version-list"),
     path("models/<slug:slug>/versions/<int:number>/", version, name="version-detail"),
+    path(
+        "models/<slug:slug>/versions/<int:number>/approve/",
+        views.VersionViewSet.as_view({"post": "approve"}),
+        name="version-approve",
+    ),
     path("models/<slug:slug>/versions/<int:number>/publish/", publish, name="version-publish"),
     path("models/<slug:slug>/rescore/", views.RescoreView.as_view(), name="rescore"),
     *router.urls,
 ]
-if views.approve_service is not None:
-    urlpatterns.insert(
-        0,
-        path(
-            "models/<slug:slug>/versions/<int:number>/approve/",
-            views.VersionViewSet.as_view({"post": "approve"}),
-            name="version-approve",
-        ),
-    )

@@ -34,8 +34,6 @@ PRECONDITION = {
     412: OpenApiResponse(description="The version changed since you read it (stale If-Match)."),
     428: OpenApiResponse(description="If-Match missing."),
 }
-# The approval service, if matrix.services has one (the editor's sign-off flow); see docs/api.md.
-approve_service = getattr(services, "model_version_approve", None)
 
 
 class Conflict(ValidationError):
@@ -199,7 +197,7 @@ class VersionViewSet(ApiGenericViewSet):
         version = self.get_version()
         revision = if_match_revision(request, version)
         try:
-            approve_service(version=version, user=request.user, revision=revision)
+            services.model_version_approve(version=version, user=request.user, revision=revision)
         except (ValueError, PermissionError) as exc:
             raise Conflict({"valid": False, "errors": [str(exc)]}) from None
         return _version_response(request, version)

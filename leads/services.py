@@ -247,7 +247,9 @@ def leads_rescore(
     statements = [
         f"{dialect.temp_table(computed)} {compiled.sql}",
         # Only rows this computation may write (nothing newer stored), with what they replace.
-        f"{dialect.temp_table(changed)} SELECT t.*, s.id AS sid, s.tier AS old_tier, s.mql AS old_mql, "
+        # Without the breakdown (most of a row's bytes): the score insert takes it from `computed`.
+        f"{dialect.temp_table(changed)} SELECT t.lead_id, t.score, t.fit, t.engagement, t.segment, t.tier, "
+        "t.grade, t.mql, s.id AS sid, s.tier AS old_tier, s.mql AS old_mql, "
         f"s.score AS old_score FROM {computed} t LEFT JOIN {{score}} s "
         "ON s.lead_id = t.lead_id AND s.scoring_model_id = %(ls_model)s WHERE s.id IS NULL "
         "OR s.version_number < %(ls_number)s OR (s.version_number = %(ls_number)s AND s.as_of <= %(ls_asof)s)",
@@ -258,7 +260,8 @@ def leads_rescore(
         "INSERT INTO {score} AS s (lead_id, scoring_model_id, version_id, version_number, as_of, score, "
         "fit, engagement, segment, tier, grade, mql, breakdown, computed_at) "
         "SELECT c.lead_id, %(ls_model)s, %(ls_version)s, %(ls_number)s, %(ls_asof)s, c.score, c.fit, "
-        f"c.engagement, c.segment, c.tier, c.grade, c.mql, c.breakdown, %(ls_now)s FROM {changed} c WHERE TRUE "
+        f"c.engagement, c.segment, c.tier, c.grade, c.mql, t.breakdown, %(ls_now)s FROM {changed} c "
+        f"JOIN {computed} t ON t.lead_id = c.lead_id WHERE TRUE "
         "ON CONFLICT (lead_id, scoring_model_id) DO UPDATE SET version_id = excluded.version_id, "
         "version_number = excluded.version_number, as_of = excluded.as_of, score = excluded.score, "
         "fit = excluded.fit, engagement = excluded.engagement, segment = excluded.segment, "
@@ -298,6 +301,9 @@ def leads_rescore(
         if connection.vendor == "postgresql":
             # The statement sorts and hashes a chunk's events; the default 4 MB spills to disk.
             cursor.execute("SET LOCAL work_mem = '128MB'")
+            # The planner's row estimates for the CTE chain are wildly high, so it would JIT-compile
+            # with full optimization: ~10 s of compiling per chunk, for nothing.
+            cursor.execute("SET LOCAL jit = off")
         cursor.execute(statements[0], params)
         notified = 0
         for statement in statements[1:]:

@@ -8,6 +8,7 @@ Postgres does the work with its own functions (ICU lower-casing, numeric, jsonb)
 calls the engine's Python value rules registered as SQL functions (sqlite_functions.py).
 """
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -142,28 +143,31 @@ class Postgres(Dialect):
             f"(CASE jsonb_typeof({v}) "
             f"WHEN 'number' THEN 'n:' || trim_scale({raw}::numeric)::text "
             f"WHEN 'string' THEN CASE WHEN {t} = '' THEN NULL "
-            f"WHEN {t} ~ {pattern} THEN 'n:' || trim_scale(({t})::numeric)::text "
+            # Every match of the numeric pattern starts with one of these: most keys (message ids)
+            # skip the regex on their first character.
+            f"WHEN strpos('+-.0123456789', left({t}, 1)) > 0 AND {t} ~ {pattern} "
+            f"THEN 'n:' || trim_scale(({t})::numeric)::text "
             f"ELSE 't:' || {self.lower(t)} END "
             f"WHEN 'boolean' THEN 't:' || {raw} ELSE NULL END)"
         )
 
-    def json_build_object(self, *pairs):
-        return f"jsonb_build_object({', '.join(pairs)})"
+    # The breakdown is assembled as JSON text and parsed once per lead: building jsonb values
+    # line by line (jsonb_build_object, jsonb_agg, to_jsonb of an array) cost more than the
+    # whole scoring. Fragments that never vary (a fit line, the keys) are parameters.
+    def number_text(self, x):
+        return f"({x})::text"
 
-    def json_empty_array(self):
-        return "'[]'::jsonb"
-
-    def json_nested(self, x):
-        return x
-
-    def json_agg_ordered(self, expr, order, objects=False):
-        return f"jsonb_agg({expr} ORDER BY {order})"
+    def json_quote_agg(self, x):
+        # Fed in order by the caller: no ORDER BY inside the aggregate, which Postgres 15 would
+        # run as one sort per group. The aggregate consumes the rows of an ordered subquery in
+        # that order (the alternative the Postgres manual gives for ordered input).
+        return f"string_agg(COALESCE(to_json({x})::text, 'null'), ', ')"
 
     def pick_one(self, expr, condition):
-        return f"(array_agg({expr}) FILTER (WHERE {condition}))[1]"
+        return f"MAX({expr}) FILTER (WHERE {condition})"
 
-    def json_array_of(self, nullable_items):
-        return f"to_jsonb(array_remove(ARRAY[{', '.join(nullable_items)}]::jsonb[], NULL))"
+    def json_parse(self, text):
+        return f"({text})::jsonb"
 
     def ids_in(self, column, ids, p: Params):
         return f"{column} = ANY({p.add(list(ids))})"
@@ -258,31 +262,20 @@ class SQLite(Dialect):
         path = self._path(key, p)
         return f"ls_key(json_type({col}, {path}), json_extract({col}, {path}))"
 
-    def json_build_object(self, *pairs):
-        return f"json_object({', '.join(pairs)})"
+    def number_text(self, x):
+        return f"({x})"
 
-    def json_empty_array(self):
-        return "json_array()"
-
-    def json_nested(self, x):
-        # Aggregates come back as JSON text; json() keeps them an array inside an object.
-        return f"json({x})"
-
-    def json_agg_ordered(self, expr, order, objects=False):
+    def json_quote_agg(self, x):
         # SQLite 3.40 has no ORDER BY inside aggregates; callers feed rows already ordered.
-        return f"json_group_array(json({expr}))" if objects else f"json_group_array({expr})"
+        return f"group_concat(json_quote({x}), ', ')"
 
     def pick_one(self, expr, condition):
         return f"MAX(CASE WHEN {condition} THEN {expr} END)"
 
-    def json_array_of(self, nullable_items):
-        rows = " UNION ALL ".join(f"SELECT {i} AS o, {item} AS v" for i, item in enumerate(nullable_items))
-        ordered = f"(SELECT o, v FROM ({rows}) ORDER BY o)"
-        return f"(SELECT json_group_array(json(u.v)) FROM {ordered} AS u WHERE u.v IS NOT NULL)"
+    def json_parse(self, text):
+        return f"json({text})"
 
     def ids_in(self, column, ids, p: Params):
-        import json
-
         return f"{column} IN (SELECT value FROM json_each({p.add(json.dumps(list(ids)))}))"
 
     def temp_table(self, name):
@@ -558,11 +551,15 @@ def compile_scores(
     eng = spec.engagement_criteria
     fin_cols = ["lf.*", f"({fit_sum}) AS fit_raw"]
     joins = []
+    ec = _Cond(d, p, raw_alias="e", out_alias="ep", props="e.properties")
+    wheres = {c.index: ec.compile(c.where) for c in eng if c.where is not None}
+    ctes.extend(_events_cte(spec, d, p, ec, as_of, asof, horizon, scope("e.lead_id")))
     if eng:
-        ctes.extend(_engagement_ctes(spec, d, p, eng, asof, horizon, scope("e.lead_id")))
+        ctes.extend(_engagement_ctes(spec, d, p, eng, wheres, asof, horizon))
+        # Only the sum joins here: the (wide) breakdown lines join once, at the very end, rather
+        # than being copied through every materialized level below.
         joins.append("LEFT JOIN eng ON eng.lead_id = lf.id")
         fin_cols.append("COALESCE(eng.crit_sum, 0) AS crit_sum")
-        fin_cols.extend(f"eng.e{c.index}" for c in eng)
     else:
         fin_cols.append("0 AS crit_sum")
 
@@ -586,19 +583,17 @@ def compile_scores(
     lines = []
     for c in spec.criteria:
         if c.is_fit:
-            obj = d.json_build_object(
-                "'type'", "'criterion'", "'key'", d.text_param(p, c.key), "'dimension'", "'fit'",
-                "'points'", str(c.points), "'count'", "1", "'events'", d.json_empty_array(),
-            )  # fmt: skip
-            lines.append(f"(CASE WHEN res.f{c.index} = 1 THEN {obj} END)")
+            line = {"type": "criterion", "key": c.key, "dimension": "fit", "points": c.points, "count": 1, "events": []}
+            lines.append(f"(CASE WHEN res.f{c.index} = 1 THEN {d.text_param(p, json.dumps(line))} END)")
         else:
-            lines.append(f"res.e{c.index}")
+            lines.append(f"eng.l{c.index}")
     for i, rule in enumerate(spec.decay):
-        obj = d.json_build_object(
-            "'type'", "'decay'", "'key'", d.text_param(p, rule.key), "'points'", f"-{d.round2(f'res.d{i}')}"
-        )
-        lines.append(f"(CASE WHEN res.d{i} > 0 THEN {obj} END)")
-    breakdown = d.json_array_of(lines) if lines else d.json_empty_array()
+        head = d.text_param(p, json.dumps({"type": "decay", "key": rule.key})[:-1] + ', "points": ')
+        points = d.number_text("-" + d.round2(f"res.d{i}"))
+        lines.append(f"(CASE WHEN res.d{i} > 0 THEN {head} || {points} || '}}' END)")
+    # Each present line followed by a comma (absent ones are NULL, so vanish), the last comma cut.
+    listed = " || ".join(f"COALESCE({line} || ',', '')" for line in lines) or "''"
+    breakdown = d.json_parse(f"'[' || rtrim({listed}, ',') || ']'")
 
     seg_key = _case("res.seg", {s.index: d.text_param(p, s.key) for s in spec.segments}, "NULL")
     tiers, mqls = {}, {}
@@ -620,6 +615,7 @@ def compile_scores(
         f"SELECT res.id AS lead_id, res.score AS score, res.fit AS fit, res.engagement AS engagement, "
         f"{seg_key} AS segment, {_case('res.seg', tiers, 'NULL')} AS tier, {grade} AS grade, "
         f"{_case('res.seg', mqls, 'FALSE')} AS mql, {breakdown} AS breakdown FROM res"
+        + (" LEFT JOIN eng ON eng.lead_id = res.id" if eng else "")
     )
     return Compiled("WITH " + ",\n".join(ctes) + "\n" + select, p.values)
 
@@ -628,14 +624,51 @@ def _kinds_in(d: Dialect, p: Params, column: str, kinds) -> str:
     return f"{column} IN ({', '.join(d.text_param(p, k) for k in kinds)})"
 
 
-def _engagement_ctes(spec, d: Dialect, p: Params, eng: tuple[Criterion, ...], asof, horizon, scope) -> list[str]:
-    ec = _Cond(d, p, raw_alias="e", out_alias="ep", props="e.properties")
-    wheres = _case("ck.idx", {c.index: ec.compile(c.where) for c in eng if c.where is not None}, "TRUE")
+def _events_cte(spec: ModelSpec, d: Dialect, p: Params, ec: "_Cond", as_of: datetime, asof, horizon, scope):
+    """`evs`: the chunk's events that engagement criteria or `unanswered` rules read, in ONE pass.
+
+    A chunk is a range of lead ids, and a lead's events are scattered over the whole table, so
+    every pass over a chunk's events reads nearly every page of it. The engagement criteria,
+    the sends and the responses of each `unanswered` rule used to be three such passes; here they
+    are one, with what each reader needs computed once per row: the property forms the `where`
+    conditions use (ep.x*), and each rule's match key (k<n>, only on its kinds).
+    The idle-time decay (lastev) reads every event of any age, so it does not share this pass: it
+    reads the (lead_id, kind, occurred_at) index alone.
+    """
+    eng = spec.engagement_criteria
+    unanswered = [r for r in spec.decay if r.type == "unanswered"]
+    if not eng and not unanswered:
+        return []
+    wanted, keys = [], ""
+    if eng:
+        kinds = sorted({k for c in eng for k in c.events})
+        wanted.append(
+            " AND ".join([_kinds_in(d, p, "e.kind", kinds)] + ([f"e.occurred_at >= {horizon}"] if horizon else []))
+        )
+    for r in unanswered:
+        cutoff = d.time_param(p, as_of - timedelta(days=r.after_days))
+        send = [_kinds_in(d, p, "e.kind", r.events), f"e.occurred_at <= {cutoff}"]
+        if horizon:
+            send.append(f"e.occurred_at >= {horizon}")
+        wanted.append(" AND ".join(send))
+        wanted.append(_kinds_in(d, p, "e.kind", r.responses))  # responses: any age up to as_of
+        both = sorted(set(r.events) | set(r.responses))
+        key = d.match_key("e.properties", r.match_property, p)
+        keys += f", (CASE WHEN {_kinds_in(d, p, 'e.kind', both)} THEN {key} END) AS k{r.index}"
+    return [
+        "evs AS MATERIALIZED (SELECT e.id AS pk, e.lead_id, e.external_id AS xid, e.kind, e.occurred_at"
+        f"{ec.derived.select_list()}{keys} "
+        f"FROM {EVENT_TABLE} e WHERE {scope} AND e.occurred_at <= {asof} "
+        f"AND ({' OR '.join(f'({w})' for w in wanted)}))"
+    ]
+
+
+def _engagement_ctes(spec, d: Dialect, p: Params, eng: tuple[Criterion, ...], wheres: dict, asof, horizon) -> list[str]:
     rows = ", ".join(f"({c.index}, {d.text_param(p, k)})" for c in eng for k in c.events)
-    kinds = sorted({k for c in eng for k in c.events})
-    window = [scope, f"e.occurred_at <= {asof}", _kinds_in(d, p, "e.kind", kinds)]
+    window = [_case("ck.idx", wheres, "TRUE")]
     if horizon:
-        window.append(f"e.occurred_at >= {horizon}")
+        # evs also holds older sends and responses for the unanswered rules.
+        window.insert(0, f"ep.occurred_at >= {horizon}")
     buckets = _case(
         "ev.idx", {c.index: f"FLOOR(ev.age / {c.cap_window_days})" for c in eng if c.cap and c.cap_window_days}, "0"
     )
@@ -645,31 +678,30 @@ def _engagement_ctes(spec, d: Dialect, p: Params, eng: tuple[Criterion, ...], as
         points = f"{points} * {d.pow_half(f'rk.age / {d.number_param(p, spec.half_life_days)}')}"
         if d.vendor == "postgresql":
             points = f"({points})::float8"
-    order = f"rk.occurred_at DESC, {d.id_order('rk.xid')}, rk.pk DESC"
-    pivots = []
-    for c in eng:
-        obj = d.json_build_object(
-            "'type'", "'criterion'", "'key'", d.text_param(p, c.key), "'dimension'", "'engagement'",
-            "'points'", d.round2("agg.pts"), "'count'", "agg.n", "'events'", d.json_nested("agg.ids"),
-        )  # fmt: skip
-        pivots.append(f", {d.pick_one(obj, f'agg.idx = {c.index}')} AS e{c.index}")
-    ctes = [
+    # Most recent first; equal times: the greater id first (spec 4).
+    order = f"rk.lead_id, rk.idx, rk.occurred_at DESC, {d.id_order('rk.xid')}, rk.pk DESC"
+    # A criterion's breakdown line as JSON text; the fixed head is one parameter per criterion.
+    heads = {
+        c.index: d.text_param(p, json.dumps({"type": "criterion", "key": c.key, "dimension": "engagement"})[:-1])
+        for c in eng
+    }
+    line = (
+        f"{_case('agg.idx', heads, 'NULL')} || ', \"points\": ' || {d.number_text(d.round2('agg.pts'))} "
+        "|| ', \"count\": ' || agg.n || ', \"events\": [' || agg.ids || ']}'"
+    )
+    pivots = "".join(f", {d.pick_one(line, f'agg.idx = {c.index}')} AS l{c.index}" for c in eng)
+    return [
         f"ck(idx, kind) AS (VALUES {rows})",
-        # Each event read once, with the property forms the conditions need computed once.
-        "ep AS MATERIALIZED (SELECT e.id AS pk, e.lead_id, e.external_id AS xid, e.kind, e.occurred_at, "
-        f"{d.days(asof, 'e.occurred_at')} AS age{ec.derived.select_list()} "
-        f"FROM {EVENT_TABLE} e WHERE {' AND '.join(window)})",
-        "ev AS (SELECT ep.pk, ep.lead_id, ep.xid, ep.occurred_at, ep.age, ck.idx "
-        f"FROM ep JOIN ck ON ck.kind = ep.kind WHERE {wheres})",
+        # The age only for the rows that earn points (not for every send and response in evs).
+        f"ev AS (SELECT ep.pk, ep.lead_id, ep.xid, ep.occurred_at, {d.days(asof, 'ep.occurred_at')} AS age, ck.idx "
+        f"FROM evs ep JOIN ck ON ck.kind = ep.kind WHERE {' AND '.join(window)})",
         f"rk AS (SELECT ev.*, ROW_NUMBER() OVER (PARTITION BY ev.lead_id, ev.idx, {buckets} "
         f"ORDER BY ev.occurred_at DESC, {d.id_order('ev.xid')}, ev.pk DESC) AS rn FROM ev)",
         f"agg AS (SELECT rk.lead_id, rk.idx, COUNT(*) AS n, SUM({points}) AS pts, "
-        f"{d.json_agg_ordered('rk.xid', order)} AS ids FROM "
-        f"(SELECT * FROM rk ORDER BY lead_id, idx, occurred_at DESC, pk DESC) AS rk WHERE {caps} "
+        f"{d.json_quote_agg('rk.xid')} AS ids FROM (SELECT * FROM rk WHERE {caps} ORDER BY {order}) AS rk "
         "GROUP BY rk.lead_id, rk.idx)",
-        f"eng AS (SELECT agg.lead_id, SUM(agg.pts) AS crit_sum{''.join(pivots)} FROM agg GROUP BY agg.lead_id)",
+        f"eng AS (SELECT agg.lead_id, SUM(agg.pts) AS crit_sum{pivots} FROM agg GROUP BY agg.lead_id)",
     ]
-    return ctes
 
 
 def _decay_parts(spec: ModelSpec, d: Dialect, p: Params, ctes: list[str], as_of: datetime, asof, horizon, scope):
@@ -684,6 +716,7 @@ def _decay_parts(spec: ModelSpec, d: Dialect, p: Params, ctes: list[str], as_of:
             else:
                 kinds = _kinds_in(d, p, "e.kind", r.events)
                 cols.append(f"MAX(CASE WHEN {kinds} THEN e.occurred_at END) AS last{r.index}")
+        # Reads lead_id, kind and occurred_at only: an index-only scan of event_lead_kind_time.
         ctes.append(
             f"lastev AS (SELECT e.lead_id, {', '.join(cols)} FROM {EVENT_TABLE} e "
             f"WHERE {scope('e.lead_id')} AND e.occurred_at <= {asof} GROUP BY e.lead_id)"
@@ -692,7 +725,7 @@ def _decay_parts(spec: ModelSpec, d: Dialect, p: Params, ctes: list[str], as_of:
     for r in spec.decay:
         size = abs(r.points)
         if r.type == "unanswered":
-            ctes.append(_unanswered_cte(r, d, p, as_of, asof, horizon, scope))
+            ctes.append(_unanswered_cte(r, d, p, as_of, horizon))
             joins.append(f"LEFT JOIN un{r.index} ON un{r.index}.lead_id = lf.id")
             magnitudes.append(f"({size} * COALESCE(un{r.index}.n, 0))")
             continue
@@ -704,21 +737,21 @@ def _decay_parts(spec: ModelSpec, d: Dialect, p: Params, ctes: list[str], as_of:
     return joins, magnitudes
 
 
-def _unanswered_cte(r: DecayRule, d: Dialect, p: Params, as_of: datetime, asof, horizon, scope) -> str:
+def _unanswered_cte(r: DecayRule, d: Dialect, p: Params, as_of: datetime, horizon) -> str:
+    """Sends (within the lookback, old enough, with a key) that no other event of the lead answers.
+
+    Both sides come from `evs` with their key already computed, so the anti-join is a hash on
+    (lead_id, key) rather than a key recomputed for every pair of a lead's events.
+    """
     cutoff = d.time_param(p, as_of - timedelta(days=r.after_days))
-    send_key = d.match_key("s.properties", r.match_property, p)
-    resp_key = d.match_key("x.properties", r.match_property, p)
-    cond = [scope("s.lead_id"), _kinds_in(d, p, "s.kind", r.events), f"s.occurred_at <= {cutoff}"]
+    k = f"k{r.index}"
+    cond = [_kinds_in(d, p, "s.kind", r.events), f"s.occurred_at <= {cutoff}", f"s.{k} IS NOT NULL"]
     if horizon:
         cond.append(f"s.occurred_at >= {horizon}")
-    # Responses of the leads in scope, keyed once; a send is unanswered when no other event has its key.
     return (
-        f"rs{r.index} AS MATERIALIZED (SELECT x.id, x.lead_id, {resp_key} AS k FROM {EVENT_TABLE} x "
-        f"WHERE {scope('x.lead_id')} AND {_kinds_in(d, p, 'x.kind', r.responses)} AND x.occurred_at <= {asof}), "
-        f"un{r.index} AS (SELECT s.lead_id, COUNT(*) AS n FROM "
-        f"(SELECT s.id, s.lead_id, {send_key} AS k FROM {EVENT_TABLE} s WHERE {' AND '.join(cond)}) AS s "
-        f"WHERE s.k IS NOT NULL AND NOT EXISTS (SELECT 1 FROM rs{r.index} x WHERE x.lead_id = s.lead_id "
-        f"AND x.k = s.k AND x.id <> s.id) GROUP BY s.lead_id)"
+        f"un{r.index} AS (SELECT s.lead_id, COUNT(*) AS n FROM evs s WHERE {' AND '.join(cond)} "
+        f"AND NOT EXISTS (SELECT 1 FROM evs x WHERE x.lead_id = s.lead_id AND x.{k} = s.{k} "
+        f"AND {_kinds_in(d, p, 'x.kind', r.responses)} AND x.pk <> s.pk) GROUP BY s.lead_id)"
     )
 
 

@@ -370,3 +370,14 @@ class SavedFilter(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class PendingScore(models.Model):
+    """A lead whose score must follow new events or lead changes; drained by the ingest workers."""
+
+    lead = models.OneToOneField(Lead, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    queued_at = models.DateTimeField(db_index=True)
+    # A drain claims rows for the time it scores them (short transactions, so ingest never waits
+    # on a rescore); a claim older than a minute is a crashed drain's and is taken over.
+    claimed_by = models.CharField(max_length=32, blank=True, default="")
+    claimed_at = models.DateTimeField(null=True, blank=True)

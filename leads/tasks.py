@@ -7,7 +7,8 @@ from django.utils import timezone
 from matrix.selectors import versions_live
 
 from . import alerts, jobs
-from .services import leads_rescore
+from .models import PendingScore
+from .services import leads_rescore, scoring_drain_pending, scoring_mark_pending
 
 
 @shared_task(name="leads.rescore_job_start")
@@ -57,6 +58,8 @@ def enqueue_alerts() -> None:
 def rescore_jobs_sweep() -> list[int]:
     if alerts.Notification.objects.filter(emailed_at__isnull=True).exists():
         send_alerts.apply_async()
+    if PendingScore.objects.exists():
+        score_pending.apply_async()
     return jobs.rescore_jobs_sweep()
 
 
@@ -65,19 +68,28 @@ def nightly_decay() -> list[int]:
     return [job.pk for job in jobs.nightly_decay()]
 
 
-def enqueue_scoring(lead_ids: set[int], batch: int = 1000) -> None:
-    """After commit, one ingest task per batch of affected leads (not one per event)."""
-    ids = sorted(lead_ids)
+def enqueue_scoring(lead_ids: set[int]) -> None:
+    """Mark leads for real-time scoring (in the caller's transaction) and wake a drain task on commit.
+
+    Many small ingest batches coalesce: a drain task scores everything pending at once, so the
+    fixed cost of a rescore is paid per drain, not per batch of events.
+    """
+    if not lead_ids:
+        return
+    scoring_mark_pending(lead_ids=lead_ids)
+    count = len(lead_ids)
 
     def send():
-        for start in range(0, len(ids), batch):
-            try:
-                score_leads.apply_async(args=[ids[start : start + batch]], retry=False)
-            except Exception:  # broker down: the nightly rescore (and the next event) catch up
-                import logging
+        try:
+            score_pending.apply_async(retry=False)
+        except Exception:  # broker down: the sweep wakes a drain for what is still pending
+            import logging
 
-                logging.getLogger(__name__).warning("could not enqueue scoring of %d leads", len(ids))
-                return
+            logging.getLogger(__name__).warning("could not wake the scoring of %d leads", count)
 
-    if ids:
-        transaction.on_commit(send)
+    transaction.on_commit(send)
+
+
+@shared_task(name="leads.score_pending")
+def score_pending() -> int:
+    return scoring_drain_pending()

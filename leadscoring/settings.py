@@ -182,6 +182,7 @@ CELERY_TASK_ROUTES = {
     "leads.rescore_job_start": {"queue": "rescore"},
     "leads.rescore_chunk": {"queue": "rescore"},
     "leads.score_leads": {"queue": "ingest"},
+    "leads.score_pending": {"queue": "ingest"},
     "leads.send_alerts": {"queue": "alerts"},
     "leads.import_upload": {"queue": "ingest"},
     "leads.webhook_deliver": {"queue": "alerts"},

@@ -373,3 +373,24 @@ def test_crossings_and_sales_decisions_reach_subscribed_webhooks(rep, manager):
     deliveries = WebhookDelivery.objects.order_by("id")
     assert sorted(d.event_type for d in deliveries) == ["accepted", "became_mql", "tier_changed"]
     assert all('"lead":"L0000"' in d.body for d in deliveries)
+
+
+@pytest.mark.django_db
+def test_ingest_batches_coalesce_into_one_drain_that_scores_each_lead_once():
+    from leads.models import PendingScore
+    from leads.services import scoring_drain_pending
+    from leads.tasks import enqueue_scoring
+
+    # Given three ingest batches touching overlapping leads
+    ids = add_leads(4)
+    version = publish(model_doc())
+    for batch in (ids[:2], ids[1:3], ids[2:]):
+        enqueue_scoring(set(batch))
+    # then each lead waits once
+    assert sorted(PendingScore.objects.values_list("lead_id", flat=True)) == ids
+    # when a drain runs, every pending lead is scored by the live version and the queue is empty
+    assert scoring_drain_pending(limit=3) == 4
+    assert not PendingScore.objects.exists()
+    assert set(Score.objects.values_list("lead_id", "version_id")) == {(pk, version.pk) for pk in ids}
+    # and a second drain (a repeated wake-up) finds nothing to do
+    assert scoring_drain_pending() == 0

@@ -11,10 +11,8 @@ def _fresh_throttles():
 
 
 @pytest.fixture
-def scoring_calls(monkeypatch):
-    """The lead ids each ingest task was sent, instead of sending it to a broker."""
-    from leads import tasks
+def scoring_calls():
+    """Leads queued for real-time scoring (the pending table the ingest workers drain)."""
+    from leads.models import PendingScore
 
-    calls = []
-    monkeypatch.setattr(tasks.score_leads, "apply_async", lambda args, **kw: calls.append(args[0]))
-    return calls
+    return lambda: sorted(PendingScore.objects.values_list("lead_id", flat=True))

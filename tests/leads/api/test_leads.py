@@ -143,7 +143,7 @@ def test_create_goes_through_leads_import_and_queues_scoring(
     body = response.json()
     assert body["employees"] == 250 and body["attributes"] == {"plan": "pro"} and body["scores"] == []
     lead = Lead.objects.get(external_id="L-1")
-    assert scoring_calls == [[lead.pk]]
+    assert scoring_calls() == [lead.pk]
 
 
 def test_create_refuses_an_existing_id_and_put_upserts(admin_user):

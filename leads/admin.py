@@ -16,6 +16,7 @@ from .models import (
     Lead,
     LeadStage,
     Notification,
+    PendingScore,
     RescoreChunk,
     RescoreJob,
     SavedFilter,
@@ -122,6 +123,15 @@ class RescoreJobAdmin(ReadOnlyAdmin):
     list_filter = ["state", "trigger", "scoring_model"]
     list_select_related = ["scoring_model", "version__scoring_model"]
     inlines = [RescoreChunkInline]
+
+
+@admin.register(PendingScore)
+class PendingScoreAdmin(ReadOnlyAdmin):
+    """Leads waiting for real-time scoring, read-only (the ingest workers drain them)."""
+
+    list_display = ["lead", "queued_at", "claimed_by", "claimed_at"]
+    raw_id_fields = ["lead"]
+    show_full_result_count = False
 
 
 @admin.register(RescoreChunk)

@@ -14,6 +14,7 @@ from leads.models import (
     Lead,
     LeadStage,
     Notification,
+    PendingScore,
     RescoreChunk,
     RescoreJob,
     SavedFilter,
@@ -28,7 +29,7 @@ from matrix.models import Approval, AuditEntry, ModelVersion, ScoringModel
 
 T0 = datetime(2026, 1, 5, 12, tzinfo=UTC)
 MODELS = [m for label in ("matrix", "leads") for m in apps.get_app_config(label).get_models()]
-READ_ONLY = [Score, ScoreHistory, Event, StageTransition, AuditEntry, WebhookDelivery, IdempotencyRecord]
+READ_ONLY = [Score, ScoreHistory, Event, StageTransition, AuditEntry, WebhookDelivery, IdempotencyRecord, PendingScore]
 
 
 def url(model, view: str, *args) -> str:
@@ -66,6 +67,7 @@ def rows(admin_user):
     )
     IdempotencyRecord.objects.create(user=admin_user, key="k", method="POST", path="/", request_hash="h", created_at=T0)
     SavedFilter.objects.create(user=admin_user, name="My hot leads", querystring="owner=me&tier=hot")
+    PendingScore.objects.create(lead=lead, queued_at=T0)
     return {"live": live, "draft": draft, "lead": lead}
 
 

@@ -84,6 +84,18 @@ def _empty(message: str) -> SafeString:
     return mark_safe(f'<p class="chart-empty">{escape(message)}</p>')
 
 
+def _frame(title, labels, series, fmt, y_label, y_max):
+    """The frame both category charts share: scale, open tag and y axis; None when nothing to draw."""
+    values = [v for _, vs in series for v in vs if v is not None]
+    if not labels or not values:
+        return None
+    top_value = y_max if y_max is not None else _nice_max(max(values))
+    inner_w, inner_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    parts = _open(title)
+    _y_axis(parts, top_value, fmt, y_label, inner_h, inner_w)
+    return parts, top_value, inner_w, inner_h, inner_w / len(labels)
+
+
 def bar_chart(
     *,
     title: str,
@@ -95,14 +107,10 @@ def bar_chart(
     empty: str = "Nothing to chart.",
 ) -> SafeString:
     """Vertical bars, grouped when there are several series; each bar labelled with its value."""
-    values = [v for _, vs in series for v in vs if v is not None]
-    if not labels or not values:
+    frame = _frame(title, labels, series, fmt, y_label, y_max)
+    if frame is None:
         return _empty(empty)
-    top_value = y_max if y_max is not None else _nice_max(max(values))
-    inner_w, inner_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    parts = _open(title)
-    _y_axis(parts, top_value, fmt, y_label, inner_h, inner_w)
-    slot = inner_w / len(labels)
+    parts, top_value, inner_w, inner_h, slot = frame
     bar_w = min(48.0, slot * 0.8 / len(series))
     every = _label_step(labels, inner_w)
     for i, label in enumerate(labels):
@@ -141,14 +149,10 @@ def line_chart(
     empty: str = "Nothing to chart.",
 ) -> SafeString:
     """Lines over ordered categories (periods); a gap where a value is missing; points labelled."""
-    values = [v for _, vs in series for v in vs if v is not None]
-    if not labels or not values:
+    frame = _frame(title, labels, series, fmt, y_label, y_max)
+    if frame is None:
         return _empty(empty)
-    top_value = y_max if y_max is not None else _nice_max(max(values))
-    inner_w, inner_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    parts = _open(title)
-    _y_axis(parts, top_value, fmt, y_label, inner_h, inner_w)
-    slot = inner_w / len(labels)
+    parts, top_value, inner_w, inner_h, slot = frame
     every = _label_step(labels, inner_w)
     for i, label in enumerate(labels):
         if i % every == 0:

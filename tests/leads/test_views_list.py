@@ -19,6 +19,7 @@ from leads.models import SavedFilter
 from leads.saved_filters import querystring_clean
 from leads.selectors import leads_prioritized
 from leads.services import leads_import, leads_rescore
+from leads.tables import LeadTable
 from leadscoring import tables as base_tables
 from leadscoring.tables import escape_formula, export_cell
 from tests.leads.workspace_data import SLUG, workspace_build
@@ -238,6 +239,49 @@ def test_a_preset_needs_a_name(ws, client, rep):
     response = as_user(client, rep).post("/leads/filters/", {"name": " ", "querystring": "tier=hot"}, follow=True)
     assert not SavedFilter.objects.exists()
     assert "Not saved" in response.content.decode()
+
+
+# --- counting past the cap -------------------------------------------------------------------------
+
+
+def test_below_the_cap_the_list_has_an_exact_total_and_last_page(ws, client, manager):
+    response = as_user(client, manager).get("/leads/?per_page=25")
+    paginator = response.context["table"].paginator
+    assert (paginator.count, paginator.count_capped, paginator.num_pages) == (7, False, 1)
+    assert b"1\xe2\x80\x937 of 7" in response.content
+
+
+def test_past_the_cap_the_total_reads_more_than_and_pages_are_found_by_looking_ahead(ws, client, manager, monkeypatch):
+    # Given a cap of 3 rows and pages of 2 (the paginator takes any page size; the view only 25+)
+    monkeypatch.setattr(base_tables.CappedCountPaginator, "cap", 3)
+    queryset = leads_prioritized(user=manager, model=ws.scoring_model)
+    lead_table = LeadTable(queryset, scoring_model=ws.scoring_model)
+    # When page 2 is asked for
+    with CaptureQueriesContext(connection) as queries:
+        lead_table.paginate(paginator_class=base_tables.CappedCountPaginator, per_page=2, page=2)
+        page_rows = [row.record.external_id for row in lead_table.page.object_list]
+    # Then the count stopped at cap + 1 rows, the page holds rows 3-4 of the score order
+    paginator = lead_table.paginator
+    assert (paginator.count, paginator.count_capped) == (4, True)
+    counts = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+    assert len(counts) == 1 and "LIMIT 4" in counts[0]
+    everyone = [row.record.external_id for row in LeadTable(queryset, scoring_model=ws.scoring_model).rows]
+    assert page_rows == everyone[2:4]
+    assert (lead_table.page.start_index(), lead_table.page.end_index()) == (3, 4)
+    # and the pages known so far end one past this one, with more to come
+    assert paginator.num_pages == 3 and not paginator.is_last_page(2)
+    # When the last page is asked for, it is known to be the last
+    lead_table.paginate(paginator_class=base_tables.CappedCountPaginator, per_page=2, page=4)
+    assert [row.record.external_id for row in lead_table.page.object_list] == everyone[6:]
+    assert lead_table.paginator.is_last_page(4) and lead_table.page.end_index() == 7
+
+
+def test_past_the_cap_the_page_says_more_than_and_a_page_past_the_end_shows_the_last(ws, client, manager, monkeypatch):
+    monkeypatch.setattr(base_tables.CappedCountPaginator, "cap", 3)
+    as_user(client, manager)
+    response = client.get("/leads/?per_page=25")
+    assert b"1\xe2\x80\x937 of more than 3" in response.content
+    assert client.get("/leads/?per_page=25&page=9").context["table"].page.number == 1
 
 
 def test_querystring_clean_drops_pages_exports_and_blanks():

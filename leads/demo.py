@@ -944,6 +944,63 @@ def demo_models_ensure(*, user=None) -> list[ModelVersion]:
     return versions
 
 
+# Example buyers of the scenario simulator, saved with the main demo model (matrix/workshop.py):
+# the kinds and properties are those the generated journeys use, so the model reads them the same.
+DEMO_SCENARIOS = [
+    {
+        "name": "VP at a 500-person software company",
+        "description": "Three blog visits, the pricing page, a webinar, then a demo request: a textbook MQL.",
+        "lead": {"title": "VP Engineering", "industry": "Software", "employees": 500, "country": "US",
+                 "attributes": {"budget_confirmed": False, "plan": "none"}},
+        "events": [
+            {"kind": "page_view", "days_ago": 21, "properties": {"url": "/blog/lead-scoring-101"}},
+            {"kind": "page_view", "days_ago": 14, "properties": {"url": "/blog/roi-of-automation"}},
+            {"kind": "page_view", "days_ago": 9, "properties": {"url": "/blog/integrations-guide"}},
+            {"kind": "page_view", "days_ago": 5, "properties": {"url": "/pricing"}},
+            {"kind": "webinar_attended", "days_ago": 4, "properties": {"webinar": "product-tour"}},
+            {"kind": "demo_request", "days_ago": 1, "properties": {"form": "demo"}},
+        ],
+    },
+    {
+        "name": "Student writing a thesis",
+        "description": "Reads everything, downloads an e-book and looks at jobs: busy, but not a buyer.",
+        "lead": {"title": "Student", "industry": "Education", "employees": 40, "country": "DE"},
+        "events": [
+            {"kind": "page_view", "days_ago": 12, "properties": {"url": "/blog/lead-scoring-101"}},
+            {"kind": "page_view", "days_ago": 11, "properties": {"url": "/blog/roi-of-automation"}},
+            {"kind": "page_view", "days_ago": 6, "properties": {"url": "/blog/integrations-guide"}},
+            {"kind": "content_download", "days_ago": 6, "properties": {"asset": "ebook-lead-scoring"}},
+            {"kind": "page_view", "days_ago": 2, "properties": {"url": "/careers"}},
+        ],
+    },
+    {
+        "name": "Enterprise director gone quiet",
+        "description": "A good fit with budget who attended a webinar two months ago and has not opened a mail since.",
+        "lead": {"title": "Director of IT", "industry": "Finance", "employees": 8000, "country": "GB",
+                 "attributes": {"budget_confirmed": True}},
+        "events": [
+            {"kind": "webinar_attended", "days_ago": 70, "properties": {"webinar": "security-best-practices"}},
+            {"kind": "page_view", "days_ago": 68, "properties": {"url": "/pricing"}},
+            {"kind": "email_sent", "days_ago": 65, "properties": {"message_id": "nurture-1"}},
+            {"kind": "email_sent", "days_ago": 62, "properties": {"message_id": "nurture-2"}},
+        ],
+    },
+]  # fmt: skip
+
+
+def demo_scenarios_ensure(*, scoring_model: ScoringModel, user=None) -> int:
+    """Save the demo scenarios with the model, those not there yet (by name). Returns how many were added."""
+    from matrix.workshop import scenario_create
+
+    have = set(scoring_model.scenarios.values_list("name", flat=True))
+    added = 0
+    for scenario in DEMO_SCENARIOS:
+        if scenario["name"] not in have:
+            scenario_create(scoring_model=scoring_model, user=user, **json.loads(json.dumps(scenario)))
+            added += 1
+    return added
+
+
 def seed_demo(
     *,
     leads: int,
@@ -972,6 +1029,7 @@ def seed_demo(
 
     with transaction.atomic():
         demo = demo_models_ensure(user=user)
+        demo_scenarios_ensure(scoring_model=demo[0].scoring_model, user=user)
         summary.models = [f"{v.scoring_model.slug} v{v.number}" for v in demo]
         progress(f"models: {', '.join(summary.models)} published")
         lap("models")

@@ -188,6 +188,8 @@ CELERY_TASK_ROUTES = {
     "leads.webhook_deliver": {"queue": "alerts"},
     "leads.webhooks_resend_stale": {"queue": "alerts"},
     "leads.uploads_resend_stale": {"queue": "ingest"},
+    # An impact preview scores every lead with a draft: as heavy as a publish's rescore.
+    "matrix.impact_preview": {"queue": "rescore"},
 }
 # Task modules outside leads/tasks.py (autodiscovery only finds `tasks` modules).
 CELERY_IMPORTS = ["leads.uploads", "leads.webhooks"]

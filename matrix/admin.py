@@ -3,7 +3,7 @@ from django.contrib import admin
 from leadscoring.admin import ReadOnlyAdmin
 
 from .choices import VersionStatus
-from .models import Approval, AuditEntry, ModelVersion, ScoringModel, WorkspaceSettings
+from .models import Approval, AuditEntry, ImpactPreview, ModelVersion, Scenario, ScoringModel, WorkspaceSettings
 
 
 @admin.register(ScoringModel)
@@ -92,3 +92,22 @@ class WorkspaceSettingsAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(Scenario)
+class ScenarioAdmin(admin.ModelAdmin):
+    """Example buyers of the scenario simulator (edited on /matrix/<slug>/scenarios/ with checks)."""
+
+    list_display = ["name", "scoring_model", "created_by", "updated_at"]
+    list_filter = ["scoring_model"]
+    list_select_related = ["scoring_model", "created_by"]
+    search_fields = ["name", "description"]
+
+
+@admin.register(ImpactPreview)
+class ImpactPreviewAdmin(ReadOnlyAdmin):
+    """Impact previews, read-only: a worker computes them from the draft and the live scores."""
+
+    list_display = ["created_at", "version", "revision", "state", "leads_total", "tier_changed", "mql_up", "mql_down"]
+    list_filter = ["state"]
+    list_select_related = ["version__scoring_model"]

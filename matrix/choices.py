@@ -21,3 +21,10 @@ class Tier(models.TextChoices):
     COLD = "cold", "Cold"
     WARM = "warm", "Warm"
     HOT = "hot", "Hot"
+
+
+class PreviewState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"

@@ -212,10 +212,24 @@ def _keyed(kind: str, old: tuple, new: tuple, fields) -> list[str]:
     return lines
 
 
+def _reordered(kind: str, old: tuple, new: tuple) -> list[str]:
+    """A line when the same items come in another order (decay applies in order, breakdown lines
+    follow the criteria's order); additions and removals already have their own lines."""
+    before, after = [item.key for item in old], [item.key for item in new]
+    if before != after and set(before) == set(after):
+        return [f"{kind} order {_fmt(before)} → {_fmt(after)}"]
+    return []
+
+
 def versions_diff(*, old: ModelVersion, new: ModelVersion) -> list[str]:
     """What changed from `old` to `new`, one readable line per change, e.g.
     "criterion blog-visit points 5 → 10" or "segment enterprise threshold mql 70 → 80"."""
-    a, b = version_spec(version=old), version_spec(version=new)
+    return documents_diff(old_document=old.document, new_document=new.document)
+
+
+def documents_diff(*, old_document: dict, new_document: dict) -> list[str]:
+    """versions_diff for two model documents (e.g. a draft before and after an edit); both must be valid."""
+    a, b = parse_document(old_document), parse_document(new_document)
     lines = _compare(
         "model",
         [
@@ -224,7 +238,9 @@ def versions_diff(*, old: ModelVersion, new: ModelVersion) -> list[str]:
         ],
     )
     lines += _keyed("criterion", a.criteria, b.criteria, _criterion_fields)
+    lines += _reordered("criteria", a.criteria, b.criteria)
     lines += _keyed("decay", a.decay, b.decay, _decay_fields)
+    lines += _reordered("decay", a.decay, b.decay)
     lines += _keyed("segment", a.segments, b.segments, _segment_fields)
     if [s.key for s in a.segments] != [s.key for s in b.segments] and {s.key for s in a.segments} == {
         s.key for s in b.segments
@@ -236,3 +252,72 @@ def versions_diff(*, old: ModelVersion, new: ModelVersion) -> list[str]:
     ):
         lines += _compare(f"grade {dim}", list(zip(letters, old_g, new_g, strict=True)))
     return lines
+
+
+# --- the draft editor ----------------------------------------------------------------------------
+
+
+def draft_edits_since(*, version: ModelVersion, revision: int) -> list[dict]:
+    """The edits made to a draft after `revision`, oldest first: who, when, to which revision and
+    the readable lines of what each changed (kept by model_draft_update in its audit entry)."""
+    entries = AuditEntry.objects.filter(version=version, action="draft_updated").select_related("actor").order_by("id")
+    edits = []
+    for entry in entries:
+        to = entry.detail.get("revision")
+        if isinstance(to, int) and to > revision:
+            edits.append(
+                {
+                    "actor": entry.actor,
+                    "at": entry.created_at,
+                    "revision": to,
+                    "changes": entry.detail.get("changes"),
+                }
+            )
+    return edits
+
+
+SUGGESTION_SAMPLE = 500
+
+
+def condition_suggestions(*, spec: ModelSpec) -> dict[str, list[str]]:
+    """What the condition pickers offer (free text stays allowed): lead fields, event kinds and
+    event properties, from the spec itself plus a sample of the newest leads and events (two
+    queries; a sample, because listing every key of a large table is a full scan)."""
+    from leads.models import Event, Lead
+
+    from .engine.document import LEAD_FIELDS
+
+    lead_fields, kinds, properties = dict.fromkeys(LEAD_FIELDS), {}, {}
+
+    def walk(cond, into: dict) -> None:
+        if not isinstance(cond, dict):
+            return
+        for group in ("all", "any"):
+            for sub in cond.get(group) or ():
+                walk(sub, into)
+        walk(cond.get("not"), into)
+        if isinstance(cond.get("field"), str):
+            into[cond["field"]] = None
+
+    for c in spec.criteria:
+        walk(c.when, lead_fields)
+        walk(c.where, properties)
+        kinds.update(dict.fromkeys(c.events))
+    for d in spec.decay:
+        kinds.update(dict.fromkeys((d.events or ()) + d.responses))
+        if d.match_property:
+            properties[d.match_property] = None
+    for s in spec.segments:
+        walk(s.when, lead_fields)
+    for attributes in Lead.objects.order_by("-pk").values_list("attributes", flat=True)[:SUGGESTION_SAMPLE]:
+        if isinstance(attributes, dict):
+            lead_fields.update(dict.fromkeys(f"attributes.{key}" for key in attributes))
+    for kind, props in Event.objects.order_by("-pk").values_list("kind", "properties")[:SUGGESTION_SAMPLE]:
+        kinds[kind] = None
+        if isinstance(props, dict):
+            properties.update(dict.fromkeys(props))
+    return {
+        "lead_fields": list(lead_fields),
+        "event_kinds": sorted(kinds),
+        "event_properties": sorted(properties),
+    }

@@ -122,6 +122,8 @@ def model_draft_update(
     if spec.slug != version.scoring_model.slug:
         raise DocumentError([f"slug: must stay {version.scoring_model.slug!r} (the model of this draft)"])
     ScoringModel.objects.filter(pk=version.scoring_model_id).update(name=spec.name, description=spec.description)
+    # Kept in the audit entry so a later stale save can say what this edit changed, and by whom.
+    changes = _draft_changes(old_document=version.document, new_document=data)
     version.document = data
     version.revision = revision + 1
     version.updated_by = user
@@ -137,8 +139,38 @@ def model_draft_update(
         action="draft_updated",
         number=version.number,
         revision=version.revision,
+        changes=changes,
     )
     return version
+
+
+def _draft_changes(*, old_document, new_document) -> list[str]:
+    from .selectors import documents_diff
+
+    try:
+        return documents_diff(old_document=old_document, new_document=new_document)
+    except DocumentError:
+        # A draft stored before validation was this strict: the edit itself is valid, only the
+        # "before" cannot be read, so say so instead of refusing the edit.
+        return ["(the previous revision could not be read: changes not listed)"]
+
+
+@transaction.atomic
+def model_draft_start(*, scoring_model: ScoringModel, user=None) -> ModelVersion:
+    """The model's newest draft; without one, a new draft copied from the live version (a restore).
+
+    Under the model's lock, so two editors starting at once get the same draft, not two.
+    Raises DraftError when the model has neither a draft nor a live version.
+    """
+    ScoringModel.objects.select_for_update().get(pk=scoring_model.pk)
+    versions = ModelVersion.objects.filter(scoring_model_id=scoring_model.pk)
+    draft = versions.filter(status=VersionStatus.DRAFT).order_by("-number").first()
+    if draft is not None:
+        return draft
+    live = versions.filter(status=VersionStatus.PUBLISHED).first()
+    if live is None:
+        raise DraftError(f"{scoring_model.slug} has no live version to start a draft from")
+    return model_version_restore(version=live, user=user)
 
 
 def _approval_roles(user) -> list[str]:

@@ -25,11 +25,14 @@ from leads.models import (
     WebhookEndpoint,
 )
 from matrix.choices import VersionStatus
-from matrix.models import Approval, AuditEntry, ModelVersion, ScoringModel
+from matrix.models import Approval, AuditEntry, ImpactPreview, ModelVersion, Scenario, ScoringModel
 
 T0 = datetime(2026, 1, 5, 12, tzinfo=UTC)
 MODELS = [m for label in ("matrix", "leads") for m in apps.get_app_config(label).get_models()]
-READ_ONLY = [Score, ScoreHistory, Event, StageTransition, AuditEntry, WebhookDelivery, IdempotencyRecord, PendingScore]
+READ_ONLY = [
+    Score, ScoreHistory, Event, StageTransition, AuditEntry, WebhookDelivery, IdempotencyRecord, PendingScore,
+    ImpactPreview,
+]  # fmt: skip
 
 
 def url(model, view: str, *args) -> str:
@@ -68,6 +71,12 @@ def rows(admin_user):
     IdempotencyRecord.objects.create(user=admin_user, key="k", method="POST", path="/", request_hash="h", created_at=T0)
     SavedFilter.objects.create(user=admin_user, name="My hot leads", querystring="owner=me&tier=hot")
     PendingScore.objects.create(lead=lead, queued_at=T0)
+    # The workshop (scenario simulator, impact preview).
+    Scenario.objects.create(
+        scoring_model=sm, name="VP at a software company", lead={"title": "VP Sales"},
+        events=[{"kind": "demo_request", "days_ago": 1, "properties": {}}], created_by=admin_user,
+    )  # fmt: skip
+    ImpactPreview.objects.create(version=draft, revision=1, live_version=live, as_of=T0, created_by=admin_user)
     return {"live": live, "draft": draft, "lead": lead}
 
 

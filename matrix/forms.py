@@ -1,0 +1,625 @@
+"""Forms of the draft editor (matrix/views_edit.py): one criterion, decay rule or segment, the model
+settings, and the condition editor built from pickers.
+
+Each item form builds its piece of the document (`to_item()` / `to_settings()`); the whole
+document is validated by engine.document.parse_document through services.model_draft_update,
+and its errors, named by JSON path (`criteria[2].when.any[1].value: ...`), come back to the field
+they belong to through `add_document_errors(errors, base=...)`, in plain words.
+"""
+
+import contextlib
+import json
+import math
+import re
+
+from django import forms
+
+from .engine.document import DECAY_TYPES, NUMERIC_OPS, OPS, PRESENCE_OPS, TEXT_OPS
+
+OP_WORDS = {
+    "eq": "is",
+    "ne": "is not",
+    "in": "is one of",
+    "not_in": "is none of",
+    "contains": "contains",
+    "not_contains": "does not contain",
+    "startswith": "starts with",
+    "endswith": "ends with",
+    "gt": "is above",
+    "gte": "is at least",
+    "lt": "is below",
+    "lte": "is at most",
+    "between": "is between",
+    "is_empty": "is empty",
+    "is_set": "is set",
+}
+OP_CHOICES = [(op, OP_WORDS[op]) for op in OPS]
+LIST_OPS = ("in", "not_in")
+DECAY_TYPE_CHOICES = [
+    ("inactivity_step", "Inactivity, step by step (points for every N idle days)"),
+    ("inactivity_once", "Inactivity, once (points once after N idle days)"),
+    ("unanswered", "Unanswered sends (points per send without a response)"),
+]
+assert [t for t, _ in DECAY_TYPE_CHOICES] == list(DECAY_TYPES)
+# A JSON number, as text: what a value box turns into a number rather than keeping as text.
+JSON_NUMBER_RE = re.compile(r"^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?\Z")
+MAX_ROWS = 20
+
+# parse_document speaks JSON; the editor speaks to people.
+PLAIN = [
+    (re.compile(r"^between needs two numbers.*"), 'between needs two numbers, the lower first: "10, 50"'),
+    (
+        re.compile(r'^the last segment is the catch-all and must have "when": null$'),
+        "the last segment takes every other lead: leave its condition empty",
+    ),
+    (
+        re.compile(r'^only the last segment may have "when": null.*'),
+        "only the last segment may have no condition (it would hide the segments after it)",
+    ),
+    (
+        re.compile(r"^is required: an event kind or a list of kinds$"),
+        "name at least one event kind (e.g. page_view), commas between several",
+    ),
+    (
+        re.compile(r"^must be an event kind or a non-empty list of kinds$"),
+        "name at least one event kind (e.g. page_view), commas between several",
+    ),
+]
+
+
+def plain(message: str) -> str:
+    for pattern, words in PLAIN:
+        if pattern.match(message):
+            return pattern.sub(words, message)
+    return message
+
+
+def split_errors(errors: list[str]):
+    """("criteria[2].points", "must be ...") pairs from DocumentError.errors."""
+    for error in errors:
+        path, _, message = error.partition(": ")
+        yield path, message
+
+
+def _text_list(text: str) -> list[str]:
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+def _scalar(text: str):
+    """What a value box means: a JSON number or true/false as such, anything else as text (the
+    spec compares "350" and 350 alike, so this only keeps documents tidy)."""
+    if JSON_NUMBER_RE.match(text):
+        number = json.loads(text)
+        return number if not isinstance(number, float) or math.isfinite(number) else text
+    if text in ("true", "false"):
+        return text == "true"
+    return text
+
+
+def _number_or_text(text: str):
+    """A number for the numeric operators; text otherwise, which the validator refuses in words."""
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    if not math.isfinite(number):
+        return text
+    return int(number) if number.is_integer() and "." not in text and "e" not in text.lower() else number
+
+
+def _value_text(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ", ".join(_value_text(v) for v in value)
+    if value is None:
+        return ""
+    return str(value)
+
+
+def _whole(value):
+    """50.0 -> 50: thresholds and grades stay whole numbers in the document when they are."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _is_scalar(value) -> bool:
+    return value is None or isinstance(value, (str, int, float, bool))
+
+
+def _is_leaf(cond) -> bool:
+    """Can one picker row show this condition and give it back unchanged?"""
+    if not (isinstance(cond, dict) and set(cond) <= {"field", "op", "value"} and isinstance(cond.get("field"), str)):
+        return False
+    op, value = cond.get("op"), cond.get("value")
+    if op in LIST_OPS + ("between",):
+        # A list is typed with commas between values, so a value with a comma cannot be shown.
+        return isinstance(value, list) and all(_is_scalar(v) and not (isinstance(v, str) and "," in v) for v in value)
+    return op in OPS and _is_scalar(value)
+
+
+def condition_rows(cond) -> tuple[str, str, list[tuple[str, str, str]]] | None:
+    """(combine, rows) for pickers: no condition, one field/op/value row, or one all/any group of
+    such rows. None when the pickers cannot show it (not, nested groups, values with commas in a
+    list): the editor then offers the JSON box."""
+    if cond is None:
+        return "all", []
+    if _is_leaf(cond):
+        return "all", [(cond["field"], cond["op"], _value_text(cond.get("value")))]
+    if isinstance(cond, dict) and len(cond) == 1 and ("all" in cond or "any" in cond):
+        combine = "all" if "all" in cond else "any"
+        subs = cond[combine]
+        if isinstance(subs, list) and subs and all(_is_leaf(s) for s in subs):
+            return combine, [(s["field"], s["op"], _value_text(s.get("value"))) for s in subs]
+    return None
+
+
+class ConditionForm(forms.Form):
+    """A condition from pickers (field, operator, value rows joined by all or any) or raw JSON."""
+
+    # Not required: a post without them means pickers joined by "all" (the common case).
+    mode = forms.ChoiceField(
+        choices=[("pickers", "Pick field, operator and value"), ("json", "Write JSON")],
+        widget=forms.RadioSelect,
+        initial="pickers",
+        required=False,
+    )
+    combine = forms.ChoiceField(
+        choices=[("all", "All of these hold"), ("any", "Any of these holds")],
+        initial="all",
+        label="Join rows by",
+        required=False,
+    )
+    json = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
+        label="Condition as JSON",
+        help_text='e.g. {"not": {"field": "country", "op": "in", "value": ["US", "CA"]}}; empty for none',
+    )
+    rows = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, data=None, *, condition=None, context: str = "lead", **kwargs):
+        self.context = context  # "lead" (lead fields) or "event" (event properties)
+        picked = condition_rows(condition)
+        initial = {"json": json.dumps(condition, indent=1) if condition is not None else ""}
+        if picked is None:
+            initial.update(mode="json", combine="all", rows=2)
+            rows = []
+        else:
+            combine, rows = picked
+            initial.update(mode="pickers", combine=combine, rows=len(rows) + (1 if rows else 2))
+        for i, (fld, op, value) in enumerate(rows):
+            initial.update({f"field_{i}": fld, f"op_{i}": op, f"value_{i}": value})
+        super().__init__(data, initial=initial, **kwargs)
+        count = initial["rows"]
+        if self.is_bound:
+            with contextlib.suppress(TypeError, ValueError):
+                count = max(1, min(MAX_ROWS, int(self.data.get(self.add_prefix("rows"), count))))
+        self.row_count = count
+        datalist = "lead-fields" if context == "lead" else "event-properties"
+        for i in range(count):
+            self.fields[f"field_{i}"] = forms.CharField(
+                required=False,
+                max_length=200,
+                label="Field" if context == "lead" else "Event property",
+                widget=forms.TextInput(attrs={"list": datalist, "autocomplete": "off"}),
+            )
+            self.fields[f"op_{i}"] = forms.ChoiceField(
+                choices=OP_CHOICES, initial="eq", label="Operator", required=False
+            )
+            self.fields[f"value_{i}"] = forms.CharField(
+                required=False, max_length=2000, label="Value", strip=False, empty_value=""
+            )
+        self.used_rows: list[int] = []  # condition index -> form row, for errors by JSON path
+        self.grouped = False
+
+    def picker_rows(self) -> list[dict]:
+        return [
+            {"field": self[f"field_{i}"], "op": self[f"op_{i}"], "value": self[f"value_{i}"]}
+            for i in range(self.row_count)
+        ]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("mode") == "json":
+            text = (data.get("json") or "").strip()
+            try:
+                data["condition"] = json.loads(text) if text else None
+            except json.JSONDecodeError as exc:
+                self.add_error("json", f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")
+            return data
+        leaves, self.used_rows = [], []
+        for i in range(self.row_count):
+            fld = (data.get(f"field_{i}") or "").strip()
+            op = data.get(f"op_{i}")
+            value = (data.get(f"value_{i}") or "").strip()
+            if not fld:
+                if value:
+                    self.add_error(f"field_{i}", "pick a field for this value")
+                continue
+            if not op:
+                self.add_error(f"op_{i}", "pick an operator")
+                continue
+            leaf = {"field": fld, "op": op}
+            if op not in PRESENCE_OPS:
+                if not value:
+                    self.add_error(
+                        f"value_{i}",
+                        "type one or more values, commas between them"
+                        if op in LIST_OPS
+                        else "type a value (or use “is empty” / “is set”)",
+                    )
+                    continue
+                leaf["value"] = self._value(op, value)
+            leaves.append(leaf)
+            self.used_rows.append(i)
+        self.grouped = len(leaves) > 1
+        if not leaves:
+            data["condition"] = None
+        elif len(leaves) == 1:
+            data["condition"] = leaves[0]
+        else:
+            data["condition"] = {data.get("combine") or "all": leaves}
+        return data
+
+    @staticmethod
+    def _value(op: str, text: str):
+        if op in LIST_OPS:
+            return [_scalar(part) for part in _text_list(text)]
+        if op == "between":
+            return [_number_or_text(part) for part in _text_list(text)]
+        if op in NUMERIC_OPS:
+            return _number_or_text(text)
+        if op in TEXT_OPS:
+            return text
+        return _scalar(text)
+
+    @property
+    def condition(self):
+        return self.cleaned_data.get("condition")
+
+    def add_document_error(self, rest: str, message: str) -> None:
+        """One parse_document error below this condition's path (`rest`: "", ".any[1].value"...)."""
+        message = plain(message)
+        if self.cleaned_data.get("mode") == "json":
+            where = rest.lstrip(".")
+            self.add_error("json", f"{where}: {message}" if where else message)
+            return
+        match = re.match(r"^\.(?:all|any)\[(\d+)\](.*)$", rest) if self.grouped else None
+        index, sub = (int(match[1]), match[2]) if match else (0, rest)
+        name = sub.lstrip(".")
+        if name in ("field", "op", "value") and index < len(self.used_rows):
+            self.add_error(f"{name}_{self.used_rows[index]}", message)
+        else:
+            self.add_error(None, message)
+
+
+class ItemForm(forms.Form):
+    """One row of the document (criterion, decay rule, segment): builds it and takes back the
+    validator's errors for it, by JSON path, next to the right field."""
+
+    # document field -> form field, for errors by path; conditions are sub-forms.
+    paths: dict[str, str] = {}
+    condition_forms: dict[str, str] = {}
+
+    def __init__(self, data=None, *, item: dict | None = None, **kwargs):
+        super().__init__(data, initial=self.initial_from(item or {}), **kwargs)
+        self.conditions: dict[str, ConditionForm] = {}
+
+    def add_condition(self, name: str, *, condition, context: str) -> ConditionForm:
+        form = ConditionForm(
+            self.data if self.is_bound else None,
+            condition=condition,
+            context=context,
+            prefix=f"{self.prefix or 'item'}-{name}",
+            auto_id=self.auto_id,
+        )
+        self.conditions[name] = form
+        return form
+
+    def initial_from(self, item: dict) -> dict:
+        return dict(item)
+
+    def is_valid(self) -> bool:
+        valid = super().is_valid()
+        return all([form.is_valid() for form in self.active_conditions().values()]) and valid
+
+    def active_conditions(self) -> dict[str, ConditionForm]:
+        return self.conditions
+
+    def add_document_errors(self, errors: list[str], *, base: str) -> None:
+        """Put each error under `base` (e.g. "criteria[2]") next to its field; others on top."""
+        for path, message in split_errors(errors):
+            if path != base and not path.startswith(base + "."):
+                self.add_error(None, f"Elsewhere in the draft, {path}: {plain(message)}")
+                continue
+            rest = path[len(base) :]
+            name = rest[1:].split(".", 1)[0] if rest else ""
+            if name in self.conditions:
+                self.conditions[name].add_document_error(rest[1 + len(name) :], message)
+            elif name in self.paths:
+                self.add_error(self.paths[name], plain(message))
+            else:
+                self.add_error(None, plain(message))
+
+    def has_any_errors(self) -> bool:
+        return bool(self.errors) or any(form.errors for form in self.active_conditions().values())
+
+
+class CriterionForm(ItemForm):
+    """A fit criterion (a condition on the lead) or an engagement one (events, optional where, cap)."""
+
+    key = forms.CharField(max_length=100, help_text="letters, digits, - and _; unique in the model")
+    label = forms.CharField(max_length=200, required=False)
+    dimension = forms.ChoiceField(
+        choices=[("fit", "Fit: who the lead is"), ("engagement", "Engagement: what the lead did")]
+    )
+    points = forms.IntegerField(help_text="-1000 to 1000; negative points count against")
+    events = forms.CharField(
+        required=False,
+        max_length=500,
+        label="Event kinds",
+        help_text="e.g. page_view; commas between several",
+        widget=forms.TextInput(attrs={"list": "event-kinds", "autocomplete": "off"}),
+    )
+    cap = forms.IntegerField(required=False, min_value=1, help_text="at most this many events count; empty: no cap")
+    cap_window_days = forms.IntegerField(
+        required=False, min_value=1, label="Cap window (days)", help_text="the cap applies per window; empty: overall"
+    )
+    paths = {
+        "key": "key",
+        "label": "label",
+        "dimension": "dimension",
+        "points": "points",
+        "event": "events",
+        "cap": "cap",
+        "cap_window_days": "cap_window_days",
+    }
+
+    def __init__(self, data=None, *, item=None, **kwargs):
+        super().__init__(data, item=item, **kwargs)
+        item = item or {}
+        self.add_condition("when", condition=item.get("when"), context="lead")
+        self.add_condition("where", condition=item.get("where"), context="event")
+
+    def initial_from(self, item: dict) -> dict:
+        event = item.get("event")
+        return {
+            "key": item.get("key", ""),
+            "label": item.get("label", ""),
+            "dimension": item.get("dimension", "fit"),
+            "points": item.get("points"),
+            "events": ", ".join(event) if isinstance(event, list) else event or "",
+            "cap": item.get("cap"),
+            "cap_window_days": item.get("cap_window_days"),
+        }
+
+    def active_conditions(self):
+        # Only the dimension's own condition is read: the other is hidden and left alone.
+        dimension = self.data.get(self.add_prefix("dimension")) if self.is_bound else self.initial.get("dimension")
+        name = "where" if dimension == "engagement" else "when"
+        return {name: self.conditions[name]}
+
+    def to_item(self) -> dict:
+        data = self.cleaned_data
+        item = {"key": data["key"].strip()}
+        if data["label"].strip():
+            item["label"] = data["label"].strip()
+        item["dimension"] = data["dimension"]
+        if data["dimension"] == "fit":
+            item["when"] = self.conditions["when"].condition
+            item["points"] = data["points"]
+            return item
+        kinds = _text_list(data["events"])
+        item["event"] = kinds[0] if len(kinds) == 1 else kinds or None
+        item["where"] = self.conditions["where"].condition
+        item["points"] = data["points"]
+        item["cap"] = data["cap"]
+        item["cap_window_days"] = data["cap_window_days"]
+        return item
+
+
+class DecayForm(ItemForm):
+    """One decay rule: inactivity step by step, inactivity once, or unanswered sends."""
+
+    key = forms.CharField(max_length=100, help_text="letters, digits, - and _; unique among criteria and decay")
+    label = forms.CharField(max_length=200, required=False)
+    type = forms.ChoiceField(choices=DECAY_TYPE_CHOICES)
+    events = forms.CharField(
+        required=False,
+        max_length=500,
+        label="Event kinds",
+        help_text="inactivity: the kinds that count as activity, empty for any event; unanswered: the sends",
+        widget=forms.TextInput(attrs={"list": "event-kinds", "autocomplete": "off"}),
+    )
+    every_days = forms.IntegerField(required=False, min_value=1, label="Every (days)")
+    after_days = forms.IntegerField(required=False, min_value=1, label="After (days)")
+    responses = forms.CharField(
+        required=False,
+        max_length=500,
+        label="Response kinds",
+        help_text="e.g. email_open, email_click",
+        widget=forms.TextInput(attrs={"list": "event-kinds", "autocomplete": "off"}),
+    )
+    match_property = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Matched on property",
+        help_text="the event property a send and its response share, e.g. message_id",
+        widget=forms.TextInput(attrs={"list": "event-properties", "autocomplete": "off"}),
+    )
+    points = forms.IntegerField(help_text="negative: what each step takes off")
+    paths = {
+        "key": "key",
+        "label": "label",
+        "type": "type",
+        "events": "events",
+        "every_days": "every_days",
+        "after_days": "after_days",
+        "responses": "responses",
+        "match_property": "match_property",
+        "points": "points",
+    }
+
+    def initial_from(self, item: dict) -> dict:
+        events = item.get("events")
+        return {
+            "key": item.get("key", ""),
+            "label": item.get("label", ""),
+            "type": item.get("type", "inactivity_step"),
+            "events": ", ".join(events) if isinstance(events, list) else events or "",
+            "every_days": item.get("every_days"),
+            "after_days": item.get("after_days"),
+            "responses": ", ".join(item.get("responses") or []),
+            "match_property": item.get("match_property") or "",
+            "points": item.get("points"),
+        }
+
+    def to_item(self) -> dict:
+        data = self.cleaned_data
+        kind = data["type"]
+        item = {"key": data["key"].strip()}
+        if data["label"].strip():
+            item["label"] = data["label"].strip()
+        item["type"] = kind
+        events = _text_list(data["events"])
+        if kind == "unanswered":
+            item["events"] = events or None
+            item["responses"] = _text_list(data["responses"]) or None
+            item["match_property"] = data["match_property"].strip() or None
+            item["after_days"] = data["after_days"]
+        else:
+            item["events"] = events or None  # None: any event counts as activity
+            if kind == "inactivity_step":
+                item["every_days"] = data["every_days"]
+            else:
+                item["after_days"] = data["after_days"]
+        item["points"] = data["points"]
+        return item
+
+
+class SegmentForm(ItemForm):
+    """One segment: which leads (a condition on lead fields; none for the last) and its thresholds."""
+
+    key = forms.CharField(max_length=100, help_text="letters, digits, - and _; unique among segments")
+    label = forms.CharField(max_length=200, required=False)
+    warm = forms.FloatField(label="Warm from")
+    hot = forms.FloatField(label="Hot from")
+    mql = forms.FloatField(label="MQL from")
+    paths = {"key": "key", "label": "label", "thresholds": "warm"}
+
+    def __init__(self, data=None, *, item=None, **kwargs):
+        super().__init__(data, item=item, **kwargs)
+        self.add_condition("when", condition=(item or {}).get("when"), context="lead")
+
+    def initial_from(self, item: dict) -> dict:
+        th = item.get("thresholds") or {}
+        return {
+            "key": item.get("key", ""),
+            "label": item.get("label", ""),
+            "warm": th.get("warm"),
+            "hot": th.get("hot"),
+            "mql": th.get("mql"),
+        }
+
+    def add_document_errors(self, errors, *, base):
+        # "segments[1].thresholds.mql: ..." belongs to the mql box; "segments[1].thresholds: warm
+        # above hot" to the warm one (paths maps "thresholds" to it).
+        rest = []
+        for error in errors:
+            path, message = error.split(": ", 1) if ": " in error else (error, "")
+            match = re.match(rf"^{re.escape(base)}\.thresholds\.(warm|hot|mql)$", path)
+            if match:
+                self.add_error(match[1], plain(message))
+            else:
+                rest.append(error)
+        super().add_document_errors(rest, base=base)
+
+    def to_item(self) -> dict:
+        data = self.cleaned_data
+        item = {"key": data["key"].strip()}
+        if data["label"].strip():
+            item["label"] = data["label"].strip()
+        item["when"] = self.conditions["when"].condition
+        item["thresholds"] = {name: _whole(data[name]) for name in ("warm", "hot", "mql")}
+        return item
+
+
+GRADE_FIELDS = {"grade_A": ("fit", "A"), "grade_B": ("fit", "B"), "grade_C": ("fit", "C")} | {
+    f"grade_{d}": ("engagement", d) for d in "432"
+}
+
+
+class SettingsForm(ItemForm):
+    """The model-wide settings: name, description, lookback, half-life, floor and grade lines."""
+
+    name = forms.CharField(max_length=200)
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    lookback_days = forms.IntegerField(
+        required=False,
+        min_value=1,
+        label="Lookback (days)",
+        help_text="engagement counts events this recent; empty: all",
+    )
+    half_life_days = forms.FloatField(
+        required=False, label="Half-life (days)", help_text="engagement points halve every so many days; empty: none"
+    )
+    engagement_floor = forms.FloatField(
+        required=False, label="Engagement floor", help_text="decay stops here; empty: no floor (decay unbounded)"
+    )
+    grade_A = forms.FloatField(label="Fit A from")
+    grade_B = forms.FloatField(label="Fit B from")
+    grade_C = forms.FloatField(label="Fit C from")
+    grade_4 = forms.FloatField(label="Engagement 4 from")
+    grade_3 = forms.FloatField(label="Engagement 3 from")
+    grade_2 = forms.FloatField(label="Engagement 2 from")
+    paths = {
+        "name": "name",
+        "description": "description",
+        "lookback_days": "lookback_days",
+        "half_life_days": "half_life_days",
+        "engagement_floor": "engagement_floor",
+    }
+
+    def initial_from(self, document: dict) -> dict:
+        grades = document.get("grades") or {}
+        initial = {
+            "name": document.get("name", ""),
+            "description": document.get("description", ""),
+            "lookback_days": document.get("lookback_days"),
+            "half_life_days": document.get("half_life_days"),
+            # Absent means 0 (spec section 3); only an explicit null is "no floor".
+            "engagement_floor": document.get("engagement_floor", 0),
+        }
+        for name, (dim, letter) in GRADE_FIELDS.items():
+            initial[name] = (grades.get(dim) or {}).get(letter)
+        return initial
+
+    def add_document_errors(self, errors, *, base=""):
+        for path, message in split_errors(errors):
+            match = re.match(r"^grades\.(fit|engagement)\.(\w)$", path)
+            head = path.split(".", 1)[0].split("[", 1)[0]
+            if match:
+                self.add_error(f"grade_{match[2]}", plain(message))
+            elif head in self.paths and "." not in path:
+                self.add_error(self.paths[head], plain(message))
+            else:
+                self.add_error(None, f"Elsewhere in the draft, {path}: {plain(message)}")
+
+    def to_settings(self) -> dict:
+        data = self.cleaned_data
+        grades = {"fit": {}, "engagement": {}}
+        for name, (dim, letter) in GRADE_FIELDS.items():
+            grades[dim][letter] = _whole(data[name])
+        return {
+            "name": data["name"].strip(),
+            "description": data["description"],
+            "lookback_days": data["lookback_days"],
+            "half_life_days": _whole(data["half_life_days"]),
+            "engagement_floor": _whole(data["engagement_floor"]),
+            "grades": grades,
+        }
+
+
+ITEM_FORMS = {"criteria": CriterionForm, "decay": DecayForm, "segments": SegmentForm}

@@ -1,0 +1,173 @@
+"""The workshop pages: the scenario simulator and the impact preview of the newest draft.
+
+Everyone who reads the matrix reads these; editors (`matrix.edit_draft`) save scenarios and ask
+for previews. Views parse the request, call `matrix.workshop`, and render.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from leads.selectors import user_sees_all_leads
+
+from . import workshop
+from .choices import PreviewState, VersionStatus
+from .forms_workshop import ScenarioForm
+from .models import ImpactPreview, ModelVersion, Scenario, ScoringModel
+
+VIEW = "matrix.view_scoringmodel"
+EDIT = "matrix.edit_draft"
+
+
+def _draft_and_live(scoring_model: ScoringModel) -> tuple[ModelVersion | None, ModelVersion | None]:
+    """The newest draft and the live version, in one query."""
+    versions = ModelVersion.objects.filter(
+        scoring_model=scoring_model, status__in=[VersionStatus.DRAFT, VersionStatus.PUBLISHED]
+    ).order_by("-number")
+    draft = live = None
+    for version in versions:
+        if version.status == VersionStatus.PUBLISHED:
+            live = live or version
+        else:
+            draft = draft or version
+    return draft, live
+
+
+def _scenarios_page(request, scoring_model, form, editing=None, status=200):
+    draft, live = _draft_and_live(scoring_model)
+    scenarios = list(Scenario.objects.filter(scoring_model=scoring_model).select_related("created_by"))
+    as_of = timezone.now().replace(microsecond=0)
+    context = {
+        "scoring_model": scoring_model,
+        "draft": draft,
+        "live": live,
+        "as_of": as_of,
+        "rows": workshop.scenario_comparisons(scenarios=scenarios, draft=draft, live=live, as_of=as_of),
+        "can_edit": request.user.has_perm(EDIT),
+        "form": form,
+        "editing": editing,
+    }
+    return render(request, "matrix/workshop/scenarios.html", context, status=status)
+
+
+def _save(request, scoring_model, scenario=None):
+    form = ScenarioForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            if scenario is None:
+                scenario = workshop.scenario_create(
+                    scoring_model=scoring_model,
+                    name=data["name"],
+                    description=data["description"],
+                    lead=data["buyer"],
+                    events=data["actions"],
+                    user=request.user,
+                )
+            else:
+                scenario = workshop.scenario_update(
+                    scenario=scenario,
+                    name=data["name"],
+                    description=data["description"],
+                    lead=data["buyer"],
+                    events=data["actions"],
+                )
+        except workshop.ScenarioError as exc:
+            for error in exc.errors:
+                field = "name" if error.startswith("name:") else None
+                form.add_error(field, error.removeprefix("name: ") if field else error)
+        else:
+            messages.success(request, f"Scenario “{scenario.name}” saved.")
+            return redirect(reverse("matrix:scenarios", args=[scoring_model.slug]) + f"#scenario-{scenario.pk}")
+    return _scenarios_page(request, scoring_model, form, editing=scenario, status=400)
+
+
+@permission_required(VIEW, raise_exception=True)
+def scenarios(request, slug):
+    """GET: every scenario scored by the newest draft and the live version. POST: a new scenario."""
+    scoring_model = get_object_or_404(ScoringModel, slug=slug)
+    if request.method == "POST":
+        if not request.user.has_perm(EDIT):
+            raise PermissionDenied
+        return _save(request, scoring_model)
+    return _scenarios_page(request, scoring_model, ScenarioForm() if request.user.has_perm(EDIT) else None)
+
+
+@permission_required(EDIT, raise_exception=True)
+def scenario_edit(request, slug, pk):
+    scenario = get_object_or_404(Scenario.objects.select_related("scoring_model"), scoring_model__slug=slug, pk=pk)
+    if request.method == "POST":
+        return _save(request, scenario.scoring_model, scenario)
+    return render(
+        request,
+        "matrix/workshop/scenario_edit.html",
+        {"scoring_model": scenario.scoring_model, "scenario": scenario, "form": ScenarioForm.for_scenario(scenario)},
+    )
+
+
+@require_POST
+@permission_required(EDIT, raise_exception=True)
+def scenario_delete(request, slug, pk):
+    scenario = get_object_or_404(Scenario, scoring_model__slug=slug, pk=pk)
+    workshop.scenario_delete(scenario=scenario)
+    messages.success(request, f"Scenario “{scenario.name}” deleted.")
+    return redirect("matrix:scenarios", slug=slug)
+
+
+def _impact_context(request, scoring_model) -> dict:
+    draft, live = _draft_and_live(scoring_model)
+    preview = None
+    if draft is not None:
+        preview = (
+            ImpactPreview.objects.filter(version=draft)
+            .select_related("created_by", "live_version")
+            .order_by("-created_at", "-id")
+            .first()
+        )
+    movers = preview.movers if preview is not None and preview.state == PreviewState.DONE else []
+    hidden = 0
+    if not user_sees_all_leads(user=request.user):
+        # Counts are for everyone; a rep sees by name only the movers among their own leads.
+        mine = [m for m in movers if m.get("owner_id") == request.user.pk]
+        movers, hidden = mine, len(movers) - len(mine)
+    in_progress = preview is not None and preview.state in (PreviewState.QUEUED, PreviewState.RUNNING)
+    lost = preview is not None and workshop.impact_preview_is_lost(preview)
+    return {
+        "scoring_model": scoring_model,
+        "draft": draft,
+        "live": live,
+        "preview": preview,
+        "stale": preview is not None and draft is not None and preview.revision != draft.revision,
+        "polling": in_progress and not lost,
+        "lost": lost,
+        "movers": movers,
+        "movers_hidden": hidden,
+        "rows": workshop.impact_rows(preview) if preview is not None and preview.state == PreviewState.DONE else [],
+        "can_edit": request.user.has_perm(EDIT),
+    }
+
+
+@permission_required(VIEW, raise_exception=True)
+def impact(request, slug):
+    """GET: the latest preview of the newest draft (htmx polls the status part). POST: ask for one."""
+    scoring_model = get_object_or_404(ScoringModel, slug=slug)
+    if request.method == "POST":
+        if not request.user.has_perm(EDIT):
+            raise PermissionDenied
+        draft, _ = _draft_and_live(scoring_model)
+        if draft is None:
+            messages.error(request, "There is no draft to preview.")
+        else:
+            try:
+                workshop.impact_preview_request(version=draft, user=request.user, rerun=bool(request.POST.get("rerun")))
+            except (workshop.ImpactPreviewError, PermissionError) as exc:
+                messages.error(request, str(exc))
+        return redirect("matrix:impact", slug=slug)
+    context = _impact_context(request, scoring_model)
+    if request.htmx:
+        return render(request, "matrix/workshop/_impact_result.html", context)
+    return render(request, "matrix/workshop/impact.html", context)

@@ -21,6 +21,69 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import run  # noqa: E402
 
+# A synthetic funnel for the reports (issue 7's worst case): 30% of the leads became MQLs at
+# dates spread over the last 365 days; of those 35% were accepted (1 hour to 30 days later), 20%
+# rejected with one of the reasons, the rest are still pending. Pseudo-random but deterministic
+# (multiplicative hashes of the lead id), set-based, and only once per database.
+LIFECYCLE_SQL = [
+    "DELETE FROM leads_stagetransition WHERE scoring_model_id = %(m)s",
+    "DELETE FROM leads_leadstage WHERE scoring_model_id = %(m)s",
+    """
+    INSERT INTO leads_leadstage (lead_id, scoring_model_id, stage, mql_at, mql_score, mql_version_id,
+                                 mql_segment, accepted_at, rejected_at, reject_reason, reject_text, changed_at)
+    SELECT f.lead_id, %(m)s,
+           CASE WHEN f.outcome < 35 THEN 'sql' WHEN f.outcome < 55 THEN 'rejected' ELSE 'mql' END,
+           f.mql_at, f.score, f.version_id, f.segment,
+           CASE WHEN f.outcome < 35 THEN LEAST(f.mql_at + f.wait, %(now)s) END,
+           CASE WHEN f.outcome >= 35 AND f.outcome < 55 THEN LEAST(f.mql_at + f.wait, %(now)s) END,
+           CASE WHEN f.outcome >= 35 AND f.outcome < 55
+                THEN (ARRAY['not_ready', 'wrong_fit', 'no_budget', 'duplicate', 'other'])[1 + f.lead_id %% 5]
+                ELSE '' END,
+           '', f.mql_at
+    FROM (
+        SELECT s.lead_id, s.score, s.version_id, s.segment,
+               (s.lead_id * 7919) %% 100 AS outcome,
+               %(now)s - make_interval(days => ((s.lead_id * 104729) %% 365)::int,
+                                       secs => ((s.lead_id * 13) %% 86400)::int) AS mql_at,
+               make_interval(secs => (3600 + (s.lead_id * 31) %% (30 * 86400))::int) AS wait
+        FROM leads_score s
+        WHERE s.scoring_model_id = %(m)s AND (s.lead_id * 2654435761) %% 10 < 3
+    ) f
+    """,
+    """
+    INSERT INTO leads_stagetransition (lead_id, scoring_model_id, from_stage, to_stage, score, version_id,
+                                       reason, reason_text, occurred_at)
+    SELECT lead_id, scoring_model_id, 'lead', 'mql', mql_score, mql_version_id, '', '', mql_at
+    FROM leads_leadstage WHERE scoring_model_id = %(m)s
+    UNION ALL
+    SELECT lead_id, scoring_model_id, 'mql', 'sql', mql_score, mql_version_id, '', '', accepted_at
+    FROM leads_leadstage WHERE scoring_model_id = %(m)s AND accepted_at IS NOT NULL
+    UNION ALL
+    SELECT lead_id, scoring_model_id, 'mql', 'rejected', mql_score, mql_version_id, reject_reason, '', rejected_at
+    FROM leads_leadstage WHERE scoring_model_id = %(m)s AND rejected_at IS NOT NULL
+    """,
+    "ANALYZE leads_leadstage",
+    "ANALYZE leads_stagetransition",
+]
+
+
+def lifecycle_ensure(connection, model_id: int) -> None:
+    """Generate the synthetic funnel once (a database that already has accepted leads keeps its own)."""
+    from django.utils import timezone
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM leads_stagetransition WHERE scoring_model_id = %s AND to_stage = 'sql')",
+            [model_id],
+        )
+        if cursor.fetchone()[0]:
+            return
+        started = time.perf_counter()
+        for statement in LIFECYCLE_SQL:
+            cursor.execute(statement, {"m": model_id, "now": timezone.now()})
+        cursor.execute("SELECT count(*) FROM leads_leadstage WHERE scoring_model_id = %s", [model_id])
+        print(f"synthetic funnel: {cursor.fetchone()[0]:,} MQLs in {time.perf_counter() - started:.1f} s")
+
 
 def timed(client, url: str, n: int) -> list[float]:
     times = []
@@ -63,6 +126,7 @@ def main():
         with connection.cursor() as cursor:
             cursor.execute("UPDATE leads_lead SET owner_id = (ARRAY[%s, %s, %s])[1 + (id %% 3)]", reps)
             cursor.execute("ANALYZE leads_lead")
+    lifecycle_ensure(connection, version.scoring_model_id)
     model = version.scoring_model.slug
     lead = Score.objects.filter(scoring_model=version.scoring_model, lead__owner=users["rep"]).order_by("-score")[0]
     year = date.today().year
@@ -74,8 +138,18 @@ def main():
         ("rep", "lead page", f"/leads/{lead.lead_id}/"),
         ("manager", "fit x engagement grid", f"/leads/grid/?model={model}"),
         ("manager", "conversion report", f"/reports/conversion/?model={model}&{span}"),
+        ("manager", "conversion report, by week", f"/reports/conversion/?model={model}&{span}&grain=week"),
         ("manager", "breakdown by segment", f"/reports/breakdown/?model={model}&{span}&dimension=segment"),
+        ("manager", "breakdown by industry", f"/reports/breakdown/?model={model}&{span}&dimension=industry"),
+        ("manager", "breakdown by lead source", f"/reports/breakdown/?model={model}&{span}&dimension=lead_source"),
+        ("manager", "breakdown by country", f"/reports/breakdown/?model={model}&{span}&dimension=country"),
+        ("manager", "breakdown by owner", f"/reports/breakdown/?model={model}&{span}&dimension=owner"),
+        ("manager", "breakdown by product interest", f"/reports/breakdown/?model={model}&{span}&dimension=attribute"),
+        ("manager", "rejection reasons", f"/reports/rejections/?model={model}&{span}"),
+        ("manager", "calibration (score at MQL)", f"/reports/calibration/?model={model}&{span}"),
+        ("manager", "calibration (current scores)", f"/reports/calibration/?model={model}&{span}&basis=current"),
         ("manager", "score distribution", f"/reports/distribution/?model={model}"),
+        ("rep", "conversion report, own leads", f"/reports/conversion/?model={model}&{span}"),
     ]
     print(f"{Lead.objects.count():,} leads; {args.requests} requests per page after one warm-up")
     for persona, name, url in pages:

@@ -187,7 +187,7 @@ def main() -> None:
     import django
 
     django.setup()
-    from leads.services import lead_ranges, leads_rescore
+    from leads.services import lead_ranges, leads_rescore, scores_analyze
     from matrix.services import model_import, model_version_publish
 
     document = json.loads((ROOT / "matrix" / "fixtures" / "b2b-saas.json").read_text())
@@ -222,6 +222,7 @@ def main() -> None:
                 memory.append(future.result())
                 elapsed = time.monotonic() - started
                 log(f"rescore chunk {i + 1}/{len(ranges)} ({elapsed:.1f} s, worker peak RSS {memory[-1]:.0f} MB)")
+    scores_analyze()  # as the job does when its last chunk is done
     rescore_s = time.monotonic() - started
     floor_again = floor_query(args.database_url)
     floor_best = min(floor_s, floor_again)

@@ -21,6 +21,7 @@ from .models import (
     RescoreJob,
     SavedFilter,
     Score,
+    ScoreBreakdown,
     ScoreHistory,
     StageTransition,
 )
@@ -63,6 +64,18 @@ class ScoreAdmin(ReadOnlyAdmin):
     raw_id_fields = ["lead", "version"]
     search_fields = ["=lead__external_id"]
     ordering = ["-id"]
+    show_full_result_count = False
+
+
+@admin.register(ScoreBreakdown)
+class ScoreBreakdownAdmin(ReadOnlyAdmin):
+    """The breakdown lines of each current score, read-only (rescoring writes them with the score)."""
+
+    list_display = ["score", "score__lead", "score__scoring_model"]
+    list_select_related = ["score__lead", "score__scoring_model"]
+    raw_id_fields = ["score"]
+    search_fields = ["=score__lead__external_id"]
+    ordering = ["-score_id"]
     show_full_result_count = False
 
 

@@ -866,6 +866,7 @@ def _lead_lifecycle(rng, probe: _LeadProbe, version, lead, now, stages, transiti
         mql_at=mql_at,
         mql_score=mql.score,
         mql_version=version,
+        mql_segment=mql.segment,
         changed_at=mql_at,
     )
     stages.append(stage)

@@ -20,7 +20,7 @@ from matrix.models import ModelVersion
 
 from .choices import JobState, JobTrigger
 from .models import RescoreChunk, RescoreJob
-from .services import lead_ranges, leads_rescore
+from .services import lead_ranges, leads_rescore, scores_analyze
 
 log = logging.getLogger(__name__)
 # A job that has sent nothing (broker down) or finished no chunk for this long is sent again.
@@ -96,9 +96,11 @@ def rescore_chunk_run(*, job_id: int, index: int) -> bool:
         RescoreJob.objects.filter(pk=job_id).update(
             chunks_done=F("chunks_done") + 1, leads_done=F("leads_done") + chunk.leads
         )
-        RescoreJob.objects.filter(pk=job_id, state=JobState.RUNNING, chunks_done=F("chunks_total")).update(
+        finished = RescoreJob.objects.filter(pk=job_id, state=JobState.RUNNING, chunks_done=F("chunks_total")).update(
             state=JobState.DONE, finished_at=timezone.now()
         )
+    if finished:
+        scores_analyze()
     return True
 
 

@@ -30,8 +30,14 @@ class Lead(models.Model):
     employees = models.BigIntegerField(null=True, blank=True)
     annual_revenue = models.FloatField(null=True, blank=True)
     lead_source = models.CharField(max_length=100, blank=True, default="")
+    # Indexed by the Meta indexes below, both led by owner (a third, owner-only index would only cost writes).
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="leads",
+        db_index=False,
     )
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField(auto_now=True)
@@ -39,7 +45,12 @@ class Lead(models.Model):
 
     class Meta:
         ordering = ["external_id"]
-        indexes = [models.Index(fields=["owner", "external_id"])]
+        indexes = [
+            models.Index(fields=["owner", "external_id"]),
+            # A rep's lead ids without touching the table (index-only): their reports' cohorts
+            # semi-join on it instead of reading every lead row.
+            models.Index(fields=["owner", "id"], name="lead_owner_id"),
+        ]
 
     def __str__(self):
         name = f"{self.first_name} {self.last_name}".strip()
@@ -79,7 +90,7 @@ class Event(models.Model):
 
 
 class Score(models.Model):
-    """The current score of a lead under a scoring model, with its breakdown."""
+    """The current score of a lead under a scoring model; its breakdown lines are in ScoreBreakdown."""
 
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="scores")
     scoring_model = models.ForeignKey(ScoringModel, on_delete=models.CASCADE, related_name="scores")
@@ -94,7 +105,6 @@ class Score(models.Model):
     tier = models.CharField(max_length=8)
     grade = models.CharField(max_length=2)
     mql = models.BooleanField()
-    breakdown = models.JSONField(default=list)
     computed_at = models.DateTimeField()
 
     class Meta:
@@ -106,6 +116,32 @@ class Score(models.Model):
             models.Index(fields=["scoring_model", "segment", "-score"], name="score_top_segment"),
             models.Index(fields=["scoring_model", "tier"], name="score_tier"),
         ]
+
+    @property
+    def breakdown(self) -> list[dict]:
+        """The breakdown lines (spec section 7), [] if none are stored.
+
+        One query per score unless the queryset has `select_related("breakdown_row")`: anything
+        that reads the breakdown of many scores must ask for it.
+        """
+        try:
+            return self.breakdown_row.lines
+        except ScoreBreakdown.DoesNotExist:
+            return []
+
+
+class ScoreBreakdown(models.Model):
+    """The breakdown lines of one stored score (spec section 7), kept apart so that bulk reads of scores stay narrow.
+
+    The lines are ~90% of a score's bytes; in `leads_score` every scan by segment, tier, grade or
+    score (lists, the grid, the reports) would read them too (docs/scoring.md).
+    """
+
+    score = models.OneToOneField(Score, primary_key=True, on_delete=models.CASCADE, related_name="breakdown_row")
+    lines = models.JSONField(default=list)
+
+    def __str__(self):
+        return f"breakdown of score {self.score_id}"
 
 
 class ScoreHistory(models.Model):
@@ -137,6 +173,9 @@ class LeadStage(models.Model):
     mql_at = models.DateTimeField(null=True, blank=True)
     mql_score = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     mql_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # The segment the lead was in when it crossed the MQL line: the threshold it crossed, and what
+    # the cohort reports group by without joining a million current scores.
+    mql_segment = models.CharField(max_length=100, blank=True, default="")
     accepted_at = models.DateTimeField(null=True, blank=True)
     rejected_at = models.DateTimeField(null=True, blank=True)
     reject_reason = models.CharField(max_length=16, choices=RejectReason.choices, blank=True, default="")

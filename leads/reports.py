@@ -378,6 +378,11 @@ def _join_segment(scoring_model: ScoringModel):
     return annotate
 
 
+def _mql_segment(queryset: QuerySet[LeadStage]) -> QuerySet[LeadStage]:
+    """Cohort rows grouped by the segment each lead was in when it became an MQL (no join)."""
+    return queryset.annotate(dim=F("mql_segment"))
+
+
 def _label(value) -> str:
     if value is None or value == "":
         return NONE_LABEL
@@ -415,7 +420,9 @@ def conversion_breakdown(
 ) -> Breakdown:
     """The conversion figures per value of a lead field (three queries), most MQLs first.
 
-    Segment is the lead's current segment under the model (segments live with the current score).
+    Segment is, for the MQL cohort, the segment the lead was in when it became an MQL (stored on
+    LeadStage); for the leads created and the direct SQLs, which never crossed the MQL line, the
+    lead's current segment under the model (segments live with the current score).
     """
     args = {"user": user, "scoring_model": scoring_model, "start": start, "end": end}
     joined = _join_segment(scoring_model)
@@ -429,7 +436,7 @@ def conversion_breakdown(
         return _dimension(queryset, dimension=dimension, attribute=attribute, lead=lead, segment_of=segment_of)
 
     figures = _cohort_figures()
-    for found in dim(_cohort(**args)).values("dim").annotate(**figures).order_by():
+    for found in dim(_cohort(**args), segment_of=_mql_segment).values("dim").annotate(**figures).order_by():
         row(found["dim"]).take(found)
     if dimension == "segment":
         # Only a score knows the segment: the leads of the period that the model scores.
@@ -482,7 +489,7 @@ class RejectionReport:
 
 def rejection_reasons(*, user, scoring_model: ScoringModel, start: date, end: date) -> RejectionReport:
     """Why sales rejected the MQLs of the period, per segment (one query): counts and shares."""
-    cohort = _join_segment(scoring_model)(_cohort(user=user, scoring_model=scoring_model, start=start, end=end))
+    cohort = _mql_segment(_cohort(user=user, scoring_model=scoring_model, start=start, end=end))
     found = (
         cohort.annotate(
             reason=Case(
@@ -630,7 +637,7 @@ def calibration_report(
     if version is None:
         return report
     if basis == "mql":
-        population = _join_segment(scoring_model)(
+        population = _mql_segment(
             _cohort(user=user, scoring_model=scoring_model, start=start, end=end).filter(mql_score__isnull=False)
         ).annotate(value=F("mql_score"), converted=Case(When(outcome=OUTCOME_SQL, then=Value(1)), default=Value(0)))
     else:

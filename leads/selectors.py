@@ -162,9 +162,12 @@ def lead_for_user(*, user, pk: int) -> Lead:
 
 
 def lead_scores(*, lead: Lead) -> list[Score]:
-    """The lead's stored score under each model, with the model and the version (one query)."""
+    """The lead's stored score under each model, with the model, the version and the breakdown lines
+    (one query)."""
     return list(
-        Score.objects.filter(lead=lead).select_related("scoring_model", "version").order_by("scoring_model__name")
+        Score.objects.filter(lead=lead)
+        .select_related("scoring_model", "version", "breakdown_row")
+        .order_by("scoring_model__name")
     )
 
 

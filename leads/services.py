@@ -16,7 +16,17 @@ from matrix.models import ModelVersion
 from matrix.selectors import version_spec, versions_live
 
 from .choices import NotificationKind, Stage
-from .models import Event, Lead, LeadStage, Notification, PendingScore, Score, ScoreHistory, StageTransition
+from .models import (
+    Event,
+    Lead,
+    LeadStage,
+    Notification,
+    PendingScore,
+    Score,
+    ScoreBreakdown,
+    ScoreHistory,
+    StageTransition,
+)
 from .rows import RowError, RowReport, parse_event, parse_lead
 
 BATCH = 2000
@@ -239,6 +249,7 @@ def leads_rescore(
     )
     tables = {
         "score": Score._meta.db_table,
+        "breakdown": ScoreBreakdown._meta.db_table,
         "history": ScoreHistory._meta.db_table,
         "stage": LeadStage._meta.db_table,
         "transition": StageTransition._meta.db_table,
@@ -248,7 +259,7 @@ def leads_rescore(
     statements = [
         f"{dialect.temp_table(computed)} {compiled.sql}",
         # Only rows this computation may write (nothing newer stored), with what they replace.
-        # Without the breakdown (most of a row's bytes): the score insert takes it from `computed`.
+        # Without the breakdown (most of a row's bytes): its insert takes it from `computed`.
         f"{dialect.temp_table(changed)} SELECT t.lead_id, t.score, t.fit, t.engagement, t.segment, t.tier, "
         "t.grade, t.mql, s.id AS sid, s.tier AS old_tier, s.mql AS old_mql, "
         f"s.score AS old_score FROM {computed} t LEFT JOIN {{score}} s "
@@ -259,16 +270,23 @@ def leads_rescore(
         f"c.fit, c.engagement, c.tier, COALESCE(c.old_tier, ''), c.mql, %(ls_now)s FROM {changed} c "
         "WHERE c.sid IS NULL OR c.old_score <> c.score OR c.old_tier <> c.tier",
         "INSERT INTO {score} AS s (lead_id, scoring_model_id, version_id, version_number, as_of, score, "
-        "fit, engagement, segment, tier, grade, mql, breakdown, computed_at) "
+        "fit, engagement, segment, tier, grade, mql, computed_at) "
         "SELECT c.lead_id, %(ls_model)s, %(ls_version)s, %(ls_number)s, %(ls_asof)s, c.score, c.fit, "
-        f"c.engagement, c.segment, c.tier, c.grade, c.mql, t.breakdown, %(ls_now)s FROM {changed} c "
-        f"JOIN {computed} t ON t.lead_id = c.lead_id WHERE TRUE "
+        f"c.engagement, c.segment, c.tier, c.grade, c.mql, %(ls_now)s FROM {changed} c WHERE TRUE "
         "ON CONFLICT (lead_id, scoring_model_id) DO UPDATE SET version_id = excluded.version_id, "
         "version_number = excluded.version_number, as_of = excluded.as_of, score = excluded.score, "
         "fit = excluded.fit, engagement = excluded.engagement, segment = excluded.segment, "
-        "tier = excluded.tier, grade = excluded.grade, mql = excluded.mql, breakdown = excluded.breakdown, "
+        "tier = excluded.tier, grade = excluded.grade, mql = excluded.mql, "
         "computed_at = excluded.computed_at WHERE s.version_number < excluded.version_number "
         "OR (s.version_number = excluded.version_number AND s.as_of <= excluded.as_of)",
+        # The breakdown lines (their own table, docs/scoring.md) of the score rows just written: a
+        # row the guard above kept (a newer version or as_of, stored meanwhile) is not this
+        # version at this as_of, so its lines stay too.
+        "INSERT INTO {breakdown} (score_id, lines) SELECT s.id, t.breakdown "
+        f"FROM {changed} c JOIN {computed} t ON t.lead_id = c.lead_id "
+        "JOIN {score} s ON s.lead_id = c.lead_id AND s.scoring_model_id = %(ls_model)s "
+        "WHERE s.version_id = %(ls_version)s AND s.as_of = %(ls_asof)s "
+        "ON CONFLICT (score_id) DO UPDATE SET lines = excluded.lines",
         # Lifecycle: an upward MQL crossing moves a lead (or a recycled one) to MQL, dated at the
         # as_of its score describes; accepted (SQL), rejected and current MQLs stay where sales put them.
         "INSERT INTO {transition} (lead_id, scoring_model_id, from_stage, to_stage, score, version_id, reason, "
@@ -278,11 +296,12 @@ def leads_rescore(
         "WHERE c.mql AND (c.old_mql IS NULL OR NOT c.old_mql) "
         "AND (st.id IS NULL OR st.stage IN (%(ls_lead)s, %(ls_recycled)s))",
         "INSERT INTO {stage} AS st (lead_id, scoring_model_id, stage, mql_at, mql_score, mql_version_id, "
-        "reject_reason, reject_text, changed_at) SELECT c.lead_id, %(ls_model)s, %(ls_mql)s, %(ls_asof)s, "
-        f"c.score, %(ls_version)s, '', '', %(ls_now)s FROM {changed} c "
+        "mql_segment, reject_reason, reject_text, changed_at) SELECT c.lead_id, %(ls_model)s, %(ls_mql)s, "
+        f"%(ls_asof)s, c.score, %(ls_version)s, c.segment, '', '', %(ls_now)s FROM {changed} c "
         "WHERE c.mql AND (c.old_mql IS NULL OR NOT c.old_mql) "
         "ON CONFLICT (lead_id, scoring_model_id) DO UPDATE SET stage = excluded.stage, mql_at = excluded.mql_at, "
-        "mql_score = excluded.mql_score, mql_version_id = excluded.mql_version_id, changed_at = excluded.changed_at "
+        "mql_score = excluded.mql_score, mql_version_id = excluded.mql_version_id, "
+        "mql_segment = excluded.mql_segment, changed_at = excluded.changed_at "
         "WHERE st.stage IN (%(ls_lead)s, %(ls_recycled)s)",
     ]
     if alerts:
@@ -326,6 +345,22 @@ def leads_rescore(
         cursor.execute(f"DROP TABLE IF EXISTS {changed}")
         cursor.execute(f"DROP TABLE IF EXISTS {computed}")
     return scored
+
+
+def scores_analyze() -> None:
+    """Refresh the planner's statistics of the tables a full rescore rewrote (Postgres only).
+
+    A job rewrites every score of a model within minutes; autovacuum analyzes later. Until it
+    does, the planner keeps the old tier and score figures: at 1M leads it took a rep's "hot"
+    list (562k hot leads, estimated at 79) by the tier index plus a sort, 2.4 s, instead of
+    walking the score index, 40 ms. ANALYZE samples (about 30k rows per table), so it costs
+    well under a second whatever the size.
+    """
+    if connection.vendor != "postgresql":
+        return
+    tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in (Score, ScoreHistory, LeadStage))
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {tables}")
 
 
 def _db_time(value: datetime):

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from leads.choices import NUMBER_FIELDS, TEXT_FIELDS
 from leads.explain import _criterion_words, _decay_words, kind_words, signed
-from leads.models import Lead, Score
+from leads.models import Lead, Score, ScoreBreakdown
 
 from .choices import PreviewState, VersionStatus
 from .engine.document import ModelSpec
@@ -428,7 +428,7 @@ def _impact_compute(preview: ImpactPreview) -> dict:
     dialect = dialect_for(connection)
     compiled = compile_scores(spec, dialect, preview.as_of)
     table = f"tmp_impact_{uuid.uuid4().hex[:12]}"
-    scores, leads = Score._meta.db_table, Lead._meta.db_table
+    scores, breakdowns, leads = Score._meta.db_table, ScoreBreakdown._meta.db_table, Lead._meta.db_table
     params = {"model": version.scoring_model_id, "limit": MOVERS}
     joined = f"FROM {table} d LEFT JOIN {scores} s ON s.lead_id = d.lead_id AND s.scoring_model_id = %(model)s"
     with connection.cursor() as cursor:
@@ -448,15 +448,20 @@ def _impact_compute(preview: ImpactPreview) -> dict:
         )
         moves = cursor.fetchall()
         # The biggest movers: by |draft - live| (a lead without a live score moves from 0), then
-        # tier changes first among equals (a threshold change moves tiers without points).
+        # tier changes first among equals (a threshold change moves tiers without points). Their
+        # live breakdown lines (a table of their own) join once the top rows are chosen.
         cursor.execute(
-            "SELECT d.lead_id, l.external_id, l.first_name, l.last_name, l.company, l.owner_id, "
-            "s.score, s.tier, s.mql, s.segment, s.breakdown, d.score, d.tier, d.mql, d.segment, d.breakdown "
+            "SELECT m.lead_id, m.external_id, m.first_name, m.last_name, m.company, m.owner_id, "
+            "m.l_score, m.l_tier, m.l_mql, m.l_segment, b.lines, m.d_score, m.d_tier, m.d_mql, m.d_segment, "
+            "m.d_lines FROM (SELECT d.lead_id, l.external_id, l.first_name, l.last_name, l.company, l.owner_id, "
+            "s.id AS sid, s.score AS l_score, s.tier AS l_tier, s.mql AS l_mql, s.segment AS l_segment, "
+            "d.score AS d_score, d.tier AS d_tier, d.mql AS d_mql, d.segment AS d_segment, d.breakdown AS d_lines, "
+            "ABS(d.score - COALESCE(s.score, 0)) AS moved, "
+            "CASE WHEN s.id IS NULL OR d.tier <> s.tier THEN 0 ELSE 1 END AS tier_first "
             f"{joined} JOIN {leads} l ON l.id = d.lead_id "
             "WHERE s.id IS NULL OR d.score <> s.score OR d.tier <> s.tier "
-            "ORDER BY ABS(d.score - COALESCE(s.score, 0)) DESC, "
-            "CASE WHEN s.id IS NULL OR d.tier <> s.tier THEN 0 ELSE 1 END, l.external_id "
-            "LIMIT %(limit)s",
+            "ORDER BY moved DESC, tier_first, l.external_id LIMIT %(limit)s) m "
+            f"LEFT JOIN {breakdowns} b ON b.score_id = m.sid ORDER BY m.moved DESC, m.tier_first, m.external_id",
             params,
         )
         top = cursor.fetchall()

@@ -19,6 +19,7 @@ from leads.models import (
     RescoreJob,
     SavedFilter,
     Score,
+    ScoreBreakdown,
     ScoreHistory,
     StageTransition,
     WebhookDelivery,
@@ -30,8 +31,8 @@ from matrix.models import Approval, AuditEntry, ImpactPreview, ModelVersion, Sce
 T0 = datetime(2026, 1, 5, 12, tzinfo=UTC)
 MODELS = [m for label in ("matrix", "leads") for m in apps.get_app_config(label).get_models()]
 READ_ONLY = [
-    Score, ScoreHistory, Event, StageTransition, AuditEntry, WebhookDelivery, IdempotencyRecord, PendingScore,
-    ImpactPreview,
+    Score, ScoreBreakdown, ScoreHistory, Event, StageTransition, AuditEntry, WebhookDelivery, IdempotencyRecord,
+    PendingScore, ImpactPreview,
 ]  # fmt: skip
 
 
@@ -50,10 +51,11 @@ def rows(admin_user):
     lead = Lead.objects.create(external_id="L1", email="a@example.com", owner=admin_user, created_at=T0)
     Event.objects.create(lead=lead, external_id="E1", kind="web_visit", occurred_at=T0)
     points = {"score": 50, "fit": 30, "engagement": 20, "tier": "warm", "mql": False}
-    Score.objects.create(
+    score = Score.objects.create(
         lead=lead, scoring_model=sm, version=live, version_number=1, as_of=T0, segment="", grade="B", computed_at=T0,
         **points,
     )  # fmt: skip
+    ScoreBreakdown.objects.create(score=score, lines=[{"type": "criterion", "key": "vp", "points": 50.0}])
     ScoreHistory.objects.create(lead=lead, scoring_model=sm, version_number=1, as_of=T0, recorded_at=T0, **points)
     LeadStage.objects.create(lead=lead, scoring_model=sm, changed_at=T0)
     StageTransition.objects.create(lead=lead, scoring_model=sm, from_stage="lead", to_stage="mql", occurred_at=T0)

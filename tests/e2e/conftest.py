@@ -75,10 +75,13 @@ def _browser_test_settings(settings):
 @pytest.fixture(autouse=True)
 def _no_broker(monkeypatch):
     """Browser tests commit for real (transactional database): publishing a model would send its
-    rescore job to the broker on commit, and a rescore could queue alerts. Nothing is sent; the
-    tests score their data themselves through leads_rescore."""
+    rescore job to the broker on commit, events would wake the real-time scoring, a rescore could
+    queue alerts and a draft's impact preview its task. Nothing is sent; the tests run what the
+    worker would themselves (leads_rescore, the job's chunks, impact_preview_run)."""
     monkeypatch.setattr("leads.jobs.job_enqueue", lambda **kwargs: False)
     monkeypatch.setattr("leads.tasks.enqueue_alerts", lambda: None)
+    monkeypatch.setattr("leads.tasks.score_pending.apply_async", lambda *args, **kwargs: None)
+    monkeypatch.setattr("matrix.workshop.impact_preview_enqueue", lambda **kwargs: False)
 
 
 @pytest.fixture(scope="session")

@@ -147,7 +147,7 @@ def report_world(*, users: dict, lives: list[Life] = LIVES) -> ReportWorld:
         scores.append(
             Score(lead=lead, scoring_model_id=model_id, version=version, version_number=version.number,
                   as_of=at(3, 31), score=value, fit=Decimal(0), engagement=value, segment=life.segment,
-                  tier="cold", grade="C", mql=False, breakdown=[], computed_at=at(3, 31))
+                  tier="cold", grade="C", mql=False, computed_at=at(3, 31))
         )  # fmt: skip
 
         def move(frm, to, when, score=None, reason="", lead=lead):
@@ -165,7 +165,7 @@ def report_world(*, users: dict, lives: list[Life] = LIVES) -> ReportWorld:
             continue
         stage = LeadStage(lead=lead, scoring_model_id=model_id, stage=Stage.MQL, mql_at=life.mql_at,
                           mql_score=Decimal(str(life.mql_score)), mql_version=version,
-                          changed_at=life.mql_at)  # fmt: skip
+                          mql_segment=life.segment, changed_at=life.mql_at)  # fmt: skip
         if life.xid == "R1":
             # An earlier episode: MQL, rejected and recycled in December, then an MQL again in February.
             move(Stage.LEAD, Stage.MQL, at(12, 1, year=2024), Decimal(52))

@@ -170,6 +170,29 @@ def test_job_runs_in_chunks_and_reports_progress(settings):
 
 
 @pytest.mark.django_db
+def test_the_last_chunk_refreshes_the_planner_statistics_of_the_scores(settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("ANALYZE is what Postgres plans with; SQLite's planner has no such statistics here")
+
+    def estimated_scores() -> float:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT reltuples FROM pg_class WHERE oid = 'leads_score'::regclass")
+            return cursor.fetchone()[0]
+
+    # Given a job of 2 chunks over 15 leads
+    settings.RESCORE_CHUNK_SIZE = 10
+    add_leads(15)
+    job = RescoreJob.objects.get(version=publish(model_doc()))
+    rescore_job_plan(job_id=job.pk)
+    # When the first chunk is done, the statistics are as they were
+    rescore_chunk_run(job_id=job.pk, index=0)
+    assert estimated_scores() != 15
+    # When the last one is, the planner knows the 15 new scores (ANALYZE ran)
+    rescore_chunk_run(job_id=job.pk, index=1)
+    assert estimated_scores() == 15
+
+
+@pytest.mark.django_db
 def test_the_same_chunk_delivered_twice_is_counted_once(settings):
     settings.RESCORE_CHUNK_SIZE = 10
     add_leads(12)
@@ -240,6 +263,7 @@ def test_crossing_the_mql_line_makes_an_mql_and_alerts_the_owner(rep):
     # then it is an MQL for this model with time, version and score recorded
     stage = LeadStage.objects.get(lead_id=lead_id)
     assert (stage.stage, stage.mql_version, float(stage.mql_score)) == (Stage.MQL, version, 60.0)
+    assert stage.mql_segment == "all"  # the segment whose threshold it crossed
     transition = StageTransition.objects.get(lead_id=lead_id)
     assert (transition.from_stage, transition.to_stage) == (Stage.LEAD, Stage.MQL)
     # and its owner is told twice: became hot, became MQL

@@ -142,7 +142,8 @@ class Workspace:
     def scores(self):
         return self.query(
             "SELECT l.external_id, s.version_number, s.as_of, s.score, s.fit, s.engagement, s.tier, s.grade, "
-            "s.breakdown::text FROM leads_score s JOIN leads_lead l ON l.id = s.lead_id ORDER BY 1"
+            "b.lines::text FROM leads_score s JOIN leads_lead l ON l.id = s.lead_id "
+            "LEFT JOIN leads_scorebreakdown b ON b.score_id = s.id ORDER BY 1"
         )
 
 

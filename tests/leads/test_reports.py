@@ -215,6 +215,23 @@ def test_breakdown_by_segment_owner_source_and_country(world, manager):
     assert by("country") == [("US", 8, 3), ("GB", 1, 1)]
 
 
+def test_the_cohort_keeps_the_segment_of_the_mql_moment_when_the_lead_moves_on(world, manager):
+    from leads.models import Score
+
+    def by_segment():
+        return [(r.label, r.mqls, r.accepted, r.leads) for r in breakdown(world, manager, "segment").rows]
+
+    assert by_segment() == [("default", 7, 3, 8), ("enterprise", 2, 1, 3)]
+    # Given A3 (an enterprise MQL, accepted) whose current score now puts it in default
+    Score.objects.filter(lead__external_id="A3").update(segment="default")
+    # When the segment breakdown is read, then its MQL and SQL figures stay with enterprise,
+    # where A3 crossed the line, while the leads created count it under its current segment
+    assert by_segment() == [("default", 7, 3, 9), ("enterprise", 2, 1, 2)]
+    # and the rejection report is unchanged too
+    report = reports.rejection_reasons(user=manager, scoring_model=world.scoring_model, start=START, end=END)
+    assert {s.segment: s.mqls for s in report.segments} == {"default": 7, "enterprise": 2}
+
+
 def test_breakdown_by_a_lead_attribute_with_missing_values_as_none(world, manager, rep):
     rows = breakdown(world, manager, "attribute", attribute="product_interest").rows
     # Equal volumes are in label order; N1 has no product_interest.

@@ -195,7 +195,12 @@ def rescore(version, leads, as_of=AS_OF) -> dict[int, Score]:
     """The bulk path for these leads; returns their stored scores by lead pk."""
     pks = [lead.pk for lead in leads]
     leads_rescore(version=version, as_of=as_of, lead_ids=pks)
-    stored = {s.lead_id: s for s in Score.objects.filter(scoring_model_id=version.scoring_model_id, lead_id__in=pks)}
+    stored = {
+        s.lead_id: s
+        for s in Score.objects.filter(scoring_model_id=version.scoring_model_id, lead_id__in=pks).select_related(
+            "breakdown_row"
+        )
+    }
     # The write guard keeps a score computed at a later as_of: make sure we read this computation.
     assert sorted(stored) == sorted(pks) and all(s.as_of == as_of for s in stored.values())
     return stored

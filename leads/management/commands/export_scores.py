@@ -23,7 +23,7 @@ def export_line(row: dict) -> dict:
         "tier": row["tier"],
         "grade": row["grade"],
         "mql": bool(row["mql"]),
-        "breakdown": [_line(x) for x in row["breakdown"] or []],
+        "breakdown": [_line(x) for x in row.get("breakdown_row__lines") or []],
     }
 
 
@@ -49,9 +49,12 @@ class Command(BaseCommand):
             if not scores.filter(scoring_model__slug=model).exists():
                 raise CommandError(f"no scores for model {model!r}")
             scores = scores.filter(scoring_model__slug=model)
-        rows = scores.values("lead__external_id", "scoring_model__slug", *CSV_COLUMNS[2:], "breakdown").iterator(
-            chunk_size=5000
-        )
+        # The breakdown lines come from their own table, by a join in the same query (a LEFT JOIN:
+        # a score without stored lines exports an empty breakdown).
+        columns = ["lead__external_id", "scoring_model__slug", *CSV_COLUMNS[2:]]
+        if format == "jsonl":
+            columns.append("breakdown_row__lines")
+        rows = scores.values(*columns).iterator(chunk_size=5000)
         fh = sys.stdout if output == "-" else open(output, "w", encoding="utf-8", newline="")
         try:
             if format == "csv":

@@ -94,7 +94,7 @@ def test_a_lead_reads_with_its_scores_per_model_as_export_lines(manager):
     scores = token_client(manager).get(f"{LEADS}L-1/scores/").json()
     stored = Score.objects.values(
         "lead__external_id", "scoring_model__slug", "as_of", "score", "fit", "engagement", "segment", "tier",
-        "grade", "mql", "breakdown",
+        "grade", "mql", "breakdown_row__lines",
     )  # fmt: skip
     assert scores == [json.loads(json.dumps(export_line(row))) for row in stored]
 

@@ -1,0 +1,85 @@
+"""The breakdown lines live in their own table (leads_scorebreakdown, docs/scoring.md): written
+with the score rows, under the same version guard, and read back through `Score.breakdown`."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+
+from leads.models import Score, ScoreBreakdown
+from leads.services import leads_rescore
+from tests.leads.test_jobs import AS_OF, add_events, add_leads, model_doc, publish
+
+pytestmark = pytest.mark.django_db
+
+
+def lines_by_lead() -> dict[str, list[tuple[str, float]]]:
+    scores = Score.objects.select_related("lead", "breakdown_row")
+    return {s.lead.external_id: [(x["key"], float(x["points"])) for x in s.breakdown] for s in scores}
+
+
+def test_every_written_score_has_its_lines_and_a_newer_version_replaces_them():
+    # Given two leads, one with a demo request, scored by the first version
+    add_leads(2)
+    add_events([{"id": "E1", "lead": "L0000", "kind": "demo_request", "occurred_at": "2026-05-31T00:00:00Z"}])
+    first = publish(model_doc(demo_points=50))
+    leads_rescore(version=first, as_of=AS_OF)
+    assert ScoreBreakdown.objects.count() == 2
+    assert lines_by_lead() == {"L0000": [("vp", 10.0), ("demo", 50.0)], "L0001": [("vp", 10.0)]}
+    # When a second version rescores them, its lines replace the first's (still one row per score)
+    second = publish(model_doc(demo_points=70))
+    leads_rescore(version=second, as_of=AS_OF)
+    assert ScoreBreakdown.objects.count() == 2
+    assert lines_by_lead() == {"L0000": [("vp", 10.0), ("demo", 70.0)], "L0001": [("vp", 10.0)]}
+    # and a late computation of the first version leaves them alone, with the score
+    leads_rescore(version=first, as_of=AS_OF + timedelta(days=1))
+    assert lines_by_lead() == {"L0000": [("vp", 10.0), ("demo", 70.0)], "L0001": [("vp", 10.0)]}
+
+
+def test_a_score_the_upsert_guard_keeps_keeps_its_lines_too():
+    # Given a lead scored by the first version
+    add_leads(1)
+    add_events([{"id": "E1", "lead": "L0000", "kind": "demo_request", "occurred_at": "2026-05-31T00:00:00Z"}])
+    first = publish(model_doc(demo_points=50))
+    second = publish(model_doc(demo_points=70))
+    leads_rescore(version=first, as_of=AS_OF)
+    score = Score.objects.get()
+    newer = [{"type": "criterion", "key": "newer", "points": 1.0}]
+
+    def newer_write_lands_first(execute, sql, params, many, context):
+        # Another worker stores the second version's score between this computation's choice of
+        # rows to write (the `changed` table) and its upsert: the upsert's own guard keeps it.
+        if (
+            sql.startswith(f"INSERT INTO {Score._meta.db_table} AS s")
+            and not ScoreBreakdown.objects.filter(lines=newer).exists()
+        ):
+            Score.objects.filter(pk=score.pk).update(version=second, version_number=second.number)
+            ScoreBreakdown.objects.filter(score=score).update(lines=newer)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(newer_write_lands_first):
+        leads_rescore(version=first, as_of=AS_OF + timedelta(days=1))
+    stored = Score.objects.select_related("breakdown_row").get()
+    assert (stored.version_id, stored.as_of, stored.breakdown) == (second.pk, AS_OF, newer)
+
+
+def test_a_score_without_stored_lines_reads_as_an_empty_breakdown():
+    add_leads(1)
+    leads_rescore(version=publish(model_doc()), as_of=AS_OF)
+    ScoreBreakdown.objects.all().delete()
+    assert Score.objects.select_related("breakdown_row").get().breakdown == []
+    assert Score.objects.get().breakdown == []
+
+
+def test_deleting_a_score_deletes_its_lines():
+    add_leads(1)
+    leads_rescore(version=publish(model_doc()), as_of=AS_OF)
+    Score.objects.all().delete()
+    assert not ScoreBreakdown.objects.exists()
+
+
+def test_bulk_reads_of_scores_do_not_read_the_lines():
+    add_leads(1)
+    leads_rescore(version=publish(model_doc()), as_of=AS_OF)
+    sql = str(Score.objects.all().query)
+    assert "lines" not in sql and "breakdown" not in sql

@@ -164,12 +164,12 @@ def test_marketing_and_sales_take_a_draft_to_published_and_the_leads_are_rescore
     expect(maya.locator('table[data-segment="enterprise"] caption')).to_contain_text("1 become MQL")
     # and the movers say why: L-WARM gains 15 from the changed criterion, and is now MQL
     mover = maya.locator('table.movers tr[data-lead="L-WARM"]')
-    expect(mover.locator("td").nth(0)).to_have_text("55.0 warm")
-    expect(mover.locator("td").nth(1)).to_have_text("70.0 warm · MQL")
-    expect(mover.locator("td.points")).to_have_text("15.0")
-    expect(mover.locator("ul.why li")).to_have_text(["Pricing page visit: 20.0 → 35.0"])
+    expect(mover.locator("td").nth(0)).to_have_text("55 warm")
+    expect(mover.locator("td").nth(1)).to_have_text("70 warm · MQL")
+    expect(mover.locator("td.points")).to_have_text("+15")
+    expect(mover.locator("ul.why li")).to_have_text(["Pricing page visit: 20 → 35"])
     expect(maya.locator('table.movers tr[data-lead="L-DECAY"] ul.why')).to_contain_text(
-        "Pricing page visit: 20.0 → 35.0"
+        "Pricing page visit: 20 → 35"
     )
 
     # When the marketer approves this revision on the matrix page
@@ -200,7 +200,7 @@ def test_marketing_and_sales_take_a_draft_to_published_and_the_leads_are_rescore
     # When they read the same impact preview, and approve
     sam.get_by_role("link", name="impact preview").click()
     expect(sam.locator("#impact-mql-up")).to_have_text("1")
-    expect(sam.locator('table.movers tr[data-lead="L-WARM"] ul.why')).to_contain_text("Pricing page visit: 20.0 → 35.0")
+    expect(sam.locator('table.movers tr[data-lead="L-WARM"] ul.why')).to_contain_text("Pricing page visit: 20 → 35")
     sam.get_by_role("link", name="the matrix").click()
     sam.wait_for_url(matrix_url)
     sam.locator("article.signoff").get_by_role("button", name="Approve revision 2").click()

@@ -189,7 +189,7 @@ def test_an_editor_asks_the_page_polls_then_shows_moves_and_movers(client, perso
     assert re.search(r"Leads scored 7 Change tier 0 Cross the MQL line upwards 0 Fall below the MQL line 0", page)
     html = get(client, personas["manager"], IMPACT).content.decode()
     assert re.findall(r'data-lead="([\w-]+)"', html) == ["L-HOT", "L-MEGA", "L-OTHER"]
-    assert "Demo request: 50.0 → 30.0" in page
+    assert "Demo request: 50 → 30" in page
     tables = dict(re.findall(r'data-segment="(\w+)">(.*?)</table>', html, flags=re.S))
     moved = {seg: dict(re.findall(r'data-move="([\w-]+)"[^>]*>(\d+)<', body)) for seg, body in tables.items()}
     # enterprise: L-MEGA stays hot, L-WARM warm; mid-market: L-HOT and L-OTHER hot, 3 cold

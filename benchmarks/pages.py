@@ -100,6 +100,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", run.DEFAULT_URL))
     parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument("--only", default="", help="time only the pages whose name contains this text")
     args = parser.parse_args()
     os.environ.update(DATABASE_URL=args.database_url, DEBUG="0", SECURE_SSL_REDIRECT="0")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadscoring.settings")
@@ -154,7 +155,7 @@ def main():
         ("rep", "conversion report, own leads", f"/reports/conversion/?model={model}&{span}"),
     ]
     print(f"{Lead.objects.count():,} leads; {args.requests} requests per page after one warm-up")
-    for persona, name, url in pages:
+    for persona, name, url in (p for p in pages if args.only in p[1]):
         client = Client()
         client.force_login(users[persona])
         client.get(url)

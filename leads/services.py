@@ -348,19 +348,23 @@ def leads_rescore(
 
 
 def scores_analyze() -> None:
-    """Refresh the planner's statistics of the tables a full rescore rewrote (Postgres only).
+    """Tidy up after a full rescore of a model (Postgres only): VACUUM and ANALYZE the scores.
 
-    A job rewrites every score of a model within minutes; autovacuum analyzes later. Until it
-    does, the planner keeps the old tier and score figures: at 1M leads it took a rep's "hot"
-    list (562k hot leads, estimated at 79) by the tier index plus a sort, 2.4 s, instead of
-    walking the score index, 40 ms. ANALYZE samples (about 30k rows per table), so it costs
-    well under a second whatever the size.
+    A job rewrites every score of a model within minutes and leaves a dead copy of each row;
+    autovacuum comes later. Until then the list pages walk the dead copies, and the planner keeps
+    the old tier and score figures: at 1M leads it took a rep's "hot" list (562k hot leads,
+    estimated at 79) by the tier index plus a sort, 2.4 s, instead of walking the score index,
+    40 ms. VACUUM of the narrow score table takes a few seconds; ANALYZE samples (about 30k rows
+    per table). Inside a transaction (VACUUM cannot run there) only the ANALYZE is done.
     """
     if connection.vendor != "postgresql":
         return
-    tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in (Score, ScoreHistory, LeadStage))
+    quote = connection.ops.quote_name
     with connection.cursor() as cursor:
-        cursor.execute(f"ANALYZE {tables}")
+        if not connection.in_atomic_block:
+            cursor.execute(f"VACUUM (ANALYZE) {quote(Score._meta.db_table)}")
+        tables = (ScoreHistory, LeadStage) if not connection.in_atomic_block else (Score, ScoreHistory, LeadStage)
+        cursor.execute(f"ANALYZE {', '.join(quote(m._meta.db_table) for m in tables)}")
 
 
 def _db_time(value: datetime):

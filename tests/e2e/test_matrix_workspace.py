@@ -168,9 +168,7 @@ def test_marketing_and_sales_take_a_draft_to_published_and_the_leads_are_rescore
     expect(mover.locator("td").nth(1)).to_have_text("70 warm · MQL")
     expect(mover.locator("td.points")).to_have_text("+15")
     expect(mover.locator("ul.why li")).to_have_text(["Pricing page visit: 20 → 35"])
-    expect(maya.locator('table.movers tr[data-lead="L-DECAY"] ul.why')).to_contain_text(
-        "Pricing page visit: 20 → 35"
-    )
+    expect(maya.locator('table.movers tr[data-lead="L-DECAY"] ul.why')).to_contain_text("Pricing page visit: 20 → 35")
 
     # When the marketer approves this revision on the matrix page
     maya.get_by_role("link", name="the matrix").click()

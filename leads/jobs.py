@@ -7,7 +7,6 @@ mid-chunk rolls its transaction back and the broker redelivers the task (acks_la
 whose messages were lost (broker down) is found by `rescore_jobs_sweep` and sent again.
 """
 
-import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -15,6 +14,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from leadscoring.celery import task_send
 from matrix.choices import VersionStatus
 from matrix.models import ModelVersion
 
@@ -22,7 +22,6 @@ from .choices import JobState, JobTrigger
 from .models import RescoreChunk, RescoreJob
 from .services import lead_ranges, leads_rescore, scores_analyze
 
-log = logging.getLogger(__name__)
 # A job that has sent nothing (broker down) or finished no chunk for this long is sent again.
 STALE_AFTER = timedelta(seconds=settings.RESCORE_STALE_SECONDS)
 
@@ -40,10 +39,7 @@ def job_enqueue(*, job_id: int) -> bool:
     """Send the job's first task. A broker that is down is logged, not raised: the sweep resends."""
     from .tasks import rescore_job_start
 
-    try:
-        rescore_job_start.apply_async(args=[job_id], retry=False)
-    except Exception as exc:  # the broker's own errors vary by transport
-        log.warning("rescore job %s not sent, the sweep will retry: %s", job_id, exc)
+    if not task_send(rescore_job_start, job_id, what=f"rescore job {job_id} (the sweep resends it)"):
         return False
     RescoreJob.objects.filter(pk=job_id).update(enqueued_at=timezone.now())
     return True

@@ -4,6 +4,7 @@ from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
 
+from leadscoring.celery import task_send
 from matrix.selectors import versions_live
 
 from . import alerts, jobs
@@ -43,13 +44,8 @@ def send_alerts() -> int:
 
 
 def enqueue_alerts() -> None:
-    def send():
-        try:
-            send_alerts.apply_async(retry=False)
-        except Exception:  # broker down: the sweep sends pending alerts later
-            import logging
-
-            logging.getLogger(__name__).warning("could not enqueue alerts")
+    def send():  # broker down: the sweep sends pending alerts later
+        task_send(send_alerts, what="alerts")
 
     transaction.on_commit(send)
 
@@ -79,13 +75,8 @@ def enqueue_scoring(lead_ids: set[int]) -> None:
     scoring_mark_pending(lead_ids=lead_ids)
     count = len(lead_ids)
 
-    def send():
-        try:
-            score_pending.apply_async(retry=False)
-        except Exception:  # broker down: the sweep wakes a drain for what is still pending
-            import logging
-
-            logging.getLogger(__name__).warning("could not wake the scoring of %d leads", count)
+    def send():  # broker down: the sweep wakes a drain for what is still pending
+        task_send(score_pending, what=f"scoring of {count} leads")
 
     transaction.on_commit(send)
 

@@ -23,6 +23,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from leadscoring.celery import task_send
 from leadscoring.cli import iso_z
 
 from .choices import ImportKind, ImportState
@@ -429,10 +430,8 @@ def upload_queue(*, upload: ImportUpload, mapping: list[str], options: dict) -> 
 
 
 def _send(upload_id: int) -> None:
-    try:
-        import_upload.apply_async(args=[upload_id], retry=False)
-    except Exception as exc:  # broker down: the page says "queued"; uploads_resend_stale picks it up
-        log.warning("import %s not queued: %s", upload_id, exc)
+    # Broker down: the page says "queued"; uploads_resend_stale picks it up.
+    task_send(import_upload, upload_id, what=f"import {upload_id}")
 
 
 def upload_run(*, upload_id: int) -> str:

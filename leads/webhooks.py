@@ -27,6 +27,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
+from leadscoring.celery import task_send
 from leadscoring.cli import iso_z
 
 from .choices import DeliveryState, WebhookEventType
@@ -79,11 +80,8 @@ def webhooks_dispatch(*, event_type: str, payload: dict) -> list[WebhookDelivery
 
 
 def _enqueue(ids: list[int]) -> None:
-    for pk in ids:
-        try:
-            webhook_deliver.apply_async(args=[pk], retry=False)
-        except Exception as exc:  # broker down: webhooks_resend_stale sends it later
-            log.warning("webhook delivery %s not queued: %s", pk, exc)
+    for pk in ids:  # broker down: webhooks_resend_stale sends them later
+        task_send(webhook_deliver, pk, what=f"webhook delivery {pk}")
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

@@ -14,25 +14,9 @@ import re
 
 from django import forms
 
+from .engine.conditions import OP_WORDS
 from .engine.document import DECAY_TYPES, NUMERIC_OPS, OPS, PRESENCE_OPS, TEXT_OPS
 
-OP_WORDS = {
-    "eq": "is",
-    "ne": "is not",
-    "in": "is one of",
-    "not_in": "is none of",
-    "contains": "contains",
-    "not_contains": "does not contain",
-    "startswith": "starts with",
-    "endswith": "ends with",
-    "gt": "is above",
-    "gte": "is at least",
-    "lt": "is below",
-    "lte": "is at most",
-    "between": "is between",
-    "is_empty": "is empty",
-    "is_set": "is set",
-}
 OP_CHOICES = [(op, OP_WORDS[op]) for op in OPS]
 LIST_OPS = ("in", "not_in")
 DECAY_TYPE_CHOICES = [

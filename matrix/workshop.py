@@ -22,6 +22,7 @@ from django.utils import timezone
 from leads.choices import NUMBER_FIELDS, TEXT_FIELDS
 from leads.explain import _criterion_words, _decay_words, kind_words, signed
 from leads.models import Lead, Score, ScoreBreakdown
+from leadscoring.celery import task_send
 
 from .choices import PreviewState, VersionStatus
 from .engine.document import ModelSpec
@@ -367,10 +368,7 @@ def impact_preview_enqueue(*, preview_id: int) -> bool:
     """Send the preview's task; a broker that is down is logged, asking again resends it."""
     from .tasks import impact_preview_task
 
-    try:
-        impact_preview_task.apply_async(args=[preview_id], retry=False)
-    except Exception as exc:  # the broker's own errors vary by transport
-        log.warning("impact preview %s not sent: %s", preview_id, exc)
+    if not task_send(impact_preview_task, preview_id, what=f"impact preview {preview_id}"):
         return False
     ImpactPreview.objects.filter(pk=preview_id).update(enqueued_at=timezone.now())
     return True

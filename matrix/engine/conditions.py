@@ -66,6 +66,26 @@ def holds(cond: dict | None, get: Callable[[str], object]) -> bool:
     return _positive_holds(op, raw, cond.get("value"))
 
 
+# Every operator in words: the matrix page's conditions and the draft editor's operator picker.
+OP_WORDS = {
+    "eq": "is",
+    "ne": "is not",
+    "in": "is one of",
+    "not_in": "is none of",
+    "contains": "contains",
+    "not_contains": "does not contain",
+    "startswith": "starts with",
+    "endswith": "ends with",
+    "gt": "is above",
+    "gte": "is at least",
+    "lt": "is below",
+    "lte": "is at most",
+    "between": "is between",
+    "is_empty": "is empty",
+    "is_set": "is set",
+}
+
+
 def describe(cond: dict | None) -> str:
     """The condition in words, for the matrix page ("industry is one of Software, IT Services")."""
     if cond is None:
@@ -78,30 +98,14 @@ def describe(cond: dict | None) -> str:
         return f"not ({describe(cond['not'])})"
     fld = cond["field"].replace("attributes.", "").replace("_", " ")
     value = cond.get("value")
-    words = {
-        "eq": "is",
-        "ne": "is not",
-        "in": "is one of",
-        "not_in": "is none of",
-        "contains": "contains",
-        "not_contains": "does not contain",
-        "startswith": "starts with",
-        "endswith": "ends with",
-        "gt": "is above",
-        "gte": "is at least",
-        "lt": "is below",
-        "lte": "is at most",
-    }
     op = cond["op"]
-    if op == "is_empty":
-        return f"{fld} is empty"
-    if op == "is_set":
-        return f"{fld} is set"
+    if op in ("is_empty", "is_set"):
+        return f"{fld} {OP_WORDS[op]}"
     if op == "between":
-        return f"{fld} is between {_fmt(value[0])} and {_fmt(value[1])}"
+        return f"{fld} {OP_WORDS[op]} {_fmt(value[0])} and {_fmt(value[1])}"
     if isinstance(value, list):
-        return f"{fld} {words[op]} {', '.join(_fmt(v) for v in value)}"
-    return f"{fld} {words[op]} {_fmt(value)}"
+        return f"{fld} {OP_WORDS[op]} {', '.join(_fmt(v) for v in value)}"
+    return f"{fld} {OP_WORDS[op]} {_fmt(value)}"
 
 
 def _is_group(cond: dict) -> bool:

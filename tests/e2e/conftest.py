@@ -111,8 +111,9 @@ def browser(playwright_instance):
     browser.close()
 
 
-@pytest.fixture
-def page(browser, request):
+def new_browser_page(browser):
+    """A page in a browser context of its own (own cookies, own user) that collects its console
+    errors in `page.console_errors`; close it with `page.context.close()`."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US", timezone_id="UTC")
     page = context.new_page()
     page.set_default_timeout(15_000)
@@ -121,6 +122,13 @@ def page(browser, request):
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.console_errors = errors
+    return page
+
+
+@pytest.fixture
+def page(browser, request):
+    page = new_browser_page(browser)
+    context = page.context
     yield page
     if SCREENSHOTS is not None:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -31,7 +31,7 @@ from matrix.choices import PreviewState, VersionStatus
 from matrix.models import Approval, ImpactPreview, ModelVersion
 from matrix.services import model_draft_start
 from matrix.workshop import impact_preview_run
-from tests.e2e.conftest import login
+from tests.e2e.conftest import login, new_browser_page
 from tests.leads.workspace_data import SLUG, workspace_build
 
 pytestmark = [pytest.mark.browser]
@@ -47,22 +47,15 @@ def workspace(transactional_db, personas):
 def new_page(browser):
     """Pages in browsers of their own (one context each: own cookies, own user), made like
     conftest's `page`, each collecting its console errors (a CSP violation shows there)."""
-    contexts = []
+    pages = []
 
     def make():
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US", timezone_id="UTC")
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        errors: list[str] = []
-        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.console_errors = errors
-        return page
+        pages.append(new_browser_page(browser))
+        return pages[-1]
 
     yield make
-    for context in contexts:
-        context.close()
+    for page in pages:
+        page.context.close()
 
 
 def _score(lead) -> Score:

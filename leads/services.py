@@ -269,10 +269,20 @@ def leads_rescore(
         "previous_tier, mql, recorded_at) SELECT c.lead_id, %(ls_model)s, %(ls_number)s, %(ls_asof)s, c.score, "
         f"c.fit, c.engagement, c.tier, COALESCE(c.old_tier, ''), c.mql, %(ls_now)s FROM {changed} c "
         "WHERE c.sid IS NULL OR c.old_score <> c.score OR c.old_tier <> c.tier",
+        # Rows already stored are updated in place: when only the version and as_of move (no
+        # indexed column changes) Postgres rewrites them on their own page without touching an
+        # index (a HOT update; the table keeps room for that, migration 0011). The guard is
+        # checked again against a row another worker changed meanwhile.
+        "UPDATE {score} AS s SET version_id = %(ls_version)s, version_number = %(ls_number)s, "
+        "as_of = %(ls_asof)s, score = c.score, fit = c.fit, engagement = c.engagement, segment = c.segment, "
+        f"tier = c.tier, grade = c.grade, mql = c.mql, computed_at = %(ls_now)s FROM {changed} c "
+        "WHERE s.id = c.sid AND (s.version_number < %(ls_number)s "
+        "OR (s.version_number = %(ls_number)s AND s.as_of <= %(ls_asof)s))",
+        # New rows; a row another worker inserted meanwhile goes through the same guard.
         "INSERT INTO {score} AS s (lead_id, scoring_model_id, version_id, version_number, as_of, score, "
         "fit, engagement, segment, tier, grade, mql, computed_at) "
         "SELECT c.lead_id, %(ls_model)s, %(ls_version)s, %(ls_number)s, %(ls_asof)s, c.score, c.fit, "
-        f"c.engagement, c.segment, c.tier, c.grade, c.mql, %(ls_now)s FROM {changed} c WHERE TRUE "
+        f"c.engagement, c.segment, c.tier, c.grade, c.mql, %(ls_now)s FROM {changed} c WHERE c.sid IS NULL "
         "ON CONFLICT (lead_id, scoring_model_id) DO UPDATE SET version_id = excluded.version_id, "
         "version_number = excluded.version_number, as_of = excluded.as_of, score = excluded.score, "
         "fit = excluded.fit, engagement = excluded.engagement, segment = excluded.segment, "
@@ -286,7 +296,9 @@ def leads_rescore(
         f"FROM {changed} c JOIN {computed} t ON t.lead_id = c.lead_id "
         "JOIN {score} s ON s.lead_id = c.lead_id AND s.scoring_model_id = %(ls_model)s "
         "WHERE s.version_id = %(ls_version)s AND s.as_of = %(ls_asof)s "
-        "ON CONFLICT (score_id) DO UPDATE SET lines = excluded.lines",
+        # Lines that did not change (most of them, after a points change) are left as they are.
+        "ON CONFLICT (score_id) DO UPDATE SET lines = excluded.lines "
+        "WHERE {breakdown}.lines IS DISTINCT FROM excluded.lines",
         # Lifecycle: an upward MQL crossing moves a lead (or a recycled one) to MQL, dated at the
         # as_of its score describes; accepted (SQL), rejected and current MQLs stay where sales put them.
         "INSERT INTO {transition} (lead_id, scoring_model_id, from_stage, to_stage, score, version_id, reason, "
@@ -329,6 +341,12 @@ def leads_rescore(
             # A few leads (real time): with statistics the planner probes leads_score by index
             # instead of hashing the whole table.
             cursor.execute(f"ANALYZE {computed}")
+        elif connection.vendor == "postgresql":
+            # A chunk of a job: its writes join a few hundred thousand rows, which only hash joins
+            # do well. The planner's statistics of leads_score are those of before the job (the
+            # new version has no rows in them), so it would expect one row where this chunk's
+            # rows are, and pick a nested loop that scans a temp table once per row (minutes).
+            cursor.execute("SET LOCAL enable_nestloop = off")
         notified = 0
         for statement in statements[1:]:
             for name, table in tables.items():

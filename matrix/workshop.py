@@ -7,7 +7,6 @@ every other path gives. The impact preview scores every lead with a draft in set
 with the stored live scores in SQL; it always runs on a worker (`matrix.tasks`), the page polls.
 """
 
-import json
 import logging
 import math
 import uuid
@@ -26,6 +25,7 @@ from leadscoring.celery import task_send
 
 from .choices import PreviewState, VersionStatus
 from .engine.document import ModelSpec
+from .engine.lines import lines_decode
 from .engine.single import EventData, LeadData, ScoreResult, score_lead
 from .engine.sql import compile_scores, dialect_for
 from .engine.values import round2
@@ -407,13 +407,6 @@ def _number(value) -> float | None:
     return None if value is None else float(round2(float(value)))
 
 
-def _json(value) -> list:
-    # Django reads jsonb as text on psycopg 3 (JSONField decodes it); SQLite gives text too.
-    if value is None:
-        return []
-    return json.loads(value) if isinstance(value, (str, bytes)) else value
-
-
 def _impact_compute(preview: ImpactPreview) -> dict:
     """Score every lead with the draft into a temp table (one statement), then compare in SQL.
 
@@ -514,7 +507,7 @@ def _mover(row, spec: ModelSpec, live_spec: ModelSpec | None) -> dict:
     lead_id, xid, first, last, company, owner_id = row[:6]
     l_score, l_tier, l_mql, l_seg, l_lines, d_score, d_tier, d_mql, d_seg, d_lines = row[6:]
     labels = {**_labels(live_spec), **_labels(spec)}
-    why = breakdown_changes(live=_json(l_lines), draft=_json(d_lines), labels=labels)
+    why = breakdown_changes(live=lines_decode(l_lines), draft=lines_decode(d_lines), labels=labels)
     notes = []
     if l_tier is None:
         notes.append("no live score yet")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from .document import NEGATIVE_OPS, Criterion, DecayRule, ModelSpec
+from .lines import DECAY, ENGAGEMENT, FIT
 from .values import NUMERIC_RE, as_number, as_text, trim
 
 LEAD_TABLE = "leads_lead"
@@ -151,9 +152,10 @@ class Postgres(Dialect):
             f"WHEN 'boolean' THEN 't:' || {raw} ELSE NULL END)"
         )
 
-    # The breakdown is assembled as JSON text and parsed once per lead: building jsonb values
-    # line by line (jsonb_build_object, jsonb_agg, to_jsonb of an array) cost more than the
-    # whole scoring. Fragments that never vary (a fit line, the keys) are parameters.
+    # The breakdown is assembled and stored as JSON text, never parsed in SQL: building jsonb
+    # values line by line (jsonb_build_object, jsonb_agg, to_jsonb of an array), or even parsing
+    # the finished text once, cost more than the scoring itself. Fragments that never vary (a fit
+    # line, the keys) are parameters.
     def number_text(self, x):
         return f"({x})::text"
 
@@ -165,9 +167,6 @@ class Postgres(Dialect):
 
     def pick_one(self, expr, condition):
         return f"MAX({expr}) FILTER (WHERE {condition})"
-
-    def json_parse(self, text):
-        return f"({text})::jsonb"
 
     def ids_in(self, column, ids, p: Params):
         return f"{column} = ANY({p.add(list(ids))})"
@@ -271,9 +270,6 @@ class SQLite(Dialect):
 
     def pick_one(self, expr, condition):
         return f"MAX(CASE WHEN {condition} THEN {expr} END)"
-
-    def json_parse(self, text):
-        return f"json({text})"
 
     def ids_in(self, column, ids, p: Params):
         return f"{column} IN (SELECT value FROM json_each({p.add(json.dumps(list(ids)))}))"
@@ -583,17 +579,18 @@ def compile_scores(
     lines = []
     for c in spec.criteria:
         if c.is_fit:
-            line = {"type": "criterion", "key": c.key, "dimension": "fit", "points": c.points, "count": 1, "events": []}
-            lines.append(f"(CASE WHEN res.f{c.index} = 1 THEN {d.text_param(p, json.dumps(line))} END)")
+            line = json.dumps([FIT, c.key, c.points])
+            lines.append(f"(CASE WHEN res.f{c.index} = 1 THEN {d.text_param(p, line)} END)")
         else:
             lines.append(f"eng.l{c.index}")
     for i, rule in enumerate(spec.decay):
-        head = d.text_param(p, json.dumps({"type": "decay", "key": rule.key})[:-1] + ', "points": ')
+        head = d.text_param(p, json.dumps([DECAY, rule.key])[:-1] + ", ")
         points = d.number_text("-" + d.round2(f"res.d{i}"))
-        lines.append(f"(CASE WHEN res.d{i} > 0 THEN {head} || {points} || '}}' END)")
+        lines.append(f"(CASE WHEN res.d{i} > 0 THEN {head} || {points} || ']' END)")
     # Each present line followed by a comma (absent ones are NULL, so vanish), the last comma cut.
     listed = " || ".join(f"COALESCE({line} || ',', '')" for line in lines) or "''"
-    breakdown = d.json_parse(f"'[' || rtrim({listed}, ',') || ']'")
+    # JSON text, stored as text (leads.models.JSONTextField): no parse in the statement.
+    breakdown = f"'[' || rtrim({listed}, ',') || ']'"
 
     seg_key = _case("res.seg", {s.index: d.text_param(p, s.key) for s in spec.segments}, "NULL")
     tiers, mqls = {}, {}
@@ -681,13 +678,10 @@ def _engagement_ctes(spec, d: Dialect, p: Params, eng: tuple[Criterion, ...], wh
     # Most recent first; equal times: the greater id first (spec 4).
     order = f"rk.lead_id, rk.idx, rk.occurred_at DESC, {d.id_order('rk.xid')}, rk.pk DESC"
     # A criterion's breakdown line as JSON text; the fixed head is one parameter per criterion.
-    heads = {
-        c.index: d.text_param(p, json.dumps({"type": "criterion", "key": c.key, "dimension": "engagement"})[:-1])
-        for c in eng
-    }
+    heads = {c.index: d.text_param(p, json.dumps([ENGAGEMENT, c.key])[:-1] + ", ") for c in eng}
     line = (
-        f"{_case('agg.idx', heads, 'NULL')} || ', \"points\": ' || {d.number_text(d.round2('agg.pts'))} "
-        "|| ', \"count\": ' || agg.n || ', \"events\": [' || agg.ids || ']}'"
+        f"{_case('agg.idx', heads, 'NULL')} || {d.number_text(d.round2('agg.pts'))} "
+        "|| ', ' || agg.n || ', [' || agg.ids || ']]'"
     )
     pivots = "".join(f", {d.pick_one(line, f'agg.idx = {c.index}')} AS l{c.index}" for c in eng)
     return [

@@ -48,9 +48,9 @@ def test_a_score_the_upsert_guard_keeps_keeps_its_lines_too():
 
     def newer_write_lands_first(execute, sql, params, many, context):
         # Another worker stores the second version's score between this computation's choice of
-        # rows to write (the `changed` table) and its upsert: the upsert's own guard keeps it.
+        # rows to write (the `changed` table) and its update: the update's own guard keeps it.
         if (
-            sql.startswith(f"INSERT INTO {Score._meta.db_table} AS s")
+            sql.startswith(f"UPDATE {Score._meta.db_table} AS s")
             and not ScoreBreakdown.objects.filter(lines=newer).exists()
         ):
             Score.objects.filter(pk=score.pk).update(version=second, version_number=second.number)

@@ -676,7 +676,10 @@ def _engagement_ctes(spec, d: Dialect, p: Params, eng: tuple[Criterion, ...], wh
         if d.vendor == "postgresql":
             points = f"({points})::float8"
     # Most recent first; equal times: the greater id first (spec 4).
-    order = f"rk.lead_id, rk.idx, rk.occurred_at DESC, {d.id_order('rk.xid')}, rk.pk DESC"
+    # A cap window's buckets count back from as_of, so within a criterion, bucket then time
+    # descending IS time descending: the ranking's order (below) is already the order the ids
+    # are listed in, and the planner sees that only if both spell the same keys.
+    order = f"rk.lead_id, rk.idx, rk.bucket, rk.occurred_at DESC, {d.id_order('rk.xid')}, rk.pk DESC"
     # A criterion's breakdown line as JSON text; the fixed head is one parameter per criterion.
     heads = {c.index: d.text_param(p, json.dumps([ENGAGEMENT, c.key])[:-1] + ", ") for c in eng}
     line = (
@@ -689,8 +692,9 @@ def _engagement_ctes(spec, d: Dialect, p: Params, eng: tuple[Criterion, ...], wh
         # The age only for the rows that earn points (not for every send and response in evs).
         f"ev AS (SELECT ep.pk, ep.lead_id, ep.xid, ep.occurred_at, {d.days(asof, 'ep.occurred_at')} AS age, ck.idx "
         f"FROM evs ep JOIN ck ON ck.kind = ep.kind WHERE {' AND '.join(window)})",
-        f"rk AS (SELECT ev.*, ROW_NUMBER() OVER (PARTITION BY ev.lead_id, ev.idx, {buckets} "
-        f"ORDER BY ev.occurred_at DESC, {d.id_order('ev.xid')}, ev.pk DESC) AS rn FROM ev)",
+        f"rk AS (SELECT ev.*, ROW_NUMBER() OVER (PARTITION BY ev.lead_id, ev.idx, ev.bucket "
+        f"ORDER BY ev.occurred_at DESC, {d.id_order('ev.xid')}, ev.pk DESC) AS rn "
+        f"FROM (SELECT ev.*, {buckets} AS bucket FROM ev) AS ev)",
         f"agg AS (SELECT rk.lead_id, rk.idx, COUNT(*) AS n, SUM({points}) AS pts, "
         f"{d.json_quote_agg('rk.xid')} AS ids FROM (SELECT * FROM rk WHERE {caps} ORDER BY {order}) AS rk "
         "GROUP BY rk.lead_id, rk.idx)",

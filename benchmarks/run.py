@@ -2,7 +2,7 @@
 """make bench: synthetic leads and events on Postgres, then the full rescore against the floor query.
 
     .venv/bin/python benchmarks/run.py [--leads 1000000] [--events 20000000] [--reuse]
-        [--chunk-size 250000] [--workers 1]
+        [--chunk-size 250000] [--workers 2]
 
 Generates the data set-based in Postgres (deterministic: setseed), imports the demo model,
 publishes a points change, and times in one run and database:
@@ -228,7 +228,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20_000_000)
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
     parser.add_argument("--chunk-size", type=int, default=250_000)
-    parser.add_argument("--workers", type=int, default=1, help="chunks rescored concurrently (processes)")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="chunks rescored concurrently (processes), as the Celery workers do"
+    )
     parser.add_argument("--reuse", action="store_true", help="keep the data if the sizes already match")
     args = parser.parse_args()
     if not args.database_url.startswith("postgres"):

@@ -63,7 +63,9 @@ class Lead(models.Model):
 class Event(models.Model):
     """Something a lead did (or was sent), as reported by a marketing or sales system."""
 
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="events")
+    # No index of its own: event_lead_time and the unique (lead, external_id) lead with it, and
+    # every index is one more write per event ingested.
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="events", db_index=False)
     external_id = models.CharField(max_length=200, null=True, blank=True)
     kind = models.CharField(max_length=64)
     occurred_at = models.DateTimeField()
@@ -157,7 +159,7 @@ class BreakdownField(models.TextField):
 class ScoreBreakdown(models.Model):
     """The breakdown lines of one stored score (spec section 7), kept apart so that bulk reads of scores stay narrow.
 
-    The lines are ~90% of a score's bytes; in `leads_score` every scan by segment, tier, grade or
+    The lines are most of a score's bytes; in `leads_score` every scan by segment, tier, grade or
     score (lists, the grid, the reports) would read them too (docs/scoring.md).
     """
 

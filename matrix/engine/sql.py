@@ -589,7 +589,7 @@ def compile_scores(
         lines.append(f"(CASE WHEN res.d{i} > 0 THEN {head} || {points} || ']' END)")
     # Each present line followed by a comma (absent ones are NULL, so vanish), the last comma cut.
     listed = " || ".join(f"COALESCE({line} || ',', '')" for line in lines) or "''"
-    # JSON text, stored as text (leads.models.JSONTextField): no parse in the statement.
+    # JSON text, stored as text (leads.models.BreakdownField): no parse in the statement.
     breakdown = f"'[' || rtrim({listed}, ',') || ']'"
 
     seg_key = _case("res.seg", {s.index: d.text_param(p, s.key) for s in spec.segments}, "NULL")

@@ -417,7 +417,7 @@ class _Cond:
         if kind == "number":
             return self._on_number(x, op, value)
         if kind == "text":
-            return f"({x.t()} IS NOT NULL AND {self._on_string(x.t(), op, value, x.lt(), x.nt)})"
+            return f"({x.t()} IS NOT NULL AND {self._on_string(x.t(), op, value, x.lt, x.nt)})"
         ty = x.type()
 
         def element(e):
@@ -429,17 +429,20 @@ class _Cond:
             )
 
         return (
-            f"(CASE {ty} WHEN 'string' THEN {self._on_string(x.t(), op, value, x.lt(), x.nt)} "
-            f"WHEN 'number' THEN {self._on_number(x.number(), op, value)} "
-            f"WHEN 'boolean' THEN {self._on_bool(x.booltext(), op, value)} "
+            f"(CASE {ty} WHEN 'string' THEN {self._on_string(x.t(), op, value, x.lt, x.nt)} "
+            f"WHEN 'number' THEN {self._on_number(x.number, op, value)} "
+            f"WHEN 'boolean' THEN {self._on_bool(x.booltext, op, value)} "
             f"WHEN 'array' THEN {d.json_any_element(x.value(), element)} ELSE FALSE END)"
         )
 
-    # A trimmed string t (possibly empty, which no positive op accepts); lt is lower(t) and
-    # nt() its number, passed in when they are derived columns.
+    # A trimmed string t (possibly empty, which no positive op accepts); lt() gives lower(t) and
+    # nt() its number, passed in when they are derived columns. Operands (here and in _on_number
+    # and _on_bool) are taken only by the ops that read them: a derived column nobody reads would
+    # still be computed for every row, and carried through the statement.
     def _on_string(self, t, op, value, lt=None, nt=None) -> str:
         d, p = self.d, self.p
-        lt = lt or d.lower(t)
+        if op in ("eq", "in", "contains", "startswith", "endswith"):
+            lt = lt() if lt else d.lower(t)
         if op in ("eq", "in"):
             values = value if op == "in" else [value]
             parts = []
@@ -458,24 +461,28 @@ class _Cond:
             needle = _like_escape(trim(value).lower())
             pattern = {"contains": f"%{needle}%", "startswith": f"{needle}%", "endswith": f"%{needle}"}[op]
             return f"({t} <> '' AND {lt} LIKE {d.text_param(p, pattern)} ESCAPE '\\')"
-        return self._on_number(nt() if nt else d.num_of_text(t, p), op, value)
+        return self._on_number(nt or (lambda: d.num_of_text(t, p)), op, value)
 
     def _on_number(self, n, op, value) -> str:
         d, p = self.d, self.p
+        if op in ("contains", "startswith", "endswith"):
+            return "FALSE"
+        if op in ("eq", "in") and not any(as_number(v) is not None for v in (value if op == "in" else [value])):
+            return "FALSE"
+        n = n() if callable(n) else n
         if op in ("eq", "in"):
             values = value if op == "in" else [value]
             parts = [f"{n} = {d.number_param(p, v)}" for v in values if as_number(v) is not None]
             return "(" + " OR ".join(parts) + ")" if parts else "FALSE"
-        if op in ("contains", "startswith", "endswith"):
-            return "FALSE"
         if op == "between":
             return f"({n} BETWEEN {d.number_param(p, value[0])} AND {d.number_param(p, value[1])})"
         sym = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}[op]
         return f"({n} {sym} {d.number_param(p, value)})"
 
     def _on_bool(self, b, op, value) -> str:
-        if op in ("eq", "in"):
-            values = value if op == "in" else [value]
+        values = value if op == "in" else [value]
+        if op in ("eq", "in") and values:
+            b = b() if callable(b) else b
             # A boolean has no number, so it compares as text ("true"/"false") with any value.
             parts = [f"{b} = {self.d.text_param(self.p, as_text(v).lower())}" for v in values]
             return "(" + " OR ".join(parts) + ")" if parts else "FALSE"

@@ -282,6 +282,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
 }
 
-# Rescore chunk size: leads per Celery task and per INSERT ... SELECT.
-RESCORE_CHUNK_SIZE = envint("RESCORE_CHUNK_SIZE", 20000)
+# Rescore chunk size: leads per Celery task and per INSERT ... SELECT. Every chunk reads about
+# every page of the events table (a lead's events are scattered), so on Postgres a chunk of 20k
+# leads cost ~2x per lead what 100k did (docs/benchmarks.md, "Chunk size").
+RESCORE_CHUNK_SIZE = envint("RESCORE_CHUNK_SIZE", 100000)
 RESCORE_STALE_SECONDS = envint("RESCORE_STALE_SECONDS", 120)

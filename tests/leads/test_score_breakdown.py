@@ -83,3 +83,28 @@ def test_bulk_reads_of_scores_do_not_read_the_lines():
     leads_rescore(version=publish(model_doc()), as_of=AS_OF)
     sql = str(Score.objects.all().query)
     assert "lines" not in sql and "breakdown" not in sql
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row versions (xmin) are Postgres's")
+def test_a_rescore_rewrites_only_the_lines_that_changed():
+    # Given two leads, one with a demo request, scored by the first version
+    add_leads(2)
+    add_events([{"id": "E1", "lead": "L0000", "kind": "demo_request", "occurred_at": "2026-05-31T00:00:00Z"}])
+    leads_rescore(version=publish(model_doc(demo_points=50)), as_of=AS_OF)
+
+    def row_versions() -> dict[str, str]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT l.external_id, b.xmin::text FROM {ScoreBreakdown._meta.db_table} b "
+                f"JOIN {Score._meta.db_table} s ON s.id = b.score_id JOIN leads_lead l ON l.id = s.lead_id"
+            )
+            return dict(cursor.fetchall())
+
+    before = row_versions()
+    # When a version that changes only the demo points rescores them
+    leads_rescore(version=publish(model_doc(demo_points=70)), as_of=AS_OF)
+    # Then only the lead whose lines changed had its lines row written again; both scores moved on
+    after = row_versions()
+    assert (after["L0000"] != before["L0000"], after["L0001"] == before["L0001"]) == (True, True)
+    assert set(Score.objects.values_list("version_number", flat=True)) == {2}
+    assert lines_by_lead() == {"L0000": [("vp", 10.0), ("demo", 70.0)], "L0001": [("vp", 10.0)]}

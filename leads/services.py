@@ -330,23 +330,19 @@ def leads_rescore(
                 f"JOIN {{lead}} l ON l.id = c.lead_id WHERE c.sid IS NOT NULL AND l.owner_id IS NOT NULL AND {crossed}"
             )
     with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # The statement sorts and hashes a chunk's events; the default 4 MB spills to disk.
-            cursor.execute("SET LOCAL work_mem = '128MB'")
-            # The planner's row estimates for the CTE chain are wildly high, so it would JIT-compile
-            # with full optimization: ~10 s of compiling per chunk, for nothing.
-            cursor.execute("SET LOCAL jit = off")
+        for setting in dialect.session_settings():
+            cursor.execute(setting)
         cursor.execute(statements[0], params)
+        # The session settings leave nested loops off for the writes too: a chunk of a job joins a
+        # few hundred thousand rows, which only hash joins do well. The planner's statistics of
+        # leads_score are those of before the job (the new version has no rows in them), so it
+        # would expect one row where this chunk's rows are, and pick a nested loop that scans a
+        # temp table once per row (minutes).
         if lead_ids is not None and connection.vendor == "postgresql":
             # A few leads (real time): with statistics the planner probes leads_score by index
             # instead of hashing the whole table.
             cursor.execute(f"ANALYZE {computed}")
-        elif connection.vendor == "postgresql":
-            # A chunk of a job: its writes join a few hundred thousand rows, which only hash joins
-            # do well. The planner's statistics of leads_score are those of before the job (the
-            # new version has no rows in them), so it would expect one row where this chunk's
-            # rows are, and pick a nested loop that scans a temp table once per row (minutes).
-            cursor.execute("SET LOCAL enable_nestloop = off")
+            cursor.execute("SET LOCAL enable_nestloop = on")
         notified = 0
         for statement in statements[1:]:
             for name, table in tables.items():

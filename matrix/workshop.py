@@ -423,12 +423,12 @@ def _impact_compute(preview: ImpactPreview) -> dict:
     params = {"model": version.scoring_model_id, "limit": MOVERS}
     joined = f"FROM {table} d LEFT JOIN {scores} s ON s.lead_id = d.lead_id AND s.scoring_model_id = %(model)s"
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # As in leads_rescore: the statement sorts and hashes every lead's events, and JIT
-            # compiling its CTE chain costs more than it saves.
-            cursor.execute("SET LOCAL work_mem = '128MB'")
-            cursor.execute("SET LOCAL jit = off")
+        for setting in dialect.session_settings():  # as in leads_rescore
+            cursor.execute(setting)
         cursor.execute(f"{dialect.temp_table(table)} {compiled.sql}", compiled.params)
+        if connection.vendor == "postgresql":
+            # The top movers' lines are a hundred index probes, not a scan of every breakdown.
+            cursor.execute("SET LOCAL enable_nestloop = on")
         # Per segment (the draft's: where the lead will sit once published) and tier move.
         cursor.execute(
             f"SELECT d.segment, COALESCE(s.tier, '{NOT_SCORED}'), d.tier, COUNT(*), "

@@ -6,7 +6,10 @@ unfiltered COUNT(*) (show_full_result_count) and offers only filters that do not
 table for distinct values.
 """
 
+import json
+
 from django.contrib import admin
+from django.utils.html import format_html
 
 from leadscoring.admin import ReadOnlyAdmin
 
@@ -77,6 +80,13 @@ class ScoreBreakdownAdmin(ReadOnlyAdmin):
     search_fields = ["=score__lead__external_id"]
     ordering = ["-score_id"]
     show_full_result_count = False
+    fields = ["score", "lines_json"]
+    readonly_fields = ["lines_json"]
+
+    @admin.display(description="lines")
+    def lines_json(self, obj):
+        # The lines as the spec writes them (the stored text is the short form, lines.py).
+        return format_html("<pre>{}</pre>", json.dumps(obj.lines, indent=1))
 
 
 @admin.register(ScoreHistory)

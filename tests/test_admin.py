@@ -137,3 +137,12 @@ def test_staff_only(client, rep):
     client.force_login(rep)
     response = client.get("/admin/")
     assert response.status_code == 302 and response.url.startswith("/admin/login/")
+
+
+def test_breakdown_lines_show_as_the_spec_writes_them(admin_client, rows):
+    # The stored text is the short form (matrix/engine/lines.py); the admin shows the spec's lines.
+    breakdown = ScoreBreakdown.objects.get()
+    breakdown.lines = [{"type": "decay", "key": "idle", "points": -10.0}]
+    breakdown.save()
+    page = admin_client.get(url(ScoreBreakdown, "change", breakdown.pk)).content.decode()
+    assert "&quot;type&quot;: &quot;decay&quot;" in page and "&quot;key&quot;: &quot;idle&quot;" in page

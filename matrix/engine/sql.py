@@ -485,13 +485,13 @@ class _Cond:
         d, p = self.d, self.p
         if op in ("contains", "startswith", "endswith"):
             return "FALSE"
-        if op in ("eq", "in") and not any(as_number(v) is not None for v in (value if op == "in" else [value])):
-            return "FALSE"
-        n = n() if callable(n) else n
         if op in ("eq", "in"):
-            values = value if op == "in" else [value]
-            parts = [f"{n} = {d.number_param(p, v)}" for v in values if as_number(v) is not None]
-            return "(" + " OR ".join(parts) + ")" if parts else "FALSE"
+            numbers = [v for v in (value if op == "in" else [value]) if as_number(v) is not None]
+            if not numbers:
+                return "FALSE"
+            n = n() if callable(n) else n
+            return "(" + " OR ".join(f"{n} = {d.number_param(p, v)}" for v in numbers) + ")"
+        n = n() if callable(n) else n
         if op == "between":
             return f"({n} BETWEEN {d.number_param(p, value[0])} AND {d.number_param(p, value[1])})"
         sym = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}[op]
@@ -499,12 +499,11 @@ class _Cond:
 
     def _on_bool(self, b, op, value) -> str:
         values = value if op == "in" else [value]
-        if op in ("eq", "in") and values:
-            b = b() if callable(b) else b
-            # A boolean has no number, so it compares as text ("true"/"false") with any value.
-            parts = [f"{b} = {self.d.text_param(self.p, as_text(v).lower())}" for v in values]
-            return "(" + " OR ".join(parts) + ")" if parts else "FALSE"
-        return "FALSE"
+        if op not in ("eq", "in") or not values:
+            return "FALSE"
+        b = b() if callable(b) else b
+        # A boolean has no number, so it compares as text ("true"/"false") with any value.
+        return "(" + " OR ".join(f"{b} = {self.d.text_param(self.p, as_text(v).lower())}" for v in values) + ")"
 
 
 # --- the statement --------------------------------------------------------------------------------

@@ -222,7 +222,14 @@ def main():
         redis.terminate()
         redis.wait(10)
         # Leave the data as run.py made it: its --reuse keeps the data only while the sizes match.
+        # The scores of the leads it touched counted events that are gone now: drop their stored
+        # counts (basis), so that the next rescore counts those leads afresh rather than reusing them.
         with run.connect(args.database_url) as conn:
+            conn.execute(
+                "UPDATE leads_scorebreakdown SET basis = NULL WHERE score_id IN (SELECT s.id FROM leads_score s "
+                "WHERE s.lead_id IN (SELECT DISTINCT lead_id FROM leads_event WHERE id > %s))",
+                [last_event],
+            )
             removed = conn.execute("DELETE FROM leads_event WHERE id > %s", [last_event]).rowcount
             conn.execute("DELETE FROM leads_pendingscore")
         print(f"removed the {removed:,} events this benchmark added")

@@ -83,7 +83,14 @@ def rescore_chunk_run(*, job_id: int, index: int) -> bool:
     if chunk.done_at is not None:
         return False
     with transaction.atomic():
-        leads_rescore(version=job.version, as_of=job.as_of, id_range=(chunk.first_lead_id, chunk.last_lead_id))
+        # A manual rescore counts every lead afresh from its events (the reconciliation a user
+        # asks for); a publish or the nightly decay reuses the counts that still hold.
+        leads_rescore(
+            version=job.version,
+            as_of=job.as_of,
+            id_range=(chunk.first_lead_id, chunk.last_lead_id),
+            reuse=job.trigger != JobTrigger.MANUAL,
+        )
         claimed = RescoreChunk.objects.filter(pk=chunk.pk, done_at__isnull=True).update(done_at=timezone.now())
         if not claimed:
             # Another delivery of this chunk finished first; its identical scores stand.

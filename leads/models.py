@@ -102,7 +102,13 @@ class Score(models.Model):
     # list indexes already lead with (lead, scoring_model) would be rewritten too, for nothing.
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="scores", db_index=False)
     scoring_model = models.ForeignKey(ScoringModel, on_delete=models.CASCADE, related_name="scores", db_index=False)
-    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="+", db_index=False)
+    # Nor a database constraint: a rescore changes the version of every row, and Postgres checked
+    # each one against matrix_modelversion at commit (~2 s per 250,000 rows, a third of a reused
+    # chunk's time). Only leads_rescore writes it, with the version it scores with; Django's
+    # PROTECT still keeps a version with scores from being deleted.
+    version = models.ForeignKey(
+        ModelVersion, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
     # Copied from the version so the write guard (newer version, later as_of wins) is one comparison.
     version_number = models.PositiveIntegerField()
     as_of = models.DateTimeField()
@@ -165,6 +171,10 @@ class ScoreBreakdown(models.Model):
 
     score = models.OneToOneField(Score, primary_key=True, on_delete=models.CASCADE, related_name="breakdown_row")
     lines = BreakdownField(default=list)
+    # What the lines were counted from, and until when those counts hold: a later rescore of a
+    # version that differs only in points reuses them (matrix/engine/reuse.py). Null: recount.
+    basis = models.TextField(null=True, blank=True)
+    stable_until = models.DateTimeField(null=True, blank=True)
 
     def __str__(self):
         return f"breakdown of score {self.score_id}"
@@ -173,8 +183,12 @@ class ScoreBreakdown(models.Model):
 class ScoreHistory(models.Model):
     """A past score of a lead under a model, written whenever the score or tier changes."""
 
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="score_history")
-    scoring_model = models.ForeignKey(ScoringModel, on_delete=models.CASCADE, related_name="+")
+    # No database constraints: a points change writes a row for every lead whose score moved, and
+    # Postgres checked both keys of each at commit (~0.9 s per 250,000 leads). Only leads_rescore
+    # writes these rows, for leads and a model it has just read; Django's CASCADE deletes them with
+    # their lead or model.
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="score_history", db_constraint=False)
+    scoring_model = models.ForeignKey(ScoringModel, on_delete=models.CASCADE, related_name="+", db_constraint=False)
     version_number = models.PositiveIntegerField()
     as_of = models.DateTimeField()
     score = models.DecimalField(max_digits=12, decimal_places=2)

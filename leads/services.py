@@ -11,9 +11,10 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from matrix.engine.sql import compile_scores, dialect_for
+from matrix.engine.reuse import compile_reuse
+from matrix.engine.sql import BASIS_COLUMNS, compile_scores, dialect_for
 from matrix.models import ModelVersion
-from matrix.selectors import version_spec, versions_live
+from matrix.selectors import version_spec, versions_live, versions_reusable
 
 from .choices import NotificationKind, Stage
 from .models import (
@@ -220,8 +221,12 @@ def leads_rescore(
     id_range: tuple[int, int] | None = None,
     lead_ids: list[int] | None = None,
     alerts: bool = True,
+    reuse: bool = False,
 ) -> int:
     """Score the leads in scope with `version` at `as_of` in set-based SQL and store the results.
+
+    With `reuse` (a chunk of a job), leads whose stored counts still hold are scored from them
+    without reading their events (matrix/engine/reuse.py); the others are counted afresh.
 
     The write is guarded: a score computed by a newer version, or by the same version at a later
     as_of, is never overwritten, so late or repeated chunks are harmless. For the rows written:
@@ -231,11 +236,10 @@ def leads_rescore(
     """
     spec = version_spec(version=version)
     dialect = dialect_for(connection)
-    compiled = compile_scores(spec, dialect, as_of, id_range=id_range, lead_ids=lead_ids)
+    sources = versions_reusable(version=version, spec=spec) if reuse and lead_ids is None else {}
     tag = uuid.uuid4().hex[:12]
-    computed, changed = f"tmp_scores_{tag}", f"tmp_changes_{tag}"
-    params = dict(compiled.params)
-    params.update(
+    computed, changed, todo = f"tmp_scores_{tag}", f"tmp_changes_{tag}", f"tmp_todo_{tag}"
+    params = dict(
         ls_model=version.scoring_model_id,
         ls_version=version.pk,
         ls_number=version.number,
@@ -256,15 +260,17 @@ def leads_rescore(
         "notification": Notification._meta.db_table,
         "lead": Lead._meta.db_table,
     }
+    result = "t.lead_id, t.score, t.fit, t.engagement, t.segment, t.tier, t.grade, t.mql"
+    # Only rows this computation may write (nothing newer stored), with what they replace.
+    # Without the breakdown (most of a row's bytes): its insert takes it from `computed`.
+    looked_up = (
+        f"SELECT {result}, s.id AS sid, s.tier AS old_tier, s.mql AS old_mql, s.score AS old_score "
+        f"FROM {computed} t LEFT JOIN {{score}} s ON s.lead_id = t.lead_id AND s.scoring_model_id = %(ls_model)s "
+        "WHERE (s.id IS NULL OR s.version_number < %(ls_number)s "
+        "OR (s.version_number = %(ls_number)s AND s.as_of <= %(ls_asof)s))"
+    )
     statements = [
-        f"{dialect.temp_table(computed)} {compiled.sql}",
-        # Only rows this computation may write (nothing newer stored), with what they replace.
-        # Without the breakdown (most of a row's bytes): its insert takes it from `computed`.
-        f"{dialect.temp_table(changed)} SELECT t.lead_id, t.score, t.fit, t.engagement, t.segment, t.tier, "
-        "t.grade, t.mql, s.id AS sid, s.tier AS old_tier, s.mql AS old_mql, "
-        f"s.score AS old_score FROM {computed} t LEFT JOIN {{score}} s "
-        "ON s.lead_id = t.lead_id AND s.scoring_model_id = %(ls_model)s WHERE s.id IS NULL "
-        "OR s.version_number < %(ls_number)s OR (s.version_number = %(ls_number)s AND s.as_of <= %(ls_asof)s)",
+        f"{dialect.temp_table(changed)} {looked_up}",
         "INSERT INTO {history} (lead_id, scoring_model_id, version_number, as_of, score, fit, engagement, tier, "
         "previous_tier, mql, recorded_at) SELECT c.lead_id, %(ls_model)s, %(ls_number)s, %(ls_asof)s, c.score, "
         f"c.fit, c.engagement, c.tier, COALESCE(c.old_tier, ''), c.mql, %(ls_now)s FROM {changed} c "
@@ -292,13 +298,17 @@ def leads_rescore(
         # The breakdown lines (their own table, docs/scoring.md) of the score rows just written: a
         # row the guard above kept (a newer version or as_of, stored meanwhile) is not this
         # version at this as_of, so its lines stay too.
-        "INSERT INTO {breakdown} (score_id, lines) SELECT s.id, t.breakdown "
-        f"FROM {changed} c JOIN {computed} t ON t.lead_id = c.lead_id "
+        "INSERT INTO {breakdown} (score_id, lines, basis, stable_until) SELECT s.id, t.breakdown, t.basis, "
+        f"t.stable_until FROM {changed} c JOIN {computed} t ON t.lead_id = c.lead_id "
         "JOIN {score} s ON s.lead_id = c.lead_id AND s.scoring_model_id = %(ls_model)s "
-        "WHERE s.version_id = %(ls_version)s AND s.as_of = %(ls_asof)s "
-        # Lines that did not change (most of them, after a points change) are left as they are.
-        "ON CONFLICT (score_id) DO UPDATE SET lines = excluded.lines "
-        "WHERE {breakdown}.lines IS DISTINCT FROM excluded.lines",
+        "WHERE s.version_id = %(ls_version)s AND s.as_of = %(ls_asof)s AND t.breakdown IS NOT NULL "
+        # NULL: a result reused whole, whose stored lines stand. Lines that did not change (most of
+        # them, after a points change) are left as they are; so are the basis and its bound, which
+        # do not move while the counts hold.
+        "ON CONFLICT (score_id) DO UPDATE SET lines = excluded.lines, basis = excluded.basis, "
+        "stable_until = excluded.stable_until WHERE {breakdown}.lines IS DISTINCT FROM excluded.lines "
+        "OR {breakdown}.basis IS DISTINCT FROM excluded.basis "
+        "OR {breakdown}.stable_until IS DISTINCT FROM excluded.stable_until",
         # Lifecycle: an upward MQL crossing moves a lead (or a recycled one) to MQL, dated at the
         # as_of its score describes; accepted (SQL), rejected and current MQLs stay where sales put them.
         "INSERT INTO {transition} (lead_id, scoring_model_id, from_stage, to_stage, score, version_id, reason, "
@@ -332,19 +342,32 @@ def leads_rescore(
     with transaction.atomic(), connection.cursor() as cursor:
         for setting in dialect.session_settings():
             cursor.execute(setting)
-        cursor.execute(statements[0], params)
+        counted = _score_into(
+            cursor, computed, todo, spec, dialect, as_of, version, sources, id_range=id_range, lead_ids=lead_ids
+        )
+        postgres = connection.vendor == "postgresql"
         # The session settings leave nested loops off for the writes too: a chunk of a job joins a
         # few hundred thousand rows, which only hash joins do well. The planner's statistics of
         # leads_score are those of before the job (the new version has no rows in them), so it
         # would expect one row where this chunk's rows are, and pick a nested loop that scans a
         # temp table once per row (minutes).
-        if lead_ids is not None and connection.vendor == "postgresql":
+        if lead_ids is not None and postgres:
             # A few leads (real time): with statistics the planner probes leads_score by index
             # instead of hashing the whole table.
             cursor.execute(f"ANALYZE {computed}")
             cursor.execute("SET LOCAL enable_nestloop = on")
+        if sources:
+            # Reused rows carry the stored row they replace (read under the same guard): only the
+            # leads counted afresh, if any, are looked up.
+            reused = f"SELECT {result}, t.sid, t.old_tier, t.old_mql, t.old_score FROM {computed} t"
+            if counted:
+                reused += f" WHERE t.sid IS NOT NULL UNION ALL {looked_up} AND t.sid IS NULL"
+            statements[0] = f"{dialect.temp_table(changed)} {reused}"
+            if postgres and 0 < counted <= SMALL_RECOUNT:
+                # A few leads to look up among a chunk reused: by index, not a hash of leads_score.
+                statements[0:1] = ["SET LOCAL enable_nestloop = on", statements[0], "SET LOCAL enable_nestloop = off"]
         notified = 0
-        for statement in statements[1:]:
+        for statement in statements:
             for name, table in tables.items():
                 statement = statement.replace("{" + name + "}", table)
             cursor.execute(statement, params)
@@ -356,9 +379,45 @@ def leads_rescore(
             enqueue_alerts()
         cursor.execute(f"SELECT COUNT(*) FROM {computed}")
         scored = cursor.fetchone()[0]
-        cursor.execute(f"DROP TABLE IF EXISTS {changed}")
-        cursor.execute(f"DROP TABLE IF EXISTS {computed}")
+        for table in (changed, computed, todo):
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
     return scored
+
+
+# Up to this many leads counted afresh in a reused chunk are named one by one (index lookups of
+# their events); more are a range scan's work, joined to the list.
+SMALL_RECOUNT = 5000
+
+
+def _score_into(cursor, computed: str, todo: str, spec, dialect, as_of, version, sources, *, id_range, lead_ids) -> int:
+    """Fill the temp table `computed` (BASIS_COLUMNS at least) with the scores of the leads in
+    scope: from their stored counts where `sources` allows and they still hold (REUSE_COLUMNS),
+    then counted afresh for the rest. Returns how many leads were counted afresh (-1: all)."""
+    if not sources:
+        full = compile_scores(spec, dialect, as_of, id_range=id_range, lead_ids=lead_ids, basis=True)
+        cursor.execute(f"{dialect.temp_table(computed)} {full.sql}", full.params)
+        return -1
+    reused = compile_reuse(spec, dialect, as_of, model_id=version.scoring_model_id, sources=sources, id_range=id_range)
+    cursor.execute(f"{dialect.temp_table(computed)} {reused.sql}", reused.params)
+    scope = "l.id BETWEEN %s AND %s" if id_range is not None else "TRUE"
+    cursor.execute(
+        f"{dialect.temp_table(todo)} SELECT l.id AS lead_id FROM {Lead._meta.db_table} l WHERE {scope} "
+        f"AND NOT EXISTS (SELECT 1 FROM {computed} c WHERE c.lead_id = l.id)",
+        list(id_range or ()),
+    )
+    cursor.execute(f"SELECT COUNT(*) FROM {todo}")
+    count = cursor.fetchone()[0]
+    if not count:
+        return 0
+    if count <= SMALL_RECOUNT:
+        cursor.execute(f"SELECT lead_id FROM {todo}")
+        ids = [pk for (pk,) in cursor.fetchall()]
+        full = compile_scores(spec, dialect, as_of, lead_ids=ids, basis=True)
+    else:
+        full = compile_scores(spec, dialect, as_of, id_range=id_range, only_in=todo, basis=True)
+    columns = ", ".join(BASIS_COLUMNS)
+    cursor.execute(f"INSERT INTO {computed} ({columns}) {full.sql}", full.params)
+    return count
 
 
 def scores_analyze() -> None:

@@ -6,7 +6,7 @@ from django.db.models import Count, Prefetch
 
 from .choices import ApprovalRole, VersionStatus
 from .engine.conditions import describe
-from .engine.document import ModelSpec, parse_document
+from .engine.document import ModelSpec, parse_document, structure_key
 from .models import Approval, AuditEntry, ModelVersion, ScoringModel, WorkspaceSettings
 
 
@@ -25,6 +25,25 @@ def versions_live() -> list[ModelVersion]:
 
 def version_spec(*, version: ModelVersion) -> ModelSpec:
     return parse_document(version.document)
+
+
+# The versions whose stored counts a rescore may reuse: recent ones are where scores are.
+REUSE_SOURCES = 20
+
+
+def versions_reusable(*, version: ModelVersion, spec: ModelSpec) -> dict[int, ModelSpec]:
+    """The version itself and the model's earlier versions (the last REUSE_SOURCES) that count
+    exactly as it does (the same `structure_key`), as pk -> spec; empty if nothing is reusable."""
+    key = structure_key(spec)
+    if key is None:
+        return {}
+    recent = ModelVersion.objects.filter(scoring_model_id=version.scoring_model_id, number__lte=version.number)
+    sources = {}
+    for other in recent.order_by("-number")[:REUSE_SOURCES]:
+        other_spec = spec if other.pk == version.pk else version_spec(version=other)
+        if structure_key(other_spec) == key:
+            sources[other.pk] = other_spec
+    return sources
 
 
 # --- workspace settings and approvals ----------------------------------------------------------

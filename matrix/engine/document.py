@@ -483,3 +483,40 @@ def load_document_file(path: str | Path) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise DocumentError([f"(file): not valid JSON: {exc}"]) from None
+
+
+def _fields(cond) -> set[str]:
+    if not cond:
+        return set()
+    for group in ("all", "any"):
+        if group in cond:
+            return set().union(*(_fields(c) for c in cond[group]))
+    if "not" in cond:
+        return _fields(cond["not"])
+    return {cond["field"]}
+
+
+def structure_key(spec: ModelSpec) -> str | None:
+    """What a stored score's counts depend on, as text: two versions with the same key count the
+    same events, conditions and decay units for every lead at every as_of, and differ only in
+    points, floor, thresholds, grades and labels. A rescore reuses those counts (docs/scoring.md,
+    "Reusing counts"). None when a model's scores cannot be reused: half-life decay moves every
+    engagement line with every second, and the `owner` field is a user's name, which changes
+    without the lead changing.
+    """
+    if spec.half_life_days is not None:
+        return None
+    lead_conditions = [c.when for c in spec.fit_criteria] + [s.when for s in spec.segments]
+    if any("owner" in _fields(c) for c in lead_conditions):
+        return None
+    shape = {
+        "lookback_days": spec.lookback_days,
+        "criteria": [
+            [c.key, c.dimension, c.when, list(c.events), c.where, c.cap, c.cap_window_days] for c in spec.criteria
+        ],
+        "decay": [
+            [r.key, r.type, r.events, r.every_days, r.after_days, r.responses, r.match_property] for r in spec.decay
+        ],
+        "segments": [[s.key, s.when] for s in spec.segments],
+    }
+    return json.dumps(shape, sort_keys=True, separators=(",", ":"))

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from .document import NEGATIVE_OPS, Criterion, DecayRule, ModelSpec
+from .document import NEGATIVE_OPS, Criterion, DecayRule, ModelSpec, structure_key
 from .lines import DECAY, ENGAGEMENT, FIT
 from .values import NUMERIC_RE, as_number, as_text, trim
 
@@ -31,6 +31,7 @@ LEAD_COLUMNS = {
     "lead_source": "lead_source",
 }
 NUMBER_COLUMNS = {"employees": "employees", "annual_revenue": "annual_revenue"}
+MAX_BOUND_DAYS = 1_000_000
 
 
 @dataclass
@@ -59,6 +60,10 @@ class Dialect:
         """Statements to run, in the scoring statement's transaction, before it."""
         return []
 
+    def level(self, name: str, select: str) -> str:
+        """A CTE read once, whose columns are computed once per row (not once per reference)."""
+        return f"{name} AS MATERIALIZED ({select})"
+
 
 class Postgres(Dialect):
     vendor = "postgresql"
@@ -74,7 +79,18 @@ class Postgres(Dialect):
             # Estimated through CTEs, a few thousand rows looked like a few, and Postgres matched
             # 5,000 leads' sends to their responses in a nested loop: 95M comparisons, 18 s.
             "SET LOCAL enable_nestloop = off",
+            # Scores are derived data, and a chunk's commit waited ~2 s for its WAL (every score
+            # row of the chunk) to reach the disk. Without waiting, a crash can lose the last
+            # commits, whole (never half: WAL is replayed in order), and with them the marks that
+            # their chunks were done, so the job sweep runs those chunks again.
+            "SET LOCAL synchronous_commit = off",
         ]
+
+    def level(self, name: str, select: str) -> str:
+        # A subquery that cannot be pulled up into its reader (OFFSET 0) computes its columns once
+        # per row and hands the row on; MATERIALIZED would also copy every row into a tuple store
+        # and read it back (~0.5 s per level for 250,000 leads).
+        return f"{name} AS ({select} OFFSET 0)"
 
     # \x0b, not \v: Postgres has no \v escape, so E'\v' is the letter v (trimmed off "Kyiv").
     ws = "E' \\t\\n\\r\\f\\x0b'"
@@ -177,14 +193,39 @@ class Postgres(Dialect):
     def number_text(self, x):
         return f"({x})::text"
 
-    def json_quote_agg(self, x):
+    def json_quote_agg(self, x, where=None):
         # Fed in order by the caller: no ORDER BY inside the aggregate, which Postgres 15 would
         # run as one sort per group. The aggregate consumes the rows of an ordered subquery in
         # that order (the alternative the Postgres manual gives for ordered input).
-        return f"string_agg(COALESCE(to_json({x})::text, 'null'), ', ')"
+        agg = f"string_agg(COALESCE(to_json({x})::text, 'null'), ', ')"
+        return f"{agg} FILTER (WHERE {where})" if where else agg
 
     def pick_one(self, expr, condition):
         return f"MAX({expr}) FILTER (WHERE {condition})"
+
+    def agg_if(self, fn, arg, condition):
+        return f"{fn}({arg}) FILTER (WHERE {condition})"
+
+    # Instants of the reuse bounds (docs/scoring.md, "Reusing counts"). Seconds, not days: a day
+    # interval would follow the session's time zone over a daylight-saving change. The clamp keeps
+    # a bound ~2,700 years out rather than out of range when a rule's days are absurdly large.
+    def plus_days(self, ts, days):
+        return f"({ts} + LEAST({days}, {MAX_BOUND_DAYS}) * INTERVAL '86400 seconds')"
+
+    def earliest(self, *xs):
+        return xs[0] if len(xs) == 1 else f"LEAST({', '.join(xs)})"
+
+    far_future = "'9999-12-31 00:00:00+00'::timestamptz"
+    null_time = "NULL::timestamptz"
+
+    def position(self, haystack, needle):
+        return f"strpos({haystack}, {needle})"
+
+    def basis_array(self, col):
+        return f"(string_to_array(btrim({col}, '[]'), ',')::int[])"
+
+    def basis_item(self, array, i):
+        return f"{array}[{i + 1}]"
 
     def ids_in(self, column, ids, p: Params):
         return f"{column} = ANY({p.add(list(ids))})"
@@ -282,12 +323,38 @@ class SQLite(Dialect):
     def number_text(self, x):
         return f"({x})"
 
-    def json_quote_agg(self, x):
+    def json_quote_agg(self, x, where=None):
         # SQLite 3.40 has no ORDER BY inside aggregates; callers feed rows already ordered.
-        return f"group_concat(json_quote({x}), ', ')"
+        # group_concat skips NULLs, and json_quote(NULL) is the text 'null': only `where` drops rows.
+        quoted = f"json_quote({x})"
+        return f"group_concat({f'CASE WHEN {where} THEN {quoted} END' if where else quoted}, ', ')"
 
     def pick_one(self, expr, condition):
         return f"MAX(CASE WHEN {condition} THEN {expr} END)"
+
+    def agg_if(self, fn, arg, condition):
+        return f"{fn}(CASE WHEN {condition} THEN {arg} END)"
+
+    def plus_days(self, ts, days):
+        return f"ls_plus_days({ts}, MIN({days}, {MAX_BOUND_DAYS}))"
+
+    far_future = "'9999-12-31 00:00:00'"
+    null_time = "NULL"
+
+    def earliest(self, *xs):
+        # SQLite's min() of several values is NULL if any is: absent bounds become the far future.
+        if len(xs) == 1:
+            return xs[0]
+        return f"NULLIF(MIN({', '.join(f'COALESCE({x}, {self.far_future})' for x in xs)}), {self.far_future})"
+
+    def position(self, haystack, needle):
+        return f"instr({haystack}, {needle})"
+
+    def basis_array(self, col):
+        return col
+
+    def basis_item(self, array, i):
+        return f"json_extract({array}, '$[{i}]')"
 
     def ids_in(self, column, ids, p: Params):
         return f"{column} IN (SELECT value FROM json_each({p.add(json.dumps(list(ids)))}))"
@@ -526,6 +593,10 @@ class Compiled:
     )
 
 
+# With basis=True the statement also gives what a later rescore may reuse (docs/scoring.md).
+BASIS_COLUMNS = Compiled.columns + ("basis", "stable_until")
+
+
 def _case(column: str, mapping: dict[int, str], default: str) -> str:
     if not mapping:
         return default
@@ -540,11 +611,19 @@ def compile_scores(
     *,
     id_range: tuple[int, int] | None = None,
     lead_ids: list[int] | None = None,
+    only_in: str | None = None,
+    basis: bool = False,
 ) -> Compiled:
-    """One SELECT scoring every lead in scope (all, a pk range, or a list of pks) at `as_of`."""
+    """One SELECT scoring every lead in scope (all, a pk range, a list of pks, and/or the leads
+    listed in the `lead_id` column of table `only_in`) at `as_of`.
+
+    With `basis`, two more columns: the counts the score was made of and the instant until which
+    they hold (None for a model whose scores cannot be reused, see `structure_key`).
+    """
     d, p = dialect, Params()
     asof = d.time_param(p, as_of)
     horizon = d.time_param(p, as_of - timedelta(days=spec.lookback_days)) if spec.lookback_days else None
+    track = basis and structure_key(spec) is not None
 
     def scope(column: str) -> str:
         parts = []
@@ -552,6 +631,8 @@ def compile_scores(
             parts.append(f"{column} BETWEEN {p.add(id_range[0])} AND {p.add(id_range[1])}")
         if lead_ids is not None:
             parts.append(d.ids_in(column, lead_ids, p))
+        if only_in is not None:
+            parts.append(f"{column} IN (SELECT lead_id FROM {only_in})")
         return " AND ".join(parts) or "TRUE"
 
     # Leads: conditions first, so the derived columns they need are known for `lb`.
@@ -562,42 +643,36 @@ def compile_scores(
     last_segment = spec.segments[-1].index
     seg_expr = f"(CASE {seg_case} ELSE {last_segment} END)" if seg_case else str(last_segment)
     ctes = [
-        f"lb AS MATERIALIZED (SELECT l.id, l.created_at{lc.derived.select_list()} "
-        f"FROM {LEAD_TABLE} l WHERE {scope('l.id')})",
-        f"lf AS MATERIALIZED (SELECT lb.id, lb.created_at{flags}, {seg_expr} AS seg FROM lb)",
+        d.level("lb", f"SELECT l.id, l.created_at{lc.derived.select_list()} FROM {LEAD_TABLE} l WHERE {scope('l.id')}"),
+        d.level("lf", f"SELECT lb.id, lb.created_at{flags}, {seg_expr} AS seg FROM lb"),
     ]
     fit_sum = " + ".join(f"lf.f{c.index} * {c.points}" for c in fit) or "0"
 
     eng = spec.engagement_criteria
     fin_cols = ["lf.*", f"({fit_sum}) AS fit_raw"]
     joins = []
+    bounds = []  # instants at which a count may change (track only)
     ec = _Cond(d, p, raw_alias="e", out_alias="ep", props="e.properties")
     wheres = {c.index: ec.compile(c.where) for c in eng if c.where is not None}
-    ctes.extend(_events_cte(spec, d, p, ec, as_of, asof, horizon, scope("e.lead_id")))
+    ctes.extend(_events_cte(spec, d, p, ec, as_of, asof, horizon, scope("e.lead_id"), track))
     if eng:
-        ctes.extend(_engagement_ctes(spec, d, p, eng, wheres, asof, horizon))
+        ctes.extend(_engagement_ctes(spec, d, p, eng, wheres, asof, horizon, track))
         # Only the sum joins here: the (wide) breakdown lines join once, at the very end, rather
         # than being copied through every materialized level below.
         joins.append("LEFT JOIN eng ON eng.lead_id = lf.id")
         fin_cols.append("COALESCE(eng.crit_sum, 0) AS crit_sum")
+        if track:
+            bounds.append("eng.until")
     else:
         fin_cols.append("0 AS crit_sum")
 
-    decay_joins, magnitudes = _decay_parts(spec, d, p, ctes, as_of, asof, horizon, scope)
+    decay_joins, units = _decay_parts(spec, d, p, ctes, as_of, asof, horizon, scope, track, bounds)
     joins.extend(decay_joins)
-    fin_cols.extend(f"{m} AS a{i}" for i, m in enumerate(magnitudes))
-    ctes.append(f"fin AS MATERIALIZED (SELECT {', '.join(fin_cols)} FROM lf {' '.join(joins)})")
-    effective = _effective_decay(spec, d, len(magnitudes))
-    eff_cols = "".join(f", {e} AS d{i}" for i, e in enumerate(effective))
-    # Materialized so each level's columns are computed once per row, not once per reference.
-    ctes.append(f"dec AS MATERIALIZED (SELECT fin.*{eff_cols} FROM fin)")
-    decay_total = " + ".join(f"dec.d{i}" for i in range(len(effective))) or "0"
-    ctes.append(f"tot AS (SELECT dec.*, dec.crit_sum - ({decay_total}) AS eng_raw FROM dec)")
-    ctes.append(
-        "res AS MATERIALIZED (SELECT tot.*, "
-        f"{d.round2('tot.fit_raw')} AS fit, {d.round2('tot.eng_raw')} AS engagement, "
-        f"{d.round2('tot.fit_raw + tot.eng_raw')} AS score FROM tot)"
-    )
+    fin_cols.extend(f"({abs(r.points)} * {u}) AS a{i}" for i, (r, u) in enumerate(zip(spec.decay, units, strict=True)))
+    if track:
+        fin_cols.extend(f"{u} AS u{i}" for i, u in enumerate(units))
+        fin_cols.append(f"COALESCE({d.earliest(*bounds) if bounds else d.null_time}, {d.far_future}) AS stable_until")
+    ctes.append(d.level("fin", f"SELECT {', '.join(fin_cols)} FROM lf {' '.join(joins)}"))
 
     # The breakdown in document order: fit lines, the engagement line of each criterion, decay.
     lines = []
@@ -607,14 +682,64 @@ def compile_scores(
             lines.append(f"(CASE WHEN res.f{c.index} = 1 THEN {d.text_param(p, line)} END)")
         else:
             lines.append(f"eng.l{c.index}")
+
+    def breakdown(decay_lines: list[str]) -> str:
+        # JSON text, stored as text (leads.models.BreakdownField): no parse in the statement.
+        return f"'[' || rtrim({_listed(lines + decay_lines)}, ',') || ']'"
+
+    extra = ""
+    if basis:
+        if track:
+            parts = [f"res.f{c.index}" if c.is_fit else f"COALESCE(eng.n{c.index}, 0)" for c in spec.criteria]
+            parts += [f"CAST(res.u{i} AS INTEGER)" for i in range(len(spec.decay))]
+            parts.append("res.seg")
+            joined = " || ',' || ".join(parts)
+            extra = f", '[' || {joined} || ']' AS basis, res.stable_until AS stable_until"
+        else:
+            extra = f", NULL AS basis, {d.null_time} AS stable_until"
+    sql = _finish(
+        spec, d, p, ctes, breakdown=breakdown, extra=extra, join=" LEFT JOIN eng ON eng.lead_id = res.id" if eng else ""
+    )
+    return Compiled(sql, p.values, BASIS_COLUMNS if basis else Compiled.columns)
+
+
+def _listed(lines: list[str]) -> str:
+    # Each present line followed by a comma (absent ones are NULL, so vanish); callers cut the last.
+    return " || ".join(f"COALESCE({line} || ',', '')" for line in lines) or "''"
+
+
+def _finish(
+    spec: ModelSpec, d: Dialect, p: Params, ctes: list[str], *, breakdown, extra: str, join: str, keep: str = ""
+) -> str:
+    """The levels every path shares, from `fin` (fit_raw, crit_sum, seg and each decay rule's
+    magnitude a<i>) to the score row: effective decay, rounding, segment, tier, grade, MQL, and the
+    breakdown, whose decay lines are made here and passed to `breakdown(decay_lines)`.
+
+    With `keep` (a boolean column), rows where it is false give their stored result instead
+    (columns old_<name>) and a NULL breakdown, and skip the rounding and the lines.
+    """
+    effective = _effective_decay(spec, d, len(spec.decay))
+    eff_cols = "".join(f", {e} AS d{i}" for i, e in enumerate(effective))
+    ctes = ctes + [d.level("dec", f"SELECT fin.*{eff_cols} FROM fin")]
+    decay_total = " + ".join(f"dec.d{i}" for i in range(len(effective))) or "0"
+    ctes.append(f"tot AS (SELECT dec.*, dec.crit_sum - ({decay_total}) AS eng_raw FROM dec)")
+
+    def work(expr, at="res", default="NULL"):
+        return f"(CASE WHEN {at}.{keep} THEN {expr} ELSE {default} END)" if keep else expr
+
+    ctes.append(
+        d.level(
+            "res",
+            f"SELECT tot.*, {work(d.round2('tot.fit_raw'), 'tot')} AS fit, "
+            f"{work(d.round2('tot.eng_raw'), 'tot')} AS engagement, "
+            f"{work(d.round2('tot.fit_raw + tot.eng_raw'), 'tot')} AS score FROM tot",
+        )
+    )
+    decay_lines = []
     for i, rule in enumerate(spec.decay):
         head = d.text_param(p, json.dumps([DECAY, rule.key])[:-1] + ", ")
         points = d.number_text("-" + d.round2(f"res.d{i}"))
-        lines.append(f"(CASE WHEN res.d{i} > 0 THEN {head} || {points} || ']' END)")
-    # Each present line followed by a comma (absent ones are NULL, so vanish), the last comma cut.
-    listed = " || ".join(f"COALESCE({line} || ',', '')" for line in lines) or "''"
-    # JSON text, stored as text (leads.models.BreakdownField): no parse in the statement.
-    breakdown = f"'[' || rtrim({listed}, ',') || ']'"
+        decay_lines.append(f"(CASE WHEN res.d{i} > 0 THEN {head} || {points} || ']' END)")
 
     seg_key = _case("res.seg", {s.index: d.text_param(p, s.key) for s in spec.segments}, "NULL")
     tiers, mqls = {}, {}
@@ -632,20 +757,25 @@ def compile_scores(
         f" || (CASE WHEN res.engagement >= {e4} THEN '4' WHEN res.engagement >= {e3} THEN '3' "
         f"WHEN res.engagement >= {e2} THEN '2' ELSE '1' END))"
     )
-    select = (
-        f"SELECT res.id AS lead_id, res.score AS score, res.fit AS fit, res.engagement AS engagement, "
-        f"{seg_key} AS segment, {_case('res.seg', tiers, 'NULL')} AS tier, {grade} AS grade, "
-        f"{_case('res.seg', mqls, 'FALSE')} AS mql, {breakdown} AS breakdown FROM res"
-        + (" LEFT JOIN eng ON eng.lead_id = res.id" if eng else "")
-    )
-    return Compiled("WITH " + ",\n".join(ctes) + "\n" + select, p.values)
+    columns = {
+        "score": "res.score",
+        "fit": "res.fit",
+        "engagement": "res.engagement",
+        "segment": seg_key,
+        "tier": _case("res.seg", tiers, "NULL"),
+        "grade": grade,
+        "mql": _case("res.seg", mqls, "FALSE"),
+    }
+    outputs = ", ".join(f"{work(expr, default=f'res.old_{name}')} AS {name}" for name, expr in columns.items())
+    select = f"SELECT res.id AS lead_id, {outputs}, {work(breakdown(decay_lines))} AS breakdown{extra} FROM res{join}"
+    return "WITH " + ",\n".join(ctes) + "\n" + select
 
 
 def _kinds_in(d: Dialect, p: Params, column: str, kinds) -> str:
     return f"{column} IN ({', '.join(d.text_param(p, k) for k in kinds)})"
 
 
-def _events_cte(spec: ModelSpec, d: Dialect, p: Params, ec: "_Cond", as_of: datetime, asof, horizon, scope):
+def _events_cte(spec: ModelSpec, d: Dialect, p: Params, ec: "_Cond", as_of: datetime, asof, horizon, scope, track):
     """`evs`: the chunk's events that engagement criteria or `unanswered` rules read, in ONE pass.
 
     A chunk is a range of lead ids, and a lead's events are scattered over the whole table, so
@@ -668,7 +798,9 @@ def _events_cte(spec: ModelSpec, d: Dialect, p: Params, ec: "_Cond", as_of: date
         )
     for r in unanswered:
         cutoff = d.time_param(p, as_of - timedelta(days=r.after_days))
-        send = [_kinds_in(d, p, "e.kind", r.events), f"e.occurred_at <= {cutoff}"]
+        send = [_kinds_in(d, p, "e.kind", r.events)]
+        if not track:  # tracking also needs the sends not yet old enough: when they will be
+            send.append(f"e.occurred_at <= {cutoff}")
         if horizon:
             send.append(f"e.occurred_at >= {horizon}")
         wanted.append(" AND ".join(send))
@@ -684,7 +816,9 @@ def _events_cte(spec: ModelSpec, d: Dialect, p: Params, ec: "_Cond", as_of: date
     ]
 
 
-def _engagement_ctes(spec, d: Dialect, p: Params, eng: tuple[Criterion, ...], wheres: dict, asof, horizon) -> list[str]:
+def _engagement_ctes(
+    spec, d: Dialect, p: Params, eng: tuple[Criterion, ...], wheres: dict, asof, horizon, track: bool
+) -> list[str]:
     rows = ", ".join(f"({c.index}, {d.text_param(p, k)})" for c in eng for k in c.events)
     window = [_case("ck.idx", wheres, "TRUE")]
     if horizon:
@@ -711,6 +845,34 @@ def _engagement_ctes(spec, d: Dialect, p: Params, eng: tuple[Criterion, ...], wh
         "|| ', ' || agg.n || ', [' || agg.ids || ']]'"
     )
     pivots = "".join(f", {d.pick_one(line, f'agg.idx = {c.index}')} AS l{c.index}" for c in eng)
+    if not track:
+        agg = (
+            f"agg AS (SELECT rk.lead_id, rk.idx, COUNT(*) AS n, SUM({points}) AS pts, "
+            f"{d.json_quote_agg('rk.xid')} AS ids FROM (SELECT * FROM rk WHERE {caps} ORDER BY {order}) AS rk "
+            "GROUP BY rk.lead_id, rk.idx)"
+        )
+        until = ""
+    else:
+        # Every row of a criterion, counted or not, for the first instant a count may change:
+        # a counted event leaving the lookback (the uncounted ones are older, and leave first
+        # without changing anything), or any event of a windowed criterion moving to the next
+        # window (which can let an uncounted one count).
+        leave = f"CASE WHEN rk.ok THEN {d.plus_days('rk.occurred_at', str(spec.lookback_days))} END"
+        moves = {
+            c.index: d.plus_days("rk.occurred_at", f"(rk.bucket + 1) * {c.cap_window_days}")
+            for c in eng
+            if c.cap and c.cap_window_days
+        }
+        bounds = ([leave] if spec.lookback_days else []) + ([_case("rk.idx", moves, "NULL")] if moves else [])
+        agg = (
+            f"agg AS (SELECT rk.lead_id, rk.idx, {d.agg_if('COUNT', '1', 'rk.ok')} AS n, "
+            f"{d.agg_if('SUM', points, 'rk.ok')} AS pts, {d.json_quote_agg('rk.xid', 'rk.ok')} AS ids, "
+            f"MIN({d.earliest(*bounds) if bounds else d.null_time}) AS until "
+            f"FROM (SELECT rk.*, {caps} AS ok FROM rk ORDER BY {order}) AS rk GROUP BY rk.lead_id, rk.idx)"
+        )
+        until = ", MIN(agg.until) AS until" + "".join(
+            f", {d.pick_one('agg.n', f'agg.idx = {c.index}')} AS n{c.index}" for c in eng
+        )
     return [
         f"ck(idx, kind) AS (VALUES {rows})",
         # The age only for the rows that earn points (not for every send and response in evs).
@@ -719,44 +881,56 @@ def _engagement_ctes(spec, d: Dialect, p: Params, eng: tuple[Criterion, ...], wh
         f"rk AS (SELECT ev.*, ROW_NUMBER() OVER (PARTITION BY ev.lead_id, ev.idx, ev.bucket "
         f"ORDER BY ev.occurred_at DESC, {d.id_order('ev.xid')}, ev.pk DESC) AS rn "
         f"FROM (SELECT ev.*, {buckets} AS bucket FROM ev) AS ev)",
-        f"agg AS (SELECT rk.lead_id, rk.idx, COUNT(*) AS n, SUM({points}) AS pts, "
-        f"{d.json_quote_agg('rk.xid')} AS ids FROM (SELECT * FROM rk WHERE {caps} ORDER BY {order}) AS rk "
-        "GROUP BY rk.lead_id, rk.idx)",
-        f"eng AS (SELECT agg.lead_id, SUM(agg.pts) AS crit_sum{pivots} FROM agg GROUP BY agg.lead_id)",
+        agg,
+        f"eng AS (SELECT agg.lead_id, SUM(agg.pts) AS crit_sum{pivots}{until} FROM agg GROUP BY agg.lead_id)",
     ]
 
 
-def _decay_parts(spec: ModelSpec, d: Dialect, p: Params, ctes: list[str], as_of: datetime, asof, horizon, scope):
-    """CTEs for decay inputs; returns the joins onto lf and each rule's magnitude (|amount|)."""
-    joins, magnitudes = [], []
+def _decay_parts(
+    spec: ModelSpec, d: Dialect, p: Params, ctes: list[str], as_of: datetime, asof, horizon, scope, track, bounds
+):
+    """CTEs for decay inputs; returns the joins onto lf and each rule's units (its magnitude is
+    |points| times that: steps of idle time, 1 or 0, unanswered sends). With `track`, appends to
+    `bounds` the instants at which a rule's units, or the lead's events, change."""
+    joins, units = [], []
     idle_rules = [r for r in spec.decay if r.type != "unanswered"]
-    if idle_rules:
+    if idle_rules or track:
         cols = []
+        # Tracking reads the events after as_of too: the first of them is when the inputs change.
+        seen = f"e.occurred_at <= {asof}"
         for r in idle_rules:
-            if r.events is None:
-                cols.append(f"MAX(e.occurred_at) AS last{r.index}")
-            else:
-                kinds = _kinds_in(d, p, "e.kind", r.events)
-                cols.append(f"MAX(CASE WHEN {kinds} THEN e.occurred_at END) AS last{r.index}")
+            kinds = seen if r.events is None else f"{_kinds_in(d, p, 'e.kind', r.events)} AND {seen}"
+            cols.append(f"MAX(CASE WHEN {kinds} THEN e.occurred_at END) AS last{r.index}")
+        if track:
+            cols.append(f"MIN(CASE WHEN e.occurred_at > {asof} THEN e.occurred_at END) AS next_event")
+            bounds.append("lastev.next_event")
         # Reads lead_id, kind and occurred_at only: an index-only scan of event_lead_kind_time.
         ctes.append(
             f"lastev AS (SELECT e.lead_id, {', '.join(cols)} FROM {EVENT_TABLE} e "
-            f"WHERE {scope('e.lead_id')} AND e.occurred_at <= {asof} GROUP BY e.lead_id)"
+            f"WHERE {scope('e.lead_id')}{'' if track else ' AND ' + seen} GROUP BY e.lead_id)"
         )
         joins.append("LEFT JOIN lastev ON lastev.lead_id = lf.id")
     for r in spec.decay:
-        size = abs(r.points)
         if r.type == "unanswered":
             ctes.append(_unanswered_cte(r, d, p, as_of, horizon))
             joins.append(f"LEFT JOIN un{r.index} ON un{r.index}.lead_id = lf.id")
-            magnitudes.append(f"({size} * COALESCE(un{r.index}.n, 0))")
+            units.append(f"COALESCE(un{r.index}.n, 0)")
+            if track:
+                ctes.append(_unanswered_bound_cte(r, d, p, as_of, horizon, spec.lookback_days))
+                joins.append(f"LEFT JOIN ub{r.index} ON ub{r.index}.lead_id = lf.id")
+                bounds.append(f"ub{r.index}.until")
             continue
-        idle = d.greatest("0", d.days(asof, f"COALESCE(lastev.last{r.index}, lf.created_at)"))
+        base = f"COALESCE(lastev.last{r.index}, lf.created_at)"
+        idle = d.greatest("0", d.days(asof, base))
         if r.type == "inactivity_step":
-            magnitudes.append(f"({size} * FLOOR({idle} / {r.every_days}))")
+            units.append(f"FLOOR({idle} / {r.every_days})")
+            bounds.append(d.plus_days(base, f"(FLOOR({idle} / {r.every_days}) + 1) * {r.every_days}"))
         else:
-            magnitudes.append(f"(CASE WHEN {idle} >= {r.after_days} THEN {size} ELSE 0 END)")
-    return joins, magnitudes
+            units.append(f"(CASE WHEN {idle} >= {r.after_days} THEN 1 ELSE 0 END)")
+            bounds.append(f"(CASE WHEN {idle} < {r.after_days} THEN {d.plus_days(base, str(r.after_days))} END)")
+    if not track:
+        bounds.clear()
+    return joins, units
 
 
 def _unanswered_cte(r: DecayRule, d: Dialect, p: Params, as_of: datetime, horizon) -> str:
@@ -774,6 +948,21 @@ def _unanswered_cte(r: DecayRule, d: Dialect, p: Params, as_of: datetime, horizo
         f"un{r.index} AS (SELECT s.lead_id, COUNT(*) AS n FROM evs s WHERE {' AND '.join(cond)} "
         f"AND NOT EXISTS (SELECT 1 FROM evs x WHERE x.lead_id = s.lead_id AND x.{k} = s.{k} "
         f"AND {_kinds_in(d, p, 'x.kind', r.responses)} AND x.pk <> s.pk) GROUP BY s.lead_id)"
+    )
+
+
+def _unanswered_bound_cte(r: DecayRule, d: Dialect, p: Params, as_of: datetime, horizon, lookback_days) -> str:
+    """When a send with a key changes the count: on reaching `after_days` (if still unanswered
+    then), or on leaving the lookback. (A response can only come as a new event: `next_event`.)"""
+    cutoff = d.time_param(p, as_of - timedelta(days=r.after_days))
+    bounds = [f"CASE WHEN s.occurred_at > {cutoff} THEN {d.plus_days('s.occurred_at', str(r.after_days))} END"]
+    cond = [_kinds_in(d, p, "s.kind", r.events), f"s.k{r.index} IS NOT NULL"]
+    if horizon:
+        bounds.append(d.plus_days("s.occurred_at", str(lookback_days)))
+        cond.append(f"s.occurred_at >= {horizon}")  # evs may hold older ones as responses
+    return (
+        f"ub{r.index} AS (SELECT s.lead_id, MIN({d.earliest(*bounds)}) AS until FROM evs s "
+        f"WHERE {' AND '.join(cond)} GROUP BY s.lead_id)"
     )
 
 

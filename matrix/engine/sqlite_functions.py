@@ -9,3 +9,4 @@ def register(dbapi_connection) -> None:
     dbapi_connection.create_function("ls_round2", 1, values.round2_float, deterministic=True)
     dbapi_connection.create_function("ls_days", 2, values.sql_days_between, deterministic=True)
     dbapi_connection.create_function("ls_key", 2, values.sql_match_key, deterministic=True)
+    dbapi_connection.create_function("ls_plus_days", 2, values.sql_plus_days, deterministic=True)

@@ -136,3 +136,13 @@ def sql_match_key(json_type, value):
     if json_type == "false":
         return match_key(False)
     return match_key(value)
+
+
+def sql_plus_days(when, days):
+    """ls_plus_days(instant, days): the instant `days` of 86,400 s later, as Django stores it."""
+    if when is None or days is None:
+        return None
+    try:
+        return str(_parse_sqlite_datetime(when) + timedelta(days=days))
+    except OverflowError:  # past year 9999: as good as never
+        return "9999-12-31 00:00:00"

@@ -15,8 +15,13 @@ class Command(BaseCommand):
         parser.add_argument("--model", help="slug of one model (default: every model with a live version)")
         parser.add_argument("--as-of", dest="as_of", help="ISO 8601 instant to score at (default: now)")
         parser.add_argument("--chunk-size", type=int, default=settings.RESCORE_CHUNK_SIZE)
+        parser.add_argument(
+            "--full",
+            action="store_true",
+            help="count every lead afresh from its events (default: reuse stored counts that still hold)",
+        )
 
-    def handle(self, model, as_of, chunk_size, **options):
+    def handle(self, model, as_of, chunk_size, full, **options):
         as_of = parse_as_of(as_of)
         versions = [v for v in versions_live() if model is None or v.scoring_model.slug == model]
         if not versions:
@@ -27,7 +32,7 @@ class Command(BaseCommand):
             started = time.monotonic()
             done = 0
             for lo, hi, n in ranges:
-                leads_rescore(version=version, as_of=as_of, id_range=(lo, hi))
+                leads_rescore(version=version, as_of=as_of, id_range=(lo, hi), reuse=not full)
                 done += n
                 elapsed = time.monotonic() - started
                 self.stdout.write(

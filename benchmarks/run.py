@@ -268,8 +268,8 @@ def main() -> None:
         conn.execute("VACUUM (ANALYZE) leads_score, leads_scorebreakdown, leads_scorehistory")
     log(f"vacuumed the score tables ({time.monotonic() - started:.1f} s, not timed)")
     as_of = AS_OF + timedelta(hours=args.later)
-    reusable = 0 if args.full else reusable_leads(version, as_of)
-    log(f"stored counts that still hold at {as_of:%Y-%m-%d %H:%M}: {reusable:,} leads (not timed)")
+    reusable, moving = (0, 0) if args.full else reusable_leads(version, as_of)
+    log(f"stored counts that hold at {as_of:%Y-%m-%d %H:%M}: {reusable:,} leads, {moving:,} of them change (not timed)")
     floor_s = floor_query(args.database_url)
     log(f"floor query: {floor_s:.2f} s")
     started = time.monotonic()
@@ -287,7 +287,11 @@ def main() -> None:
     print(f"data: {leads:,} leads, {events:,} events; {scored:,} scores written by version {version.number}")
     rate = leads / rescore_s
     print(f"settings: {pg_settings(args.database_url)}; leads_rescore sets work_mem = 128MB, jit = off")
-    how = "every lead counted afresh (--full)" if args.full else f"{reusable:,} leads from stored counts"
+    how = (
+        "every lead counted afresh (--full)"
+        if args.full
+        else f"{reusable:,} leads from stored counts ({moving:,} of them changed)"
+    )
     print(
         f"full rescore after a points change: {rescore_s:.2f} s ({rate:,.0f} leads/s, {len(memory)} chunks "
         f"of {args.chunk_size:,}, {args.workers} worker{'s' if args.workers > 1 else ''}; {how}, "
@@ -300,22 +304,27 @@ def main() -> None:
     print(f"total benchmark time: {time.monotonic() - total_started:.0f} s")
 
 
-def reusable_leads(version, as_of) -> int:
-    """How many leads the reuse statement scores from their stored counts (the rest are counted)."""
+def reusable_leads(version, as_of) -> tuple[int, int]:
+    """How many leads' stored counts still hold at as_of, and how many of those change score."""
     from django.db import connection
 
-    from matrix.engine.reuse import compile_reuse
-    from matrix.engine.sql import dialect_for
+    from matrix.engine.reuse import _reuse
+    from matrix.engine.sql import Params, dialect_for
     from matrix.selectors import version_spec, versions_reusable
 
     spec = version_spec(version=version)
     sources = versions_reusable(version=version, spec=spec)
     if not sources:
-        return 0
-    compiled = compile_reuse(spec, dialect_for(connection), as_of, model_id=version.scoring_model_id, sources=sources)
+        return 0, 0
+    p = Params()
+    reuse = _reuse(spec, dialect_for(connection), p, as_of, version.scoring_model_id, sources, None)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT COUNT(*) FROM ({compiled.sql}) AS r", compiled.params)
-        return cursor.fetchone()[0]
+        cursor.execute(
+            f"SELECT COUNT(*), COUNT(*) FILTER (WHERE {reuse.affected}) FROM leads_score s, leads_lead l "
+            f"WHERE {reuse.where}",
+            p.values,
+        )
+        return cursor.fetchone()
 
 
 def pg_settings(url: str) -> str:

@@ -120,6 +120,11 @@ class Score(models.Model):
     grade = models.CharField(max_length=2)
     mql = models.BooleanField()
     computed_at = models.DateTimeField()
+    # What the score was counted from (criterion flags and counts, decay units, segment) and until
+    # when those counts hold: a later rescore of a version that differs only in points reuses them
+    # (matrix/engine/reuse.py, docs/scoring.md). Null: count afresh.
+    basis = models.TextField(null=True, blank=True)
+    stable_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -171,10 +176,6 @@ class ScoreBreakdown(models.Model):
 
     score = models.OneToOneField(Score, primary_key=True, on_delete=models.CASCADE, related_name="breakdown_row")
     lines = BreakdownField(default=list)
-    # What the lines were counted from, and until when those counts hold: a later rescore of a
-    # version that differs only in points reuses them (matrix/engine/reuse.py). Null: recount.
-    basis = models.TextField(null=True, blank=True)
-    stable_until = models.DateTimeField(null=True, blank=True)
 
     def __str__(self):
         return f"breakdown of score {self.score_id}"

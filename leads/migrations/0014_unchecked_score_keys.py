@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('leads', '0013_breakdown_basis'),
+        ('leads', '0013_score_basis'),
         ('matrix', '0003_scenario_impact_preview'),
     ]
 

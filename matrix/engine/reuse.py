@@ -1,18 +1,25 @@
 """Rescoring from stored counts: a score row's basis, read back with new points.
 
-A bulk rescore (engine/sql.py, `basis=True`) stores beside each score's lines what they were made
-of, the *basis* (each fit flag, each engagement criterion's count of counted events, each decay
-rule's units, the segment) and the first instant at which any of it can change with time
+A bulk rescore (engine/sql.py, `basis=True`) stores with each score what it was made of, the
+*basis* (each fit flag, each engagement criterion's count of counted events, each decay rule's
+units, the segment), and the first instant at which any of it can change with time
 (`stable_until`: an event leaving the lookback or moving to the next cap window, an idle step, a
 send coming of age, the lead's next event after as_of). A later rescore of a version with the same
 `structure_key` (only points, floor, thresholds and grades differ), at an as_of before that
-instant, gets exactly the counts again: it computes the score from them, and the lines from the
-stored ones with the changed points rewritten, without reading a single event
-(docs/scoring.md, "Reusing counts"). Leads whose inputs changed since (an edit of the lead, an
-event waiting in the real-time queue) are left to the full statement.
+instant, gets exactly the counts again, so it does not read a single event
+(docs/scoring.md, "Reusing counts"):
+
+- a lead with no count for any criterion whose points changed, under a version that changed
+  nothing else, keeps its stored result: `compile_kept` moves its row to the new version and as_of;
+- any other lead is scored from its counts and the new points (`compile_reuse`), its lines the
+  stored ones with the changed points rewritten.
+
+Leads whose inputs changed since (an edit of the lead, an event waiting in the real-time queue)
+are in neither, and are counted afresh by the full statement.
 """
 
 import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from .document import ModelSpec
@@ -22,12 +29,72 @@ from .sql import BASIS_COLUMNS, LEAD_TABLE, Compiled, Dialect, Params, _finish, 
 SCORE_TABLE = "leads_score"
 BREAKDOWN_TABLE = "leads_scorebreakdown"
 PENDING_TABLE = "leads_pendingscore"
-RESULT_COLUMNS = ("score", "fit", "engagement", "segment", "tier", "grade", "mql")
 # The rows also carry the stored score they replace (sid and old_*: what leads_rescore compares).
-REUSE_COLUMNS = BASIS_COLUMNS + ("sid",) + tuple(f"old_{c}" for c in RESULT_COLUMNS)
+REUSE_COLUMNS = BASIS_COLUMNS + ("sid", "old_score", "old_tier", "old_mql")
 # A bound closer than this to as_of is treated as passed: the full statement computes ages in
 # floating point, so within a hair of a window's edge it might already see the next window.
 MARGIN = timedelta(seconds=1)
+
+
+@dataclass
+class _Reuse:
+    """What both statements share: which stored rows may be reused, and which of those change."""
+
+    where: str  # over leads_score s and leads_lead l
+    affected: str
+
+
+def _reuse(spec: ModelSpec, d: Dialect, p: Params, as_of: datetime, model_id, sources, id_range) -> _Reuse:
+    positions = {c.index: i for i, c in enumerate(spec.criteria)}
+    where = [
+        f"s.scoring_model_id = {p.add(model_id)}",
+        f"s.version_id IN ({', '.join(p.add(pk) for pk in sources)})",
+        "s.basis IS NOT NULL",
+        f"s.stable_until > {d.time_param(p, as_of + MARGIN)}",
+        f"s.as_of <= {d.time_param(p, as_of)}",
+        "l.id = s.lead_id",
+        # Inputs changed since: the lead was edited, or has events waiting to be scored.
+        "l.updated_at <= s.computed_at",
+        f"NOT EXISTS (SELECT 1 FROM {PENDING_TABLE} q WHERE q.lead_id = s.lead_id)",
+    ]
+    if id_range is not None:
+        lo, hi = p.add(id_range[0]), p.add(id_range[1])
+        where += [f"s.lead_id BETWEEN {lo} AND {hi}", f"l.id BETWEEN {lo} AND {hi}"]
+    # A row changes if its source version differs in anything but criterion points, or if it has
+    # a count (or fit flag) for a criterion whose points differ.
+    cases = {}
+    for pk, source in sources.items():
+        if _totals_differ(source, spec):
+            cases[pk] = "TRUE"
+            continue
+        moved = [c for c in spec.criteria if source.criteria[c.index].points != c.points]
+        nonzero = [f"{d.basis_item_of('s.basis', positions[c.index])} <> 0" for c in moved]
+        cases[pk] = f"({' OR '.join(nonzero)})" if nonzero else "FALSE"
+    whens = " ".join(f"WHEN {p.add(pk)} THEN {cond}" for pk, cond in cases.items())
+    return _Reuse(" AND ".join(where), f"(CASE s.version_id {whens} ELSE TRUE END)")
+
+
+def compile_kept(
+    spec: ModelSpec,
+    dialect: Dialect,
+    as_of: datetime,
+    *,
+    model_id: int,
+    version: tuple[int, int],
+    now: datetime,
+    sources: dict[int, ModelSpec],
+    id_range: tuple[int, int] | None = None,
+) -> Compiled:
+    """An UPDATE moving to `version` (pk, number) at `as_of` the stored scores in scope that
+    scoring with `spec` would leave as they are (see `compile_reuse` for `sources`)."""
+    d, p = dialect, Params()
+    reuse = _reuse(spec, d, p, as_of, model_id, sources, id_range)
+    sql = (
+        f"UPDATE {SCORE_TABLE} AS s SET version_id = {p.add(version[0])}, version_number = {p.add(version[1])}, "
+        f"as_of = {d.time_param(p, as_of)}, computed_at = {d.time_param(p, now)} FROM {LEAD_TABLE} l "
+        f"WHERE {reuse.where} AND NOT {reuse.affected}"
+    )
+    return Compiled(sql, p.values, ())
 
 
 def compile_reuse(
@@ -39,46 +106,17 @@ def compile_reuse(
     sources: dict[int, ModelSpec],
     id_range: tuple[int, int] | None = None,
 ) -> Compiled:
-    """A SELECT (columns BASIS_COLUMNS) scoring with `spec` at `as_of` every lead in scope whose
+    """A SELECT (columns REUSE_COLUMNS) scoring with `spec` at `as_of` every lead in scope whose
     stored score, made by one of the `sources` versions (pk -> spec, all with the structure key of
-    `spec`), can be reused; other leads are simply absent from its rows."""
+    `spec`), can be reused and changes; other leads are absent from its rows."""
     d, p = dialect, Params()
-    asof = d.time_param(p, as_of)
-    margin = d.time_param(p, as_of + MARGIN)
+    reuse = _reuse(spec, d, p, as_of, model_id, sources, id_range)
     positions = {c.index: i for i, c in enumerate(spec.criteria)}
     units_at = len(spec.criteria)
     seg_at = units_at + len(spec.decay)
 
     def stored(i: int, array: str = "src.u") -> str:
         return d.basis_item(array, i)
-
-    where = [
-        f"s.scoring_model_id = {p.add(model_id)}",
-        f"s.version_id IN ({', '.join(p.add(pk) for pk in sources)})",
-        "b.basis IS NOT NULL",
-        f"b.stable_until > {margin}",
-        f"s.as_of <= {asof}",
-        # Inputs changed since: the lead was edited, or has events waiting to be scored.
-        "l.updated_at <= s.computed_at",
-        f"NOT EXISTS (SELECT 1 FROM {PENDING_TABLE} q WHERE q.lead_id = s.lead_id)",
-    ]
-    if id_range is not None:
-        where.append(f"s.lead_id BETWEEN {p.add(id_range[0])} AND {p.add(id_range[1])}")
-
-    # A lead whose counts are zero for every criterion whose points changed, under a version that
-    # changed nothing else, keeps its stored result: only the version and as_of of its row move.
-    affected = {}
-    for pk, source in sources.items():
-        if _totals_differ(source, spec):
-            affected[pk] = "TRUE"
-            continue
-        moved = [c for c in spec.criteria if source.criteria[c.index].points != c.points]
-        # A criterion with a count or a fit flag has a line: a text search, no basis to parse.
-        heads = [json.dumps([FIT if c.is_fit else ENGAGEMENT, c.key])[:-1] + ", " for c in moved]
-        nonzero = [f"{d.position('b.lines', d.text_param(p, head))} > 0" for head in heads]
-        affected[pk] = f"({' OR '.join(nonzero)})" if nonzero else "FALSE"
-    whens = " ".join(f"WHEN {p.add(pk)} THEN {cond}" for pk, cond in affected.items())
-    is_affected = f"(CASE s.version_id {whens} ELSE TRUE END)"
 
     # The stored lines with the points of this version: a fit or engagement line's text is fixed by
     # its key, points and count, so the old text is known exactly and replaced whole. Only criteria
@@ -92,7 +130,7 @@ def compile_reuse(
             new = d.text_param(p, json.dumps([FIT, c.key, c.points]))
             cases = {pk: d.text_param(p, json.dumps([FIT, c.key, pts])) for pk, pts in olds.items() if pts != c.points}
         else:
-            n = stored(positions[c.index], d.basis_array("b.basis"))
+            n = d.basis_item_of("s.basis", positions[c.index])
             head = d.text_param(p, json.dumps([ENGAGEMENT, c.key])[:-1] + ", ")
 
             def text(points, n=n, head=head):
@@ -111,17 +149,15 @@ def compile_reuse(
         if r.type == "inactivity_step" and d.vendor == "postgresql":
             units = f"({units})::float8"  # the full statement's FLOOR() is a double: same arithmetic
         magnitudes.append(f", ({abs(r.points)} * {units}) AS a{i}")
-    # The stored lines, basis, bound and result ride along each level to the end (passed on, not
-    # copied). Unaffected rows skip the work: no basis parsed, no lines rewritten (NULL: they stand).
-    old = ", ".join(f"s.{column} AS old_{column}" for column in RESULT_COLUMNS)
+    # The stored lines, basis, bound and old result ride along each level to the end (passed on,
+    # not copied).
     ctes = [
         d.level(
             "src",
-            f"SELECT s.lead_id AS id, s.id AS sid, {old}, {is_affected} AS affected, b.basis, b.stable_until, "
-            f"CASE WHEN {is_affected} THEN {d.basis_array('b.basis')} END AS u, "
-            f"CASE WHEN {is_affected} THEN {body} END AS body "
-            f"FROM {SCORE_TABLE} s JOIN {BREAKDOWN_TABLE} b ON b.score_id = s.id "
-            f"JOIN {LEAD_TABLE} l ON l.id = s.lead_id WHERE {' AND '.join(where)}",
+            f"SELECT s.lead_id AS id, s.id AS sid, s.score AS old_score, s.tier AS old_tier, s.mql AS old_mql, "
+            f"s.basis, s.stable_until, {d.basis_array('s.basis')} AS u, {body} AS body "
+            f"FROM {SCORE_TABLE} s JOIN {BREAKDOWN_TABLE} b ON b.score_id = s.id, {LEAD_TABLE} l "
+            f"WHERE {reuse.where} AND {reuse.affected}",
         ),
         d.level(
             "fin",
@@ -139,10 +175,8 @@ def compile_reuse(
         )
         return f"rtrim({kept} || {_listed(decay_lines)}, ',') || ']'"
 
-    extra = ", res.basis AS basis, res.stable_until AS stable_until, res.sid AS sid, " + ", ".join(
-        f"res.old_{column} AS old_{column}" for column in RESULT_COLUMNS
-    )
-    sql = _finish(spec, d, p, ctes, breakdown=breakdown, extra=extra, join="", keep="affected")
+    extra = "".join(f", res.{column} AS {column}" for column in REUSE_COLUMNS[len(BASIS_COLUMNS) - 2 :])
+    sql = _finish(spec, d, p, ctes, breakdown=breakdown, extra=extra, join="")
     return Compiled(sql, p.values, REUSE_COLUMNS)
 
 

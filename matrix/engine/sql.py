@@ -79,11 +79,6 @@ class Postgres(Dialect):
             # Estimated through CTEs, a few thousand rows looked like a few, and Postgres matched
             # 5,000 leads' sends to their responses in a nested loop: 95M comparisons, 18 s.
             "SET LOCAL enable_nestloop = off",
-            # Scores are derived data, and a chunk's commit waited ~2 s for its WAL (every score
-            # row of the chunk) to reach the disk. Without waiting, a crash can lose the last
-            # commits, whole (never half: WAL is replayed in order), and with them the marks that
-            # their chunks were done, so the job sweep runs those chunks again.
-            "SET LOCAL synchronous_commit = off",
         ]
 
     def level(self, name: str, select: str) -> str:
@@ -227,6 +222,10 @@ class Postgres(Dialect):
     def basis_item(self, array, i):
         return f"{array}[{i + 1}]"
 
+    def basis_item_of(self, col, i):
+        # One item of the stored text, without parsing it all.
+        return f"split_part(btrim({col}, '[]'), ',', {i + 1})::int"
+
     def ids_in(self, column, ids, p: Params):
         return f"{column} = ANY({p.add(list(ids))})"
 
@@ -355,6 +354,9 @@ class SQLite(Dialect):
 
     def basis_item(self, array, i):
         return f"json_extract({array}, '$[{i}]')"
+
+    def basis_item_of(self, col, i):
+        return self.basis_item(col, i)
 
     def ids_in(self, column, ids, p: Params):
         return f"{column} IN (SELECT value FROM json_each({p.add(json.dumps(list(ids)))}))"
@@ -708,31 +710,20 @@ def _listed(lines: list[str]) -> str:
     return " || ".join(f"COALESCE({line} || ',', '')" for line in lines) or "''"
 
 
-def _finish(
-    spec: ModelSpec, d: Dialect, p: Params, ctes: list[str], *, breakdown, extra: str, join: str, keep: str = ""
-) -> str:
+def _finish(spec: ModelSpec, d: Dialect, p: Params, ctes: list[str], *, breakdown, extra: str, join: str) -> str:
     """The levels every path shares, from `fin` (fit_raw, crit_sum, seg and each decay rule's
     magnitude a<i>) to the score row: effective decay, rounding, segment, tier, grade, MQL, and the
-    breakdown, whose decay lines are made here and passed to `breakdown(decay_lines)`.
-
-    With `keep` (a boolean column), rows where it is false give their stored result instead
-    (columns old_<name>) and a NULL breakdown, and skip the rounding and the lines.
-    """
+    breakdown, whose decay lines are made here and passed to `breakdown(decay_lines)`."""
     effective = _effective_decay(spec, d, len(spec.decay))
     eff_cols = "".join(f", {e} AS d{i}" for i, e in enumerate(effective))
     ctes = ctes + [d.level("dec", f"SELECT fin.*{eff_cols} FROM fin")]
     decay_total = " + ".join(f"dec.d{i}" for i in range(len(effective))) or "0"
     ctes.append(f"tot AS (SELECT dec.*, dec.crit_sum - ({decay_total}) AS eng_raw FROM dec)")
-
-    def work(expr, at="res", default="NULL"):
-        return f"(CASE WHEN {at}.{keep} THEN {expr} ELSE {default} END)" if keep else expr
-
     ctes.append(
         d.level(
             "res",
-            f"SELECT tot.*, {work(d.round2('tot.fit_raw'), 'tot')} AS fit, "
-            f"{work(d.round2('tot.eng_raw'), 'tot')} AS engagement, "
-            f"{work(d.round2('tot.fit_raw + tot.eng_raw'), 'tot')} AS score FROM tot",
+            f"SELECT tot.*, {d.round2('tot.fit_raw')} AS fit, {d.round2('tot.eng_raw')} AS engagement, "
+            f"{d.round2('tot.fit_raw + tot.eng_raw')} AS score FROM tot",
         )
     )
     decay_lines = []
@@ -766,8 +757,8 @@ def _finish(
         "grade": grade,
         "mql": _case("res.seg", mqls, "FALSE"),
     }
-    outputs = ", ".join(f"{work(expr, default=f'res.old_{name}')} AS {name}" for name, expr in columns.items())
-    select = f"SELECT res.id AS lead_id, {outputs}, {work(breakdown(decay_lines))} AS breakdown{extra} FROM res{join}"
+    outputs = ", ".join(f"{expr} AS {name}" for name, expr in columns.items())
+    select = f"SELECT res.id AS lead_id, {outputs}, {breakdown(decay_lines)} AS breakdown{extra} FROM res{join}"
     return "WITH " + ",\n".join(ctes) + "\n" + select
 
 

@@ -15,7 +15,7 @@ from django.db import connection, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leads.models import Event, Lead, Score, ScoreBreakdown
+from leads.models import Event, Lead, Score
 from leads.selectors import lead_explain
 from leads.services import events_ingest, leads_import, leads_rescore, scoring_mark_pending
 from matrix.engine.document import parse_document, structure_key
@@ -213,7 +213,7 @@ def test_counts_are_recounted_once_they_no_longer_hold(scored):
     # 7-day window (AS_OF + 1 d), the 5-day-old one (+ 2 d), the idle step (+ 8 d), the oldest
     # visit leaving the 30-day lookback (+ 10 d)
     v2 = publish(pricing_model(points=15))
-    bound = ScoreBreakdown.objects.get(score__lead=scored).stable_until
+    bound = Score.objects.get(lead=scored).stable_until
     assert bound == ago(20) + timedelta(days=21)
     # Then just before it the counts are reused, and from it (less a second) they are not
     assert reusable_count(v2, bound - timedelta(seconds=2)) == 1

@@ -11,12 +11,12 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.AddField(
-            model_name='scorebreakdown',
+            model_name='score',
             name='basis',
             field=models.TextField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='scorebreakdown',
+            model_name='score',
             name='stable_until',
             field=models.DateTimeField(blank=True, null=True),
         ),

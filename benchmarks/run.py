@@ -2,15 +2,19 @@
 """make bench: synthetic leads and events on Postgres, then the full rescore against the floor query.
 
     .venv/bin/python benchmarks/run.py [--leads 1000000] [--events 20000000] [--reuse]
-        [--chunk-size 250000] [--workers 2]
+        [--chunk-size 250000] [--workers 2] [--mode both|reuse|full] [--later HOURS]
 
 Generates the data set-based in Postgres (deterministic: setseed), imports the demo model,
 publishes a points change, and times in one run and database:
   - the full rescore of every lead (the production path: leads_rescore over chunks of lead ids),
+    as the publish job runs it (stored counts reused where they still hold), then, after another
+    points change, as a manual rescore runs it (every lead counted afresh from its events);
   - the floor query  SELECT lead_id, kind, count(*), max(occurred_at) FROM leads_event GROUP BY lead_id, kind,
 and prints their ratio and the peak memory of this (the rescoring) process, sampled per chunk so
 a growing footprint would show. With --workers N, N processes (each with its own connection) take
 chunks concurrently, as N Celery workers would; the memory figures are then per worker process.
+--later H scores the points change H hours after the stored scores (some stored counts then no
+longer hold, and those leads are counted afresh).
 """
 
 import argparse
@@ -233,7 +237,11 @@ def main() -> None:
     )
     parser.add_argument("--reuse", action="store_true", help="keep the data if the sizes already match")
     parser.add_argument(
-        "--full", action="store_true", help="count every lead afresh from its events (as a manual rescore does)"
+        "--mode",
+        choices=("both", "reuse", "full"),
+        default="both",
+        help="reuse: as the publish job (stored counts reused where they hold); full: every lead counted "
+        "afresh from its events, as a manual rescore; both (default): one then the other",
     )
     parser.add_argument(
         "--later", type=float, default=0, help="score the points change this many hours after the stored scores"
@@ -257,6 +265,20 @@ def main() -> None:
     import django
 
     django.setup()
+
+    print()
+    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, {server_version(args.database_url)}")
+    print(f"settings: {pg_settings(args.database_url)}; leads_rescore sets work_mem = 128MB, jit = off")
+    print(f"data: {leads:,} leads, {events:,} events")
+    # As the publish job does (stored counts reused where they hold), then as a manual rescore
+    # does (every lead counted afresh from its events): each after its own points change.
+    for full in {"both": (False, True), "reuse": (False,), "full": (True,)}[args.mode]:
+        timed_rescore(args, leads, full=full)
+    print(f"total benchmark time: {time.monotonic() - total_started:.0f} s")
+
+
+def timed_rescore(args, leads: int, *, full: bool) -> None:
+    """A points change, then every lead rescored in chunks, timed against the floor query."""
     from leads.services import scores_analyze
 
     version = points_change(args)
@@ -268,13 +290,14 @@ def main() -> None:
         conn.execute("VACUUM (ANALYZE) leads_score, leads_scorebreakdown, leads_scorehistory")
     log(f"vacuumed the score tables ({time.monotonic() - started:.1f} s, not timed)")
     as_of = AS_OF + timedelta(hours=args.later)
-    reusable, moving = (0, 0) if args.full else reusable_leads(version, as_of)
-    log(f"stored counts that hold at {as_of:%Y-%m-%d %H:%M}: {reusable:,} leads, {moving:,} of them change (not timed)")
+    reusable, moving = (0, 0) if full else reusable_leads(version, as_of)
+    if not full:
+        log(f"stored counts that hold at {as_of:%Y-%m-%d %H:%M}: {reusable:,} leads, {moving:,} of them change")
     floor_s = floor_query(args.database_url)
     log(f"floor query: {floor_s:.2f} s")
     started = time.monotonic()
     memory = _rescore_all(
-        version, chunk_size=args.chunk_size, workers=args.workers, progress=True, as_of=as_of, reuse=not args.full
+        version, chunk_size=args.chunk_size, workers=args.workers, progress=True, as_of=as_of, reuse=not full
     )
     scores_analyze()  # as the job does when its last chunk is done
     rescore_s = time.monotonic() - started
@@ -282,26 +305,23 @@ def main() -> None:
     floor_best = min(floor_s, floor_again)
     with connect(args.database_url) as conn:
         scored = conn.execute("SELECT COUNT(*) FROM leads_score WHERE version_id = %s", [version.pk]).fetchone()[0]
-    print()
-    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, {server_version(args.database_url)}")
-    print(f"data: {leads:,} leads, {events:,} events; {scored:,} scores written by version {version.number}")
-    rate = leads / rescore_s
-    print(f"settings: {pg_settings(args.database_url)}; leads_rescore sets work_mem = 128MB, jit = off")
     how = (
-        "every lead counted afresh (--full)"
-        if args.full
-        else f"{reusable:,} leads from stored counts ({moving:,} of them changed)"
+        "every lead counted afresh from its events, as a manual rescore does"
+        if full
+        else f"as the publish job does: {reusable:,} leads from stored counts, {moving:,} of them changed"
     )
+    print()
+    print(f"{scored:,} scores written by version {version.number} ({how})")
     print(
-        f"full rescore after a points change: {rescore_s:.2f} s ({rate:,.0f} leads/s, {len(memory)} chunks "
-        f"of {args.chunk_size:,}, {args.workers} worker{'s' if args.workers > 1 else ''}; {how}, "
+        f"full rescore after a points change: {rescore_s:.2f} s ({leads / rescore_s:,.0f} leads/s, "
+        f"{len(memory)} chunks of {args.chunk_size:,}, {args.workers} worker{'s' if args.workers > 1 else ''}, "
         f"as_of {args.later:g} h after the stored scores)"
     )
     print(f"floor query (GROUP BY lead_id, kind): {floor_s:.2f} s, again {floor_again:.2f} s")
     print(f"ratio rescore / floor: {rescore_s / floor_best:.2f}  (target <= 3)")
     first_tenth = memory[max(0, len(memory) // 10 - 1)] if memory else 0
     print(f"peak RSS of the rescoring process: {max(memory):.0f} MB (after 10% of chunks: {first_tenth:.0f} MB)")
-    print(f"total benchmark time: {time.monotonic() - total_started:.0f} s")
+    print()
 
 
 def reusable_leads(version, as_of) -> tuple[int, int]:

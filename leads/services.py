@@ -456,9 +456,15 @@ def _score_into(
     moved = compile_kept(spec, dialect, as_of, version=(version.pk, version.number), now=timezone.now(), **common)
     cursor.execute(moved.sql, moved.params)
     kept = cursor.rowcount
+    scope, chunk = ("l.id BETWEEN %s AND %s", " AND s.lead_id BETWEEN %s AND %s") if id_range else ("TRUE", "")
+    cursor.execute(
+        f"SELECT (SELECT COUNT(*) FROM {Lead._meta.db_table} l WHERE {scope}) - (SELECT COUNT(*) FROM {computed})",
+        list(id_range or ()),
+    )
+    if cursor.fetchone()[0] == kept:  # every lead of the chunk reused
+        return 0, kept
     # The rest: neither reused nor already this version at this as_of (moved just now, or written
     # by an earlier delivery of the same chunk).
-    scope, chunk = ("l.id BETWEEN %s AND %s", " AND s.lead_id BETWEEN %s AND %s") if id_range else ("TRUE", "")
     cursor.execute(
         f"{dialect.temp_table(todo)} SELECT l.id AS lead_id FROM {Lead._meta.db_table} l "
         f"LEFT JOIN {Score._meta.db_table} s ON s.lead_id = l.id AND s.scoring_model_id = %s{chunk} WHERE {scope} "

@@ -660,7 +660,7 @@ def compile_scores(
     if eng:
         ctes.extend(_engagement_ctes(spec, d, p, eng, wheres, asof, horizon, track))
         # Only the sum joins here: the (wide) breakdown lines join once, at the very end, rather
-        # than being copied through every materialized level below.
+        # than being carried through every level below (and copied by SQLite's materialized ones).
         joins.append("LEFT JOIN eng ON eng.lead_id = lf.id")
         fin_cols.append("COALESCE(eng.crit_sum, 0) AS crit_sum")
         if track:

@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
-from leads.models import Event, Lead, Score
+from leads.models import Event, Lead, PendingScore, Score
 from tests.conftest import EXAMPLES
 from tests.matrix.helpers import cond, doc, eng, fit, publish
 
@@ -504,3 +504,20 @@ def test_the_example_files_import_through_the_commands():
     assert "30 leads accepted, 0 rejected" in out
     out, _ = run("import_events", str(EXAMPLES / "events.jsonl"))
     assert "216 events accepted, 0 rejected, 10 repeated ids ignored" in out
+
+
+def test_rescore_reuses_stored_counts_and_full_counts_afresh(scored_world):
+    # Given every lead scored, with nothing waiting for real-time scoring
+    run("rescore", "--as-of", AS_OF)
+    PendingScore.objects.all().delete()
+    # When the events are deleted behind the application's back (no lead is queued)
+    Event.objects.all().delete()
+    later = "2026-06-01T13:00:00Z"
+    # Then a rescore reuses the stored counts (L-1's demo request still counts) ...
+    out, _ = run("rescore", "--model", "alpha", "--as-of", later)
+    assert "rescored 3 leads for alpha v1" in out
+    assert Score.objects.get(lead__external_id="L-1", scoring_model__slug="alpha").score == Decimal("80.00")
+    # ... and --full counts every lead afresh from its events, reconciling
+    out, _ = run("rescore", "--model", "alpha", "--as-of", later, "--full")
+    assert "rescored 3 leads for alpha v1" in out
+    assert Score.objects.get(lead__external_id="L-1", scoring_model__slug="alpha").score == Decimal("30.00")

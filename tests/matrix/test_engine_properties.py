@@ -378,14 +378,16 @@ def check_lines_sum(line: dict, half_life) -> None:
 
 # More examples for a deeper local run: SCORING_EXAMPLES=1000 pytest tests/matrix/test_engine_properties.py
 EXAMPLES = int(os.environ.get("SCORING_EXAMPLES", "40"))
-
-
-@pytest.mark.django_db
-@settings(
+# Scenarios write to the database, so they are slow and use the function-scoped db fixture.
+SCENARIO_SETTINGS = settings(
     max_examples=EXAMPLES,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
 )
+
+
+@pytest.mark.django_db
+@SCENARIO_SETTINGS
 @given(scenarios())
 def test_bulk_single_and_dry_run_paths_agree(scenario):
     data, leads, events, as_of = scenario

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from leads.models import Event, Lead, Score
@@ -23,7 +23,7 @@ from matrix.engine.reuse import compile_reuse
 from matrix.engine.sql import dialect_for
 from matrix.selectors import version_spec, versions_reusable
 from tests.matrix.helpers import AS_OF, ago, differences, doc, make_event, make_lead, publish, result_line
-from tests.matrix.test_engine_properties import EXAMPLES, event_rows, lead_rows, model_documents
+from tests.matrix.test_engine_properties import SCENARIO_SETTINGS, event_rows, lead_rows, model_documents
 
 STEPS = [timedelta(0), timedelta(seconds=1), timedelta(hours=1), timedelta(hours=13), timedelta(days=3)]
 
@@ -110,11 +110,7 @@ def events_after(draw, leads):
 
 
 @pytest.mark.django_db
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+@SCENARIO_SETTINGS
 @given(scenarios())
 def test_reused_counts_give_the_scores_of_a_fresh_count(scenario):
     data, data2, leads, events, later, step, twice = scenario

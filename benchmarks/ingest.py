@@ -226,8 +226,8 @@ def main():
         # counts (basis), so that the next rescore counts those leads afresh rather than reusing them.
         with run.connect(args.database_url) as conn:
             conn.execute(
-                "UPDATE leads_scorebreakdown SET basis = NULL WHERE score_id IN (SELECT s.id FROM leads_score s "
-                "WHERE s.lead_id IN (SELECT DISTINCT lead_id FROM leads_event WHERE id > %s))",
+                "UPDATE leads_score SET basis = NULL "
+                "WHERE lead_id IN (SELECT DISTINCT lead_id FROM leads_event WHERE id > %s)",
                 [last_event],
             )
             removed = conn.execute("DELETE FROM leads_event WHERE id > %s", [last_event]).rowcount

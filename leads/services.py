@@ -288,12 +288,6 @@ def leads_rescore(
         "ON CONFLICT (score_id) DO UPDATE SET lines = excluded.lines "
         "WHERE {breakdown}.lines IS DISTINCT FROM excluded.lines"
     )
-    # Reused rows have their breakdown row (it was read), and know their score row: an update by key.
-    breakdown_reused = (
-        "UPDATE {breakdown} AS b SET lines = t.breakdown "
-        f"FROM {computed} t JOIN {{score}} s ON s.id = t.sid{chunk} WHERE b.score_id = t.sid "
-        "AND s.version_id = %(ls_version)s AND s.as_of = %(ls_asof)s AND b.lines IS DISTINCT FROM t.breakdown"
-    )
     # Rows already stored are updated in place: when only the version and as_of move (no indexed
     # column changes) Postgres rewrites them on their own page without touching an index (a HOT
     # update; the table keeps room for that, migration 0011). The guard is checked again against a
@@ -306,14 +300,14 @@ def leads_rescore(
         f"WHERE s.id = c.sid{chunk} AND (s.version_number < %(ls_number)s "
         "OR (s.version_number = %(ls_number)s AND s.as_of <= %(ls_asof)s))"
     )
-    statements = [
-        f"{dialect.temp_table(changed)} {looked_up}",
+    history = (
         "INSERT INTO {history} (lead_id, scoring_model_id, version_number, as_of, score, fit, engagement, tier, "
         "previous_tier, mql, recorded_at) SELECT c.lead_id, %(ls_model)s, %(ls_number)s, %(ls_asof)s, c.score, "
         f"c.fit, c.engagement, c.tier, COALESCE(c.old_tier, ''), c.mql, %(ls_now)s FROM {changed} c "
-        "WHERE c.sid IS NULL OR c.old_score <> c.score OR c.old_tier <> c.tier",
-        score_update,
-        # New rows; a row another worker inserted meanwhile goes through the same guard.
+        "WHERE c.sid IS NULL OR c.old_score <> c.score OR c.old_tier <> c.tier"
+    )
+    # New rows; a row another worker inserted meanwhile goes through the same guard.
+    score_insert = (
         "INSERT INTO {score} AS s (lead_id, scoring_model_id, version_id, version_number, as_of, score, "
         "fit, engagement, segment, tier, grade, mql, basis, stable_until, computed_at) "
         "SELECT c.lead_id, %(ls_model)s, %(ls_version)s, %(ls_number)s, %(ls_asof)s, c.score, c.fit, "
@@ -325,10 +319,11 @@ def leads_rescore(
         "tier = excluded.tier, grade = excluded.grade, mql = excluded.mql, basis = excluded.basis, "
         "stable_until = excluded.stable_until, computed_at = excluded.computed_at "
         "WHERE s.version_number < excluded.version_number "
-        "OR (s.version_number = excluded.version_number AND s.as_of <= excluded.as_of)",
-        breakdown_write,
-        # Lifecycle: an upward MQL crossing moves a lead (or a recycled one) to MQL, dated at the
-        # as_of its score describes; accepted (SQL), rejected and current MQLs stay where sales put them.
+        "OR (s.version_number = excluded.version_number AND s.as_of <= excluded.as_of)"
+    )
+    lifecycle = [
+        # An upward MQL crossing moves a lead (or a recycled one) to MQL, dated at the as_of its
+        # score describes; accepted (SQL), rejected and current MQLs stay where sales put them.
         "INSERT INTO {transition} (lead_id, scoring_model_id, from_stage, to_stage, score, version_id, reason, "
         "reason_text, occurred_at) SELECT c.lead_id, %(ls_model)s, COALESCE(st.stage, %(ls_lead)s), %(ls_mql)s, "
         f"c.score, %(ls_version)s, '', '', %(ls_asof)s FROM {changed} c LEFT JOIN {{stage}} st "
@@ -351,7 +346,7 @@ def leads_rescore(
             ("%(ls_hot)s", "c.tier = 'hot' AND c.old_tier <> 'hot'"),
             ("%(ls_became_mql)s", "c.mql AND NOT c.old_mql"),
         ):
-            statements.append(
+            lifecycle.append(
                 "INSERT INTO {notification} (user_id, lead_id, scoring_model_id, kind, message, created_at) "
                 f"SELECT l.owner_id, c.lead_id, %(ls_model)s, {kind}, "
                 f"'Score ' || CAST(c.score AS TEXT) || ' (' || c.tier || ')', %(ls_now)s FROM {changed} c "
@@ -374,40 +369,50 @@ def leads_rescore(
             # instead of hashing the whole table.
             cursor.execute(f"ANALYZE {computed}")
             cursor.execute("SET LOCAL enable_nestloop = on")
-        if sources:
+        if not sources:
+            statements = [f"{dialect.temp_table(changed)} {looked_up}", history, score_update, score_insert]
+            statements.append(breakdown_write)
+        else:
             # Reused rows carry the stored row they replace (read under the same guard): only the
             # leads counted afresh, if any, are looked up.
             reused = f"SELECT {result}, t.sid, t.old_tier, t.old_mql, t.old_score FROM {computed} t"
             if counted:
                 reused += f" WHERE t.sid IS NOT NULL UNION ALL {looked_up} AND t.sid IS NULL"
-            statements[0] = f"{dialect.temp_table(changed)} {reused}"
-            at = statements.index(breakdown_write)
-            statements[at : at + 1] = [breakdown_reused] + (
-                [breakdown_write.replace(" ON CONFLICT", " AND t.sid IS NULL ON CONFLICT")] if counted else []
-            )
+            statements = [f"{dialect.temp_table(changed)} {reused}"]
+            if postgres and 0 < counted <= SMALL_RECOUNT:
+                # A few leads to look up among a chunk reused: by index, not a hash of leads_score.
+                statements = ["SET LOCAL enable_nestloop = on", *statements, "SET LOCAL enable_nestloop = off"]
+            statements.append(history)
             if postgres:
-                # The score rows this update wrote (the guard may keep a few) are the ones whose
-                # lines go: listed as it writes them, their lines are then updated by key, one index
-                # probe each, instead of hashing every breakdown row of the model (and without
-                # asking leads_score, whose statistics know nothing of this version yet).
+                # The score rows this update writes (the guard may keep a few) are listed as it
+                # writes them; their lines are then updated by key, one index probe each, instead of
+                # hashing every breakdown row of the model (and without asking leads_score, whose
+                # statistics know nothing of this version yet).
                 written = f"tmp_written_{tag}"
-                at = statements.index(score_update)
-                statements[at : at + 1] = [
+                statements += [
                     f"CREATE TEMP TABLE {written} (sid bigint) ON COMMIT DROP",
                     f"WITH u AS ({score_update} RETURNING s.id) INSERT INTO {written} SELECT id FROM u",
                     f"ANALYZE {written}",
-                ]
-                at = statements.index(breakdown_reused)
-                statements[at : at + 1] = [
+                    score_insert,
                     "SET LOCAL enable_nestloop = on",
                     "UPDATE {breakdown} AS b SET lines = t.breakdown "
                     f"FROM {computed} t JOIN {written} w ON w.sid = t.sid WHERE b.score_id = t.sid "
                     "AND b.lines IS DISTINCT FROM t.breakdown",
                     "SET LOCAL enable_nestloop = off",
                 ]
-            if postgres and 0 < counted <= SMALL_RECOUNT:
-                # A few leads to look up among a chunk reused: by index, not a hash of leads_score.
-                statements[0:1] = ["SET LOCAL enable_nestloop = on", statements[0], "SET LOCAL enable_nestloop = off"]
+            else:
+                # Reused rows have their breakdown row (it was read), and know their score row.
+                statements += [
+                    score_update,
+                    score_insert,
+                    "UPDATE {breakdown} AS b SET lines = t.breakdown "
+                    f"FROM {computed} t JOIN {{score}} s ON s.id = t.sid{chunk} WHERE b.score_id = t.sid "
+                    "AND s.version_id = %(ls_version)s AND s.as_of = %(ls_asof)s "
+                    "AND b.lines IS DISTINCT FROM t.breakdown",
+                ]
+            if counted:  # the lines of the leads counted afresh
+                statements.append(breakdown_write.replace(" ON CONFLICT", " AND t.sid IS NULL ON CONFLICT"))
+        statements += lifecycle
         notified = 0
         for statement in statements:
             for name, table in tables.items():

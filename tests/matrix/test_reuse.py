@@ -22,7 +22,17 @@ from matrix.engine.document import parse_document, structure_key
 from matrix.engine.reuse import compile_reuse
 from matrix.engine.sql import dialect_for
 from matrix.selectors import version_spec, versions_reusable
-from tests.matrix.helpers import AS_OF, ago, differences, doc, make_event, make_lead, publish, result_line
+from tests.matrix.helpers import (
+    AS_OF,
+    ago,
+    differences,
+    doc,
+    make_event,
+    make_lead,
+    publish,
+    result_line,
+    stored_line,
+)
 from tests.matrix.test_engine_properties import SCENARIO_SETTINGS, event_rows, lead_rows, model_documents
 
 STEPS = [timedelta(0), timedelta(seconds=1), timedelta(hours=1), timedelta(hours=13), timedelta(days=3)]
@@ -49,19 +59,7 @@ def reusable_count(version, as_of) -> int:
 
 def stored_lines(version) -> dict[str, dict]:
     scores = Score.objects.filter(scoring_model_id=version.scoring_model_id).select_related("lead", "breakdown_row")
-    return {
-        s.lead.external_id: {
-            "score": s.score,
-            "fit": s.fit,
-            "engagement": s.engagement,
-            "segment": s.segment,
-            "tier": s.tier,
-            "grade": s.grade,
-            "mql": bool(s.mql),
-            "breakdown": s.breakdown,
-        }
-        for s in scores
-    }
+    return {s.lead.external_id: stored_line(s) for s in scores}
 
 
 def expected_lines(version, as_of) -> dict[str, dict]:

@@ -187,9 +187,14 @@ class ScoreHistory(models.Model):
     # No database constraints: a points change writes a row for every lead whose score moved, and
     # Postgres checked both keys of each at commit (~0.9 s per 250,000 leads). Only leads_rescore
     # writes these rows, for leads and a model it has just read; Django's CASCADE deletes them with
-    # their lead or model.
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="score_history", db_constraint=False)
-    scoring_model = models.ForeignKey(ScoringModel, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    # their lead or model. No index of their own either: (lead, model, as_of) serves every read and
+    # a lead's cascade, and two more index entries per row were a third of the history insert.
+    lead = models.ForeignKey(
+        Lead, on_delete=models.CASCADE, related_name="score_history", db_constraint=False, db_index=False
+    )
+    scoring_model = models.ForeignKey(
+        ScoringModel, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
     version_number = models.PositiveIntegerField()
     as_of = models.DateTimeField()
     score = models.DecimalField(max_digits=12, decimal_places=2)

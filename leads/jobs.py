@@ -104,6 +104,9 @@ def rescore_chunk_run(*, job_id: int, index: int) -> bool:
         )
     if finished:
         scores_analyze()
+        from .tasks import enqueue_vacuum
+
+        enqueue_vacuum()
     return True
 
 

@@ -9,7 +9,7 @@ from matrix.selectors import versions_live
 
 from . import alerts, jobs
 from .models import PendingScore
-from .services import leads_rescore, scoring_drain_pending, scoring_mark_pending
+from .services import leads_rescore, scores_vacuum, scoring_drain_pending, scoring_mark_pending
 
 
 @shared_task(name="leads.rescore_job_start")
@@ -23,6 +23,18 @@ def rescore_job_start(job_id: int) -> int:
 @shared_task(name="leads.rescore_chunk")
 def rescore_chunk(job_id: int, index: int) -> bool:
     return jobs.rescore_chunk_run(job_id=job_id, index=index)
+
+
+@shared_task(name="leads.vacuum_scores")
+def vacuum_scores() -> None:
+    scores_vacuum()
+
+
+def enqueue_vacuum() -> None:
+    def send():  # broker down: autovacuum does the same, later
+        task_send(vacuum_scores, what="vacuum of the scores (autovacuum does it later)")
+
+    transaction.on_commit(send)
 
 
 @shared_task(name="leads.score_leads")

@@ -183,6 +183,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "leads.rescore_job_start": {"queue": "rescore"},
     "leads.rescore_chunk": {"queue": "rescore"},
+    "leads.vacuum_scores": {"queue": "rescore"},
     "leads.score_leads": {"queue": "ingest"},
     "leads.score_pending": {"queue": "ingest"},
     "leads.send_alerts": {"queue": "alerts"},

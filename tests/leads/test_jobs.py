@@ -4,12 +4,14 @@ The tasks themselves run on a real worker in test_pipeline_worker.py; here each 
 directly so its guarantees (idempotent, version-guarded, nothing lost) are pinned one by one.
 """
 
+import json
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from kombu import pools
 
 from leads.alerts import alerts_send_pending
 from leads.choices import JobState, JobTrigger, NotificationKind, Stage
@@ -17,6 +19,7 @@ from leads.jobs import job_progress, nightly_decay, rescore_chunk_run, rescore_j
 from leads.models import LeadStage, Notification, RescoreJob, Score, ScoreHistory, StageTransition
 from leads.rows import RowReport
 from leads.services import events_ingest, leads_import, leads_rescore
+from leads.tasks import vacuum_scores
 from leadscoring.celery import app as celery_app
 from matrix.services import model_import, model_version_publish
 from tests.conftest import require_redis
@@ -76,6 +79,9 @@ def broker(url):
             celery_app._pool.force_close_all()
         celery_app._pool = None
         celery_app.amqp._producer_pool = None
+        # kombu keeps producer pools by connection in a registry of its own: one closed above
+        # would be handed out again for the same URL.
+        pools.reset()
 
     celery_app.conf.broker_url = url
     celery_app.conf.broker_transport_options = {"max_retries": 1, "interval_start": 0, "interval_max": 0.5}
@@ -170,7 +176,7 @@ def test_job_runs_in_chunks_and_reports_progress(settings):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_last_chunk_vacuums_and_analyzes_the_scores(settings):
+def test_the_last_chunk_analyzes_the_scores_and_queues_their_vacuum(settings, live_redis):
     if connection.vendor != "postgresql":
         pytest.skip("ANALYZE is what Postgres plans with; SQLite's planner has no such statistics here")
 
@@ -185,19 +191,28 @@ def test_the_last_chunk_vacuums_and_analyzes_the_scores(settings):
             cursor.execute("SELECT relallvisible FROM pg_class WHERE oid = 'leads_score'::regclass")
             return cursor.fetchone()[0]
 
+    def queued(task: str) -> int:
+        return sum(json.loads(m)["headers"]["task"] == task for m in live_redis.lrange("rescore", 0, -1))
+
     # Given a job of 2 chunks over 15 leads
     settings.RESCORE_CHUNK_SIZE = 10
     add_leads(15)
     job = RescoreJob.objects.get(version=publish(model_doc()))
     rescore_job_plan(job_id=job.pk)
-    # When the first chunk is done, the statistics are as they were
+    # When the first chunk is done, the statistics are as they were and no vacuum is queued
     rescore_chunk_run(job_id=job.pk, index=0)
     assert estimated_scores() != 15
-    assert all_visible_pages() == 0
-    # When the last one is, the planner knows the 15 new scores (ANALYZE ran) and the table's
-    # pages are marked all-visible (VACUUM ran: the job does not run in a transaction)
+    assert queued("leads.vacuum_scores") == 0
+    # When the last one is, the planner knows the 15 new scores (ANALYZE ran), and the vacuum
+    # waits in the rescore queue as a task of its own: the job is done without it
     rescore_chunk_run(job_id=job.pk, index=1)
+    job.refresh_from_db()
+    assert job.state == JobState.DONE
     assert estimated_scores() == 15
+    assert all_visible_pages() == 0
+    assert queued("leads.vacuum_scores") == 1
+    # and when that task runs, the table's pages are marked all-visible (VACUUM ran)
+    vacuum_scores()
     assert all_visible_pages() >= 1
 
 

@@ -345,6 +345,28 @@ def test_rescore_reports_progress_per_chunk_and_model(scored_world):
     assert scores == {"L-1": Decimal("80.00"), "L-2": Decimal("0.00"), "L-3": Decimal("30.00")}
 
 
+@pytest.mark.django_db(transaction=True)
+def test_rescore_ends_by_analyzing_and_vacuuming_the_scores(scored_world):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("ANALYZE and VACUUM are Postgres' (SQLite's planner has no such statistics here)")
+
+    def table_figures() -> tuple[float, int]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT reltuples, relallvisible FROM pg_class WHERE oid = 'leads_score'::regclass")
+            return cursor.fetchone()
+
+    # Given three leads and two live models, never scored
+    assert table_figures() != (0, 1)
+    # When every lead is rescored in the foreground
+    out, _ = run("rescore", "--as-of", AS_OF)
+    # then the planner knows the six scores and their pages are marked all-visible, as after a job
+    estimated, visible = table_figures()
+    assert (estimated, visible >= 1) == (6, True)
+    assert "analyzed and vacuumed the scores in " in out
+
+
 def test_rescore_one_model(scored_world):
     out, _ = run("rescore", "--model", "beta", "--as-of", AS_OF)
     assert "alpha" not in out and "rescored 3 leads for beta v1" in out

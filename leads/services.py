@@ -498,7 +498,8 @@ def scores_analyze() -> None:
     A job rewrites every score of a model within minutes, and the planner would keep the old tier
     and score figures until autoanalyze: at 1M leads it took a rep's "hot" list (562k hot leads,
     estimated at 79) by the tier index plus a sort, 2.4 s, instead of walking the score index,
-    40 ms. ANALYZE samples about 30k rows, half a second, so the job does it before it ends; the
+    40 ms. ANALYZE samples about 30k rows: 0.4–0.5 s on settled rows, up to about 2 s straight
+    after a job (it is the first to read the new rows), so the job does it before it ends; the
     rest of the tidying is `scores_vacuum`, a task of its own.
     """
     if connection.vendor != "postgresql":
@@ -513,7 +514,7 @@ def scores_vacuum() -> None:
 
     A job leaves a dead copy of every score row it rewrote. Until they are vacuumed the list pages
     step over them and index-only scans visit the table; autovacuum would come, later. VACUUM reads
-    the whole table and each of its indexes (2–4 s at 1M leads, one core), and the history and
+    the whole table and each of its indexes (2–5 s at 1M leads, one core), and the history and
     stages grow by the rows a job adds (their lists are planned by key, so their figures can
     wait): this is why it runs after the job is Done rather than as its last step.
     """

@@ -85,8 +85,9 @@ class ScoreBreakdownAdmin(ReadOnlyAdmin):
 
     @admin.display(description="lines")
     def lines_json(self, obj):
-        # The lines as the spec writes them (the stored text is the short form, lines.py).
-        return format_html("<pre>{}</pre>", json.dumps(obj.lines, indent=1))
+        # The lines as the spec writes them (the stored text is the short form, lines.py), priced
+        # by the score's version as every reader sees them (Score.breakdown).
+        return format_html("<pre>{}</pre>", json.dumps(obj.score.breakdown, indent=1))
 
 
 @admin.register(ScoreHistory)

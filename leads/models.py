@@ -2,7 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from matrix.engine.lines import lines_decode, lines_encode
+from matrix.engine.document import parse_document
+from matrix.engine.lines import lines_decode, lines_encode, lines_priced
 from matrix.models import ModelVersion, ScoringModel
 
 from .choices import (
@@ -140,13 +141,18 @@ class Score(models.Model):
     def breakdown(self) -> list[dict]:
         """The breakdown lines (spec section 7), [] if none are stored.
 
-        One query per score unless the queryset has `select_related("breakdown_row")`: anything
-        that reads the breakdown of many scores must ask for it.
+        A score made from stored counts (with a basis) has its lines priced by its version: a
+        rescore that only changed points left the stored lines as they were (lines_priced).
+        Queries unless the queryset has `select_related("breakdown_row", "version")`: anything
+        that reads the breakdown of many scores must ask for both.
         """
         try:
-            return self.breakdown_row.lines
+            lines = self.breakdown_row.lines
         except ScoreBreakdown.DoesNotExist:
             return []
+        if self.basis is None:
+            return lines
+        return lines_priced(lines, spec=parse_document(self.version.document), basis=self.basis)
 
 
 class BreakdownField(models.TextField):

@@ -382,34 +382,9 @@ def leads_rescore(
             if postgres and 0 < counted <= SMALL_RECOUNT:
                 # A few leads to look up among a chunk reused: by index, not a hash of leads_score.
                 statements = ["SET LOCAL enable_nestloop = on", *statements, "SET LOCAL enable_nestloop = off"]
-            statements.append(history)
-            if postgres:
-                # The score rows this update writes (the guard may keep a few) are listed as it
-                # writes them; their lines are then updated by key, one index probe each, instead of
-                # hashing every breakdown row of the model (and without asking leads_score, whose
-                # statistics know nothing of this version yet).
-                written = f"tmp_written_{tag}"
-                statements += [
-                    f"CREATE TEMP TABLE {written} (sid bigint) ON COMMIT DROP",
-                    f"WITH u AS ({score_update} RETURNING s.id) INSERT INTO {written} SELECT id FROM u",
-                    f"ANALYZE {written}",
-                    score_insert,
-                    "SET LOCAL enable_nestloop = on",
-                    "UPDATE {breakdown} AS b SET lines = t.breakdown "
-                    f"FROM {computed} t JOIN {written} w ON w.sid = t.sid WHERE b.score_id = t.sid "
-                    "AND b.lines IS DISTINCT FROM t.breakdown",
-                    "SET LOCAL enable_nestloop = off",
-                ]
-            else:
-                # Reused rows have their breakdown row (it was read), and know their score row.
-                statements += [
-                    score_update,
-                    score_insert,
-                    "UPDATE {breakdown} AS b SET lines = t.breakdown "
-                    f"FROM {computed} t JOIN {{score}} s ON s.id = t.sid{chunk} WHERE b.score_id = t.sid "
-                    "AND s.version_id = %(ls_version)s AND s.as_of = %(ls_asof)s "
-                    "AND b.lines IS DISTINCT FROM t.breakdown",
-                ]
+            # Their stored lines stay as they are: a reader prices them with this version's points
+            # (Score.breakdown, matrix/engine/lines.py).
+            statements += [history, score_update, score_insert]
             if counted:  # the lines of the leads counted afresh
                 statements.append(breakdown_write.replace(" ON CONFLICT", " AND t.sid IS NULL ON CONFLICT"))
         statements += lifecycle
@@ -450,14 +425,7 @@ def _score_into(
         return -1, 0
     common = dict(model_id=version.scoring_model_id, sources=sources, id_range=id_range)
     reused = compile_reuse(spec, dialect, as_of, **common)
-    postgres = connection.vendor == "postgresql"
-    if postgres:
-        # The changing leads (a third, after a points change) fetch their lines by key: a hash join
-        # would read every breakdown row of the model for each chunk (1.4 s instead of 2.5).
-        cursor.execute("SET LOCAL enable_nestloop = on")
     cursor.execute(f"{dialect.temp_table(computed)} {reused.sql}", reused.params)
-    if postgres:
-        cursor.execute("SET LOCAL enable_nestloop = off")
     moved = compile_kept(spec, dialect, as_of, version=(version.pk, version.number), now=timezone.now(), **common)
     cursor.execute(moved.sql, moved.params)
     kept = cursor.rowcount

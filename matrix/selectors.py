@@ -27,6 +27,15 @@ def version_spec(*, version: ModelVersion) -> ModelSpec:
     return parse_document(version.document)
 
 
+class VersionSpecs(dict):
+    """Version pk -> its spec, each read (one query) the first time it is asked for: for readers
+    of many stored scores, whose lines are priced by their own version (lines_priced)."""
+
+    def __missing__(self, pk: int) -> ModelSpec:
+        spec = self[pk] = parse_document(ModelVersion.objects.values_list("document", flat=True).get(pk=pk))
+        return spec
+
+
 # The versions whose stored counts a rescore may reuse: recent ones are where scores are.
 REUSE_SOURCES = 20
 

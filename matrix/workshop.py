@@ -25,12 +25,12 @@ from leadscoring.celery import task_send
 
 from .choices import PreviewState, VersionStatus
 from .engine.document import ModelSpec
-from .engine.lines import lines_decode
+from .engine.lines import lines_decode, lines_priced
 from .engine.single import EventData, LeadData, ScoreResult, score_lead
 from .engine.sql import compile_scores, dialect_for
 from .engine.values import round2
 from .models import ImpactPreview, ModelVersion, Scenario, ScoringModel
-from .selectors import version_live, version_spec
+from .selectors import VersionSpecs, version_live, version_spec
 
 log = logging.getLogger(__name__)
 
@@ -444,8 +444,9 @@ def _impact_compute(preview: ImpactPreview) -> dict:
         cursor.execute(
             "SELECT m.lead_id, m.external_id, m.first_name, m.last_name, m.company, m.owner_id, "
             "m.l_score, m.l_tier, m.l_mql, m.l_segment, b.lines, m.d_score, m.d_tier, m.d_mql, m.d_segment, "
-            "m.d_lines FROM (SELECT d.lead_id, l.external_id, l.first_name, l.last_name, l.company, l.owner_id, "
-            "s.id AS sid, s.score AS l_score, s.tier AS l_tier, s.mql AS l_mql, s.segment AS l_segment, "
+            "m.d_lines, m.l_basis, m.l_version FROM (SELECT d.lead_id, l.external_id, l.first_name, l.last_name, "
+            "l.company, l.owner_id, s.id AS sid, s.basis AS l_basis, s.version_id AS l_version, "
+            "s.score AS l_score, s.tier AS l_tier, s.mql AS l_mql, s.segment AS l_segment, "
             "d.score AS d_score, d.tier AS d_tier, d.mql AS d_mql, d.segment AS d_segment, d.breakdown AS d_lines, "
             "ABS(d.score - COALESCE(s.score, 0)) AS moved, "
             "CASE WHEN s.id IS NULL OR d.tier <> s.tier THEN 0 ELSE 1 END AS tier_first "
@@ -458,9 +459,10 @@ def _impact_compute(preview: ImpactPreview) -> dict:
         top = cursor.fetchall()
         cursor.execute(f"DROP TABLE IF EXISTS {table}")
     summary = _summary(spec, moves)
+    specs = VersionSpecs()
     return {
         "summary": summary,
-        "movers": [_mover(row, spec, live_spec) for row in top],
+        "movers": [_mover(row, spec, live_spec, specs) for row in top],
         "leads_total": sum(s["leads"] for s in summary),
         "tier_changed": sum(s["tier_changed"] for s in summary),
         "mql_up": sum(s["mql_up"] for s in summary),
@@ -503,11 +505,14 @@ def breakdown_changes(*, live: list[dict], draft: list[dict], labels: dict) -> l
     return changes
 
 
-def _mover(row, spec: ModelSpec, live_spec: ModelSpec | None) -> dict:
+def _mover(row, spec: ModelSpec, live_spec: ModelSpec | None, specs: VersionSpecs) -> dict:
     lead_id, xid, first, last, company, owner_id = row[:6]
-    l_score, l_tier, l_mql, l_seg, l_lines, d_score, d_tier, d_mql, d_seg, d_lines = row[6:]
+    l_score, l_tier, l_mql, l_seg, l_lines, d_score, d_tier, d_mql, d_seg, d_lines, l_basis, l_version = row[6:]
     labels = {**_labels(live_spec), **_labels(spec)}
-    why = breakdown_changes(live=lines_decode(l_lines), draft=lines_decode(d_lines), labels=labels)
+    live = lines_decode(l_lines)
+    if l_basis is not None:  # a score made from stored counts: its lines priced by its version
+        live = lines_priced(live, spec=specs[l_version], basis=l_basis)
+    why = breakdown_changes(live=live, draft=lines_decode(d_lines), labels=labels)
     notes = []
     if l_tier is None:
         notes.append("no live score yet")

@@ -23,7 +23,7 @@ def score_line(score: Score, lead: Lead) -> dict:
             "tier": score.tier,
             "grade": score.grade,
             "mql": score.mql,
-            "breakdown_row__lines": score.breakdown,
+            "breakdown": score.breakdown,
         }
     )
 

@@ -88,7 +88,7 @@ class LeadViewSet(ApiGenericViewSet):
         return [has_perms(*self.PERMISSIONS.get(self.action, ("leads.view_lead", "leads.view_score")))()]
 
     def get_queryset(self):
-        scores = Score.objects.select_related("scoring_model", "breakdown_row")
+        scores = Score.objects.select_related("scoring_model", "version", "breakdown_row")
         return (
             leads_prioritized(user=self.request.user)
             .select_related("owner")

@@ -11,23 +11,23 @@ instant, gets exactly the counts again, so it does not read a single event
 
 - a lead with no count for any criterion whose points changed, under a version that changed
   nothing else, keeps its stored result: `compile_kept` moves its row to the new version and as_of;
-- any other lead is scored from its counts and the new points (`compile_reuse`), its lines the
-  stored ones with the changed points rewritten.
+- any other lead is scored from its counts and the new points (`compile_reuse`).
+
+Neither touches the stored breakdown lines: which criteria matched and which events counted are
+the same, and a reader prices the lines of a score with a basis by the score's version
+(lines.lines_priced).
 
 Leads whose inputs changed since (an edit of the lead, an event waiting in the real-time queue)
 are in neither, and are counted afresh by the full statement.
 """
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from .document import ModelSpec
-from .lines import ENGAGEMENT, FIT
-from .sql import BASIS_COLUMNS, LEAD_TABLE, Compiled, Dialect, Params, _finish, _listed
+from .sql import BASIS_COLUMNS, LEAD_TABLE, Compiled, Dialect, Params, _finish
 
 SCORE_TABLE = "leads_score"
-BREAKDOWN_TABLE = "leads_scorebreakdown"
 PENDING_TABLE = "leads_pendingscore"
 # The rows also carry the stored score they replace (sid and old_*: what leads_rescore compares).
 REUSE_COLUMNS = BASIS_COLUMNS + ("sid", "old_score", "old_tier", "old_mql")
@@ -118,29 +118,6 @@ def compile_reuse(
     def stored(i: int, array: str = "src.u") -> str:
         return d.basis_item(array, i)
 
-    # The stored lines with the points of this version: a fit or engagement line's text is fixed by
-    # its key, points and count, so the old text is known exactly and replaced whole. Only criteria
-    # whose points differ in some source are touched. Decay lines are made afresh (below).
-    body = "b.lines"
-    for c in spec.criteria:
-        olds = {pk: src.criteria[c.index].points for pk, src in sources.items()}
-        if all(points == c.points for points in olds.values()):
-            continue
-        if c.is_fit:
-            new = d.text_param(p, json.dumps([FIT, c.key, c.points]))
-            cases = {pk: d.text_param(p, json.dumps([FIT, c.key, pts])) for pk, pts in olds.items() if pts != c.points}
-        else:
-            n = d.basis_item_of("s.basis", positions[c.index])
-            head = d.text_param(p, json.dumps([ENGAGEMENT, c.key])[:-1] + ", ")
-
-            def text(points, n=n, head=head):
-                return f"{head} || {d.number_text(d.round2(f'{n} * {points}'))} || ', ' || {n} || ', ['"
-
-            new = text(c.points)
-            cases = {pk: text(pts) for pk, pts in olds.items() if pts != c.points}
-        whens = " ".join(f"WHEN {p.add(pk)} THEN {old}" for pk, old in cases.items())
-        body = f"replace({body}, CASE s.version_id {whens} ELSE {new} END, {new})"
-
     fit_sum = " + ".join(f"{stored(positions[c.index])} * {c.points}" for c in spec.fit_criteria) or "0"
     crit_sum = " + ".join(f"{stored(positions[c.index])} * {c.points}" for c in spec.engagement_criteria) or "0"
     magnitudes = []
@@ -149,15 +126,13 @@ def compile_reuse(
         if r.type == "inactivity_step" and d.vendor == "postgresql":
             units = f"({units})::float8"  # the full statement's FLOOR() is a double: same arithmetic
         magnitudes.append(f", ({abs(r.points)} * {units}) AS a{i}")
-    # The stored lines, basis, bound and old result ride along each level to the end (passed on,
-    # not copied).
+    # The basis, bound and old result ride along each level to the end (passed on, not copied).
     ctes = [
         d.level(
             "src",
             f"SELECT s.lead_id AS id, s.id AS sid, s.score AS old_score, s.tier AS old_tier, s.mql AS old_mql, "
-            f"s.basis, s.stable_until, {d.basis_array('s.basis')} AS u, {body} AS body "
-            f"FROM {SCORE_TABLE} s JOIN {BREAKDOWN_TABLE} b ON b.score_id = s.id, {LEAD_TABLE} l "
-            f"WHERE {reuse.where} AND {reuse.affected}",
+            f"s.basis, s.stable_until, {d.basis_array('s.basis')} AS u "
+            f"FROM {SCORE_TABLE} s, {LEAD_TABLE} l WHERE {reuse.where} AND {reuse.affected}",
         ),
         d.level(
             "fin",
@@ -167,13 +142,9 @@ def compile_reuse(
     ]
 
     def breakdown(decay_lines: list[str]) -> str:
-        # The stored lines up to the first decay line (they come last), then this version's.
-        cut = d.position("res.body", d.text_param(p, '["d", '))
-        kept = (
-            f"(CASE WHEN {cut} > 0 THEN substr(res.body, 1, {cut} - 1) WHEN res.body = '[]' THEN '[' "
-            "ELSE substr(res.body, 1, length(res.body) - 1) || ',' END)"
-        )
-        return f"rtrim({kept} || {_listed(decay_lines)}, ',') || ']'"
+        # No lines: the stored ones stay as they are, and a reader prices them with this
+        # version's points (lines.lines_priced). Made only for the type of the column.
+        return "CAST(NULL AS TEXT)"
 
     extra = "".join(f", res.{column} AS {column}" for column in REUSE_COLUMNS[len(BASIS_COLUMNS) - 2 :])
     sql = _finish(spec, d, p, ctes, breakdown=breakdown, extra=extra, join="")

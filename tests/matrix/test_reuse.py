@@ -8,9 +8,11 @@ the lookback, a window moved, a decay step passed, an event arrived, the lead wa
 """
 
 import copy
+import json
 from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
 from django.db import connection, transaction
 from hypothesis import given
 from hypothesis import strategies as st
@@ -199,6 +201,32 @@ def test_a_points_change_is_scored_without_reading_events(scored):
     assert (score.fit, score.engagement, score.score) == (15, 45, 60)
     [fit, visits] = score.breakdown
     assert (visits["key"], visits["points"], visits["count"], len(visits["events"])) == ("pricing", 45.0, 3, 3)
+
+
+@pytest.mark.django_db
+def test_a_points_change_leaves_the_stored_lines_and_readers_price_them(scored, tmp_path):
+    # Given the lead's stored lines as v1 (10 a visit) wrote them
+    def stored_text() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT lines FROM leads_scorebreakdown")
+            [(text,)] = cursor.fetchall()
+            return text
+
+    before = stored_text()
+    # When v2 (15 a visit) rescores reusing the counts
+    v2 = publish(pricing_model(points=15))
+    leads_rescore(version=v2, as_of=AS_OF, id_range=all_leads(), reuse=True)
+    # Then the stored text is untouched, and every reader sees v2's points summing to the score
+    assert stored_text() == before
+    score = Score.objects.select_related("version", "breakdown_row").get(lead=scored)
+    assert score.version_id == v2.pk
+    want = [("saas", 15.0), ("pricing", 45.0)]
+    assert [(x["key"], x["points"]) for x in score.breakdown] == want
+    assert sum(x["points"] for x in score.breakdown) == score.score
+    out = tmp_path / "scores.jsonl"
+    call_command("export_scores", "--output", str(out))
+    [line] = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [(x["key"], x["points"]) for x in line["breakdown"]] == want
 
 
 @pytest.mark.django_db

@@ -6,6 +6,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from leads.models import Score
 from leadscoring.cli import iso_z
+from matrix.engine.lines import lines_priced
+from matrix.selectors import VersionSpecs
 
 CSV_COLUMNS = ("lead", "model", "as_of", "score", "fit", "engagement", "segment", "tier", "grade", "mql")
 
@@ -23,7 +25,7 @@ def export_line(row: dict) -> dict:
         "tier": row["tier"],
         "grade": row["grade"],
         "mql": bool(row["mql"]),
-        "breakdown": [_line(x) for x in row.get("breakdown_row__lines") or []],
+        "breakdown": [_line(x) for x in row.get("breakdown") or []],
     }
 
 
@@ -33,6 +35,20 @@ def _line(x: dict) -> dict:
     if "count" in out:
         out["count"] = int(out["count"])
     return out
+
+
+def _with_breakdown():
+    """Each row with its `breakdown`: the stored lines, priced by the score's version if the score
+    was made from stored counts (as Score.breakdown does)."""
+    specs = VersionSpecs()
+
+    def add(row: dict) -> dict:
+        lines, basis = row.get("breakdown_row__lines") or [], row.get("basis")
+        if basis is not None:
+            lines = lines_priced(lines, spec=specs[row["version_id"]], basis=basis)
+        return {**row, "breakdown": lines}
+
+    return add
 
 
 class Command(BaseCommand):
@@ -53,8 +69,8 @@ class Command(BaseCommand):
         # a score without stored lines exports an empty breakdown).
         columns = ["lead__external_id", "scoring_model__slug", *CSV_COLUMNS[2:]]
         if format == "jsonl":
-            columns.append("breakdown_row__lines")
-        rows = scores.values(*columns).iterator(chunk_size=5000)
+            columns += ["breakdown_row__lines", "basis", "version_id"]
+        rows = map(_with_breakdown(), scores.values(*columns).iterator(chunk_size=5000))
         fh = sys.stdout if output == "-" else open(output, "w", encoding="utf-8", newline="")
         try:
             if format == "csv":

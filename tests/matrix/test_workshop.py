@@ -15,7 +15,7 @@ from leads.services import events_ingest, leads_import, leads_rescore
 from matrix.choices import PreviewState
 from matrix.forms_workshop import parse_actions, parse_buyer
 from matrix.models import ImpactPreview, Scenario
-from matrix.services import model_draft_update, model_import
+from matrix.services import model_draft_update, model_import, model_version_publish
 from matrix.workshop import (
     ScenarioError,
     impact_preview_request,
@@ -278,6 +278,25 @@ def test_movers_say_why(ws, marketer):
     ]  # fmt: skip
     # Leads without a demo request or a webinar do not move.
     assert "L-WARM" not in by_lead and "L-FREE" not in by_lead
+
+
+def test_why_prices_live_lines_made_from_stored_counts_by_their_version(ws, marketer):
+    # Given a live version with the demo at 70, applied from the stored counts (lines stay as
+    # the first version wrote them, demo 50)
+    data = model_document()
+    next(c for c in data["criteria"] if c["key"] == "demo-request")["points"] = 70
+    live = model_version_publish(version=model_import(data=data))
+    lead_ids = Lead.objects.values_list("pk", flat=True)
+    leads_rescore(version=live, as_of=ws.as_of, id_range=(min(lead_ids), max(lead_ids)), reuse=True)
+    hot = Score.objects.get(lead__external_id="L-HOT")
+    stored = {x["key"]: x["points"] for x in hot.breakdown_row.lines}
+    assert hot.version_id == live.pk and stored["demo-request"] == 50.0
+    # When the draft (demo 30) is previewed
+    preview = run_preview(ws, marketer)
+    # Then L-HOT's demo line moves from the live version's 70, not the stored 50
+    mover = next(m for m in preview.movers if m["external_id"] == "L-HOT")
+    assert (mover["live"]["score"], mover["delta"]) == (140.0, -40.0)
+    assert [(w["key"], w["live"], w["draft"]) for w in mover["why"]] == [("demo-request", 70.0, 30.0)]
 
 
 def test_threshold_only_moves_are_explained(ws, marketer):

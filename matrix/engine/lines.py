@@ -64,8 +64,8 @@ def lines_priced(lines: list[dict], *, spec: ModelSpec, basis: str) -> list[dict
     """The lines of a score counted as `basis` says, with the points of `spec` (its version).
 
     Which criteria matched and which events counted are fixed by the counts, which a rescore of a
-    version with the same structure reuses without rewriting the stored lines (about a fifth of a
-    publish, docs/benchmarks.md); only the points are this version's. So the criterion lines are
+    version with the same structure reuses without rewriting the stored lines (they had been about
+    a third of a publish's time, docs/benchmarks.md); only the points are this version's. So the criterion lines are
     the stored ones with this version's points, and the decay lines are taken afresh from the
     basis's units, as spec section 5 takes them: the lines then sum to the score it stored.
     Lines that do not fit the version (never written so) are returned as stored.

@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import random
+import secrets
 import signal
 import socket
 import subprocess
@@ -82,6 +83,8 @@ def main():
     worker = None
     try:
         os.environ.update(env, SECURE_SSL_REDIRECT="0")
+        # Requests are served in this process with DEBUG off, as in production: they need a key.
+        os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadscoring.settings")
         sys.path.insert(0, str(ROOT))
         import django

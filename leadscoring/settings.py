@@ -8,7 +8,6 @@ from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
-from django.core.exceptions import ImproperlyConfigured
 
 from .env import envbool, envint, envlist, envstr
 
@@ -16,12 +15,11 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(envstr("LEADSCORING_VAR_DIR", str(BASE_DIR / "var")))
 
 DEBUG = envbool("DEBUG", False)
-SECRET_KEY = envstr("SECRET_KEY")
-if not SECRET_KEY:
-    if not DEBUG and envbool("REQUIRE_SECRET_KEY", False):
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
-    # Only for the embedded demo and tests; `check --deploy` flags it in production.
-    SECRET_KEY = "django-insecure-demo-key-change-me-in-production-0123456789"
+# The demo key is only ever used with DEBUG on (`make demo`). With DEBUG off and no key the
+# setting stays empty: the web server refuses to start (leadscoring/checks.py, called by wsgi.py),
+# and Django refuses any other use of it (a session, a CSRF token, a signed value), while the
+# command-line tools that sign nothing (migrate, imports, rescore, exports) still run.
+SECRET_KEY = envstr("SECRET_KEY") or ("django-insecure-demo-key-change-me-in-production-0123456789" if DEBUG else "")
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
 

@@ -1,6 +1,7 @@
 """Fixtures shared by the whole suite: personas, example files, a Postgres URL for cross-database tests."""
 
 import os
+import secrets
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,17 @@ def require_redis() -> str:
             pytest.fail(f"Redis is required under CI and does not answer at {url}: {exc}")
         pytest.skip(f"no Redis at {url}: {exc}")
     return url
+
+
+def pytest_configure(config):
+    """The suite runs with DEBUG off, as production does, so it needs a secret key: a random one for
+    this run, unless one is given. pytest-django loaded the settings before this conftest, so the
+    key is set on them; the environment passes the same key to the processes tests start
+    (manage.py commands, Celery workers)."""
+    from django.conf import settings
+
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
+    settings.SECRET_KEY = os.environ["SECRET_KEY"]
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-from django.core.exceptions import ImproperlyConfigured
 
 from leadscoring.env import EnvError, envbool, envint, envlist, envstr
 from tests.conftest import ROOT
@@ -16,7 +15,6 @@ from tests.conftest import ROOT
 SETTINGS_VARS = [
     "DEBUG",
     "SECRET_KEY",
-    "REQUIRE_SECRET_KEY",
     "ALLOWED_HOSTS",
     "DATABASE_URL",
     "REDIS_URL",
@@ -117,9 +115,16 @@ def test_bad_debug_value_stops_the_settings(monkeypatch, tmp_path):
         settings_with(monkeypatch, tmp_path, DEBUG="sometimes")
 
 
-def test_secret_key_can_be_required(monkeypatch, tmp_path):
-    with pytest.raises(ImproperlyConfigured, match="SECRET_KEY"):
-        settings_with(monkeypatch, tmp_path, REQUIRE_SECRET_KEY="1")
+def test_no_secret_key_with_debug_off_leaves_the_key_empty(monkeypatch, tmp_path):
+    # Given DEBUG off and no SECRET_KEY, then the settings hold no key at all (never the demo key),
+    # and Django refuses to use an empty one.
+    s = settings_with(monkeypatch, tmp_path)
+    assert s["DEBUG"] is False and s["SECRET_KEY"] == ""
+
+
+def test_the_demo_key_is_only_for_debug(monkeypatch, tmp_path):
+    s = settings_with(monkeypatch, tmp_path, DEBUG="1")
+    assert s["SECRET_KEY"].startswith("django-insecure-demo-key")
 
 
 def test_production_defaults_are_secure(monkeypatch, tmp_path):
@@ -129,19 +134,30 @@ def test_production_defaults_are_secure(monkeypatch, tmp_path):
     assert s["SECURE_HSTS_SECONDS"] >= 31536000
 
 
-def deploy_check(tmp_path, **env) -> subprocess.CompletedProcess:
-    # A production process has none of the test run's own switches (the browser tests allow
-    # Django's async-unsafe calls for the whole session, which the deploy check rightly refuses).
+def run_django(tmp_path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """`python ARGS` in a fresh process with only these settings variables (DEBUG off by default).
+
+    A production process has none of the test run's own switches (the browser tests allow
+    Django's async-unsafe calls for the whole session, which the deploy check rightly refuses)."""
     clean = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARS and k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
-    clean.update(LEADSCORING_VAR_DIR=str(tmp_path), DEBUG="0", ALLOWED_HOSTS="example.com", **env)
+    clean.update({"LEADSCORING_VAR_DIR": str(tmp_path), "DEBUG": "0", "ALLOWED_HOSTS": "example.com", **env})
     return subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        [sys.executable, *args],
         cwd=ROOT,
         env=clean,
         capture_output=True,
         text=True,
         timeout=120,
+        stdin=subprocess.DEVNULL,
     )
+
+
+def deploy_check(tmp_path, **env) -> subprocess.CompletedProcess:
+    return run_django(tmp_path, "manage.py", "check", "--deploy", "--fail-level", "WARNING", **env)
+
+
+# What gunicorn does first (and `runserver`, which serves the same WSGI_APPLICATION).
+LOAD_THE_SERVER = ["-c", "from leadscoring.wsgi import application"]
 
 
 def test_deploy_check_passes_with_production_environment(tmp_path):
@@ -151,7 +167,40 @@ def test_deploy_check_passes_with_production_environment(tmp_path):
     assert "WARNING" not in proc.stderr
 
 
-def test_deploy_check_fails_with_the_insecure_default_key(tmp_path):
+def test_deploy_check_fails_without_a_secret_key(tmp_path):
     proc = deploy_check(tmp_path)
     assert proc.returncode != 0
-    assert "security.W009" in proc.stderr
+    assert "leadscoring.E001" in proc.stderr
+    assert "SECRET_KEY is not set and DEBUG is off" in proc.stderr
+
+
+def test_server_refuses_to_start_without_a_secret_key(tmp_path):
+    # Given DEBUG off and no SECRET_KEY, when gunicorn loads the application, then it stops with the reason.
+    proc = run_django(tmp_path, *LOAD_THE_SERVER)
+    assert proc.returncode != 0
+    assert "ImproperlyConfigured: SECRET_KEY is not set and DEBUG is off" in proc.stderr
+
+
+def test_runserver_refuses_to_start_without_a_secret_key(tmp_path):
+    # Without the refusal the server would start serving and the process would not end by itself.
+    proc = run_django(tmp_path, "manage.py", "runserver", "--noreload", "127.0.0.1:0")
+    assert proc.returncode != 0
+    assert "SECRET_KEY is not set and DEBUG is off" in proc.stderr
+
+
+def test_debug_runs_without_a_secret_key(tmp_path):
+    # Given DEBUG=1 (`make demo`), then Django starts and the application loads with the demo key.
+    assert run_django(tmp_path, "manage.py", "check", DEBUG="1").returncode == 0
+    proc = run_django(tmp_path, *LOAD_THE_SERVER, DEBUG="1")
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_command_line_tools_run_without_a_secret_key(tmp_path):
+    # Given DEBUG off and no key, then the commands that sign nothing still run (a fresh
+    # machine's migrate and imports, as ../shared/tools/check-examples runs them).
+    proc = run_django(tmp_path, "manage.py", "migrate", "--no-input", "-v", "0")
+    assert proc.returncode == 0, proc.stderr
+    proc = run_django(
+        tmp_path, "manage.py", "import_leads", str(ROOT / "tests" / "fixtures" / "examples" / "leads.jsonl")
+    )
+    assert proc.returncode == 0, proc.stderr

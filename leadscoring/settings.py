@@ -4,6 +4,7 @@ The embedded default (no variables set) is a SQLite file and an in-process-free 
 broker, so `make demo` needs no server. Production sets DATABASE_URL and REDIS_URL.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -39,6 +40,7 @@ INSTALLED_APPS = [
     "django_tables2",
     "django_htmx",
     "csp",
+    "axes",
     "leadscoring",
     "matrix",
     "leads",
@@ -56,6 +58,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last (as axes asks): turns a refused login into the "try again later" page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "leadscoring.urls"
@@ -102,6 +106,27 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
+# Login throttling (leadscoring/login_limits.py on django-axes): the axes backend comes first
+# so a locked-out login is refused before its password is checked, on the admin login as well.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "leadscoring.login_limits.LoginLimitHandler"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_FAILURE_LIMIT_PER_IP = envint("LOGIN_FAILURE_LIMIT_PER_IP", 50)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("LOGIN_LOCKOUT_MINUTES", 15))
+# A lock ends a fixed time after it was set (the page says when); attempts during it don't extend it.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "leadscoring.login_limits.login_locked_out"
+AXES_CLIENT_IP_CALLABLE = "leadscoring.login_limits.client_ip"
+# Reverse proxies in front of the web server that append to X-Forwarded-For (0: none, use REMOTE_ADDR).
+LOGIN_TRUSTED_PROXIES = envint("LOGIN_TRUSTED_PROXIES", 0)
+# Failures are kept for the lock window only; successful logins are not logged.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -281,6 +306,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
+    # Axes narrates every login at INFO; its warnings (failures, locks) are the useful part.
+    "loggers": {"axes": {"level": "WARNING"}},
 }
 
 # Rescore chunk size: leads per Celery task and per INSERT ... SELECT. Every chunk reads about

@@ -170,3 +170,118 @@ def test_pages_use_vendored_assets(client, rep, path):
     response = client.get(f"/static/{path}")
     assert response.status_code == 200
     response.close()
+
+
+# --- Login throttling (leadscoring/login_limits.py) --------------------------------------------
+
+
+def log_in(client, username, password, path=LOGIN, ip="192.0.2.10"):
+    return client.post(path, {"username": username, "password": password}, REMOTE_ADDR=ip)
+
+
+def fail_logins(client, username, times, **kwargs):
+    return [log_in(client, username, "wrong-password", **kwargs).status_code for _ in range(times)]
+
+
+def test_sixth_attempt_is_refused_even_with_the_right_password(client, rep):
+    # Given five wrong passwords for rep from one address (the fifth already answers the lock page),
+    assert fail_logins(client, "rep", 5) == [200, 200, 200, 200, 429]
+    # when the right one comes next, then it is refused and nobody is logged in.
+    response = log_in(client, "rep", DEMO_PASSWORD)
+    assert response.status_code == 429
+    assert "_auth_user_id" not in client.session
+
+
+def test_lock_page_says_when_to_try_again(client, rep):
+    fail_logins(client, "rep", 5)
+    response = log_in(client, "rep", DEMO_PASSWORD)
+    html = response.content.decode()
+    assert response.status_code == 429
+    assert "Too many failed logins" in html and "Try again" in html and "in 15 minutes" in html
+    assert 890 <= int(response["Retry-After"]) <= 901
+    assert_no_inline_code(html)
+
+
+def test_another_username_from_the_same_address_is_not_locked(client, rep, manager):
+    fail_logins(client, "rep", 5)
+    response = log_in(client, "manager", DEMO_PASSWORD)
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(manager.pk)
+
+
+def test_the_same_username_from_another_address_is_not_locked(client, rep):
+    fail_logins(client, "rep", 5, ip="192.0.2.10")
+    assert log_in(client, "rep", DEMO_PASSWORD, ip="198.51.100.7").status_code == 302
+
+
+def test_after_the_lock_window_the_right_password_works(client, rep):
+    from axes.models import AccessAttempt
+
+    fail_logins(client, "rep", 5)
+    # Given the failures happened 16 minutes ago (the lock is 15 minutes), then the login works.
+    AccessAttempt.objects.update(attempt_time=timezone.now() - timezone.timedelta(minutes=16))
+    assert log_in(client, "rep", DEMO_PASSWORD).status_code == 302
+
+
+def test_a_successful_login_clears_earlier_typos(client, rep):
+    fail_logins(client, "rep", 4)
+    assert log_in(client, "rep", DEMO_PASSWORD).status_code == 302
+    client.post("/accounts/logout/")
+    assert fail_logins(client, "rep", 4) == [200, 200, 200, 200]
+    assert log_in(client, "rep", DEMO_PASSWORD).status_code == 302
+
+
+def test_an_address_spraying_many_usernames_is_locked(client, settings, personas):
+    # Given a per-address limit of 8 and 4 wrong passwords each for two usernames (under their own limit),
+    settings.LOGIN_FAILURE_LIMIT_PER_IP = 8
+    fail_logins(client, "rep", 4)
+    fail_logins(client, "rep2", 4)
+    # then every username is refused from that address, and still welcome from another one.
+    assert log_in(client, "manager", DEMO_PASSWORD).status_code == 429
+    assert log_in(client, "manager", DEMO_PASSWORD, ip="198.51.100.7").status_code == 302
+
+
+def test_admin_login_is_throttled_too(client, admin_user):
+    statuses = fail_logins(client, "admin", 5, path="/admin/login/")
+    assert statuses[-1] == 429
+    response = log_in(client, "admin", DEMO_PASSWORD, path="/admin/login/")
+    assert response.status_code == 429
+    assert "_auth_user_id" not in client.session
+
+
+def test_failures_on_one_login_page_count_on_the_other(client, admin_user):
+    fail_logins(client, "admin", 3, path="/admin/login/")
+    fail_logins(client, "admin", 2)
+    assert log_in(client, "admin", DEMO_PASSWORD).status_code == 429
+
+
+def test_token_api_calls_are_not_logins(client, rep):
+    from axes.models import AccessAttempt
+
+    from tests.apihelpers import token_client
+
+    # Given rep locked out of the login page, then an integration with rep's token still works,
+    fail_logins(client, "rep", 5)
+    assert token_client(rep).get("/api/v1/leads/").status_code == 200
+    # and wrong tokens are refused by the API without counting as failed logins.
+    for _ in range(6):
+        assert client.get("/api/v1/leads/", HTTP_AUTHORIZATION="Token not-a-token").status_code == 401
+    assert AccessAttempt.objects.exclude(username="rep").count() == 0
+
+
+@pytest.mark.parametrize(
+    "proxies, forwarded, counted_as",
+    [
+        (0, "203.0.113.9", "10.0.0.2"),  # no proxy trusted: the header is the client's own text
+        (1, "203.0.113.9", "203.0.113.9"),
+        (1, "6.6.6.6, 203.0.113.9", "203.0.113.9"),  # what the client wrote itself is ignored
+        (2, "6.6.6.6, 203.0.113.9, 10.0.0.1", "203.0.113.9"),
+        (2, "", "10.0.0.2"),
+    ],
+)
+def test_address_behind_trusted_proxies(rf, settings, proxies, forwarded, counted_as):
+    from leadscoring.login_limits import client_ip
+
+    settings.LOGIN_TRUSTED_PROXIES = proxies
+    request = rf.post(LOGIN, REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded)
+    assert client_ip(request) == counted_as

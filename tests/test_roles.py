@@ -111,4 +111,6 @@ def test_demo_users_command_prints_working_logins(db, capsys, client):
     out = capsys.readouterr().out
     for username, group, _first, _last in DEMO_USERS:
         assert username in out and group in out
-    assert client.login(username="rep2", password=DEMO_PASSWORD)
+    # Through the login page: authentication is throttled per request (Client.login has none).
+    response = client.post("/accounts/login/", {"username": "rep2", "password": DEMO_PASSWORD})
+    assert response.status_code == 302 and "_auth_user_id" in client.session

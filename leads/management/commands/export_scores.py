@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from leads.models import Score
 from leadscoring.cli import iso_z
+from leadscoring.tables import escape_formula
 from matrix.engine.lines import lines_priced
 from matrix.selectors import VersionSpecs
 
@@ -52,7 +53,10 @@ def _with_breakdown():
 
 
 class Command(BaseCommand):
-    help = "Write the current scores as JSON lines (spec section 8) or CSV (without the breakdown)."
+    help = (
+        "Write the current scores as JSON lines (spec section 8) or CSV (without the breakdown; text "
+        "cells a spreadsheet would run as a formula start with an apostrophe)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--model", help="slug of one model (default: all)")
@@ -78,7 +82,8 @@ class Command(BaseCommand):
                 writer.writerow(CSV_COLUMNS)
                 for row in rows:
                     line = export_line(row)
-                    writer.writerow([line[c] for c in CSV_COLUMNS])
+                    # Lead ids and labels come from CRMs and editors: escaped as the pages' exports are.
+                    writer.writerow([escape_formula(line[c]) for c in CSV_COLUMNS])
             else:
                 for row in rows:
                     fh.write(json.dumps(export_line(row), ensure_ascii=False) + "\n")

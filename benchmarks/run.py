@@ -92,7 +92,7 @@ def generate(url: str, leads: int, events: int) -> None:
                 (ARRAY['organic','paid','webinar','referral','trade_show'])[1 + floor(random() * 5)::int],
                 NULL, %(as_of)s - random() * interval '700 days', now(),
                 jsonb_build_object('budget_confirmed', random() < 0.3, 'seats', floor(random() * 200)::int)
-            FROM generate_series(1, %(n)s) AS g
+            FROM generate_series(1, %(n)s::bigint) AS g
             """,
             {"n": leads, "as_of": AS_OF},
         )
@@ -122,7 +122,7 @@ def generate(url: str, leads: int, events: int) -> None:
                       ELSE '{}'::jsonb END
                 FROM (SELECT g, %(first)s + floor(random() * %(leads)s)::bigint AS lead_id,
                              (%(kinds)s::text[])[1 + floor(random() * %(k)s)::int] AS kind
-                      FROM generate_series(%(lo)s, %(hi)s) AS g) AS s
+                      FROM generate_series(%(lo)s::bigint, %(hi)s::bigint) AS g) AS s
                 """,
                 {"as_of": AS_OF, "first": first, "leads": leads, "kinds": KINDS, "k": len(KINDS), "lo": lo, "hi": hi},
             )

@@ -25,6 +25,15 @@ def run(*args, **options) -> tuple[str, str]:
     return out.getvalue(), err.getvalue()
 
 
+def run_refused(*args, **options) -> tuple[str, str]:
+    """An import that refuses rows: it reports them, stores the rest and ends with exit status 1."""
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.raises(CommandError, match="rows refused") as refused:
+        call_command(*args, stdout=out, stderr=err, **options)
+    assert refused.value.returncode == 1
+    return out.getvalue(), err.getvalue()
+
+
 def jsonl(path, rows) -> str:
     path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows), encoding="utf-8")
     return str(path)
@@ -66,8 +75,8 @@ def test_import_leads_jsonl_upserts_by_id_and_coerces_numeric_strings(tmp_path):
     )
     # When imported
     out, err = run("import_leads", path)
-    # Then both leads are stored, the later row of L-1 winning, numbers coerced
-    assert "3 leads accepted, 0 rejected" in out and err == ""
+    # Then both leads are stored (counted once each), the later row of L-1 winning, numbers coerced
+    assert "2 leads stored (2 new, 0 updated), 0 rows refused, 1 repeated ids" in out and err == ""
     first = Lead.objects.get(external_id="L-1")
     assert (first.industry, first.employees, first.annual_revenue) == ("Software", 350, None)
     assert first.attributes == {"seats": "40"}
@@ -77,7 +86,7 @@ def test_import_leads_jsonl_upserts_by_id_and_coerces_numeric_strings(tmp_path):
     # And importing again updates in place
     jsonl(tmp_path / "leads.jsonl", [lead_row("L-2", employees="13", title="CTO")])
     out, _ = run("import_leads", path)
-    assert "1 leads accepted" in out
+    assert "1 leads stored (0 new, 1 updated)" in out
     assert Lead.objects.count() == 2
     second.refresh_from_db()
     assert (second.employees, second.title, second.country) == (13, "CTO", "")
@@ -89,15 +98,17 @@ def test_import_leads_csv_with_attribute_columns(tmp_path):
         ["id", "email", "employees", "annual_revenue", "created_at", "attributes.plan", "attributes.seats", "owner"],
         [
             ["L-1", "a@x.com", "5,000", "", "2026-01-01T00:00:00Z", "Pro", "", ""],
+            ["L-4", "d@x.com", "5,00", "", "2026-01-01T00:00:00Z", "Pro", "", ""],
             ["L-2", "b@x.com", " 250 ", "1.5e6", "2026-01-02T00:00:00Z", "Free", "3", "ann"],
             ["L-3", "c@x.com", "", "", "2026-01-03T00:00:00Z", "", "", "ann@example.com"],
         ],
     )
     user = get_user_model().objects.create(username="ann", email="ann@example.com")
-    out, err = run("import_leads", path)
-    # "5,000" is not a number: that row is rejected with its CSV line number, the others kept
-    assert "2 leads accepted, 1 rejected" in out
-    assert "line 2: rejected: employees: '5,000' is not a number" in err
+    out, err = run_refused("import_leads", path)
+    # "5,000" reads as 5000 (a CRM writes thousands so); "5,00" is no number: that row is refused
+    # with its CSV line number, the others kept
+    assert "3 leads stored (3 new, 0 updated), 1 rows refused" in out
+    assert "line 3: refused: employees: '5,00' is not a number" in err
     two = Lead.objects.get(external_id="L-2")
     assert (two.employees, two.annual_revenue, two.attributes, two.owner) == (
         250,
@@ -107,6 +118,7 @@ def test_import_leads_csv_with_attribute_columns(tmp_path):
     )
     three = Lead.objects.get(external_id="L-3")
     assert (three.employees, three.attributes, three.owner) == (None, {}, user)
+    assert Lead.objects.get(external_id="L-1").employees == 5000
 
 
 @pytest.mark.parametrize(
@@ -114,7 +126,7 @@ def test_import_leads_csv_with_attribute_columns(tmp_path):
     [
         (lead_row("L-9", created_at="2026-01-01T00:00:00"), "created_at: '2026-01-01T00:00:00' has no UTC offset"),
         (lead_row("L-9", created_at="2026-01-01"), "created_at: '2026-01-01' has no UTC offset"),
-        (lead_row("L-9", created_at="yesterday"), "created_at: 'yesterday' is not an ISO 8601 timestamp"),
+        (lead_row("L-9", created_at="yesterday"), "created_at: 'yesterday' is not a date"),
         ({"id": "L-9"}, "created_at: required"),
         ({"created_at": "2026-01-01T00:00:00Z"}, "id: required"),
         (lead_row("  "), "id: required"),
@@ -133,9 +145,9 @@ def test_import_leads_rejects_bad_rows_with_line_and_reason(tmp_path, row, reaso
     # Given a bad row between two good ones
     path = jsonl(tmp_path / "leads.jsonl", [lead_row("L-1"), row, lead_row("L-2")])
     # When imported, then the bad row is reported by line with its reason and the others are stored
-    out, err = run("import_leads", path)
-    assert "2 leads accepted, 1 rejected" in out
-    assert f"line 2: rejected: {reason}" in err
+    out, err = run_refused("import_leads", path)
+    assert "2 leads stored (2 new, 0 updated), 1 rows refused" in out
+    assert f"line 2: refused: {reason}" in err
     assert sorted(Lead.objects.values_list("external_id", flat=True)) == ["L-1", "L-2"]
 
 
@@ -143,16 +155,16 @@ def test_a_rejected_lead_row_is_never_half_stored(tmp_path):
     # Given an existing lead, and a row updating it that has one bad field among good ones
     run("import_leads", jsonl(tmp_path / "a.jsonl", [lead_row("L-1", title="CEO", employees=10)]))
     path = jsonl(tmp_path / "b.jsonl", [lead_row("L-1", title="CTO", employees="many", country="FR")])
-    out, err = run("import_leads", path)
+    out, err = run_refused("import_leads", path)
     # Then nothing of that row is written
-    assert "0 leads accepted, 1 rejected" in out
+    assert "0 leads stored (0 new, 0 updated), 1 rows refused" in out
     lead = Lead.objects.get()
     assert (lead.title, lead.employees, lead.country) == ("CEO", 10, "")
 
 
 def test_every_problem_of_a_row_is_listed(tmp_path):
     path = jsonl(tmp_path / "leads.jsonl", [{"id": "", "employees": "x", "created_at": "2026-01-01"}])
-    _, err = run("import_leads", path)
+    _, err = run_refused("import_leads", path)
     assert "id: required" in err and "created_at:" in err and "employees: 'x' is not a number" in err
 
 
@@ -162,7 +174,7 @@ def test_large_whole_numbers_are_kept_exactly(tmp_path):
         [lead_row("L-1", employees=9007199254740993), lead_row("L-2", employees="9007199254740993")],
     )
     out, err = run("import_leads", path)
-    assert "2 leads accepted, 0 rejected" in out, err
+    assert "2 leads stored (2 new, 0 updated), 0 rows refused" in out, err
     assert set(Lead.objects.values_list("employees", flat=True)) == {9007199254740993}
 
 
@@ -207,7 +219,7 @@ def test_a_bom_is_accepted(tmp_path):
     path = tmp_path / "leads.csv"
     path.write_bytes("\ufeffid,created_at\nL-1,2026-01-01T00:00:00Z\n".encode())
     out, _ = run("import_leads", str(path))
-    assert "1 leads accepted" in out and Lead.objects.get().external_id == "L-1"
+    assert "1 leads stored" in out and Lead.objects.get().external_id == "L-1"
 
 
 # --- import_events ------------------------------------------------------------------------------------
@@ -233,11 +245,11 @@ def test_import_events_ignores_and_counts_repeated_ids(tmp_path):
         ],
     )
     out, err = run("import_events", path)
-    assert "5 events accepted, 0 rejected, 2 repeated ids ignored" in out and err == ""
+    assert "5 events stored, 0 rows refused, 2 repeated ids ignored" in out and err == ""
     assert Event.objects.get(lead__external_id="L-1", external_id="E-1").kind == "page_view"
     # Importing the same file again stores nothing new
     out, _ = run("import_events", path)
-    assert "2 events accepted, 0 rejected, 5 repeated ids ignored" in out
+    assert "2 events stored, 0 rows refused, 5 repeated ids ignored" in out
     assert Event.objects.count() == 7
 
 
@@ -259,9 +271,9 @@ def test_import_events_ignores_and_counts_repeated_ids(tmp_path):
 def test_import_events_rejects_rows_one_by_one(tmp_path, row, reason):
     leads_present("L-1")
     path = jsonl(tmp_path / "events.jsonl", [event_row("E-1", "L-1"), row, event_row("E-2", "L-1")])
-    out, err = run("import_events", path)
-    assert "2 events accepted, 1 rejected" in out
-    assert f"line 2: rejected: {reason}" in err
+    out, err = run_refused("import_events", path)
+    assert "2 events stored, 1 rows refused" in out
+    assert f"line 2: refused: {reason}" in err
     assert sorted(Event.objects.values_list("external_id", flat=True)) == ["E-1", "E-2"]
 
 
@@ -277,9 +289,9 @@ def test_import_events_csv_with_property_columns(tmp_path):
             ["E-1", "L-1", "page_view", "2026-05-31T10:00:00Z", "/again", ""],
         ],
     )
-    out, err = run("import_events", path)
-    assert "2 events accepted, 1 rejected, 1 repeated ids ignored" in out
-    assert "line 4: rejected: occurred_at: '2026-05-30T10:00:00' has no UTC offset" in err
+    out, err = run_refused("import_events", path)
+    assert "2 events stored, 1 rows refused, 1 repeated ids ignored" in out
+    assert "line 4: refused: occurred_at: '2026-05-30T10:00:00' has no UTC offset" in err
     first = Event.objects.get(external_id="E-1")
     assert first.properties == {"url": "/pricing"}
     sent = Event.objects.get(kind="email_sent")
@@ -289,10 +301,10 @@ def test_import_events_csv_with_property_columns(tmp_path):
 
 def test_import_events_reports_many_rejections_briefly(tmp_path):
     path = jsonl(tmp_path / "events.jsonl", [event_row(f"E-{i}", "L-404") for i in range(60)])
-    out, err = run("import_events", path)
-    assert "0 events accepted, 60 rejected" in out
-    assert err.count("rejected: lead: unknown lead id") == 50
-    assert "... and 10 more rejected rows" in err
+    out, err = run_refused("import_events", path)
+    assert "0 events stored, 60 rows refused" in out
+    assert err.count("refused: lead: unknown lead id") == 50
+    assert "... and 10 more refused rows" in err
 
 
 # --- rescore and export_scores ----------------------------------------------------------------------
@@ -523,9 +535,9 @@ def test_score_file_on_a_non_utf8_events_file(tmp_path):
 
 def test_the_example_files_import_through_the_commands():
     out, _ = run("import_leads", str(EXAMPLES / "leads.jsonl"))
-    assert "30 leads accepted, 0 rejected" in out
+    assert "30 leads stored (30 new, 0 updated), 0 rows refused" in out
     out, _ = run("import_events", str(EXAMPLES / "events.jsonl"))
-    assert "216 events accepted, 0 rejected, 10 repeated ids ignored" in out
+    assert "216 events stored, 0 rows refused, 10 repeated ids ignored" in out
 
 
 def test_rescore_reuses_stored_counts_and_full_counts_afresh(scored_world):

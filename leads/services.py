@@ -117,7 +117,6 @@ class ImportReport(RowReport):
     unmatched_owners: dict[str, int] = field(default_factory=dict)
     owner_reasons: dict[str, str] = field(default_factory=dict)
     notes: list[tuple[int, str]] = field(default_factory=list)
-    seen: set[str] = field(default_factory=set, repr=False)
 
     def summary(self, noun: str) -> str:
         if noun != "leads":
@@ -178,6 +177,7 @@ def leads_import(
     rows: Iterable[tuple[int, object]],
     report: RowReport | None = None,
     owner_fallback: int | None = None,
+    written_at: datetime | None = None,
 ) -> tuple[RowReport, set[int]]:
     """Upsert leads by external id. Each batch is one transaction of valid rows only.
 
@@ -187,11 +187,17 @@ def leads_import(
     prefix. Owners are matched by `owners_match`; a lead whose owner matches no user goes to
     `owner_fallback` (a user id) or stays unassigned, and is counted in the report.
 
+    Every lead written gets `written_at` as its updated_at (default: now, once per call): a
+    caller importing one file in several calls passes the same instant, and a lead already
+    carrying it was written by an earlier call of the same import, so its id counts as
+    repeated, not as a second lead (no set of ids is held in memory).
+
     Returns the report (an ImportReport unless the caller passed a plain RowReport) and the
     primary keys of the leads written (to rescore them).
     """
     report = report if report is not None else ImportReport()
     extra = report if isinstance(report, ImportReport) else ImportReport()
+    stamp = written_at or timezone.now()
     touched: set[int] = set()
     for batch in _batches(rows, BATCH):
         # Within one batch the last row of an id wins, as it would row by row.
@@ -207,7 +213,7 @@ def leads_import(
             except RowError as exc:
                 report.reject(line, str(exc))
                 continue
-            if row.external_id in latest or row.external_id in extra.seen:
+            if row.external_id in latest:
                 report.duplicates += 1
             latest[row.external_id] = (line, row)
         owners, unmatched = owners_match(names={r.owner for _, r in latest.values() if r.owner})
@@ -215,7 +221,6 @@ def leads_import(
             if row.owner and row.owner not in owners:
                 extra.unmatched_owners[row.owner] = extra.unmatched_owners.get(row.owner, 0) + 1
                 extra.owner_reasons.setdefault(row.owner, unmatched.get(row.owner, ""))
-        now = timezone.now()
         objs = {
             external_id: (
                 line,
@@ -224,7 +229,7 @@ def leads_import(
                     created_at=row.created_at,
                     attributes=row.attributes,
                     owner_id=(owners.get(row.owner, owner_fallback) if row.owner else None),
-                    updated_at=now,
+                    updated_at=stamp,
                     **{
                         k: ("" if v is None and k not in ("employees", "annual_revenue") else v)
                         for k, v in row.fields.items()
@@ -234,14 +239,14 @@ def leads_import(
             for external_id, (line, row) in latest.items()
         }
         with transaction.atomic():
-            existing = set(Lead.objects.filter(external_id__in=list(objs)).values_list("external_id", flat=True))
+            existing = dict(Lead.objects.filter(external_id__in=list(objs)).values_list("external_id", "updated_at"))
             stored = _leads_write(objs, report)
             touched.update(Lead.objects.filter(external_id__in=stored).values_list("id", flat=True))
-        fresh = [i for i in stored if i not in extra.seen]
-        extra.seen.update(fresh)
-        extra.created += sum(1 for i in fresh if i not in existing)
-        extra.updated += sum(1 for i in fresh if i in existing)
-        report.accepted += len(fresh)
+        again = sum(1 for i in stored if existing.get(i) == stamp)  # written by this import already
+        report.duplicates += again
+        extra.created += sum(1 for i in stored if i not in existing)
+        extra.updated += sum(1 for i in stored if i in existing and existing[i] != stamp)
+        report.accepted += len(stored) - again
     return report, touched
 
 

@@ -134,6 +134,7 @@ PRESETS: dict[str, tuple[str, dict[str, str]]] = {
 }
 EVENT_ALIASES = {
     "Event ID": "id",
+    "Activity ID": "id",
     "Lead": "lead",
     "Lead ID": "lead",
     "Kind": "kind",
@@ -771,7 +772,9 @@ def _import_rows(upload: ImportUpload) -> None:
             before = (report.accepted, report.duplicates)
             with transaction.atomic():
                 if upload.kind == ImportKind.LEADS:
-                    _, touched = leads_import(rows=rows, report=report, owner_fallback=fallback)
+                    _, touched = leads_import(
+                        rows=rows, report=report, owner_fallback=fallback, written_at=upload.started_at
+                    )
                 else:
                     _, touched = events_ingest(rows=rows, report=report)
                 refused = list(report.rejected)

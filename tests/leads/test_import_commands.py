@@ -5,6 +5,7 @@ import io
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -555,3 +556,168 @@ def test_rescore_reuses_stored_counts_and_full_counts_afresh(scored_world):
     out, _ = run("rescore", "--model", "alpha", "--as-of", later, "--full")
     assert "rescored 3 leads for alpha v1" in out
     assert Score.objects.get(lead__external_id="L-1", scoring_model__slug="alpha").score == Decimal("30.00")
+
+
+# --- real CRM exports, the same files as the import page (tests/fixtures/crm) ---------------------------
+
+CRM = Path(__file__).resolve().parent.parent / "fixtures" / "crm"
+EXPECTED = json.loads((CRM / "expected.json").read_text(encoding="utf-8"))
+
+
+def cli_options(options: dict) -> list[str]:
+    flags = ["--date-format", options["date_format"], "--timezone", options["timezone"]]
+    return flags + (["--decimal", options["decimal"]] if "decimal" in options else [])
+
+
+@pytest.mark.parametrize("name", ["hubspot-contacts.csv", "salesforce-leads.csv"])
+def test_crm_exports_import_every_row_through_the_command(name, personas):
+    # Given a HubSpot- or Salesforce-shaped export and the date order and zone of its users
+    expected = EXPECTED[name]
+    # When imported with the same options as on the import page (delimiter detected)
+    out, err = run("import_leads", str(CRM / name), *cli_options(expected["options"]))
+    # Then every row is stored as the CRM meant it, and the owner matching no user is listed
+    count = len(expected["leads"])
+    assert f"{count} leads stored ({count} new, 0 updated), 0 rows refused" in out
+    assert ("read ';'-separated" if name.startswith("salesforce") else "read ','-separated") in out
+    ((owner, rows),) = expected["unmatched_owners"].items()
+    assert f"owner {owner!r} matches no user (no user has this username, e-mail or full name): {rows} leads" in err
+    stored = {
+        lead.external_id: {
+            "first_name": lead.first_name,
+            "company": lead.company,
+            "employees": lead.employees,
+            "annual_revenue": lead.annual_revenue,
+            "created_at": lead.created_at.astimezone(UTC).isoformat(),
+            "owner": lead.owner.username if lead.owner_id else None,
+            "attributes": lead.attributes,
+        }
+        for lead in Lead.objects.select_related("owner")
+    }
+    assert stored == expected["leads"]
+
+
+def test_crm_activities_import_through_the_command(personas):
+    run("import_leads", str(CRM / "salesforce-leads.csv"), *cli_options(EXPECTED["salesforce-leads.csv"]["options"]))
+    expected = EXPECTED["salesforce-activities.csv"]
+    out, _ = run("import_events", str(CRM / "salesforce-activities.csv"), *cli_options(expected["options"]))
+    assert "4 events stored, 0 rows refused" in out
+    stored = {
+        e.external_id: {
+            "lead": e.lead.external_id,
+            "kind": e.kind,
+            "occurred_at": e.occurred_at.astimezone(UTC).isoformat(),
+            "properties": e.properties,
+        }
+        for e in Event.objects.select_related("lead")
+    }
+    assert stored == expected["events"]
+
+
+def test_owner_fallback_and_an_unknown_fallback(personas):
+    path = str(CRM / "hubspot-contacts.csv")
+    with pytest.raises(CommandError, match="--owner-fallback: no user 'nobody'"):
+        run("import_leads", path, "--date-format", "us", "--timezone", "UTC", "--owner-fallback", "nobody")
+    assert not Lead.objects.exists()
+    _, err = run("import_leads", path, "--date-format", "us", "--timezone", "UTC", "--owner-fallback", "rep2")
+    assert "owner 'Pat Former' matches no user" in err and "1 leads given to rep2" in err
+    assert Lead.objects.get(external_id="104").owner.username == "rep2"
+
+
+def test_a_mapping_file_names_columns(tmp_path, personas):
+    path = csv_file(
+        tmp_path / "leads.csv",
+        ["Ref", "Signed up", "Firm", "Internal note"],
+        [["X-1", "8.8.2026", "Acme", "call back"]],
+    )
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text("Ref: id\nSigned up: created_at\nFirm: company\nInternal note: skip\n", encoding="utf-8")
+    out, _ = run("import_leads", path, "--mapping", str(mapping), "--date-format", "eu", "--timezone", "Europe/Paris")
+    assert "1 leads stored" in out
+    lead = Lead.objects.get()
+    assert (lead.external_id, lead.company, lead.attributes) == ("X-1", "Acme", {})
+    assert lead.created_at == datetime(2026, 8, 7, 22, 0, tzinfo=UTC)
+    # A mapping naming a column the file lacks, or a target we do not know, stores nothing
+    mapping.write_text(json.dumps({"Reference": "id", "Firm": "firm"}), encoding="utf-8")
+    json_mapping = tmp_path / "mapping.json"
+    json_mapping.write_text(mapping.read_text(), encoding="utf-8")
+    with pytest.raises(CommandError, match="column 'Reference', which the file does not have.*unknown target 'firm'"):
+        run("import_leads", path, "--mapping", str(json_mapping))
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("leads.csv", b"", "leads.csv is empty: there are no rows to import"),
+        ("leads.jsonl", b"\n\n", "leads.jsonl is empty: there are no rows to import"),
+        ("leads.csv", "\ufeff".encode(), "leads.csv is empty"),
+        ("leads.csv", b"id,created_at\r\n", "leads.csv has a header but no rows: there is nothing to import"),
+    ],
+)
+def test_an_empty_file_says_so(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(CommandError, match=message):
+        run("import_leads", str(path))
+
+
+def test_repeated_ids_are_counted_once_and_named(tmp_path):
+    path = csv_file(
+        tmp_path / "leads.csv",
+        ["id", "created_at", "title"],
+        [["L-1", "2026-01-01T00:00:00Z", "CEO"], ["L-1", "2026-01-01T00:00:00Z", "CFO"]],
+    )
+    out, _ = run("import_leads", path)
+    assert "1 leads stored (1 new, 0 updated), 0 rows refused, 1 repeated ids (the last row of each id wins)" in out
+    assert Lead.objects.get().title == "CFO"
+
+
+# --- never a half-stored import -----------------------------------------------------------------------
+
+
+def test_a_row_too_long_for_its_column_is_refused_and_every_other_row_stored(tmp_path):
+    # Given 2,500 rows (two batches) whose row 2,301 has a 300-character company
+    rows = [[f"L-{i:05d}", "2026-01-01T00:00:00Z", "x" * 300 if i == 2301 else f"Company {i}"] for i in range(1, 2501)]
+    path = csv_file(tmp_path / "leads.csv", ["id", "created_at", "company"], rows)
+    # When imported, then that row is refused by its line (exit status 1), every other row stored
+    out, err = run_refused("import_leads", path)
+    assert "2499 leads stored (2499 new, 0 updated), 1 rows refused" in out
+    assert "line 2302: refused: company:" in err and "200" in err and "Traceback" not in err
+    assert Lead.objects.count() == 2499 and not Lead.objects.filter(external_id="L-02301").exists()
+
+
+def test_nan_in_attributes_refuses_that_row_only(tmp_path):
+    # Given a JSONL file whose second row has NaN in its attributes (Python's json reads it)
+    path = tmp_path / "leads.jsonl"
+    path.write_text(
+        json.dumps(lead_row("L-1", attributes={"plan": "pro"}))
+        + '\n{"id": "L-2", "created_at": "2026-01-01T00:00:00Z", "attributes": {"score": NaN}}\n'
+        + json.dumps(lead_row("L-3"))
+        + "\n",
+        encoding="utf-8",
+    )
+    out, err = run_refused("import_leads", str(path))
+    assert "2 leads stored" in out and "line 2: refused: row: NaN is not valid JSON" in err
+    assert sorted(Lead.objects.values_list("external_id", flat=True)) == ["L-1", "L-3"]
+
+
+def test_nan_reaching_the_service_is_refused_with_its_row(tmp_path):
+    # NaN from a caller that parsed JSON leniently (the service is the last check before the database)
+    from leads.services import leads_import
+
+    rows = [(1, lead_row("L-1")), (2, lead_row("L-2", attributes={"score": float("nan")})), (3, lead_row("L-3"))]
+    report, touched = leads_import(rows=rows)
+    assert report.rejected == [(2, "attributes: NaN and Infinity are not JSON numbers")]
+    assert (report.accepted, len(touched)) == (2, 2)
+    assert sorted(Lead.objects.values_list("external_id", flat=True)) == ["L-1", "L-3"]
+
+
+def test_a_row_the_database_refuses_costs_no_other_row(tmp_path):
+    # Postgres refuses NUL characters in text; the batch is then stored row by row.
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("only Postgres refuses NUL characters in text")
+    path = jsonl(tmp_path / "leads.jsonl", [lead_row("L-1"), lead_row("L-2", company="a\x00b"), lead_row("L-3")])
+    out, err = run_refused("import_leads", path)
+    assert "2 leads stored" in out and "line 2: refused:" in err
+    assert sorted(Lead.objects.values_list("external_id", flat=True)) == ["L-1", "L-3"]

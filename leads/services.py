@@ -177,7 +177,7 @@ def leads_import(
     rows: Iterable[tuple[int, object]],
     report: RowReport | None = None,
     owner_fallback: int | None = None,
-    written_at: datetime | None = None,
+    started_at: datetime | None = None,
 ) -> tuple[RowReport, set[int]]:
     """Upsert leads by external id. Each batch is one transaction of valid rows only.
 
@@ -187,17 +187,19 @@ def leads_import(
     prefix. Owners are matched by `owners_match`; a lead whose owner matches no user goes to
     `owner_fallback` (a user id) or stays unassigned, and is counted in the report.
 
-    Every lead written gets `written_at` as its updated_at (default: now, once per call): a
-    caller importing one file in several calls passes the same instant, and a lead already
-    carrying it was written by an earlier call of the same import, so its id counts as
-    repeated, not as a second lead (no set of ids is held in memory).
+    `accepted` counts each lead once: a lead whose updated_at is at or after `started_at` (when
+    the import began; default: this call) was written by an earlier row of the same import, so
+    its id counts as repeated, not as a second lead. A caller importing one file in several calls
+    passes the same instant; no set of ids is held in memory. (A lead another writer changed
+    while the import ran is counted as a repeat too: the counts, never the data, are approximate
+    then.)
 
     Returns the report (an ImportReport unless the caller passed a plain RowReport) and the
     primary keys of the leads written (to rescore them).
     """
     report = report if report is not None else ImportReport()
     extra = report if isinstance(report, ImportReport) else ImportReport()
-    stamp = written_at or timezone.now()
+    stamp = started_at or timezone.now()
     touched: set[int] = set()
     for batch in _batches(rows, BATCH):
         # Within one batch the last row of an id wins, as it would row by row.
@@ -229,7 +231,7 @@ def leads_import(
                     created_at=row.created_at,
                     attributes=row.attributes,
                     owner_id=(owners.get(row.owner, owner_fallback) if row.owner else None),
-                    updated_at=stamp,
+                    updated_at=timezone.now(),
                     **{
                         k: ("" if v is None and k not in ("employees", "annual_revenue") else v)
                         for k, v in row.fields.items()
@@ -242,10 +244,10 @@ def leads_import(
             existing = dict(Lead.objects.filter(external_id__in=list(objs)).values_list("external_id", "updated_at"))
             stored = _leads_write(objs, report)
             touched.update(Lead.objects.filter(external_id__in=stored).values_list("id", flat=True))
-        again = sum(1 for i in stored if existing.get(i) == stamp)  # written by this import already
+        again = sum(1 for i in stored if i in existing and existing[i] >= stamp)  # written by this import
         report.duplicates += again
         extra.created += sum(1 for i in stored if i not in existing)
-        extra.updated += sum(1 for i in stored if i in existing and existing[i] != stamp)
+        extra.updated += sum(1 for i in stored if i in existing and existing[i] < stamp)
         report.accepted += len(stored) - again
     return report, touched
 

@@ -773,7 +773,7 @@ def _import_rows(upload: ImportUpload) -> None:
             with transaction.atomic():
                 if upload.kind == ImportKind.LEADS:
                     _, touched = leads_import(
-                        rows=rows, report=report, owner_fallback=fallback, written_at=upload.started_at
+                        rows=rows, report=report, owner_fallback=fallback, started_at=upload.started_at
                     )
                 else:
                     _, touched = events_ingest(rows=rows, report=report)

@@ -52,7 +52,7 @@ class UploadForm(forms.Form):
 
 
 class MappingForm(forms.Form):
-    """One select per column of the file, plus the options for rows the spec would reject."""
+    """One select per column of the file, plus how to read its values (leads/crm_values.py)."""
 
     preset = forms.ChoiceField(
         required=False,
@@ -93,7 +93,7 @@ class MappingForm(forms.Form):
                 del self.fields[name]
         else:
             users = get_user_model().objects.filter(is_active=True).order_by("username")
-            self.fields["owner_fallback"].choices += [
+            self.fields["owner_fallback"].choices = [("", "Leave them unassigned")] + [
                 (u.username, f"Assign them all to {u.get_full_name() or u.username} ({u.username})") for u in users
             ]
         for i, column in enumerate(upload.header):

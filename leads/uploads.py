@@ -1,9 +1,12 @@
-"""CSV imports from the import page: store the upload, map its columns, preview, import in the background.
+"""CSV imports: store the upload, map its columns, preview, import in the background; and the
+same reading of a file on disk for the import commands (`file_rows`).
 
 The file is never read whole into memory: it is written to IMPORT_UPLOAD_DIR in chunks, checked
 (encoding, structure) by streaming it once, then streamed again in batches through the same
-services as every other input (leads_import / events_ingest, validated by leads/rows.py).
-A file that is not clean UTF-8 CSV fails before any row is stored.
+services as every other input (leads_import / events_ingest, validated by leads/rows.py). CRM
+values (separators, currency, ranges, US/EU dates, time zones) are read by leads/crm_values.py
+under the options the user chose. A file that is not clean UTF-8 CSV fails before any row is
+stored; a bad row is refused with its line and never costs another row (docs/imports.md).
 """
 
 import codecs
@@ -480,8 +483,10 @@ def file_rows(
     from .rows import check_readable
 
     path = Path(path)
+    csv_file = path.suffix.lower() == ".csv" and path.is_file()
     try:
-        check_readable(path)
+        if not csv_file:  # a CSV file is checked below, with its own delimiter
+            check_readable(path)
     except RowError as exc:
         raise UploadError(str(exc)) from None
     problems = options.problems()
@@ -489,13 +494,17 @@ def file_rows(
         raise UploadError("; ".join(problems))
     now = now or iso_z(timezone.now())
     notes: list[tuple[int, str]] = []
-    with path.open("rb") as fh:
-        head = fh.read(HEAD_BYTES)
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(HEAD_BYTES)
+    except OSError as exc:
+        raise UploadError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if not head.strip(b"\xef\xbb\xbf \t\r\n"):
         raise UploadError(f"{path.name} is empty: there are no rows to import.")
     if path.suffix.lower() != ".csv":
         return FileImport(rows=_jsonl_rows(path, kind, options, notes), notes=notes)
     header, delimiter = read_header(head, delimiter)
+    csv_check(path, delimiter)
     columns = suggest_mapping(kind, header, preset)
     if mapping:
         columns = mapping_apply(kind, header, columns, mapping)
@@ -650,11 +659,17 @@ def upload_owners(*, upload: ImportUpload, mapping: list[str], limit: int = OWNE
 
 def upload_check(*, upload: ImportUpload) -> int:
     """Stream the whole file once: UTF-8 and well-formed CSV, or UploadError naming the line. Returns rows."""
+    return csv_check(upload_path(upload), upload.delimiter)
+
+
+def csv_check(path: Path, delimiter: str) -> int:
+    """Stream a CSV file once with its delimiter: UTF-8 and well-formed, or UploadError naming
+    the line. Returns its rows (less the header)."""
     rows = 0
     line = 1
     try:
-        with upload_path(upload).open(encoding="utf-8-sig", newline="") as fh:
-            reader = csv.reader(fh, delimiter=upload.delimiter, strict=True)
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            reader = csv.reader(fh, delimiter=delimiter, strict=True)
             for cells in reader:
                 line = reader.line_num
                 if cells and not (len(cells) == 1 and not cells[0].strip()):

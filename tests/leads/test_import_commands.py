@@ -194,7 +194,7 @@ def non_utf8(tmp_path, name):
         (lambda tmp: str(tmp / "missing.jsonl"), "no such file"),
         (lambda tmp: _directory(tmp / "folder.jsonl"), "cannot read: Is a directory"),
         (lambda tmp: jsonl(tmp / "rows.txt", [lead_row("L-1")]), "unknown file type .txt"),
-        (lambda tmp: _broken_csv(tmp), "malformed CSV"),
+        (lambda tmp: _broken_csv(tmp), "(?i)malformed CSV"),
     ],
     ids=["jsonl-latin1", "csv-latin1", "missing", "directory", "txt", "malformed-csv"],
 )
@@ -658,6 +658,15 @@ def test_an_empty_file_says_so(tmp_path, name, content, message):
     path.write_bytes(content)
     with pytest.raises(CommandError, match=message):
         run("import_leads", str(path))
+
+
+def test_a_semicolon_file_quoting_every_cell_imports(tmp_path):
+    # As Excel saves "CSV (semicolon)" in many locales: every cell quoted, `;` inside quotes
+    path = tmp_path / "leads.csv"
+    path.write_bytes('\ufeff"Lead ID";"Company";"Create Date"\r\n"L-1";"Client; SARL";"08.08.2026"\r\n'.encode())
+    out, _ = run("import_leads", str(path), "--date-format", "eu", "--timezone", "UTC")
+    assert "1 leads stored" in out
+    assert Lead.objects.get().company == "Client; SARL"
 
 
 def test_repeated_ids_are_counted_once_and_named(tmp_path):

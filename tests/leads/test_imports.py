@@ -487,11 +487,17 @@ def long_company_file(rows: int = 2500, bad_row: int = 2301) -> str:
     return "\n".join(lines) + "\n"
 
 
-def test_a_row_too_long_for_its_column_is_refused_and_every_other_row_stored(admin_user):
-    # Given 2,500 rows (two batches) whose row 2,301 has a 300-character company
-    up = upload_store(file=csv_file(long_company_file()), kind=ImportKind.LEADS, delimiter=",", user=admin_user)
-    upload_queue(upload=up, mapping=up.mapping, options={})
-    # When imported, then the import ends done, with that one row refused by its line
+def test_a_row_too_long_for_its_column_is_refused_and_every_other_row_stored(
+    admin_client, monkeypatch, django_capture_on_commit_callbacks
+):
+    # Given 2,500 rows (two batches) whose row 2,301 has a 300-character company, uploaded on the page
+    assert upload(admin_client, long_company_file()).status_code == 302
+    up = ImportUpload.objects.get()
+    form = {f"col_{i}": t for i, t in enumerate(up.mapping)} | PAGE_OPTIONS
+    monkeypatch.setattr(uploads.import_upload, "apply_async", lambda args, **kw: None)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert admin_client.post(f"{START}{up.pk}/", form | {"action": "import"}).status_code == 302
+    # When the background import runs, then it ends done, with that one row refused by its line
     assert upload_run(upload_id=up.pk) == ImportState.DONE
     up.refresh_from_db()
     assert (up.rows_total, up.rows_done, up.accepted, up.rejected) == (2500, 2500, 2499, 1)
@@ -499,6 +505,8 @@ def test_a_row_too_long_for_its_column_is_refused_and_every_other_row_stored(adm
     assert line == 2302 and reason.startswith("company:") and "200" in reason
     assert up.error == "" and Lead.objects.count() == 2499
     assert not Lead.objects.filter(external_id="L-02301").exists()
+    progress = admin_client.get(f"{START}{up.pk}/progress/").content.decode()
+    assert "Done" in progress and "2302" in progress and "company:" in progress
 
 
 def test_repeated_ids_count_once(admin_user, settings):

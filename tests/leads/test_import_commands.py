@@ -730,3 +730,18 @@ def test_a_row_the_database_refuses_costs_no_other_row(tmp_path):
     out, err = run_refused("import_leads", path)
     assert "2 leads stored" in out and "line 2: refused:" in err
     assert sorted(Lead.objects.values_list("external_id", flat=True)) == ["L-1", "L-3"]
+
+
+def test_owners_are_matched_by_username_email_or_full_name():
+    from leads.services import owners_match
+
+    User = get_user_model()
+    ann = User.objects.create(username="ann", email="Ann.Lee@Example.com", first_name="Ann", last_name="Lee")
+    User.objects.create(username="sam1", first_name="Sam", last_name="Smith")
+    User.objects.create(username="sam2", first_name="sam", last_name="SMITH")
+    found, unmatched = owners_match(names=["ANN", "ann.lee@example.com", " ann   LEE ", "Sam Smith", "Nobody"])
+    assert found == {"ANN": ann.pk, "ann.lee@example.com": ann.pk, " ann   LEE ": ann.pk}
+    assert unmatched == {
+        "Sam Smith": "its full name fits 2 users",
+        "Nobody": "no user has this username, e-mail or full name",
+    }

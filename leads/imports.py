@@ -8,15 +8,16 @@ The work is in leads/uploads.py; these views only take the forms and show the re
 """
 
 from django import forms
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.views.decorators.http import require_http_methods
 
 from .choices import ImportKind, ImportState
+from .crm_values import DATE_FORMATS, DECIMALS, DELIMITERS, RANGES, zone_names
 from .models import ImportUpload
 from .uploads import (
-    DELIMITERS,
     EXTRA,
     PRESETS,
     SKIP,
@@ -25,6 +26,7 @@ from .uploads import (
     mapping_problems,
     suggest_mapping,
     targets_for,
+    upload_owners,
     upload_preview,
     upload_queue,
     upload_store,
@@ -33,7 +35,7 @@ from .uploads import (
 PERMISSIONS = {ImportKind.LEADS: ("leads.add_lead", "leads.change_lead"), ImportKind.EVENTS: ("leads.add_event",)}
 
 
-def _may_import(user, kind=None) -> bool:
+def may_import(user, kind=None) -> bool:
     kinds = [kind] if kind else list(PERMISSIONS)
     return any(user.has_perms(PERMISSIONS[k]) for k in kinds)
 
@@ -41,21 +43,39 @@ def _may_import(user, kind=None) -> bool:
 class UploadForm(forms.Form):
     kind = forms.ChoiceField(choices=ImportKind.choices, widget=forms.RadioSelect, initial=ImportKind.LEADS)
     file = forms.FileField(help_text="A .csv file in UTF-8 (Excel: “CSV UTF-8”), with a header line.")
-    delimiter = forms.ChoiceField(choices=list(DELIMITERS.items()), initial=",")
+    delimiter = forms.ChoiceField(
+        choices=[("", "Detect it"), *DELIMITERS.items()],
+        initial="",
+        required=False,
+        help_text="Detected from the first lines unless you choose one.",
+    )
 
 
 class MappingForm(forms.Form):
-    """One select per column of the file, plus the options for rows the spec would reject."""
+    """One select per column of the file, plus how to read its values (leads/crm_values.py)."""
 
     preset = forms.ChoiceField(
         required=False,
         choices=[("auto", "Recognise any of these")] + [(k, label) for k, (label, _) in PRESETS.items()],
         initial="auto",
     )
-    naive = forms.ChoiceField(
-        label="Timestamps without a UTC offset",
-        choices=[("reject", "Reject the row (as the spec says)"), ("utc", "Read them as UTC")],
-        initial="reject",
+    date_format = forms.ChoiceField(
+        label="Dates such as 8/8/2026", choices=list(DATE_FORMATS.items()), initial="iso", required=False
+    )
+    timezone = forms.ChoiceField(
+        label="Times without a UTC offset are in",
+        required=False,
+        initial="UTC",
+        help_text="CRM exports usually write times in the exporting user's zone.",
+    )
+    decimal = forms.ChoiceField(
+        label="Numbers are written", choices=list(DECIMALS.items()), initial=".", required=False
+    )
+    ranges = forms.ChoiceField(
+        label="Ranges such as 51-200", choices=list(RANGES.items()), initial="lower", required=False
+    )
+    owner_fallback = forms.ChoiceField(
+        label="Leads whose owner matches no user", required=False, initial="", choices=[("", "Leave them unassigned")]
     )
     missing_created = forms.ChoiceField(
         label="Leads without created_at",
@@ -67,9 +87,15 @@ class MappingForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.upload = upload
         nested = "attributes" if upload.kind == ImportKind.LEADS else "properties"
+        self.fields["timezone"].choices = [("", "Refuse them (as the spec says)")] + [(z, z) for z in zone_names()]
         if upload.kind == ImportKind.EVENTS:
-            del self.fields["missing_created"]
-            del self.fields["preset"]
+            for name in ("missing_created", "preset", "decimal", "ranges", "owner_fallback"):
+                del self.fields[name]
+        else:
+            users = get_user_model().objects.filter(is_active=True).order_by("username")
+            self.fields["owner_fallback"].choices = [("", "Leave them unassigned")] + [
+                (u.username, f"Assign them all to {u.get_full_name() or u.username} ({u.username})") for u in users
+            ]
         for i, column in enumerate(upload.header):
             key = column.split(".", 1)[1] if column.startswith(nested + ".") else extra_key(column)
             choices = [(t, t) for t in targets_for(upload.kind)]
@@ -82,8 +108,17 @@ class MappingForm(forms.Form):
     def mapping(self) -> list[str]:
         return [self.cleaned_data[f"col_{i}"] for i in range(len(self.upload.header))]
 
+    OPTIONS = ("date_format", "timezone", "decimal", "ranges", "missing_created", "owner_fallback")
+
+    def option_fields(self):
+        return [self[name] for name in self.OPTIONS if name in self.fields]
+
     def options(self) -> dict:
-        return {k: self.cleaned_data[k] for k in ("naive", "missing_created") if k in self.cleaned_data}
+        # A select left out of the form takes the default (ImportOptions); an empty time zone
+        # and an empty fallback owner are choices of their own (refuse; leave unassigned).
+        keep_empty = ("timezone", "owner_fallback")
+        data = self.cleaned_data
+        return {k: data[k] for k in self.OPTIONS if k in data and (data[k] or k in keep_empty)}
 
 
 def _upload_for(request, pk: int) -> ImportUpload:
@@ -91,24 +126,27 @@ def _upload_for(request, pk: int) -> ImportUpload:
     if not request.user.is_superuser:
         uploads = uploads.filter(created_by=request.user)
     upload = get_object_or_404(uploads, pk=pk)
-    if not _may_import(request.user, upload.kind):
+    if not may_import(request.user, upload.kind):
         raise PermissionDenied
     return upload
 
 
 @require_http_methods(["GET", "POST"])
 def import_start(request):
-    if not _may_import(request.user):
+    if not may_import(request.user):
         raise PermissionDenied
     form = UploadForm(request.POST or None, request.FILES or None)
     error = ""
     if request.method == "POST" and form.is_valid():
         kind = form.cleaned_data["kind"]
-        if not _may_import(request.user, kind):
+        if not may_import(request.user, kind):
             raise PermissionDenied
         try:
             upload = upload_store(
-                file=form.cleaned_data["file"], kind=kind, delimiter=form.cleaned_data["delimiter"], user=request.user
+                file=form.cleaned_data["file"],
+                kind=kind,
+                delimiter=form.cleaned_data["delimiter"] or "",
+                user=request.user,
             )
         except UploadError as exc:
             error = str(exc)
@@ -137,7 +175,7 @@ def import_mapping(request, pk: int):
     error = ""
     if data is None:
         form = MappingForm({**_defaults(form), **initial}, upload=upload)
-    preview, problems = [], []
+    preview, problems, owners = [], [], None
     if form.is_valid():
         mapping, options = form.mapping(), form.options()
         problems = mapping_problems(upload.kind, mapping, options)
@@ -149,10 +187,12 @@ def import_mapping(request, pk: int):
             else:
                 return redirect("imports:progress", pk=upload.pk)
         preview = upload_preview(upload=upload, mapping=mapping, options=options)
+        owners = upload_owners(upload=upload, mapping=mapping)
     context = {
         "upload": upload,
         "form": form,
         "preview": preview,
+        "owners": owners,
         "problems": problems,
         "error": error,
         "preview_ok": sum(1 for r in preview if not r["error"]),
@@ -167,7 +207,9 @@ def _defaults(form: forms.Form) -> dict:
 def import_progress(request, pk: int):
     upload = _upload_for(request, pk)
     running = upload.state in (ImportState.QUEUED, ImportState.RUNNING)
-    return render(request, "leads/import_progress.html", {"upload": upload, "refresh": running})
+    options = upload.options or {}
+    context = {"upload": upload, "refresh": running, "options": options, "result": options.get("result") or {}}
+    return render(request, "leads/import_progress.html", context)
 
 
 app_name = "imports"

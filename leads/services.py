@@ -3,12 +3,14 @@
 import json
 import uuid
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import islice
 
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
-from django.db.models import Q
+from django.db import DataError, IntegrityError, connection, transaction
+from django.db.models import CharField, Q, Value
+from django.db.models.functions import Concat, Lower
 from django.utils import timezone
 
 from matrix.engine.reuse import compile_kept, compile_reuse
@@ -55,75 +57,233 @@ def _batches(items: Iterable, size: int) -> Iterator[list]:
         yield batch
 
 
-def _owners(names: set[str]) -> dict[str, int]:
-    """Owner ids by username or e-mail, for the names in one batch."""
-    if not names:
-        return {}
-    users = (
+def owners_match(*, names: Iterable[str]) -> tuple[dict[str, int], dict[str, str]]:
+    """The user each owner name means, and why the others mean none.
+
+    A name matches, case-insensitively and in this order, a username, an e-mail or a full name
+    ("Riley Rep"; inner spaces collapsed); the first rule that finds exactly one user decides. A
+    name that finds several users under its rule is ambiguous and matches none. Returns
+    ({name: user id}, {name: reason}) for the names given (one query).
+    """
+    keys = {name: _owner_key(name) for name in set(names) if name and _owner_key(name)}
+    if not keys:
+        return {}, {}
+    wanted = set(keys.values())
+    users = list(
         get_user_model()
-        .objects.filter(Q(username__in=names) | Q(email__in=names))
-        .values_list("id", "username", "email")
+        .objects.annotate(
+            lu=Lower("username"),
+            le=Lower("email"),
+            full=Lower(Concat("first_name", Value(" "), "last_name", output_field=CharField())),
+        )
+        .filter(Q(lu__in=wanted) | Q(le__in=wanted) | Q(full__in=wanted))
+        .values_list("id", "username", "lu", "le", "full")
     )
-    found = {}
-    for pk, username, email in users:
-        found[username] = pk
-        if email:
-            found.setdefault(email, pk)
-    return found
+    found, unmatched = {}, {}
+    for name, key in keys.items():
+        exact = [pk for pk, username, *_ in users if username == name.strip()]
+        if len(exact) == 1:
+            found[name] = exact[0]
+            continue
+        for rule, column in (("username", 2), ("e-mail", 3), ("full name", 4)):
+            hits = sorted({u[0] for u in users if u[column] == key})
+            if len(hits) == 1:
+                found[name] = hits[0]
+                break
+            if len(hits) > 1:
+                unmatched[name] = f"its {rule} fits {len(hits)} users"
+                break
+        else:
+            unmatched[name] = "no user has this username, e-mail or full name"
+    return found, unmatched
 
 
-def leads_import(*, rows: Iterable[tuple[int, object]], report: RowReport | None = None) -> tuple[RowReport, set[int]]:
+def _owner_key(name: str) -> str:
+    return " ".join(str(name).split()).lower()
+
+
+@dataclass
+class ImportReport(RowReport):
+    """A RowReport that also says, for a lead import, what was written and what was noticed.
+
+    `accepted` counts distinct leads stored; `duplicates` the rows whose id an earlier row of the
+    same import already had (the last row of an id wins); `created` / `updated` split the leads
+    stored; `unmatched_owners` counts the rows per owner name that matched no user; `notes` are
+    (line, text) remarks on rows stored, such as a range kept as text.
+    """
+
+    created: int = 0
+    updated: int = 0
+    unmatched_owners: dict[str, int] = field(default_factory=dict)
+    owner_reasons: dict[str, str] = field(default_factory=dict)
+    notes: list[tuple[int, str]] = field(default_factory=list)
+
+    def summary(self, noun: str) -> str:
+        if noun != "leads":
+            text = f"{self.accepted} {noun} stored, {len(self.rejected)} rows refused"
+            return text + (f", {self.duplicates} repeated ids ignored" if self.duplicates else "")
+        text = (
+            f"{self.accepted} leads stored ({self.created} new, {self.updated} updated), "
+            f"{len(self.rejected)} rows refused"
+        )
+        if self.duplicates:
+            text += f", {self.duplicates} repeated ids (the last row of each id wins)"
+        return text
+
+
+# The longest text each lead field holds (the column's max_length): a longer value is refused
+# with the row, before anything is written, on every database (SQLite would keep it whole).
+LEAD_MAX_LENGTHS = {f.name: f.max_length for f in Lead._meta.get_fields() if getattr(f, "max_length", None)}
+DB_ROW_ERRORS = (DataError, IntegrityError)
+
+
+def json_problem(value, name: str) -> str | None:
+    """Why `value` cannot be stored as JSON on every database, or None.
+
+    NaN and Infinity are not JSON (Postgres and SQLite refuse them), nor is a NUL character in a
+    jsonb text, and a lone surrogate cannot be encoded.
+    """
+    try:
+        text = json.dumps(value, allow_nan=False, ensure_ascii=False)
+        text.encode("utf-8")
+    except ValueError as exc:
+        if isinstance(exc, UnicodeEncodeError):
+            return f"{name}: contains a lone surrogate (not valid Unicode text)"
+        return f"{name}: NaN and Infinity are not JSON numbers"
+    except (TypeError, RecursionError):
+        return f"{name}: not storable as JSON (nested too deep, or not JSON values)"
+    if "\\u0000" in text:
+        return f"{name}: contains a NUL character"
+    return None
+
+
+def _lead_problems(row) -> list[str]:
+    problems = [
+        f"{name}: longer than {LEAD_MAX_LENGTHS[name]} characters"
+        for name, value in row.fields.items()
+        if isinstance(value, str) and name in LEAD_MAX_LENGTHS and len(value) > LEAD_MAX_LENGTHS[name]
+    ]
+    problem = json_problem(row.attributes, "attributes")
+    return problems + ([problem] if problem else [])
+
+
+def _db_reason(exc: Exception) -> str:
+    first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
+    return f"row: the database refused it ({first[:200]})"
+
+
+def leads_import(
+    *,
+    rows: Iterable[tuple[int, object]],
+    report: RowReport | None = None,
+    owner_fallback: int | None = None,
+    started_at: datetime | None = None,
+) -> tuple[RowReport, set[int]]:
     """Upsert leads by external id. Each batch is one transaction of valid rows only.
 
-    Returns the report and the primary keys of the leads written (to rescore them).
+    Every row is checked before its batch is written (leads/rows.py, then the column lengths
+    and the attributes' JSON); a row the database still refuses is retried alone and refused
+    with the database's reason, so the valid rows of a batch are always stored and never a
+    prefix. Owners are matched by `owners_match`; a lead whose owner matches no user goes to
+    `owner_fallback` (a user id) or stays unassigned, and is counted in the report.
+
+    `accepted` counts each lead once: a lead whose updated_at is at or after `started_at` (when
+    the import began; default: this call) was written by an earlier row of the same import, so
+    its id counts as repeated, not as a second lead. A caller importing one file in several calls
+    passes the same instant; no set of ids is held in memory. (A lead another writer changed
+    while the import ran is counted as a repeat too: the counts, never the data, are approximate
+    then.)
+
+    Returns the report (an ImportReport unless the caller passed a plain RowReport) and the
+    primary keys of the leads written (to rescore them).
     """
-    report = report or RowReport()
+    report = report if report is not None else ImportReport()
+    extra = report if isinstance(report, ImportReport) else ImportReport()
+    stamp = started_at or timezone.now()
     touched: set[int] = set()
     for batch in _batches(rows, BATCH):
-        parsed = []
+        # Within one batch the last row of an id wins, as it would row by row.
+        latest: dict[str, tuple[int, object]] = {}
         for line, obj in batch:
             try:
                 if isinstance(obj, RowError):
                     raise obj
-                parsed.append((line, parse_lead(obj)))
+                row = parse_lead(obj)
+                problems = _lead_problems(row)
+                if problems:
+                    raise RowError("; ".join(problems))
             except RowError as exc:
                 report.reject(line, str(exc))
-        # Within one batch the last row of an id wins, as it would row by row.
-        latest = {row.external_id: row for _, row in parsed}
-        owners = _owners({r.owner for r in latest.values() if r.owner})
-        now = timezone.now()
-        objs = [
-            Lead(
-                external_id=row.external_id,
-                created_at=row.created_at,
-                attributes=row.attributes,
-                owner_id=owners.get(row.owner) if row.owner else None,
-                updated_at=now,
-                **{
-                    k: ("" if v is None and k not in ("employees", "annual_revenue") else v)
-                    for k, v in row.fields.items()
-                },
+                continue
+            if row.external_id in latest:
+                report.duplicates += 1
+            latest[row.external_id] = (line, row)
+        owners, unmatched = owners_match(names={r.owner for _, r in latest.values() if r.owner})
+        for _, row in latest.values():
+            if row.owner and row.owner not in owners:
+                extra.unmatched_owners[row.owner] = extra.unmatched_owners.get(row.owner, 0) + 1
+                extra.owner_reasons.setdefault(row.owner, unmatched.get(row.owner, ""))
+        objs = {
+            external_id: (
+                line,
+                Lead(
+                    external_id=row.external_id,
+                    created_at=row.created_at,
+                    attributes=row.attributes,
+                    owner_id=(owners.get(row.owner, owner_fallback) if row.owner else None),
+                    updated_at=timezone.now(),
+                    **{
+                        k: ("" if v is None and k not in ("employees", "annual_revenue") else v)
+                        for k, v in row.fields.items()
+                    },
+                ),
             )
-            for row in latest.values()
-        ]
+            for external_id, (line, row) in latest.items()
+        }
         with transaction.atomic():
-            Lead.objects.bulk_create(
-                objs,
-                update_conflicts=True,
-                unique_fields=["external_id"],
-                update_fields=LEAD_UPDATE_FIELDS,
-            )
-            touched.update(Lead.objects.filter(external_id__in=list(latest)).values_list("id", flat=True))
-        report.accepted += len(parsed)
+            existing = dict(Lead.objects.filter(external_id__in=list(objs)).values_list("external_id", "updated_at"))
+            stored = _leads_write(objs, report)
+            touched.update(Lead.objects.filter(external_id__in=stored).values_list("id", flat=True))
+        again = sum(1 for i in stored if i in existing and existing[i] >= stamp)  # written by this import
+        report.duplicates += again
+        extra.created += sum(1 for i in stored if i not in existing)
+        extra.updated += sum(1 for i in stored if i in existing and existing[i] < stamp)
+        report.accepted += len(stored) - again
     return report, touched
+
+
+def _leads_write(objs: dict[str, tuple[int, Lead]], report: RowReport) -> list[str]:
+    """Upsert the batch in one statement; if the database refuses it, row by row (each in a
+    savepoint) to find and refuse the rows it will not take. Returns the ids stored."""
+    upsert = dict(update_conflicts=True, unique_fields=["external_id"], update_fields=LEAD_UPDATE_FIELDS)
+    try:
+        with transaction.atomic():
+            Lead.objects.bulk_create([obj for _, obj in objs.values()], **upsert)
+        return list(objs)
+    except DB_ROW_ERRORS:
+        pass
+    stored = []
+    for external_id, (line, obj) in objs.items():
+        try:
+            with transaction.atomic():
+                Lead.objects.bulk_create([obj], **upsert)
+        except DB_ROW_ERRORS as exc:
+            report.reject(line, _db_reason(exc))
+        else:
+            stored.append(external_id)
+    report.rejected.sort()
+    return stored
 
 
 def events_ingest(*, rows: Iterable[tuple[int, object]], report: RowReport | None = None) -> tuple[RowReport, set[int]]:
     """Store events; a repeated (lead, id) is ignored, not double counted. Returns affected lead pks.
 
     Each batch of valid rows is stored in one transaction; rows naming an unknown lead are
-    rejected with their line. On Postgres a batch is COPYed into a staging table and inserted
-    in one statement; elsewhere it goes through bulk_create.
+    rejected with their line. Every row is checked before its batch is written (leads/rows.py,
+    then the properties' JSON); if the database still refuses the batch, its rows are stored one
+    by one and the refused ones listed, so a bad row never costs the others. On Postgres a batch
+    is COPYed into a staging table and inserted in one statement; elsewhere it goes through
+    bulk_create.
     """
     report = report or RowReport()
     touched: set[int] = set()
@@ -134,7 +294,11 @@ def events_ingest(*, rows: Iterable[tuple[int, object]], report: RowReport | Non
             try:
                 if isinstance(obj, RowError):
                     raise obj
-                parsed.append((line, parse_event(obj)))
+                row = parse_event(obj)
+                problem = json_problem(row.properties, "properties")
+                if problem:
+                    raise RowError(problem)
+                parsed.append((line, row))
             except RowError as exc:
                 report.reject(line, str(exc))
         # Within a batch the first row of a (lead, id) wins, as it would row by row.
@@ -147,14 +311,37 @@ def events_ingest(*, rows: Iterable[tuple[int, object]], report: RowReport | Non
             first.add(key)
             unique.append((line, row))
         with transaction.atomic():
-            unknown, inserted = store(unique)
+            unknown, inserted, stored = _events_write(store, unique, report)
         for line, lead in unknown:
             report.reject(line, f"lead: unknown lead id {lead!r}")
-        report.duplicates += len(unique) - len(unknown) - len(inserted)
+        report.duplicates += stored - len(unknown) - len(inserted)
         report.accepted += len(inserted)
         touched.update(inserted)
     report.rejected.sort()
     return report, touched
+
+
+def _events_write(store, rows, report: RowReport) -> tuple[list[tuple[int, str]], list[int], int]:
+    """The batch in one go, or row by row (each in a savepoint) when the database refuses it.
+    Returns (unknown leads, lead pks of the events inserted, rows the database took)."""
+    try:
+        with transaction.atomic():
+            unknown, inserted = store(rows)
+        return unknown, inserted, len(rows)
+    except DB_ROW_ERRORS:
+        pass
+    unknown, inserted, taken = [], [], 0
+    for line, row in rows:
+        try:
+            with transaction.atomic():
+                u, i = store([(line, row)])
+        except DB_ROW_ERRORS as exc:
+            report.reject(line, _db_reason(exc))
+        else:
+            unknown += u
+            inserted += i
+            taken += 1
+    return unknown, inserted, taken
 
 
 def _events_store_orm(rows) -> tuple[list[tuple[int, str]], list[int]]:

@@ -1,24 +1,31 @@
-"""CSV imports from the import page: store the upload, map its columns, preview, import in the background.
+"""CSV imports: store the upload, map its columns, preview, import in the background; and the
+same reading of a file on disk for the import commands (`file_rows`).
 
 The file is never read whole into memory: it is written to IMPORT_UPLOAD_DIR in chunks, checked
 (encoding, structure) by streaming it once, then streamed again in batches through the same
-services as every other input (leads_import / events_ingest, validated by leads/rows.py).
-A file that is not clean UTF-8 CSV fails before any row is stored.
+services as every other input (leads_import / events_ingest, validated by leads/rows.py). CRM
+values (separators, currency, ranges, US/EU dates, time zones) are read by leads/crm_values.py
+under the options the user chose. A file that is not clean UTF-8 CSV fails before any row is
+stored; a bad row is refused with its line and never costs another row (docs/imports.md).
 """
 
 import codecs
 import csv
 import io
+import itertools
+import json
 import logging
 import re
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import timedelta
 from itertools import islice
 from pathlib import Path
 
 from celery import shared_task
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -27,9 +34,10 @@ from leadscoring.celery import task_send
 from leadscoring.cli import iso_z
 
 from .choices import ImportKind, ImportState
+from .crm_values import DELIMITERS, NUMBER_TARGETS, TIME_TARGETS, ImportOptions, number, sniff_delimiter, timestamp
 from .models import ImportUpload, Lead
-from .rows import LEAD_TEXT_FIELDS, RowError, RowReport, parse_event, parse_lead
-from .services import events_ingest, leads_import
+from .rows import LEAD_TEXT_FIELDS, RowError, parse_event, parse_lead
+from .services import ImportReport, events_ingest, leads_import, owners_match
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +45,11 @@ SKIP = "skip"
 EXTRA = "extra"  # the column goes to attributes (leads) or properties (events) under its own name
 LEAD_TARGETS = ("id", *LEAD_TEXT_FIELDS, "employees", "annual_revenue", "owner", "created_at")
 EVENT_TARGETS = ("id", "lead", "kind", "occurred_at")
-DELIMITERS = {",": "Comma", ";": "Semicolon", "\t": "Tab", "|": "Pipe"}
 HEAD_BYTES = 256 * 1024
 PREVIEW_ROWS = 10
 MAX_ERRORS_KEPT = 100
+# The preview lists the owners of up to this many rows (the whole file, for most CRM exports).
+OWNER_SCAN_ROWS = 100_000
 
 # Column names of common CRM exports -> our fields. Matching ignores case, spaces and punctuation.
 PRESETS: dict[str, tuple[str, dict[str, str]]] = {
@@ -128,6 +137,7 @@ PRESETS: dict[str, tuple[str, dict[str, str]]] = {
 }
 EVENT_ALIASES = {
     "Event ID": "id",
+    "Activity ID": "id",
     "Lead": "lead",
     "Lead ID": "lead",
     "Kind": "kind",
@@ -182,9 +192,12 @@ def suggest_mapping(kind: str, header: list[str], preset: str = "auto") -> list[
     return mapping
 
 
-def mapping_problems(kind: str, mapping: list[str], options: dict) -> list[str]:
+def mapping_problems(kind: str, mapping: list[str], options: dict | ImportOptions) -> list[str]:
     """What stops a mapping from producing valid rows at all (as opposed to single bad rows)."""
-    problems = []
+    options = options if isinstance(options, ImportOptions) else options_from(options)
+    problems = options.problems()
+    if options.owner_fallback and not get_user_model().objects.filter(username=options.owner_fallback).exists():
+        problems.append(f"No user {options.owner_fallback!r} to give the leads whose owner matches no user.")
     chosen = [t for t in mapping if t not in (SKIP, EXTRA)]
     for target in set(chosen):
         if chosen.count(target) > 1:
@@ -192,7 +205,7 @@ def mapping_problems(kind: str, mapping: list[str], options: dict) -> list[str]:
     if kind == ImportKind.LEADS:
         if "id" not in chosen and "email" not in chosen:
             problems.append("Map a column to id (or at least to email, which then serves as the id).")
-        if "created_at" not in chosen and options.get("missing_created") != "now":
+        if "created_at" not in chosen and options.missing_created != "now":
             problems.append("Map a column to created_at, or choose to use the import time for leads without one.")
     else:
         for required in ("lead", "kind", "occurred_at"):
@@ -232,8 +245,9 @@ def _check_bom(head: bytes) -> None:
         )
 
 
-def read_header(head: bytes, delimiter: str) -> list[str]:
-    """The header of a file from its first bytes, or UploadError saying what is wrong with it."""
+def read_header(head: bytes, delimiter: str = "") -> tuple[list[str], str]:
+    """The header of a file from its first bytes and its delimiter (sniffed when "" is given),
+    or UploadError saying what is wrong with it."""
     _check_bom(head)
     if b"\x00" in head:
         raise UploadError("The file contains NUL bytes: it is not a text CSV file (a spreadsheet or UTF-16?).")
@@ -245,6 +259,7 @@ def read_header(head: bytes, delimiter: str) -> list[str]:
     lines = text.splitlines(keepends=True)
     if not lines or not lines[0].strip():
         raise UploadError("The file is empty, or its first line is blank: the first line must name the columns.")
+    delimiter = delimiter or sniff_delimiter(text)
     try:
         header = next(csv.reader([lines[0]], delimiter=delimiter, strict=True))
     except csv.Error as exc:
@@ -267,19 +282,21 @@ def read_header(head: bytes, delimiter: str) -> list[str]:
         seen.add(h)
     if repeated:
         raise UploadError(f"The header repeats column names ({', '.join(sorted(set(repeated)))}): rename them.")
-    return header
+    return header, delimiter
 
 
-def upload_store(*, file, kind: str, delimiter: str, user) -> ImportUpload:
+def upload_store(*, file, kind: str, delimiter: str = "", user) -> ImportUpload:
     """Write an uploaded file to disk in chunks and record it, after checking its first lines.
+
+    The delimiter is sniffed from the first lines unless one is given.
 
     Raises UploadError (and keeps nothing) for a file that is too large, not UTF-8, or whose
     header cannot be read with the chosen delimiter.
     """
     if kind not in ImportKind.values:
         raise UploadError(f"Unknown kind of import {kind!r}.")
-    if delimiter not in DELIMITERS:
-        raise UploadError("Choose a delimiter: comma, semicolon, tab or pipe.")
+    if delimiter and delimiter not in DELIMITERS:
+        raise UploadError("Choose a delimiter: comma, semicolon, tab or pipe (or let it be detected).")
     if file.size > settings.IMPORT_MAX_BYTES:
         raise UploadError(
             f"The file has {file.size:,} bytes; the limit is {settings.IMPORT_MAX_BYTES:,} (IMPORT_MAX_BYTES). "
@@ -296,7 +313,7 @@ def upload_store(*, file, kind: str, delimiter: str, user) -> ImportUpload:
                 if len(head) < HEAD_BYTES:
                     head += chunk[: HEAD_BYTES - len(head)]
                 out.write(chunk)
-        header = read_header(head, delimiter)
+        header, delimiter = read_header(head, delimiter)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
@@ -315,8 +332,13 @@ def upload_store(*, file, kind: str, delimiter: str, user) -> ImportUpload:
 # --- rows ---------------------------------------------------------------------------------------------
 
 
-def build_row(kind: str, header: list[str], mapping: list[str], options: dict, cells: list[str], now: str) -> dict:
-    """One CSV record as the row object leads/rows.py validates."""
+def build_row(
+    kind: str, header: list[str], mapping: list[str], options: ImportOptions, cells: list[str], now: str
+) -> tuple[dict, list[str]]:
+    """One CSV record as the row object leads/rows.py validates, with notes on what was read.
+
+    CRM values are read under `options` (convert_row); RowError for a record that cannot be.
+    """
     if len(cells) > len(header):
         raise RowError(f"row: {len(cells)} cells but the header has {len(header)} columns (a stray delimiter?)")
     nested = "attributes" if kind == ImportKind.LEADS else "properties"
@@ -325,30 +347,227 @@ def build_row(kind: str, header: list[str], mapping: list[str], options: dict, c
         if target == SKIP:
             continue
         if target == EXTRA:
-            if value.strip():
+            if column == nested and value.strip():  # a column holding the whole object as JSON
+                row[nested] = _json_object(value, nested)
+            elif value.strip():
                 key = column.split(".", 1)[1] if column.startswith(nested + ".") else extra_key(column)
                 row[nested][key] = value
             continue
         row[target] = value if value.strip() else None
-    stamp = "created_at" if kind == ImportKind.LEADS else "occurred_at"
-    row[stamp] = _with_offset(row.get(stamp), options)
     if kind == ImportKind.LEADS:
         if row.get("id") is None and "id" not in mapping:
             row["id"] = row.get("email")
-        if row.get("created_at") is None and options.get("missing_created") == "now":
+        if row.get("created_at") is None and options.missing_created == "now":
             row["created_at"] = now
+    notes: list[str] = []
+    return convert_row(kind, row, options, notes), notes
+
+
+def _json_object(value: str, nested: str) -> dict:
+    try:
+        parsed = json.loads(value, parse_constant=_no_constant)
+    except (json.JSONDecodeError, ValueError):
+        raise RowError(f"{nested}: not a JSON object") from None
+    if not isinstance(parsed, dict):
+        raise RowError(f"{nested}: not a JSON object")
+    return parsed
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def convert_row(kind: str, row: dict, options: ImportOptions, notes: list[str]) -> dict:
+    """Read the CRM-style values of a row object (CSV or JSONL) in place: numbers with separators,
+    currency and ranges; dates in the chosen order and zone. Errors of every field at once."""
+    errors = []
+    if kind == ImportKind.LEADS:
+        for name in NUMBER_TARGETS:
+            value = row.get(name)
+            if not isinstance(value, str):
+                continue
+            try:
+                plain, note = number(value, name=name, decimal=options.decimal, ranges=options.ranges)
+            except RowError as exc:
+                errors.append(str(exc))
+                continue
+            row[name] = plain
+            if note:
+                notes.append(note + f" in attributes.{name}_range")
+                attributes = row.get("attributes")
+                if isinstance(attributes, dict):
+                    attributes[f"{name}_range"] = value.strip()
+    for name in TIME_TARGETS:
+        value = row.get(name)
+        if isinstance(value, str) and value.strip():
+            try:
+                row[name] = timestamp(value, name=name, date_format=options.date_format, timezone=options.timezone)
+            except RowError as exc:
+                errors.append(str(exc))
+    if errors:
+        # And the row's other problems, as leads/rows.py would list them with the rest.
+        failed = {e.split(":", 1)[0] for e in errors}
+        probe = {k: v for k, v in row.items() if k not in failed}
+        try:
+            (parse_lead if kind == ImportKind.LEADS else parse_event)(probe)
+        except RowError as exc:
+            errors += [m for m in str(exc).split("; ") if m.split(":", 1)[0] not in failed]
+        raise RowError("; ".join(errors))
     return row
 
 
-def _with_offset(value, options: dict):
-    """With the option "timestamps without offset are UTC", add the Z; anything else is left to rows.py."""
-    if not isinstance(value, str) or options.get("naive") != "utc":
-        return value
+# --- files on disk (the import commands) -------------------------------------------------------------
+
+
+@dataclass
+class FileImport:
+    """A file the import commands read: its rows, and for CSV the header, delimiter and mapping."""
+
+    rows: Iterator[tuple[int, object]]
+    notes: list[tuple[int, str]]
+    header: list[str] | None = None
+    delimiter: str | None = None
+    mapping: list[str] | None = None
+
+
+def mapping_file_read(path: str | Path) -> dict[str, str]:
+    """A --mapping file: a JSON or YAML object of {column name in the file: target}, where a
+    target is one of our field names, "skip", or "extra" (keep as attributes/properties)."""
+    path = Path(path)
     try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return value
-    return value.strip() + "Z" if parsed.tzinfo is None else value
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UploadError(f"{path}: cannot read the mapping file: {exc}") from None
+    try:
+        if path.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text)
+        else:
+            data = json.loads(text)
+    except Exception as exc:  # JSON and YAML errors alike
+        kind = "YAML" if path.suffix.lower() in (".yaml", ".yml") else "JSON"
+        raise UploadError(f"{path}: not valid {kind}: {exc}") from None
+    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+        raise UploadError(f"{path}: the mapping must be an object of column name -> target (both text)")
+    return data
+
+
+def mapping_apply(kind: str, header: list[str], mapping: list[str], overrides: dict[str, str]) -> list[str]:
+    """The suggested mapping with a --mapping file's columns put in; UploadError on a column the
+    file does not have or a target we do not know."""
+    targets = {*targets_for(kind), SKIP, EXTRA}
+    known = ", ".join(sorted(targets))
+    problems = [f"the mapping names column {c!r}, which the file does not have" for c in overrides if c not in header]
+    for column, target in overrides.items():
+        if target not in targets:
+            problems.append(f"column {column!r}: unknown target {target!r} (one of {known})")
+    if problems:
+        raise UploadError("; ".join(problems))
+    return [overrides.get(column, target) for column, target in zip(header, mapping, strict=True)]
+
+
+def file_rows(
+    path: str | Path,
+    *,
+    kind: str,
+    options: ImportOptions,
+    delimiter: str = "",
+    preset: str = "auto",
+    mapping: dict[str, str] | None = None,
+    now: str | None = None,
+) -> FileImport:
+    """The rows of a .csv or .jsonl file, read as the import page reads them (same mapping,
+    presets and CRM values), for the import commands. UploadError for a file that cannot be read
+    at all: not UTF-8, malformed CSV, an empty file, a mapping that cannot work."""
+    from .rows import check_readable
+
+    path = Path(path)
+    csv_file = path.suffix.lower() == ".csv" and path.is_file()
+    try:
+        if not csv_file:  # a CSV file is checked below, with its own delimiter
+            check_readable(path)
+    except RowError as exc:
+        raise UploadError(str(exc)) from None
+    problems = options.problems()
+    if problems:
+        raise UploadError("; ".join(problems))
+    now = now or iso_z(timezone.now())
+    notes: list[tuple[int, str]] = []
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(HEAD_BYTES)
+    except OSError as exc:
+        raise UploadError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if not head.strip(b"\xef\xbb\xbf \t\r\n"):
+        raise UploadError(f"{path.name} is empty: there are no rows to import.")
+    if path.suffix.lower() != ".csv":
+        return FileImport(rows=_jsonl_rows(path, kind, options, notes), notes=notes)
+    header, delimiter = read_header(head, delimiter)
+    csv_check(path, delimiter)
+    columns = suggest_mapping(kind, header, preset)
+    if mapping:
+        columns = mapping_apply(kind, header, columns, mapping)
+    problems = mapping_problems(kind, columns, options)
+    if problems:
+        raise UploadError(" ".join(problems))
+    source = ImportUpload(kind=kind, header=header, delimiter=delimiter)
+    rows = _csv_rows(path, source, columns, options, notes, now)
+    first = next(rows, None)
+    if first is None:
+        raise UploadError(f"{path.name} has a header but no rows: there is nothing to import.")
+    return FileImport(
+        rows=itertools.chain([first], rows), notes=notes, header=header, delimiter=delimiter, mapping=columns
+    )
+
+
+def _csv_rows(path, source, columns, options, notes, now) -> Iterator[tuple[int, object]]:
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        for line, cells in _records(source, fh):
+            try:
+                row, row_notes = build_row(source.kind, source.header, columns, options, cells, now)
+            except RowError as exc:
+                yield line, exc
+                continue
+            notes.extend((line, note) for note in row_notes)
+            yield line, row
+
+
+def _jsonl_rows(path: Path, kind: str, options: ImportOptions, notes) -> Iterator[tuple[int, object]]:
+    with path.open(encoding="utf-8-sig") as fh:
+        for number_, text in enumerate(fh, start=1):
+            if not text.strip():
+                continue
+            try:
+                obj = json.loads(text, parse_constant=_no_constant)
+            except json.JSONDecodeError as exc:
+                yield number_, RowError(f"row: not valid JSON ({exc.msg})")
+                continue
+            except ValueError as exc:  # NaN, Infinity
+                yield number_, RowError(f"row: {exc} (NaN and Infinity are not JSON numbers)")
+                continue
+            if isinstance(obj, dict):
+                row_notes: list[str] = []
+                try:
+                    obj = convert_row(kind, obj, options, row_notes)
+                except RowError as exc:
+                    yield number_, exc
+                    continue
+                notes.extend((number_, note) for note in row_notes)
+            yield number_, obj
+
+
+def upload_options(upload: ImportUpload) -> ImportOptions:
+    """The options an upload was queued with (older uploads said "naive": "utc" / "reject")."""
+    data = dict(upload.options or {})
+    return options_from(data)
+
+
+def options_from(data: dict) -> ImportOptions:
+    data = dict(data or {})
+    if "naive" in data and "timezone" not in data:
+        data["timezone"] = "UTC" if data["naive"] == "utc" else ""
+    return ImportOptions.from_dict(data)
 
 
 def _records(upload: ImportUpload, fh) -> Iterator[tuple[int, list[str]]]:
@@ -360,12 +579,15 @@ def _records(upload: ImportUpload, fh) -> Iterator[tuple[int, list[str]]]:
         yield reader.line_num, cells
 
 
-def upload_preview(*, upload: ImportUpload, mapping: list[str], options: dict, limit: int = PREVIEW_ROWS) -> list[dict]:
-    """The first rows as they would be imported, each with its row object and its error, if any.
+def upload_preview(
+    *, upload: ImportUpload, mapping: list[str], options: dict | ImportOptions, limit: int = PREVIEW_ROWS
+) -> list[dict]:
+    """The first rows as they would be imported, each with its row object, error and notes.
 
     Reads only the head of the file; nothing is stored. For events, an unknown lead is an error
-    here as it would be in the import.
+    here as it would be in the import; for leads, each owner shows the user it matches.
     """
+    options = options if isinstance(options, ImportOptions) else options_from(options)
     now = iso_z(timezone.now())
     rows = []
     with upload_path(upload).open(encoding="utf-8-sig", newline="", errors="replace") as fh:
@@ -373,34 +595,81 @@ def upload_preview(*, upload: ImportUpload, mapping: list[str], options: dict, l
             for line, cells in islice(_records(upload, fh), limit):
                 rows.append(_preview_row(upload, mapping, options, line, cells, now))
         except csv.Error as exc:
-            rows.append({"line": "?", "row": {}, "error": f"malformed CSV: {exc}"})
+            rows.append({"line": "?", "row": {}, "error": f"malformed CSV: {exc}", "notes": []})
     if upload.kind == ImportKind.EVENTS:
         wanted = {r["row"].get("lead") for r in rows if not r["error"]}
         known = set(Lead.objects.filter(external_id__in=[w for w in wanted if w]).values_list("external_id", flat=True))
         for r in rows:
             if not r["error"] and r["row"].get("lead") not in known:
                 r["error"] = f"lead: unknown lead id {r['row'].get('lead')!r}"
+    else:
+        names = {r["row"]["owner"] for r in rows if isinstance(r["row"].get("owner"), str)}
+        found, _ = owners_match(names=names)
+        usernames = dict(get_user_model().objects.filter(pk__in=found.values()).values_list("pk", "username"))
+        for r in rows:
+            owner = r["row"].get("owner")
+            if isinstance(owner, str):
+                matched = usernames.get(found.get(owner))
+                r["row"]["owner"] = f"{owner} → {matched}" if matched else f"{owner} → {_fallback_label(options)}"
     return rows
 
 
+def _fallback_label(options: ImportOptions) -> str:
+    return options.owner_fallback or "unassigned (matches no user)"
+
+
 def _preview_row(upload, mapping, options, line, cells, now) -> dict:
+    row: dict = {}
     try:
-        row = build_row(upload.kind, upload.header, mapping, options, cells, now)
+        row, notes = build_row(upload.kind, upload.header, mapping, options, cells, now)
         parsed = parse_lead(row) if upload.kind == ImportKind.LEADS else parse_event(row)
         if upload.kind == ImportKind.LEADS:
             row["id"] = parsed.external_id
-        return {"line": line, "row": row, "error": ""}
+        return {"line": line, "row": row, "error": "", "notes": notes}
     except RowError as exc:
-        return {"line": line, "row": locals().get("row", {}), "error": str(exc)}
+        return {"line": line, "row": row, "error": str(exc), "notes": []}
+
+
+def upload_owners(*, upload: ImportUpload, mapping: list[str], limit: int = OWNER_SCAN_ROWS) -> dict:
+    """The owner names of the file's first `limit` rows that match no user, with their row counts
+    and why, for the preview: {"unmatched": [(name, rows, reason)], "matched": n, "complete": bool}."""
+    if upload.kind != ImportKind.LEADS or "owner" not in mapping:
+        return {"unmatched": [], "matched": 0, "complete": True}
+    column = mapping.index("owner")
+    counts: dict[str, int] = {}
+    complete = True
+    with upload_path(upload).open(encoding="utf-8-sig", newline="", errors="replace") as fh:
+        try:
+            for n, (_, cells) in enumerate(_records(upload, fh)):
+                if n >= limit:
+                    complete = False
+                    break
+                name = cells[column].strip() if column < len(cells) else ""
+                if name:
+                    counts[name] = counts.get(name, 0) + 1
+        except csv.Error:
+            complete = False
+    found, reasons = owners_match(names=counts)
+    unmatched = sorted(
+        ((name, rows, reasons.get(name, "")) for name, rows in counts.items() if name not in found),
+        key=lambda item: (-item[1], item[0]),
+    )
+    return {"unmatched": unmatched, "matched": len(found), "complete": complete}
 
 
 def upload_check(*, upload: ImportUpload) -> int:
     """Stream the whole file once: UTF-8 and well-formed CSV, or UploadError naming the line. Returns rows."""
+    return csv_check(upload_path(upload), upload.delimiter)
+
+
+def csv_check(path: Path, delimiter: str) -> int:
+    """Stream a CSV file once with its delimiter: UTF-8 and well-formed, or UploadError naming
+    the line. Returns its rows (less the header)."""
     rows = 0
     line = 1
     try:
-        with upload_path(upload).open(encoding="utf-8-sig", newline="") as fh:
-            reader = csv.reader(fh, delimiter=upload.delimiter, strict=True)
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            reader = csv.reader(fh, delimiter=delimiter, strict=True)
             for cells in reader:
                 line = reader.line_num
                 if cells and not (len(cells) == 1 and not cells[0].strip()):
@@ -414,13 +683,14 @@ def upload_check(*, upload: ImportUpload) -> int:
 
 
 @transaction.atomic
-def upload_queue(*, upload: ImportUpload, mapping: list[str], options: dict) -> ImportUpload:
+def upload_queue(*, upload: ImportUpload, mapping: list[str], options: dict | ImportOptions) -> ImportUpload:
     """Fix the mapping and send the import to the `ingest` queue (once the transaction commits)."""
+    options = options if isinstance(options, ImportOptions) else options_from(options)
     problems = mapping_problems(upload.kind, mapping, options)
     if problems:
         raise UploadError(" ".join(problems))
     claimed = ImportUpload.objects.filter(pk=upload.pk, state=ImportState.UPLOADED).update(
-        mapping=mapping, options=options, state=ImportState.QUEUED, queued_at=timezone.now()
+        mapping=mapping, options=options.as_dict(), state=ImportState.QUEUED, queued_at=timezone.now()
     )
     if not claimed:
         raise UploadError("This file is already being imported.")
@@ -467,7 +737,13 @@ def upload_run(*, upload_id: int) -> str:
         return ImportState.FAILED
     except Exception as exc:
         log.exception("import %s failed", upload_id)
-        _finish(upload, ImportState.FAILED, f"The import stopped on an internal error: {exc}")
+        stored = ImportUpload.objects.filter(pk=upload_id).values_list("accepted", flat=True).first() or 0
+        _finish(
+            upload,
+            ImportState.FAILED,
+            f"The import stopped on an internal error ({exc.__class__.__name__}: {exc}) after storing "
+            f"{stored} rows of the batches before it; the rows of the batch it was in were not stored.",
+        )
         raise
     _finish(upload, ImportState.DONE, "")
     return ImportState.DONE
@@ -479,11 +755,21 @@ def _finish(upload: ImportUpload, state: str, error: str) -> None:
 
 
 def _import_rows(upload: ImportUpload) -> None:
+    """Store the rows batch by batch; each batch's valid rows, its refused rows and the counters
+    commit together. Leads count once however often their id repeats (within this run)."""
     from .tasks import enqueue_scoring
 
     now = iso_z(upload.created_at)
-    ingest = leads_import if upload.kind == ImportKind.LEADS else events_ingest
+    options = upload_options(upload)
+    fallback = None
+    if options.owner_fallback:
+        fallback = get_user_model().objects.filter(username=options.owner_fallback).values_list("pk", flat=True).first()
+        if fallback is None:
+            raise UploadError(f"No user {options.owner_fallback!r} to give the leads whose owner matches no user.")
     errors = list(upload.errors or [])
+    result = dict((upload.options or {}).get("result") or {})
+    report = ImportReport(unmatched_owners=dict(result.get("unmatched_owners") or {}))
+    notes = [tuple(n) for n in result.get("notes") or []]
     skip = upload.rows_done
     with upload_path(upload).open("rb") as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as fh:
         # raw.tell() is how far the text layer has read: the progress in bytes.
@@ -492,23 +778,40 @@ def _import_rows(upload: ImportUpload) -> None:
             rows = []
             for line, cells in batch:
                 try:
-                    rows.append(
-                        (line, build_row(upload.kind, upload.header, upload.mapping, upload.options, cells, now))
-                    )
+                    row, row_notes = build_row(upload.kind, upload.header, upload.mapping, options, cells, now)
                 except RowError as exc:
                     rows.append((line, exc))
+                    continue
+                rows.append((line, row))
+                notes.extend((line, note) for note in row_notes[: max(0, MAX_ERRORS_KEPT - len(notes))])
+            before = (report.accepted, report.duplicates)
             with transaction.atomic():
-                report, touched = ingest(rows=rows, report=RowReport())
+                if upload.kind == ImportKind.LEADS:
+                    _, touched = leads_import(
+                        rows=rows, report=report, owner_fallback=fallback, started_at=upload.started_at
+                    )
+                else:
+                    _, touched = events_ingest(rows=rows, report=report)
+                refused = list(report.rejected)
+                report.rejected.clear()  # kept on the upload (the first ones), not in memory
                 room = MAX_ERRORS_KEPT - len(errors)
                 if room > 0:
-                    errors.extend([line, reason] for line, reason in report.rejected[:room])
+                    errors.extend([line, reason] for line, reason in sorted(refused)[:room])
+                result.update(
+                    unmatched_owners=report.unmatched_owners,
+                    created=result.get("created", 0) + report.created,
+                    updated=result.get("updated", 0) + report.updated,
+                    notes=[list(n) for n in notes],
+                )
+                report.created = report.updated = 0
                 ImportUpload.objects.filter(pk=upload.pk).update(
                     rows_done=F("rows_done") + len(batch),
-                    accepted=F("accepted") + report.accepted,
-                    rejected=F("rejected") + len(report.rejected),
-                    duplicates=F("duplicates") + report.duplicates,
+                    accepted=F("accepted") + report.accepted - before[0],
+                    rejected=F("rejected") + len(refused),
+                    duplicates=F("duplicates") + report.duplicates - before[1],
                     bytes_done=raw.tell(),
                     errors=errors,
+                    options={**(upload.options or {}), "result": result},
                     heartbeat_at=timezone.now(),
                 )
                 enqueue_scoring(touched)
@@ -533,3 +836,25 @@ def import_upload(upload_id: int) -> str:
 @shared_task(name="leads.uploads_resend_stale")
 def uploads_resend_stale_task() -> list[int]:
     return uploads_resend_stale()
+
+
+def uploads_purge_unimported(*, older_than: timedelta | None = None) -> int:
+    """Delete uploads never imported (still "uploaded") older than IMPORT_UNUSED_HOURS: the file
+    and its row. A user who uploads and walks away leaves nothing on the disk for long. Returns
+    how many were deleted."""
+    age = older_than if older_than is not None else timedelta(hours=settings.IMPORT_UNUSED_HOURS)
+    cutoff = timezone.now() - age
+    deleted = 0
+    for upload in ImportUpload.objects.filter(state=ImportState.UPLOADED, created_at__lt=cutoff).only(
+        "pk", "stored_name"
+    ):
+        # The row only if it is still unimported: a user may queue it at this very moment.
+        if ImportUpload.objects.filter(pk=upload.pk, state=ImportState.UPLOADED).delete()[0]:
+            upload_path(upload).unlink(missing_ok=True)
+            deleted += 1
+    return deleted
+
+
+@shared_task(name="leads.uploads_purge_unimported")
+def uploads_purge_unimported_task() -> int:
+    return uploads_purge_unimported()

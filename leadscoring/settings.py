@@ -222,6 +222,8 @@ CELERY_IMPORTS = ["leads.uploads", "leads.webhooks"]
 CELERY_BEAT_SCHEDULE = {
     "webhooks-resend-stale": {"task": "leads.webhooks_resend_stale", "schedule": 300.0},
     "uploads-resend-stale": {"task": "leads.uploads_resend_stale", "schedule": 300.0},
+    # Uploads never imported are deleted after IMPORT_UNUSED_HOURS (default queue).
+    "uploads-purge-unimported": {"task": "leads.uploads_purge_unimported", "schedule": 3600.0},
     "rescore-jobs-sweep": {"task": "leads.rescore_jobs_sweep", "schedule": float(envint("RESCORE_SWEEP_SECONDS", 60))},
     "nightly-decay": {
         "task": "leads.nightly_decay",
@@ -289,6 +291,8 @@ IMPORT_MAX_BYTES = envint("IMPORT_MAX_BYTES", 200 * 1024 * 1024)
 IMPORT_BATCH_ROWS = envint("IMPORT_BATCH_ROWS", 2000)
 # A running import whose worker has not reported a batch for this long is taken over.
 IMPORT_STALE_SECONDS = envint("IMPORT_STALE_SECONDS", 300)
+# An upload left at the mapping step (never imported) is deleted, file and row, after this long.
+IMPORT_UNUSED_HOURS = envint("IMPORT_UNUSED_HOURS", 24)
 
 # --- Webhooks out -------------------------------------------------------------------------------
 WEBHOOK_TIMEOUT_SECONDS = envint("WEBHOOK_TIMEOUT_SECONDS", 10)

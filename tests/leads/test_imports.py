@@ -4,9 +4,14 @@ Malformed files (wrong encoding, UTF-16 byte-order mark, unclosed quote, wrong d
 refused with a clear message and store nothing; big files are streamed, never read whole.
 """
 
+import json
 import tracemalloc
+from datetime import UTC
+from pathlib import Path
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.core.files import File
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -330,3 +335,226 @@ def test_others_cannot_see_an_upload(client, admin_user, personas):
     client.force_login(other)
     assert client.get(f"{START}{up.pk}/").status_code == 404
     assert client.get(START).status_code == 200
+
+
+# --- real CRM exports (tests/fixtures/crm) -----------------------------------------------------------
+
+CRM = Path(__file__).resolve().parent.parent / "fixtures" / "crm"
+EXPECTED = json.loads((CRM / "expected.json").read_text(encoding="utf-8"))
+PAGE_OPTIONS = {"date_format": "iso", "timezone": "UTC", "decimal": ".", "ranges": "lower", "missing_created": "reject"}
+
+
+def lead_as_expected(lead: Lead) -> dict:
+    return {
+        "first_name": lead.first_name,
+        "company": lead.company,
+        "employees": lead.employees,
+        "annual_revenue": lead.annual_revenue,
+        "created_at": lead.created_at.astimezone(UTC).isoformat(),
+        "owner": lead.owner.username if lead.owner_id else None,
+        "attributes": lead.attributes,
+    }
+
+
+def import_on_the_page(client, monkeypatch, capture, name: str, kind: str, options: dict) -> tuple[ImportUpload, str]:
+    """Upload a file with the delimiter left to detection, take the suggested mapping, preview with
+    `options`, import; returns the finished upload and the preview page."""
+    data = (CRM / name).read_bytes()
+    response = client.post(START, {"kind": kind, "delimiter": "", "file": SimpleUploadedFile(name, data)})
+    assert response.status_code == 302, response.content.decode()
+    up = ImportUpload.objects.latest("id")
+    form = {f"col_{i}": t for i, t in enumerate(up.mapping)} | PAGE_OPTIONS | {"owner_fallback": ""} | options
+    preview = client.post(f"{START}{up.pk}/", form | {"action": "preview"}).content.decode()
+    monkeypatch.setattr(uploads.import_upload, "apply_async", lambda args, **kw: None)
+    with capture(execute=True):
+        response = client.post(f"{START}{up.pk}/", form | {"action": "import"})
+    assert response.status_code == 302, response.content.decode()
+    with capture(execute=True):
+        assert upload_run(upload_id=up.pk) == ImportState.DONE
+    up.refresh_from_db()
+    return up, preview
+
+
+@pytest.mark.parametrize("name", ["hubspot-contacts.csv", "salesforce-leads.csv"])
+def test_crm_exports_import_every_row_through_the_page(
+    name, admin_client, personas, monkeypatch, django_capture_on_commit_callbacks
+):
+    # Given a HubSpot- or Salesforce-shaped export (BOM, its own delimiter, separators, currency,
+    # ranges, US or EU dates, owners by full name) and the date order and zone of its users
+    expected = EXPECTED[name]
+    up, preview = import_on_the_page(
+        admin_client, monkeypatch, django_capture_on_commit_callbacks, name, "leads", expected["options"]
+    )
+    # Then the delimiter was detected, every preview row is valid, the owner that matches no user
+    # is listed with the choice, and every row is stored with its values read as the CRM meant them
+    assert up.delimiter == (";" if name.startswith("salesforce") else ",")
+    assert f"{len(expected['leads'])} valid" in preview
+    (unmatched,) = expected["unmatched_owners"]
+    assert "1 owner name in the file matches no user" in preview and f"<td>{unmatched}</td>" in preview
+    assert (up.rows_total, up.accepted, up.rejected, up.errors) == (len(expected["leads"]),) * 2 + (0, [])
+    stored = {lead.external_id: lead_as_expected(lead) for lead in Lead.objects.select_related("owner")}
+    assert stored == expected["leads"]
+    assert up.options["result"]["unmatched_owners"] == expected["unmatched_owners"]
+    progress = admin_client.get(f"{START}{up.pk}/progress/").content.decode()
+    assert "Owners that match no user" in progress and unmatched in progress and "left unassigned" in progress
+
+
+def test_crm_activities_import_through_the_page(
+    admin_client, personas, monkeypatch, django_capture_on_commit_callbacks
+):
+    leads = EXPECTED["salesforce-leads.csv"]
+    import_on_the_page(
+        admin_client, monkeypatch, django_capture_on_commit_callbacks, "salesforce-leads.csv", "leads", leads["options"]
+    )
+    expected = EXPECTED["salesforce-activities.csv"]
+    up, _ = import_on_the_page(
+        admin_client,
+        monkeypatch,
+        django_capture_on_commit_callbacks,
+        "salesforce-activities.csv",
+        "events",
+        expected["options"],
+    )
+    assert (up.accepted, up.rejected) == (len(expected["events"]), 0)
+    stored = {
+        e.external_id: {
+            "lead": e.lead.external_id,
+            "kind": e.kind,
+            "occurred_at": e.occurred_at.astimezone(UTC).isoformat(),
+            "properties": e.properties,
+        }
+        for e in Event.objects.select_related("lead")
+    }
+    assert stored == expected["events"]
+
+
+def test_unmatched_owners_can_all_go_to_one_user(
+    admin_client, personas, monkeypatch, django_capture_on_commit_callbacks
+):
+    # Given the HubSpot export, whose "Pat Former" is no user, imported with "assign them all to rep2"
+    options = EXPECTED["hubspot-contacts.csv"]["options"] | {"owner_fallback": "rep2"}
+    up, preview = import_on_the_page(
+        admin_client, monkeypatch, django_capture_on_commit_callbacks, "hubspot-contacts.csv", "leads", options
+    )
+    # Then the preview said so and the lead went to rep2; the lead without an owner stays unassigned
+    assert "Pat Former → rep2" in preview
+    assert Lead.objects.get(external_id="104").owner.username == "rep2"
+    assert Lead.objects.get(external_id="105").owner is None
+    assert Lead.objects.get(external_id="101").owner.username == "rep"
+
+
+def test_the_preview_shows_each_value_as_read_and_asks_for_the_date_order(admin_client, personas):
+    response = upload(admin_client, (CRM / "hubspot-contacts.csv").read_bytes().decode("utf-8"), delimiter="")
+    up = ImportUpload.objects.get()
+    form = {f"col_{i}": t for i, t in enumerate(up.mapping)} | PAGE_OPTIONS
+    # With ISO dates only, "8/8/2026" is refused with what to choose
+    html = admin_client.post(f"{START}{up.pk}/", form | {"action": "preview"}).content.decode().replace("&#x27;", "'")
+    assert response.status_code == 302
+    assert "created_at: '8/8/2026' is not ISO 8601: choose the date format of the file" in html
+    # With US dates and the New York zone, the row reads as the CRM meant it
+    html = admin_client.post(
+        f"{START}{up.pk}/", form | {"date_format": "us", "timezone": "America/New_York", "action": "preview"}
+    ).content.decode()
+    assert "created_at=2026-08-08T00:00:00-04:00" in html and "employees=10001" in html
+    assert "owner=robin rep → rep2" in html and "owner=Pat Former → unassigned" in html
+    # Ranges kept as text: the number stays empty and the preview notes it
+    html = admin_client.post(
+        f"{START}{up.pk}/", form | {"date_format": "us", "ranges": "text", "action": "preview"}
+    ).content.decode()
+    assert "employees: the range &#x27;51-200&#x27; is kept as text in attributes.employees_range" in html
+    assert not Lead.objects.exists()
+
+
+def test_the_import_page_is_in_the_navigation_of_those_who_may_import(client, personas):
+    for username, linked in [("admin", True), ("rep", False), ("marketer", False), ("manager", False)]:
+        client.force_login(personas[username])
+        html = client.get("/").content.decode()
+        assert ('href="/leads/import/"' in html) is linked, username
+    importer = get_user_model().objects.create_user("ops")
+    importer.user_permissions.set(Permission.objects.filter(codename="add_event"))
+    client.force_login(importer)
+    assert 'href="/leads/import/"' in client.get("/").content.decode()
+
+
+# --- never a half-stored import -----------------------------------------------------------------------
+
+
+def long_company_file(rows: int = 2500, bad_row: int = 2301) -> str:
+    lines = ["id,created_at,company"]
+    for i in range(1, rows + 1):
+        company = "x" * 300 if i == bad_row else f"Company {i}"
+        lines.append(f"L-{i:05d},2026-01-01T00:00:00Z,{company}")
+    return "\n".join(lines) + "\n"
+
+
+def test_a_row_too_long_for_its_column_is_refused_and_every_other_row_stored(
+    admin_client, monkeypatch, django_capture_on_commit_callbacks
+):
+    # Given 2,500 rows (two batches) whose row 2,301 has a 300-character company, uploaded on the page
+    assert upload(admin_client, long_company_file()).status_code == 302
+    up = ImportUpload.objects.get()
+    form = {f"col_{i}": t for i, t in enumerate(up.mapping)} | PAGE_OPTIONS
+    monkeypatch.setattr(uploads.import_upload, "apply_async", lambda args, **kw: None)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert admin_client.post(f"{START}{up.pk}/", form | {"action": "import"}).status_code == 302
+    # When the background import runs, then it ends done, with that one row refused by its line
+    assert upload_run(upload_id=up.pk) == ImportState.DONE
+    up.refresh_from_db()
+    assert (up.rows_total, up.rows_done, up.accepted, up.rejected) == (2500, 2500, 2499, 1)
+    ((line, reason),) = up.errors
+    assert line == 2302 and reason.startswith("company:") and "200" in reason
+    assert up.error == "" and Lead.objects.count() == 2499
+    assert not Lead.objects.filter(external_id="L-02301").exists()
+    progress = admin_client.get(f"{START}{up.pk}/progress/").content.decode()
+    assert "Done" in progress and "2302" in progress and "company:" in progress
+
+
+def test_repeated_ids_count_once(admin_user, settings):
+    settings.IMPORT_BATCH_ROWS = 2  # the repeat comes in the next batch
+    text = "id,created_at,title\n" + "".join(
+        f"{i},2026-01-01T00:00:00Z,{title}\n" for i, title in [("L-1", "CEO"), ("L-2", "CTO"), ("L-1", "CFO")]
+    )
+    up = upload_store(file=csv_file(text), kind=ImportKind.LEADS, user=admin_user)
+    upload_queue(upload=up, mapping=up.mapping, options={})
+    assert upload_run(upload_id=up.pk) == ImportState.DONE
+    up.refresh_from_db()
+    assert (up.accepted, up.duplicates, up.rejected) == (2, 1, 0)
+    assert up.options["result"]["created"] == 2
+    assert Lead.objects.get(external_id="L-1").title == "CFO"
+
+
+def test_the_delimiter_is_detected_unless_chosen(admin_user):
+    for text, delimiter in [("id;created_at\n", ";"), ("id\tcreated_at\n", "\t"), ("id,created_at\n", ",")]:
+        up = upload_store(
+            file=csv_file(text + "L-1" + delimiter + "2026-01-01T00:00:00Z\n"), kind="leads", user=admin_user
+        )
+        assert (up.delimiter, up.header) == (delimiter, ["id", "created_at"])
+
+
+# --- uploads never imported --------------------------------------------------------------------------
+
+
+def test_uploads_never_imported_are_deleted_after_a_day(admin_user, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from leads.uploads import uploads_purge_unimported_task
+
+    # Given an upload left at the mapping step two days ago, a fresh one, and an old one imported
+    old, fresh, queued = (
+        upload_store(file=csv_file("id\nL-1\n"), kind=ImportKind.LEADS, user=admin_user) for _ in range(3)
+    )
+    upload_queue(upload=queued, mapping=["id"], options={"missing_created": "now"})
+    two_days_ago = timezone.now() - timedelta(days=2)
+    ImportUpload.objects.filter(pk__in=[old.pk, queued.pk]).update(created_at=two_days_ago)
+    # When the periodic task runs
+    assert uploads_purge_unimported_task.apply().get() == 1
+    # Then only the old unimported upload is gone, file and row
+    assert not ImportUpload.objects.filter(pk=old.pk).exists() and not upload_path(old).exists()
+    assert upload_path(fresh).exists() and upload_path(queued).exists()
+    assert set(ImportUpload.objects.values_list("pk", flat=True)) == {fresh.pk, queued.pk}
+    # And beat runs it on the default queue
+    entry = next(e for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"] == uploads_purge_unimported_task.name)
+    assert entry["schedule"] <= 24 * 3600
+    assert uploads_purge_unimported_task.name not in settings.CELERY_TASK_ROUTES  # -> CELERY_TASK_DEFAULT_QUEUE

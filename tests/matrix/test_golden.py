@@ -74,9 +74,9 @@ def run_pipeline(env, tmp_path) -> list[dict]:
     for model in ("b2b-saas.json", "example-random.json"):
         manage(env, "import_model", str(EXAMPLES / model), "--publish")
     out = manage(env, "import_leads", str(EXAMPLES / "leads.jsonl"))
-    assert "30 leads accepted, 0 rejected" in out
+    assert "30 leads stored (30 new, 0 updated), 0 rows refused" in out
     out = manage(env, "import_events", str(EXAMPLES / "events.jsonl"))
-    assert "216 events accepted, 0 rejected, 10 repeated ids ignored" in out
+    assert "216 events stored, 0 rows refused, 10 repeated ids ignored" in out
     manage(env, "rescore", "--as-of", (EXAMPLES / "as_of.txt").read_text().strip(), "--chunk-size", "7")
     target = tmp_path / "scores.jsonl"
     manage(env, "export_scores", "--format", "jsonl", "--output", str(target))

@@ -2,27 +2,30 @@ import time
 
 from django.core.management.base import BaseCommand
 
-from leads.services import events_ingest
+from leads.choices import ImportKind
+from leads.services import ImportReport, events_ingest
 from leads.tasks import enqueue_scoring
 
-from ._rows import rows_or_fail, write_report
+from ._rows import add_import_arguments, open_rows, write_report
 
 
 class Command(BaseCommand):
     help = (
-        "Import events from .jsonl or .csv. A repeated event id for the same lead is ignored; rows "
-        "with an unknown lead or a timestamp without offset are reported and not stored."
+        "Import events from .csv or .jsonl. A repeated event id for the same lead is ignored; rows "
+        "with an unknown lead or a bad value are listed with their line and reason and not stored, "
+        "and the command then exits with status 1. See docs/imports.md."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("path")
+        add_import_arguments(parser, leads=False)
 
-    def handle(self, path, **options):
+    def handle(self, **options):
         started = time.monotonic()
-        report, touched = events_ingest(rows=rows_or_fail(path, "properties"))
-        elapsed = time.monotonic() - started
+        source, _, _ = open_rows(options, kind=ImportKind.EVENTS)
+        self.owner_fallback = ""
+        report, touched = events_ingest(rows=source.rows, report=ImportReport())
         # Scores follow on the ingest queue, one task per 1,000 affected leads.
         enqueue_scoring(touched)
-        write_report(self, report, "events")
-        rate = report.accepted / elapsed if elapsed else 0
-        self.stdout.write(f"took {elapsed:.2f} s ({rate:,.0f} events/s)")
+        rate = report.accepted / (time.monotonic() - started or 1)
+        write_report(self, report, "events", source, started)
+        self.stdout.write(f"{rate:,.0f} events/s")

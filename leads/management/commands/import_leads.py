@@ -2,25 +2,28 @@ import time
 
 from django.core.management.base import BaseCommand
 
+from leads.choices import ImportKind
 from leads.services import leads_import
 from leads.tasks import enqueue_scoring
 
-from ._rows import rows_or_fail, write_report
+from ._rows import add_import_arguments, open_rows, write_report
 
 
 class Command(BaseCommand):
     help = (
-        "Import leads from .jsonl or .csv, upserting by id. Numeric strings are coerced; rows that "
-        "fail validation are reported with their reason and never stored."
+        "Import leads from .csv (a CRM export: delimiter detected, columns mapped as on the import page) "
+        "or .jsonl, upserting by id. Every valid row is stored; refused rows are listed with their line "
+        "and reason, and the command then exits with status 1. See docs/imports.md."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("path")
+        add_import_arguments(parser, leads=True)
 
-    def handle(self, path, **options):
+    def handle(self, **options):
         started = time.monotonic()
-        report, touched = leads_import(rows=rows_or_fail(path, "attributes"))
+        source, read, fallback = open_rows(options, kind=ImportKind.LEADS)
+        self.owner_fallback = read.owner_fallback
+        report, touched = leads_import(rows=source.rows, owner_fallback=fallback)
         # Scores follow on the ingest queue, one task per 1,000 affected leads.
         enqueue_scoring(touched)
-        write_report(self, report, "leads")
-        self.stdout.write(f"took {time.monotonic() - started:.2f} s")
+        write_report(self, report, "leads", source, started)

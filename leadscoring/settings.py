@@ -58,7 +58,12 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, so it sees the user and request.htmx: the site's error pages even with DEBUG on.
+    "leadscoring.middleware.FriendlyErrorsMiddleware",
 ]
+# With DEBUG on (the demo), 404 and 500 still show the site's pages, not Django's debug pages
+# (which list every URL pattern, or the settings): set FRIENDLY_ERROR_PAGES=0 to debug.
+FRIENDLY_ERROR_PAGES = envbool("FRIENDLY_ERROR_PAGES", True)
 
 ROOT_URLCONF = "leadscoring.urls"
 WSGI_APPLICATION = "leadscoring.wsgi.application"

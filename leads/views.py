@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.http import Http404
+from django.http import Http404, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -64,17 +64,57 @@ def _segments(model: ScoringModel | None) -> list[tuple[str, str]] | None:
     return [(s.key, s.label) for s in version_spec(version=version).segments] if version else None
 
 
+def _as_asked(data, query):
+    """`data` with the stages as the query named them: links keep the pages' default implicit."""
+    data = data.copy()
+    if stages_default(query):
+        data.pop("stage", None)
+    else:
+        data.setlist("stage", query.getlist("stage"))
+    return data
+
+
+def _with_params(querystring: str, **params) -> str:
+    """`querystring` with each of `params` replacing its values (None: removed) and no page."""
+    query = QueryDict(querystring, mutable=True)
+    query.pop("page", None)
+    for key, value in params.items():
+        query.pop(key, None)
+        if value is not None:
+            query[key] = value
+    return query.urlencode()
+
+
 def _list_url(base: str, **params) -> str:
     query = "&".join(part for part in (base, urlencode(params)) if part)
     return f"{reverse('leads:list')}?{query}"
 
 
+# The lists open on the leads a rep can still work: not accepted (SQL), rejected or recycled.
+OPEN_STAGES = (Stage.LEAD, Stage.MQL)
+# `stage=any` (the filter form always sends it) means "the stages ticked, or every stage if none".
+ANY_STAGE = "any"
+
+
+def stages_default(query) -> bool:
+    """True when the query names no stage: the list shows OPEN_STAGES."""
+    return "stage" not in query
+
+
 def _filters(request, models):
-    """The chosen model and the bound filter set for a list page (the list and the grid)."""
+    """The chosen model and the filter data for a list page (the list and the grid).
+
+    Without a `stage` in the query the pages show open leads (OPEN_STAGES); the API's default
+    is unchanged (every stage), as the default is the pages', not the filter set's.
+    """
     model = _pick_model(models, request.GET.get("model"))
     data = request.GET.copy()
     if model is not None:
         data["model"] = model.slug
+    if stages_default(data):
+        data.setlist("stage", list(OPEN_STAGES))
+    else:
+        data.setlist("stage", [s for s in data.getlist("stage") if s != ANY_STAGE])
     return model, data
 
 
@@ -101,6 +141,9 @@ def lead_list(request):
 
     current = querystring_clean(request.GET.urlencode())
     context = {
+        "stage_scope": "open" if stages_default(request.GET) else "chosen" if data.getlist("stage") else "every",
+        "every_stage_query": _with_params(current, stage=ANY_STAGE),
+        "open_only_query": _with_params(current, stage=None),
         "table": table,
         "filterset": filterset,
         "scoring_model": model,
@@ -130,7 +173,7 @@ def lead_grid(request):
         counts = leads_grade_counts(queryset=filterset.qs) if valid else {}
     else:
         filterset = LeadFilterSet(data, Lead.objects.none(), request=request)
-    base = querystring_clean(data.urlencode())
+    base = querystring_clean(_as_asked(data, request.GET).urlencode())
     digits = "4321"
     rows = [
         {

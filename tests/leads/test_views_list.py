@@ -14,6 +14,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from leads import lifecycle
 from leads.filtersets import LeadFilterSet
 from leads.models import SavedFilter
 from leads.saved_filters import querystring_clean
@@ -126,6 +127,58 @@ def test_the_segment_filter_offers_the_models_segments(ws, client, manager):
     content = as_user(client, manager).get("/leads/").content.decode()
     assert '<option value="enterprise">Enterprise</option>' in content
     assert '<option value="default">Mid-market</option>' in content
+
+
+# --- the default view: open leads ------------------------------------------------------------------
+
+
+@pytest.fixture
+def decided(ws, manager):
+    """The three MQLs decided by sales: L-HOT accepted (SQL), L-MEGA rejected, L-OTHER recycled."""
+    model = ws.scoring_model
+    lifecycle.lead_accept(lead=ws.leads["L-HOT"], scoring_model=model, user=manager)
+    lifecycle.lead_reject(lead=ws.leads["L-MEGA"], scoring_model=model, user=manager, reason="wrong_fit")
+    lifecycle.lead_recycle(lead=ws.leads["L-OTHER"], scoring_model=model, user=manager)
+    return ws
+
+
+OPEN = ["L-WARM", "L-DECAY", "L-FREE", "L-COLD"]  # highest score first
+
+
+def test_the_list_opens_on_open_leads_by_score(decided, client, manager):
+    # Given three of the top leads accepted, rejected and recycled
+    client = as_user(client, manager)
+    # When the list is opened with no stage asked for, then only leads still to work are listed
+    assert rows(client) == OPEN
+    page = client.get("/leads/").content.decode()
+    assert "Showing <strong>open leads</strong>" in page
+    # and the filter form shows the default ticked: lead and MQL, not the other three
+    assert 'value="lead" id="id_stage_0" checked>' in page and 'value="mql" id="id_stage_1" checked>' in page
+    assert 'value="sql" id="id_stage_2">' in page
+
+
+def test_every_stage_is_one_click_away(decided, client, manager):
+    client = as_user(client, manager)
+    page = client.get("/leads/?tier=hot").content.decode()
+    assert 'href="?tier=hot&amp;stage=any"' in page  # "Show every stage" keeps the other filters
+    assert set(rows(client, "stage=any")) == ALL
+    assert rows(client, "stage=any&stage=sql") == ["L-HOT"]
+    assert set(rows(client, "stage=rejected&stage=recycled")) == {"L-MEGA", "L-OTHER"}
+
+
+def test_the_presets_and_the_grid_follow_the_default(decided, client, manager):
+    client = as_user(client, manager)
+    assert rows(client, "tier=hot") == []  # the three hot leads are all decided
+    response = client.get(f"/leads/grid/?model={SLUG}")
+    counts = {c["grade"]: c["count"] for row in response.context["rows"] for c in row["cells"] if c["count"]}
+    assert sum(counts.values()) == len(OPEN)
+    assert response.context["rows"][0]["cells"][0]["url"] == f"/leads/?model={SLUG}&grade=A4"
+
+
+def test_the_api_still_lists_every_stage_by_default(decided, client, manager):
+    client = as_user(client, manager)
+    response = client.get(f"/api/v1/leads/?model={SLUG}&page_size=50", headers={"Accept": "application/json"})
+    assert {lead["id"] for lead in response.json()["results"]} == ALL
 
 
 # --- the same filter set serves the API -------------------------------------------------------------

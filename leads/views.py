@@ -59,6 +59,11 @@ def _pick_model(models: list[ScoringModel], slug: str | None) -> ScoringModel | 
     return models[0] if models else None
 
 
+def segment_label(*, version, key: str) -> str:
+    """The label people read for a segment key of a version (the key itself if it has none)."""
+    return next((s.label for s in version_spec(version=version).segments if s.key == key), key)
+
+
 def _segments(model: ScoringModel | None) -> list[tuple[str, str]] | None:
     version = version_live(scoring_model=model) if model else None
     return [(s.key, s.label) for s in version_spec(version=version).segments] if version else None
@@ -124,9 +129,10 @@ def lead_list(request):
     models = scoring_models_listed()
     model, data = _filters(request, models)
     queryset = leads_prioritized(user=request.user, model=model) if model else Lead.objects.none()
-    filterset = LeadFilterSet(data, queryset, request=request, segments=_segments(model), scoring_models=models)
+    segments = _segments(model)
+    filterset = LeadFilterSet(data, queryset, request=request, segments=segments, scoring_models=models)
     rows = filterset.qs if filterset.is_valid() else queryset.none()
-    table = LeadTable(rows, scoring_model=model)
+    table = LeadTable(rows, scoring_model=model, segment_labels=dict(segments or ()))
 
     export = request.GET.get("_export")
     if export in EXPORT_FORMATS:
@@ -267,6 +273,7 @@ def lead_detail(request, pk: int):
     cards = [
         {
             "score": score,
+            "segment_label": segment_label(version=score.version, key=score.segment),
             "chosen": score is chosen,
             "panel": _stage_context(
                 lead=lead,

@@ -114,6 +114,8 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
+# One date format and one date-time format on every page (leadscoring/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["leadscoring.formats"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

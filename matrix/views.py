@@ -120,6 +120,26 @@ def model_detail(request, slug):
     return render(request, "matrix/model_detail.html", context)
 
 
+def audit_sentence(entry) -> str:
+    """An audit entry as people read it: "Imported draft version 1", not `draft_imported`."""
+    d = entry.detail or {}
+    n, revision = d.get("number"), d.get("revision")
+    sentences = {
+        "draft_imported": lambda: f"Imported as draft version {n}",
+        "draft_started": lambda: f"Started draft version {n} from the live version {d.get('from_number')}",
+        "draft_updated": lambda: f"Edited draft version {n}, now at revision {revision}",
+        "approved": lambda: f"Approved revision {revision} of version {n} for {d.get('role', 'a team')}",
+        "published": lambda: f"Published version {n}: every lead is rescored",
+        "restored": lambda: f"Restored version {d.get('from_number')} as draft version {n}",
+    }
+    if entry.action in sentences:
+        return sentences[entry.action]()
+    # An action this page does not know yet: still words, with its details.
+    words = entry.action.replace("_", " ").capitalize()
+    extra = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in d.items() if k != "changes")
+    return f"{words} ({extra})" if extra else words
+
+
 @permission_required(VIEW, raise_exception=True)
 def model_history(request, slug):
     scoring_model = get_object_or_404(ScoringModel, slug=slug)
@@ -137,7 +157,10 @@ def model_history(request, slug):
         "diff": diff,
         "a": a or (versions[1].number if len(versions) > 1 else ""),
         "b": b or (versions[0].number if versions else ""),
-        "audit": model_audit(scoring_model=scoring_model),
+        "audit": [
+            {"entry": entry, "sentence": audit_sentence(entry), "changes": (entry.detail or {}).get("changes")}
+            for entry in model_audit(scoring_model=scoring_model)
+        ],
         "can": _can(request.user),
     }
     return render(request, "matrix/model_history.html", context)

@@ -40,7 +40,7 @@ class LeadTable(BaseTable):
     score = tables.Column(verbose_name="Score", attrs={"td": {"class": "num"}, "th": {"class": "num"}})
     tier = tables.Column(verbose_name="Tier", attrs={"td": {"class": "nowrap"}})
     grade = tables.Column(verbose_name="Grade")
-    segment = tables.Column(verbose_name="Segment")
+    segment = tables.Column(verbose_name="Segment", attrs={"td": {"class": "segment"}})
     company = tables.Column(verbose_name="Company")
     title = tables.Column(verbose_name="Title")
     owner = tables.Column(verbose_name="Owner", order_by=("owner__last_name", "owner__first_name", "owner__username"))

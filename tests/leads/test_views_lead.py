@@ -293,7 +293,7 @@ def test_attributes_read_as_words_and_numbers(ws, client, manager):
     assert "Annual revenue 4,763,902,000 " in body and "Employees 12,000 " in body
     assert "4763902000" not in body
     # and the attribute reads as words
-    assert "Budget confirmed True" in body
+    assert "Budget confirmed yes" in body
     # and dates have one format: "2026-05-02 10:14"
     assert re.search(r"Created \d{4}-\d\d-\d\d \d\d:\d\d ", body)
 

@@ -62,12 +62,18 @@ def kinds_words(kinds) -> str:
 
 
 def signed(value) -> str:
-    """+20, −20, 0, +12.50: whole numbers without decimals, a real minus sign."""
+    """+20, −20, 0, +12.5, +126.91: the one format of points and scores on every page (at most two
+    decimals, trailing zeros dropped, thousands separated, a real minus sign)."""
     number = Decimal(str(value))
-    text = f"{abs(number):.0f}" if number == number.to_integral_value() else f"{abs(number):.2f}"
-    if number > 0:
+    text = f"{abs(number):,.2f}".rstrip("0").rstrip(".")
+    if number > 0 and text != "0":
         return "+" + text
-    return MINUS + text if number < 0 else "0"
+    return MINUS + text if number < 0 and text != "0" else "0"
+
+
+def with_article(words: str) -> str:
+    """ "a web visit", "an e-mail sent", "an unsubscribe": the article goes by the first sound."""
+    return f"an {words}" if words[:1].lower() in "aeiou" else f"a {words}"
 
 
 def _days(days: float) -> str:
@@ -262,7 +268,7 @@ def _differences(score: Score, result: ScoreResult) -> list[str]:
     for name in ("score", "fit", "engagement"):
         stored, now = Decimal(getattr(score, name)), getattr(result, name)
         if stored != now:
-            out.append(f"{name}: stored {stored}, explained {now}")
+            out.append(f"{name}: stored {signed(stored).lstrip('+')}, explained {signed(now).lstrip('+')}")
     for name in ("segment", "tier", "grade", "mql"):
         if getattr(score, name) != getattr(result, name):
             out.append(f"{name}: stored {getattr(score, name)}, explained {getattr(result, name)}")
@@ -340,7 +346,7 @@ def _reason(note: EventNote, spec: ModelSpec, criteria: dict[str, Criterion], as
         return f"after this score was computed ({as_of:%Y-%m-%d %H:%M} UTC): the next rescore counts it"
     if note.status == single.DUPLICATE:
         return f"repeats event id {event.external_id}: the same event is counted once"
-    return f"no criterion of this model rewards a {kind_words(event.kind)} like this one"
+    return f"no criterion of this model rewards {with_article(kind_words(event.kind))} like this one"
 
 
 def _cap_words(criterion: Criterion) -> str:

@@ -63,7 +63,12 @@ class LeadFilterSet(django_filters.FilterSet):
     stage = django_filters.MultipleChoiceFilter(
         choices=Stage.choices, method="filter_stage", label="Lifecycle stage", widget=forms.CheckboxSelectMultiple
     )
-    mql = django_filters.BooleanFilter(method="filter_mql", label="MQL")
+    mql = django_filters.BooleanFilter(
+        method="filter_mql",
+        label="MQL",
+        # Django's NullBooleanSelect says "Unknown" for "either": a filter means "any".
+        widget=forms.Select(choices=[("", "Any"), ("true", "Yes"), ("false", "No")]),
+    )
     owner = django_filters.CharFilter(
         method="filter_owner",
         label="Owner",

@@ -175,9 +175,11 @@ def pct(value) -> str:
 
 
 def hours(value) -> str:
+    # Always hours: these columns and the chart say "(h)", and a column mixing "3.2 d" with
+    # "67.2 h" cannot be compared at a glance.
     if value is None:
         return "—"
-    return f"{value:,.1f} h" if value < 72 else f"{value / 24:,.1f} d"
+    return f"{value:,.1f} h"
 
 
 def num(value) -> str:

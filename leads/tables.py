@@ -40,7 +40,7 @@ class LeadTable(BaseTable):
     score = tables.Column(verbose_name="Score", attrs={"td": {"class": "num"}, "th": {"class": "num"}})
     tier = tables.Column(verbose_name="Tier", attrs={"td": {"class": "nowrap"}})
     grade = tables.Column(verbose_name="Grade")
-    segment = tables.Column(verbose_name="Segment")
+    segment = tables.Column(verbose_name="Segment", attrs={"td": {"class": "segment"}})
     company = tables.Column(verbose_name="Company")
     title = tables.Column(verbose_name="Title")
     owner = tables.Column(verbose_name="Owner", order_by=("owner__last_name", "owner__first_name", "owner__username"))
@@ -48,7 +48,11 @@ class LeadTable(BaseTable):
         verbose_name="Last activity", format="Y-m-d H:i", attrs={"td": {"class": "nowrap"}}
     )
     stage = tables.Column(verbose_name="Stage", attrs={"td": {"class": "nowrap"}})
-    change = tables.Column(verbose_name="Since yesterday", attrs={"td": {"class": "num"}, "th": {"class": "num"}})
+    # empty_values=(): a lead not scored 24 hours ago has no change (None) and still gets its
+    # cell rendered ("new"), instead of the table's "—" for every lead of a fresh history.
+    change = tables.Column(
+        verbose_name="Since yesterday", empty_values=(), attrs={"td": {"class": "num"}, "th": {"class": "num"}}
+    )
     # Exported, not shown by default.
     external_id = tables.Column(verbose_name="Lead id")
     email = tables.Column(verbose_name="E-mail")
@@ -87,8 +91,9 @@ class LeadTable(BaseTable):
         default_columns = fields[:11]
         row_attrs = {"data-lead": lambda record: record.external_id}
 
-    def __init__(self, *args, scoring_model=None, **kwargs):
+    def __init__(self, *args, scoring_model=None, segment_labels=None, **kwargs):
         self.scoring_model = scoring_model
+        self.segment_labels = segment_labels or {}
         super().__init__(*args, **kwargs)
 
     # --- cells -----------------------------------------------------------------------------------
@@ -116,6 +121,13 @@ class LeadTable(BaseTable):
     def value_tier(self, value):
         return value
 
+    def render_segment(self, value):
+        # The live version's label; a key it no longer has (a score from an older version) as is.
+        return self.segment_labels.get(value, value)
+
+    def value_segment(self, value):
+        return value  # exports carry the key, a stable value for spreadsheets and integrations
+
     def render_owner(self, value):
         return value.get_full_name() or value.username
 
@@ -132,6 +144,8 @@ class LeadTable(BaseTable):
     def render_change(self, record):
         if record.previous_score is None:
             return format_html('<span class="change-new" title="{}">new</span>', "not scored 24 hours ago")
+        # The score now against the score in force 24 hours ago (the newest ScoreHistory row
+        # then): a lead scored both times whose score did not move shows 0.
         change = record.change or 0
         css = "up" if change > 0 else "down" if change < 0 else "same"
         return format_html('<span class="change change-{}">{}</span>', css, signed(change))

@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.http import Http404
+from django.http import Http404, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -59,9 +59,35 @@ def _pick_model(models: list[ScoringModel], slug: str | None) -> ScoringModel | 
     return models[0] if models else None
 
 
+def segment_label(*, version, key: str) -> str:
+    """The label people read for a segment key of a version (the key itself if it has none)."""
+    return next((s.label for s in version_spec(version=version).segments if s.key == key), key)
+
+
 def _segments(model: ScoringModel | None) -> list[tuple[str, str]] | None:
     version = version_live(scoring_model=model) if model else None
     return [(s.key, s.label) for s in version_spec(version=version).segments] if version else None
+
+
+def _as_asked(data, query):
+    """`data` with the stages as the query named them: links keep the pages' default implicit."""
+    data = data.copy()
+    if stages_default(query):
+        data.pop("stage", None)
+    else:
+        data.setlist("stage", query.getlist("stage"))
+    return data
+
+
+def _with_params(querystring: str, **params) -> str:
+    """`querystring` with each of `params` replacing its values (None: removed) and no page."""
+    query = QueryDict(querystring, mutable=True)
+    query.pop("page", None)
+    for key, value in params.items():
+        query.pop(key, None)
+        if value is not None:
+            query[key] = value
+    return query.urlencode()
 
 
 def _list_url(base: str, **params) -> str:
@@ -69,12 +95,31 @@ def _list_url(base: str, **params) -> str:
     return f"{reverse('leads:list')}?{query}"
 
 
+# The lists open on the leads a rep can still work: not accepted (SQL), rejected or recycled.
+OPEN_STAGES = (Stage.LEAD, Stage.MQL)
+# `stage=any` (the filter form always sends it) means "the stages ticked, or every stage if none".
+ANY_STAGE = "any"
+
+
+def stages_default(query) -> bool:
+    """True when the query names no stage: the list shows OPEN_STAGES."""
+    return "stage" not in query
+
+
 def _filters(request, models):
-    """The chosen model and the bound filter set for a list page (the list and the grid)."""
+    """The chosen model and the filter data for a list page (the list and the grid).
+
+    Without a `stage` in the query the pages show open leads (OPEN_STAGES); the API's default
+    is unchanged (every stage), as the default is the pages', not the filter set's.
+    """
     model = _pick_model(models, request.GET.get("model"))
     data = request.GET.copy()
     if model is not None:
         data["model"] = model.slug
+    if stages_default(data):
+        data.setlist("stage", list(OPEN_STAGES))
+    else:
+        data.setlist("stage", [s for s in data.getlist("stage") if s != ANY_STAGE])
     return model, data
 
 
@@ -84,9 +129,10 @@ def lead_list(request):
     models = scoring_models_listed()
     model, data = _filters(request, models)
     queryset = leads_prioritized(user=request.user, model=model) if model else Lead.objects.none()
-    filterset = LeadFilterSet(data, queryset, request=request, segments=_segments(model), scoring_models=models)
+    segments = _segments(model)
+    filterset = LeadFilterSet(data, queryset, request=request, segments=segments, scoring_models=models)
     rows = filterset.qs if filterset.is_valid() else queryset.none()
-    table = LeadTable(rows, scoring_model=model)
+    table = LeadTable(rows, scoring_model=model, segment_labels=dict(segments or ()))
 
     export = request.GET.get("_export")
     if export in EXPORT_FORMATS:
@@ -101,6 +147,9 @@ def lead_list(request):
 
     current = querystring_clean(request.GET.urlencode())
     context = {
+        "stage_scope": "open" if stages_default(request.GET) else "chosen" if data.getlist("stage") else "every",
+        "every_stage_query": _with_params(current, stage=ANY_STAGE),
+        "open_only_query": _with_params(current, stage=None),
         "table": table,
         "filterset": filterset,
         "scoring_model": model,
@@ -130,7 +179,7 @@ def lead_grid(request):
         counts = leads_grade_counts(queryset=filterset.qs) if valid else {}
     else:
         filterset = LeadFilterSet(data, Lead.objects.none(), request=request)
-    base = querystring_clean(data.urlencode())
+    base = querystring_clean(_as_asked(data, request.GET).urlencode())
     digits = "4321"
     rows = [
         {
@@ -224,6 +273,7 @@ def lead_detail(request, pk: int):
     cards = [
         {
             "score": score,
+            "segment_label": segment_label(version=score.version, key=score.segment),
             "chosen": score is chosen,
             "panel": _stage_context(
                 lead=lead,

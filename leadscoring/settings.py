@@ -58,9 +58,14 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Sees the user and request.htmx: the site's error pages even with DEBUG on.
+    "leadscoring.middleware.FriendlyErrorsMiddleware",
     # Last (as axes asks): turns a refused login into the "try again later" page.
     "axes.middleware.AxesMiddleware",
 ]
+# With DEBUG on (the demo), 404 and 500 still show the site's pages, not Django's debug pages
+# (which list every URL pattern, or the settings): set FRIENDLY_ERROR_PAGES=0 to debug.
+FRIENDLY_ERROR_PAGES = envbool("FRIENDLY_ERROR_PAGES", True)
 
 ROOT_URLCONF = "leadscoring.urls"
 WSGI_APPLICATION = "leadscoring.wsgi.application"
@@ -132,6 +137,8 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
+# One date format and one date-time format on every page (leadscoring/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["leadscoring.formats"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -15,6 +15,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     # The API (docs/api.md): one package per app, token or session auth, schema and docs beside it.
+    path("api/v1/", views.ApiRootView.as_view(), name="api-root"),
     path("api/v1/", include("leads.api.urls")),
     path("api/v1/", include("matrix.api.urls")),
     path("api/schema/", SchemaView.as_view(), name="api-schema"),
@@ -30,3 +31,9 @@ urlpatterns = [
     path("notifications/", views_pipeline.notification_list, name="notifications"),
     path("notifications/read/", views_pipeline.notifications_read, name="notifications-read"),
 ]
+
+# The site's own error pages (templates/403.html, 404.html, 500.html); with DEBUG on,
+# leadscoring.middleware.FriendlyErrorsMiddleware shows them too.
+handler403 = views.permission_denied
+handler404 = views.page_not_found
+handler500 = views.server_error

@@ -170,7 +170,10 @@ def model_draft_start(*, scoring_model: ScoringModel, user=None) -> ModelVersion
     live = versions.filter(status=VersionStatus.PUBLISHED).first()
     if live is None:
         raise DraftError(f"{scoring_model.slug} has no live version to start a draft from")
-    return model_version_restore(version=live, user=user)
+    # A copy of the live version, like a restore, but nothing was restored: say what happened.
+    return model_version_restore(
+        version=live, user=user, note=f"Started from the live version {live.number}", action="draft_started"
+    )
 
 
 def _approval_roles(user) -> list[str]:
@@ -244,8 +247,11 @@ def model_draft_publish(*, version: ModelVersion, user, revision: int) -> ModelV
 
 
 @transaction.atomic
-def model_version_restore(*, version: ModelVersion, user=None) -> ModelVersion:
-    """A new draft whose document is a copy of `version`'s (any status), audited as a restore."""
+def model_version_restore(
+    *, version: ModelVersion, user=None, note: str | None = None, action: str = "restored"
+) -> ModelVersion:
+    """A new draft whose document is a copy of `version`'s (any status), audited as a restore
+    (or as `action` with `note`: model_draft_start starts a draft this way)."""
     scoring_model = ScoringModel.objects.select_for_update().get(pk=version.scoring_model_id)
     source = ModelVersion.objects.get(pk=version.pk)
     spec: ModelSpec = parse_document(source.document)
@@ -256,7 +262,7 @@ def model_version_restore(*, version: ModelVersion, user=None) -> ModelVersion:
         number=number,
         status=VersionStatus.DRAFT,
         document=copy.deepcopy(source.document),
-        note=f"Restored from version {source.number}",
+        note=f"Restored from version {source.number}" if note is None else note,
         based_on=source,
         created_by=user,
         updated_by=user,
@@ -265,7 +271,7 @@ def model_version_restore(*, version: ModelVersion, user=None) -> ModelVersion:
         scoring_model=scoring_model,
         version=draft,
         user=user,
-        action="restored",
+        action=action,
         number=number,
         from_number=source.number,
     )

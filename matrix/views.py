@@ -8,7 +8,7 @@ from django.contrib.auth.decorators import permission_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from leads.models import RescoreJob
 
@@ -24,10 +24,12 @@ from .selectors import (
     model_versions,
     scoring_models_overview,
     spec_max_score,
+    version_live,
     version_spec,
     versions_diff,
     workspace_settings,
 )
+from .workshop import impact_preview_latest
 
 VIEW = "matrix.view_scoringmodel"
 FIT_LETTERS = ("A", "B", "C", "D")
@@ -118,6 +120,26 @@ def model_detail(request, slug):
     return render(request, "matrix/model_detail.html", context)
 
 
+def audit_sentence(entry) -> str:
+    """An audit entry as people read it: "Imported draft version 1", not `draft_imported`."""
+    d = entry.detail or {}
+    n, revision = d.get("number"), d.get("revision")
+    sentences = {
+        "draft_imported": lambda: f"Imported as draft version {n}",
+        "draft_started": lambda: f"Started draft version {n} from the live version {d.get('from_number')}",
+        "draft_updated": lambda: f"Edited draft version {n}, now at revision {revision}",
+        "approved": lambda: f"Approved revision {revision} of version {n} for {d.get('role', 'a team')}",
+        "published": lambda: f"Published version {n}: every lead is rescored",
+        "restored": lambda: f"Restored version {d.get('from_number')} as draft version {n}",
+    }
+    if entry.action in sentences:
+        return sentences[entry.action]()
+    # An action this page does not know yet: still words, with its details.
+    words = entry.action.replace("_", " ").capitalize()
+    extra = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in d.items() if k != "changes")
+    return f"{words} ({extra})" if extra else words
+
+
 @permission_required(VIEW, raise_exception=True)
 def model_history(request, slug):
     scoring_model = get_object_or_404(ScoringModel, slug=slug)
@@ -135,7 +157,10 @@ def model_history(request, slug):
         "diff": diff,
         "a": a or (versions[1].number if len(versions) > 1 else ""),
         "b": b or (versions[0].number if versions else ""),
-        "audit": model_audit(scoring_model=scoring_model),
+        "audit": [
+            {"entry": entry, "sentence": audit_sentence(entry), "changes": (entry.detail or {}).get("changes")}
+            for entry in model_audit(scoring_model=scoring_model)
+        ],
         "can": _can(request.user),
     }
     return render(request, "matrix/model_history.html", context)
@@ -154,6 +179,11 @@ def _revision(request) -> int | None:
         return None
 
 
+def _back(request, slug):
+    """Where a sign-off form goes back to: the draft editor when it was sent from there."""
+    return redirect("matrix:draft", slug=slug) if request.POST.get("back") == "draft" else None
+
+
 @require_POST
 @permission_required("matrix.approve_version", raise_exception=True)
 def version_approve(request, slug, number):
@@ -166,21 +196,49 @@ def version_approve(request, slug, number):
         messages.success(
             request, f"Version {version.number} revision {approval.revision}: {approval.role} approval recorded."
         )
-    return redirect("matrix:detail", slug=slug)
+    return _back(request, slug) or redirect("matrix:detail", slug=slug)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @permission_required("matrix.publish_version", raise_exception=True)
 def version_publish(request, slug, number):
+    """GET: "publish and rescore every lead?" with what the latest impact preview of this
+    revision says it will do. POST: publish (the revision the user confirmed) and go to the job."""
+    if request.method == "GET":
+        return _publish_confirm(request, slug, number)
     version = _version(slug, number)
     try:
         version = services.model_draft_publish(version=version, user=request.user, revision=_revision(request))
     except (services.DraftError, services.PublishError) as exc:
         messages.error(request, str(exc))
-        return redirect("matrix:detail", slug=slug)
+        return _back(request, slug) or redirect("matrix:detail", slug=slug)
     job = RescoreJob.objects.filter(version=version).order_by("-id").first()
     messages.success(request, f"Version {version.number} is live: every lead is being rescored.")
     return redirect(reverse("job-detail", args=[job.pk]) if job else reverse("matrix:detail", args=[slug]))
+
+
+def _publish_confirm(request, slug, number):
+    version = get_object_or_404(
+        ModelVersion.objects.select_related("scoring_model").prefetch_related("approvals__user"),
+        scoring_model__slug=slug,
+        number=number,
+    )
+    if version.status != VersionStatus.DRAFT:
+        state = version.get_status_display().lower()
+        messages.error(request, f"Version {version.number} is {state}: nothing to publish.")
+        return redirect("matrix:detail", slug=slug)
+    preview = impact_preview_latest(version=version)
+    context = {
+        "scoring_model": version.scoring_model,
+        "draft": version,
+        "status": approvals_status(version=version, settings=workspace_settings()),
+        "preview": preview,
+        "preview_current": preview is not None and preview.revision == version.revision,
+        "back": request.GET.get("back") == "draft",
+        "live": version_live(scoring_model=version.scoring_model),
+        "leads_scored": sum(model_grade_counts(scoring_model=version.scoring_model).values()),
+    }
+    return render(request, "matrix/publish_confirm.html", context)
 
 
 @require_POST

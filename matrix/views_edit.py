@@ -23,7 +23,7 @@ from .engine.document import DocumentError
 from .forms import ITEM_FORMS, SettingsForm, plain, split_errors
 from .models import ModelVersion, ScoringModel
 from .selectors import approvals_status, condition_suggestions, draft_edits_since, version_spec, workspace_settings
-from .views import _criterion_row, _decay_words
+from .views import _can, _criterion_row, _decay_words
 
 EDIT = "matrix.edit_draft"
 HEADINGS = {"criteria": "Criteria", "decay": "Decay rules", "segments": "Segments and thresholds"}
@@ -78,9 +78,11 @@ def _rows(spec, section: str) -> list[dict]:
     ]
 
 
-def _editor_context(draft: ModelVersion, *, opened=None, notice=None, stale=None) -> dict:
+def _editor_context(draft: ModelVersion, *, opened=None, notice=None, stale=None, saved=None, user=None) -> dict:
     """What the editor fragment needs. `opened` is the form shown open: {"section", "key" (None
-    for a new row), "form", "revision"}; "settings" is a section too."""
+    for a new row), "form", "revision"}; "settings" is a section too. `saved` is the write just
+    made, confirmed next to what it changed: {"section", "key" (None: the section itself, e.g.
+    after a removal), "message"}."""
     spec = version_spec(version=draft)
     sections = []
     for section in drafts.SECTIONS:
@@ -110,13 +112,15 @@ def _editor_context(draft: ModelVersion, *, opened=None, notice=None, stale=None
         "opened": opened,
         "notice": notice,
         "stale": stale,
+        "saved": saved,
+        "can": _can(user) if user is not None else {},
         "status": approvals_status(version=draft, settings=workspace_settings()),
         "suggestions": condition_suggestions(spec=spec),
     }
 
 
 def _render_editor(request, draft, *, status=200, **kwargs):
-    context = _editor_context(draft, **kwargs)
+    context = _editor_context(draft, user=request.user, **kwargs)
     if request.htmx:
         # Whatever asked (a row's form, a button), the answer is the whole editor: every form in
         # it then carries the draft's current revision.
@@ -147,7 +151,13 @@ def draft_editor(request, slug):
         opened = {"section": section, "key": None, "form": form, "revision": draft.revision}
     elif "settings" in request.GET:
         opened = _settings_opened(draft)
-    return _render_editor(request, draft, opened=opened)
+    saved = None
+    if "saved" in request.GET:
+        # After a plain (non-htmx) save: the redirect names what was saved, confirmed in place.
+        section, _, key = request.GET["saved"].partition(":")
+        if section in (*drafts.SECTIONS, "settings"):
+            saved = {"section": section, "key": key or None, "message": f"Saved in revision {draft.revision}."}
+    return _render_editor(request, draft, opened=opened, saved=saved)
 
 
 def _item_opened(draft, section, key, revision=None) -> dict | None:
@@ -231,13 +241,15 @@ def _stale(draft: ModelVersion, revision: int) -> dict:
     return {"seen": revision, "edits": draft_edits_since(version=draft, revision=revision)}
 
 
-def _save(request, draft, *, revision, build, locate=None, opened=None, done: str):
+def _save(request, draft, *, revision, build, where: tuple[str, str | None], locate=None, opened=None, done: str):
     """Save `build(document)` (the new document) as the draft's next revision, if the draft is
     still at `revision`. `locate(document)` names the edited row's JSON path ("criteria[2]"), to
     put the validator's errors next to the open form's fields.
 
-    Answers with the editor: on success closed, with `done` as notice; on a refused save with
-    the open form (`opened`) showing the errors by field, or the stale explanation.
+    Answers with the editor: on success closed, with `done` confirmed next to what changed
+    (`where`: the section and the row's key, None for the section itself) and kept in view; on
+    a refused save with the open form (`opened`) showing the errors by field, or the stale
+    explanation.
     """
     if draft.revision != revision:
         return _refuse_stale(request, draft, revision, opened)
@@ -256,12 +268,21 @@ def _save(request, draft, *, revision, build, locate=None, opened=None, done: st
         return _render_editor(request, draft, status=422, opened=opened, notice="Not saved: see the errors below.")
     except (services.DraftError, drafts.MissingItem) as exc:
         return _refused(request, draft, f"Not saved: {exc}.")
-    notice = f"{done} Revision {draft.revision} saved; approvals of earlier revisions no longer count."
+    section, key = where
     if request.htmx:
+        message = f"{done} Revision {draft.revision} saved; approvals of earlier revisions no longer count."
         draft = _draft(draft.scoring_model.slug, draft.number)
-        return _render_editor(request, draft, notice=notice)
-    messages.success(request, notice)
-    return redirect("matrix:draft", slug=draft.scoring_model.slug)
+        return _render_editor(request, draft, saved={"section": section, "key": key, "message": message})
+    # A plain post: back to the editor, scrolled to the row, which says it was saved.
+    url = _editor_url(draft.scoring_model.slug, saved=f"{section}:{key or ''}")
+    return redirect(f"{url}#{_anchor(section, key)}")
+
+
+def _anchor(section: str, key: str | None) -> str:
+    """The id of what a save changed on the page (templates/matrix/draft/_row.html, _section.html)."""
+    if section == "settings":
+        return "draft-settings"
+    return f"{section}-row-{key}" if key else f"draft-{section}"
 
 
 def _refused(request, draft, message: str):
@@ -314,7 +335,16 @@ def item_save(request, slug, number, section, key=None):
 
     noun = drafts.NOUNS[section].capitalize()
     done = f"{noun} {item['key']} added." if key is None else f"{noun} {item['key']} saved."
-    return _save(request, draft, revision=revision, build=build, locate=locate, opened=opened, done=done)
+    return _save(
+        request,
+        draft,
+        revision=revision,
+        build=build,
+        where=(section, item["key"]),
+        locate=locate,
+        opened=opened,
+        done=done,
+    )
 
 
 @require_POST
@@ -329,7 +359,12 @@ def item_delete(request, slug, number, section, key):
         return drafts.item_remove(document, section=section, key=key)
 
     return _save(
-        request, draft, revision=revision, build=build, done=f"{drafts.NOUNS[section].capitalize()} {key} removed."
+        request,
+        draft,
+        revision=revision,
+        build=build,
+        where=(section, None),
+        done=f"{drafts.NOUNS[section].capitalize()} {key} removed.",
     )
 
 
@@ -353,6 +388,7 @@ def item_move(request, slug, number, section, key):
         draft,
         revision=revision,
         build=build,
+        where=(section, key),
         done=f"{drafts.NOUNS[section].capitalize()} {key} moved {direction}.",
     )
 
@@ -372,4 +408,12 @@ def settings_save(request, slug, number):
     def build(document):
         return drafts.settings_change(document, settings=form.to_settings())
 
-    return _save(request, draft, revision=revision, build=build, opened=opened, done="Model settings saved.")
+    return _save(
+        request,
+        draft,
+        revision=revision,
+        build=build,
+        where=("settings", None),
+        opened=opened,
+        done="Model settings saved.",
+    )

@@ -19,3 +19,17 @@ def plain(value) -> str:
     if value is None or value == "":
         return ""
     return _signed(value).lstrip("+")
+
+
+@register.filter
+def amount(value) -> str:
+    """A money-like amount, currency unknown: 4,763,902,000 or 12,500.5 (at most two decimals)."""
+    if value is None or value == "":
+        return ""
+    return _signed(value).lstrip("+")
+
+
+@register.filter
+def words(value) -> str:
+    """A stored key read as words: `budget_confirmed` -> "budget confirmed"."""
+    return str(value).replace("_", " ").replace("-", " ") if value is not None else ""

@@ -4,7 +4,8 @@ Given a workspace scored through the real services (tests/leads/workspace_data.p
 `new-biz` version 1 live), the marketing editor starts a draft, raises a criterion's points in
 the draft editor (htmx: the row's form opens and saves in place, no reload), previews the impact,
 and approves; the sales editor, in a second browser, sees the draft waiting for the sales
-approval and approves; the marketer publishes, lands on the rescore job, and once the workers'
+approval and approves; the marketer publishes from the draft editor, confirms with the impact
+summary in front of them, lands on the rescore job, and once the workers'
 steps have run (the test runs them: no broker in browser tests) sees the lead's new score.
 
 The worked numbers (see workspace_build's docstring): "Pricing page visit" goes from 20 to 35.
@@ -112,11 +113,16 @@ def test_marketing_and_sales_take_a_draft_to_published_and_the_leads_are_rescore
     points.fill("35")
     row.get_by_role("button", name="Save").click()
 
-    # Then the editor comes back in place at revision 2, the row shows the new points
+    # Then the editor comes back in place at revision 2, the row shows the new points and says,
+    # right there and in view (focused, so a screen reader reads it too), that it was saved
     expect(editor).to_have_attribute("data-revision", "2")
-    expect(maya.locator(".draft-notice")).to_have_text(
-        "Criterion pricing-visit saved. Revision 2 saved; approvals of earlier revisions no longer count."
+    saved = row.locator(".draft-saved")
+    expect(saved).to_have_text(
+        "✓ Criterion pricing-visit saved. Revision 2 saved; approvals of earlier revisions no longer count."
     )
+    expect(saved).to_be_focused()
+    expect(saved).to_be_in_viewport()
+    expect(maya.locator(".draft-saved")).to_have_count(1)
     expect(row.locator(".points")).to_have_text("35 points")
     expect(row.locator("form")).to_have_count(3)  # up, down, remove: the edit form is closed
     assert _not_reloaded(maya)
@@ -203,11 +209,21 @@ def test_marketing_and_sales_take_a_draft_to_published_and_the_leads_are_rescore
     approvals = Approval.objects.filter(version=draft, revision=2).order_by("role")
     assert [(a.role, a.user) for a in approvals] == [("marketing", marketer), ("sales", saleslead)]
 
-    # When the marketer, back on the matrix page, publishes
-    maya.reload()
-    signoff = maya.locator("article.signoff")
-    expect(signoff.locator("li").nth(1)).to_contain_text("Sales: approved by Sam Saleslead")
-    publish = signoff.get_by_role("button", name="Publish and rescore every lead")
+    # When the marketer, back in the draft editor, asks to publish
+    maya.goto(f"{matrix_url}draft/")
+    expect(maya.locator(".draft-approvals")).to_contain_text("Sales: approved by Sam Saleslead")
+    maya.get_by_role("button", name="Publish and rescore every lead…").click()
+
+    # Then they are asked first, with what the impact preview of this revision said
+    maya.wait_for_url(f"{matrix_url}versions/2/publish/?back=draft")
+    expect(maya.get_by_role("heading", name="Publish New business version 2?")).to_be_visible()
+    impact = maya.locator("#publish-impact")
+    expect(impact.locator("dt")).to_have_text(["Leads scored", "Change tier", "Become MQL", "Stop being MQL"])
+    expect(impact.locator("dd")).to_have_text(["7", "1", "1", "0"])
+    assert ModelVersion.objects.get(pk=draft.pk).status == VersionStatus.DRAFT  # nothing published yet
+
+    # When they confirm
+    publish = maya.get_by_role("button", name="Publish and rescore every lead", exact=True)
     expect(publish).to_be_enabled()
     publish.click()
 

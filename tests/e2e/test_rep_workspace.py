@@ -4,7 +4,8 @@ Given a workspace scored through the real services (tests/leads/workspace_data.p
 when the rep logs in, filters the list to hot leads and opens the first,
 then the page shows the breakdown lines that sum to the stored score,
 and when the rep accepts the lead, the stage panel turns to SQL (htmx swap, no reload)
-and the move is recorded.
+and the move is recorded; back on the list, which opens on open leads, the accepted lead is
+gone, and every stage is one click away.
 """
 
 import re
@@ -85,4 +86,20 @@ def test_rep_filters_to_hot_leads_reads_the_breakdown_and_accepts(page, live_ser
     assert stage.changed_by == rep
     move = StageTransition.objects.filter(lead=hot, to_stage=Stage.SQL).get()
     assert (move.from_stage, move.actor) == (Stage.MQL, rep)
+
+    # When they go back to their list (issue 17: it opens on the leads still to work)
+    page.get_by_role("navigation", name="Breadcrumb").get_by_role("link", name="Leads").click()
+    page.wait_for_url(f"{live_server.url}/leads/?model={SLUG}")
+
+    # Then the accepted lead is no longer on it, and the page says what it shows
+    expect(page.locator("#stage-scope")).to_contain_text("Showing open leads")
+    expect(rows).to_have_count(4)
+    expect(page.locator('tr[data-lead="L-HOT"]')).to_have_count(0)
+    expect(page.get_by_role("checkbox", name="SQL")).not_to_be_checked()
+
+    # and every stage is one click away, the accepted lead with its SQL stage among them
+    page.get_by_role("link", name="Show every stage").click()
+    page.wait_for_url(re.compile(r".*stage=any.*"))
+    expect(rows).to_have_count(5)
+    expect(page.locator('tr[data-lead="L-HOT"] mark.stage')).to_have_text("SQL")
     assert page.console_errors == []

@@ -97,7 +97,7 @@ def test_the_page_shows_each_line_with_its_events_and_the_sum(ws, client, rep):
         assert words in body
     # The events behind a line: kind, date and page
     hot_visit = (ws.as_of - timedelta(days=1)).strftime("%Y-%m-%d")
-    assert f"web visit on {hot_visit} · /pricing/enterprise" in body
+    assert f"Web visit on {hot_visit} · /pricing/enterprise" in body
     assert "Sum of the lines 120 fit 25 + engagement 95" in body
     assert "Stored score 120" in body
 
@@ -181,7 +181,7 @@ def test_a_late_event_shows_the_score_is_being_updated(ws, client, rep):
     response = page(client, rep, ws.leads["L-WARM"])
     e = response.context["explanation"]
     assert not e.matches_stored
-    assert "score: stored 55.00, explained 105.00" in e.differences
+    assert "score: stored 55, explained 105" in e.differences
     assert "The score is being updated." in text(response)
 
 
@@ -198,7 +198,7 @@ def test_the_chart_is_inline_svg_with_tier_changes_marked(ws, client, rep):
 
 def test_each_model_shows_its_score_grade_segment_mql_and_stage(ws, client, rep):
     body = text(page(client, rep, ws.leads["L-MEGA"]))
-    assert "New business v1 115 Hot Grade B4 Segment enterprise MQL yes" in body
+    assert "New business v1 115 Hot Grade B4 Segment Enterprise MQL yes" in body
     assert "Stage: MQL" in body
 
 
@@ -277,3 +277,31 @@ def test_who_may_post_moves(ws, client, rep, marketer, manager):
     assert client.post(f"/leads/{other.pk}/accept/", {"model": SLUG}).status_code == 302
     assert StageTransition.objects.get(lead=other, to_stage=Stage.SQL).actor == manager
     assert client.get(f"/leads/{other.pk}/accept/").status_code == 405
+
+
+# --- words and numbers (issue 17) -------------------------------------------------------------------
+
+
+def test_attributes_read_as_words_and_numbers(ws, client, manager):
+    # Given a lead with a revenue, a head count and an attribute key with an underscore
+    lead = ws.leads["L-WARM"]
+    type(lead).objects.filter(pk=lead.pk).update(
+        annual_revenue=4763902000.0, employees=12000, attributes={"budget_confirmed": True}
+    )
+    body = text(page(client, manager, lead))
+    # Then the revenue and the head count have thousands separators and no ".0"
+    assert "Annual revenue 4,763,902,000 " in body and "Employees 12,000 " in body
+    assert "4763902000" not in body
+    # and the attribute reads as words
+    assert "Budget confirmed yes" in body
+    # and dates have one format: "2026-05-02 10:14"
+    assert re.search(r"Created \d{4}-\d\d-\d\d \d\d:\d\d ", body)
+
+
+def test_an_event_without_a_criterion_is_named_with_the_right_article(ws, client, rep):
+    lead = ws.leads["L-HOT"]
+    at = (ws.as_of - timedelta(days=1)).isoformat().replace("+00:00", "Z")
+    events_ingest(rows=[(0, {"id": "E-SENT", "lead": "L-HOT", "kind": "email_sent", "occurred_at": at})])
+    body = text(page(client, rep, lead))
+    assert "no criterion of this model rewards an e-mail sent like this one" in body
+    assert "a e-mail" not in body

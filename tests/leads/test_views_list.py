@@ -7,15 +7,18 @@ that match, in the order asked for, in one set-based query.
 
 import csv
 import io
+from datetime import timedelta
 
 import openpyxl
 import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
+from leads import lifecycle
 from leads.filtersets import LeadFilterSet
-from leads.models import SavedFilter
+from leads.models import SavedFilter, ScoreHistory
 from leads.saved_filters import querystring_clean
 from leads.selectors import leads_prioritized
 from leads.services import leads_import, leads_rescore
@@ -128,6 +131,58 @@ def test_the_segment_filter_offers_the_models_segments(ws, client, manager):
     assert '<option value="default">Mid-market</option>' in content
 
 
+# --- the default view: open leads ------------------------------------------------------------------
+
+
+@pytest.fixture
+def decided(ws, manager):
+    """The three MQLs decided by sales: L-HOT accepted (SQL), L-MEGA rejected, L-OTHER recycled."""
+    model = ws.scoring_model
+    lifecycle.lead_accept(lead=ws.leads["L-HOT"], scoring_model=model, user=manager)
+    lifecycle.lead_reject(lead=ws.leads["L-MEGA"], scoring_model=model, user=manager, reason="wrong_fit")
+    lifecycle.lead_recycle(lead=ws.leads["L-OTHER"], scoring_model=model, user=manager)
+    return ws
+
+
+OPEN = ["L-WARM", "L-DECAY", "L-FREE", "L-COLD"]  # highest score first
+
+
+def test_the_list_opens_on_open_leads_by_score(decided, client, manager):
+    # Given three of the top leads accepted, rejected and recycled
+    client = as_user(client, manager)
+    # When the list is opened with no stage asked for, then only leads still to work are listed
+    assert rows(client) == OPEN
+    page = client.get("/leads/").content.decode()
+    assert "Showing <strong>open leads</strong>" in page
+    # and the filter form shows the default ticked: lead and MQL, not the other three
+    assert 'value="lead" id="id_stage_0" checked>' in page and 'value="mql" id="id_stage_1" checked>' in page
+    assert 'value="sql" id="id_stage_2">' in page
+
+
+def test_every_stage_is_one_click_away(decided, client, manager):
+    client = as_user(client, manager)
+    page = client.get("/leads/?tier=hot").content.decode()
+    assert 'href="?tier=hot&amp;stage=any"' in page  # "Show every stage" keeps the other filters
+    assert set(rows(client, "stage=any")) == ALL
+    assert rows(client, "stage=any&stage=sql") == ["L-HOT"]
+    assert set(rows(client, "stage=rejected&stage=recycled")) == {"L-MEGA", "L-OTHER"}
+
+
+def test_the_presets_and_the_grid_follow_the_default(decided, client, manager):
+    client = as_user(client, manager)
+    assert rows(client, "tier=hot") == []  # the three hot leads are all decided
+    response = client.get(f"/leads/grid/?model={SLUG}")
+    counts = {c["grade"]: c["count"] for row in response.context["rows"] for c in row["cells"] if c["count"]}
+    assert sum(counts.values()) == len(OPEN)
+    assert response.context["rows"][0]["cells"][0]["url"] == f"/leads/?model={SLUG}&grade=A4"
+
+
+def test_the_api_still_lists_every_stage_by_default(decided, client, manager):
+    client = as_user(client, manager)
+    response = client.get(f"/api/v1/leads/?model={SLUG}&page_size=50", headers={"Accept": "application/json"})
+    assert {lead["id"] for lead in response.json()["results"]} == ALL
+
+
 # --- the same filter set serves the API -------------------------------------------------------------
 
 
@@ -190,6 +245,39 @@ def test_change_since_yesterday_comes_from_score_history(ws, client, manager):
     change = {row.record.external_id: row.record.change for row in response.context["table"].page.object_list}
     assert (change["L-HOT"], change["L-OTHER"], change["L-DECAY"]) == (70, 70, 0)
     assert "+70" in response.content.decode()
+
+
+def _cells(response, column: str) -> dict[str, str]:
+    """The text of one column's cell per lead id, as the page shows it."""
+    table = response.context["table"]
+    return {row.record.external_id: str(row.get_cell(column)) for row in table.page.object_list}
+
+
+def test_since_yesterday_reads_the_score_in_force_24_hours_ago(ws, client, manager):
+    # Given history rows made here for L-WARM (55 now): 40 at 30 hours ago, 50 at 3 hours ago
+    warm, now = ws.leads["L-WARM"], timezone.now()
+    for hours, score in ((30, "40"), (3, "50")):
+        ScoreHistory.objects.create(
+            lead=warm, scoring_model=ws.scoring_model, version_number=1, as_of=now - timedelta(hours=hours),
+            score=score, fit="25", engagement=str(int(score) - 25), tier="warm", mql=False, recorded_at=now,
+        )  # fmt: skip
+    # and a lead first scored now, with no score 24 hours ago
+    leads_import(
+        rows=[(0, {"id": "L-NEW", "title": "VP", "owner": manager.username, "created_at": "2026-01-01T00:00:00Z"})]
+    )
+    leads_rescore(version=ws.version, as_of=timezone.now(), alerts=False)
+    # When the manager opens the list
+    cells = _cells(as_user(client, manager).get("/leads/?stage=any"), "change")
+    # Then L-WARM moved +15 since the score in force then (40, not the later 50), L-DECAY did
+    # not move, and the new lead says so instead of a dash
+    assert ">+15<" in cells["L-WARM"] and ">0<" in cells["L-DECAY"]
+    assert ">new<" in cells["L-NEW"]
+    assert "—" not in "".join(cells.values())
+
+
+def test_segments_are_shown_by_their_labels(ws, client, manager):
+    cells = _cells(as_user(client, manager).get("/leads/"), "segment")
+    assert (cells["L-WARM"], cells["L-HOT"]) == ("Enterprise", "Mid-market")
 
 
 def test_pages_and_page_size(ws, client, manager):

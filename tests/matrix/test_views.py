@@ -80,7 +80,9 @@ def test_every_role_reads_the_matrix_page(client, personas, ws, role):
 def test_every_role_reads_the_history(client, personas, ws, role):
     response = get(client, personas[role], f"/matrix/{SLUG}/history/?a=1&b=2", queries=HISTORY_QUERIES[role])
     page = text(response)
-    assert "From v1 to v2" in page and "draft_imported" in page and "published" in page
+    assert "From v1 to v2" in page and "Imported as draft version 2" in page and "Published version 1" in page
+    # Audit entries read as sentences, never as raw actions and keys
+    assert "draft_imported" not in page and "from_number" not in page and "number 2" not in page
     assert ("Restore as draft" in page) is (role not in READERS)
 
 

@@ -195,8 +195,10 @@ def test_add_change_reorder_and_remove_a_criterion_with_htmx(client, personas, d
 def test_plain_posts_redirect_back_to_the_editor(client, personas, draft):
     saleslead = personas["saleslead"]
     response = post(client, saleslead, BASE + "criteria/add/save/", fit_data())
-    assert response.status_code == 302 and response.url == EDITOR
-    assert "Criterion cto added. Revision 2 saved" in text(client.get(EDITOR))
+    # Back to the editor, scrolled to the new row, which says it was saved.
+    assert response.status_code == 302 and response.url == EDITOR + "?saved=criteria:cto#criteria-row-cto"
+    row = _row(client.get(response.url), "criteria", "cto")
+    assert "Saved in revision 2." in row
     post(client, saleslead, BASE + "criteria/software/move/", {"revision": 2, "direction": "down"})
     assert keys("criteria")[:3] == ["decision-maker", "student", "software"]
     item = fit_data(key="software", points=12, rows=[("industry", "eq", "Software")], revision=3)
@@ -488,3 +490,94 @@ def test_reps_and_managers_are_refused_on_every_editor_endpoint(client, personas
             response = getattr(client, method)(url, {"revision": 1, "direction": "up"}, **headers)
             assert response.status_code == 403, (method, url)
     assert revision() == 1 and ModelVersion.objects.count() == 2
+
+
+# --- confirmation next to the edited item, sign-off from the editor (issue 17) -----------------
+
+
+def _row(response, section, key) -> str:
+    """The HTML of one row of the editor, from its <li> to the next row's."""
+    page = response.content.decode()
+    start = page.index(f'<li id="{section}-row-{key}"')
+    end = page.find('<li id="', start + 1)
+    return page[start : end if end != -1 else len(page)]
+
+
+def test_a_saved_row_confirms_itself_in_place_and_asks_to_be_kept_in_view(client, personas, draft):
+    # Given the marketer editing the "software" criterion, mid-page, with htmx
+    item = fit_data(key="software", points=12, rows=[("industry", "eq", "Software")])
+    # When they save it
+    response = post(client, personas["marketer"], BASE + "criteria/software/save/", item, htmx=True)
+    # Then the confirmation is in that row, focusable and autofocused (htmx focuses it after the
+    # swap, which scrolls it into view), and not at the top of the editor
+    row = _row(response, "criteria", "software")
+    assert 'class="draft-saved" role="status" tabindex="-1" autofocus' in row
+    assert "Criterion software saved. Revision 2 saved" in row
+    assert text(response).count("Revision 2 saved") == 1
+    assert "draft-saved" not in _row(response, "criteria", "decision-maker")
+
+
+def test_a_removal_confirms_in_its_section(client, personas, draft):
+    removed = post(client, personas["marketer"], BASE + "criteria/student/delete/", {"revision": 1}, htmx=True)
+    page = removed.content.decode()
+    section = page[page.index('id="draft-criteria"') : page.index('id="draft-decay"')]
+    assert "Criterion student removed. Revision 2 saved" in section and "draft-saved" in section
+
+
+def test_approve_and_publish_are_reachable_from_the_draft_editor(client, personas, draft):
+    marketer = personas["marketer"]
+    client.force_login(marketer)
+    page = text(client.get(EDITOR))
+    assert "Approve revision 1" in page
+    # Publishing is offered, disabled until both teams sign off
+    assert "Publish and rescore every lead…" in page and "needs the marketing and sales approval" in page
+    # When the marketer approves from the editor, they come back to the editor
+    response = post(client, marketer, f"/matrix/{SLUG}/versions/2/approve/", {"revision": 1, "back": "draft"})
+    assert response.status_code == 302 and response.url == EDITOR
+    model_version_approve(version=ModelVersion.objects.get(number=2), user=personas["saleslead"], revision=1)
+    page = client.get(EDITOR).content.decode()
+    assert f'href="/matrix/{SLUG}/versions/2/publish/?back=draft" role="button"' in page
+
+
+def test_publishing_asks_first_with_the_impact_summary(client, personas, draft):
+    from matrix.choices import PreviewState
+    from matrix.models import ImpactPreview
+
+    marketer = personas["marketer"]
+    version = ModelVersion.objects.get(number=2)
+    for user in (marketer, personas["saleslead"]):
+        model_version_approve(version=version, user=user, revision=1)
+    ImpactPreview.objects.create(
+        version=version, revision=1, as_of=version.created_at, state=PreviewState.DONE,
+        leads_total=5000, tier_changed=87, mql_up=81, mql_down=3,
+    )  # fmt: skip
+    client.force_login(marketer)
+    # When the marketer clicks "Publish and rescore every lead…" (a GET), nothing is published yet
+    response = client.get(f"/matrix/{SLUG}/versions/2/publish/?back=draft")
+    assert response.status_code == 200 and ModelVersion.objects.get(number=2).status == VersionStatus.DRAFT
+    # and the page says what the impact preview of this revision found
+    page = text(response)
+    assert "Publish New business version 2?" in page
+    for words in ("Leads scored 5,000", "Change tier 87", "Become MQL 81", "Stop being MQL 3"):
+        assert words in page
+    # Then confirming publishes
+    response = post(client, marketer, f"/matrix/{SLUG}/versions/2/publish/", {"revision": 1, "back": "draft"})
+    assert response.status_code == 302 and ModelVersion.objects.get(number=2).status == VersionStatus.PUBLISHED
+
+
+def test_publishing_without_a_current_preview_offers_one(client, personas, draft):
+    client.force_login(personas["marketer"])
+    page = text(client.get(f"/matrix/{SLUG}/versions/2/publish/"))
+    assert "No impact preview of this draft yet." in page and "Preview revision 1" in page
+
+
+def test_a_new_draft_is_not_called_a_restore(client, personas, db):
+    # Given a model with a live version and no draft
+    model_version_publish(version=model_import(data=model_document()))
+    client.force_login(personas["marketer"])
+    # When the marketer starts a draft
+    client.post(f"/matrix/{SLUG}/draft/start/")
+    draft = ModelVersion.objects.get(number=2)
+    # Then its note says where it started, not "Restored from version 1"
+    assert draft.note == "Started from the live version 1"
+    assert "Restored" not in text(client.get(f"/matrix/{SLUG}/"))

@@ -72,8 +72,32 @@ class ReportForm(forms.Form):
         return data
 
 
+class MaturityField(forms.DecimalField):
+    """The maturity window in days (empty: the model's default, see reports.maturity_window)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            min_value=0,
+            max_value=reports.MATURITY_MAX.days,
+            max_digits=5,
+            decimal_places=1,
+            required=False,
+            label="Maturity window (days)",
+            help_text="MQLs younger than this are left out of rates. Empty: the 75th percentile of time to SQL.",
+            widget=forms.NumberInput(attrs={"step": "0.5", "placeholder": "auto"}),
+            **kwargs,
+        )
+
+
+def _maturity(data: dict) -> reports.Maturity:
+    days = data.get("mature")
+    window = timedelta(days=float(days)) if days is not None else None
+    return reports.maturity_window(scoring_model=data["model"], window=window)
+
+
 class ConversionForm(ReportForm):
     grain = forms.ChoiceField(choices=[("month", "Month"), ("week", "Week")], required=False)
+    mature = MaturityField()
 
     def clean(self):
         data = super().clean()
@@ -90,6 +114,7 @@ class BreakdownForm(ReportForm):
         help_text="For 'Lead attribute': a key of the lead's attributes.",
         error_messages={"invalid": "Letters, digits, '_', '.' or '-' only."},
     )
+    mature = MaturityField()
 
     def clean(self):
         data = super().clean()
@@ -125,6 +150,7 @@ class CalibrationForm(ReportForm):
         label="Fewest MQLs",
         widget=forms.NumberInput(attrs={"placeholder": str(reports.SMALL_SAMPLE)}),
     )
+    mature = MaturityField()
 
     def clean(self):
         data = super().clean()
@@ -254,14 +280,18 @@ def _scope(user) -> str:
     return "all owners" if user_sees_all_leads(user=user) else "your own leads"
 
 
-def _funnel_columns(first: str) -> list[Column]:
+def _funnel_columns(first: str, mark_young: bool = False) -> list[Column]:
+    def label(row) -> str:
+        return f"{row.label} (not yet mature)" if mark_young and row.key is not None and not row.matured else row.label
+
     return [
-        Column(first, lambda r: r.label, str, numeric=False),
+        Column(first, label, str, numeric=False),
         Column("Leads", lambda r: r.leads),
         Column("MQLs (n)", lambda r: r.mqls),
         Column("Accepted", lambda r: r.accepted),
         Column("Rejected", lambda r: r.rejected),
         Column("Pending", lambda r: r.pending),
+        Column("Too recent (not in rate)", lambda r: r.immature),
         Column("Direct SQLs", lambda r: r.direct_sqls),
         Column("SQLs", lambda r: r.sqls),
         Column("MQL→SQL rate", lambda r: r.rate, pct),
@@ -298,11 +328,20 @@ def conversion(request):
     context = _page(request, form, {"active": "conversion"})
     tables = []
     if valid and data["model"]:
+        maturity = _maturity(data)
         report = reports.conversion_report(
-            user=request.user, scoring_model=data["model"], start=data["start"], end=data["end"], grain=data["grain"]
+            user=request.user,
+            scoring_model=data["model"],
+            start=data["start"],
+            end=data["end"],
+            grain=data["grain"],
+            maturity=maturity,
         )
         labels = [f"{p.key:%d %b}" if report.grain == "week" else p.label for p in report.periods]
+        shaded = [not p.matured for p in report.periods]
         context.update(
+            maturity=maturity,
+            young=report.totals.immature,
             report=report,
             headline={
                 "rate": pct(report.totals.rate),
@@ -314,15 +353,17 @@ def conversion(request):
                 labels=labels,
                 series=[("MQLs", [p.mqls for p in report.periods]), ("SQLs", [p.sqls for p in report.periods])],
                 y_label="leads",
+                shaded=shaded,
             ),
             rate_chart=charts_svg.line_chart(
-                title="MQL→SQL conversion rate per MQL cohort",
+                title="MQL→SQL conversion rate per MQL cohort (mature MQLs only)",
                 labels=labels,
                 series=[("rate", [p.rate for p in report.periods])],
                 fmt=charts_svg.percent,
                 y_max=1.0,
                 y_label="rate",
-                empty="No MQLs in this period.",
+                empty="No MQL of this period is old enough to count yet.",
+                shaded=shaded,
             ),
             time_chart=charts_svg.line_chart(
                 title="Time from MQL to SQL (hours)",
@@ -332,11 +373,17 @@ def conversion(request):
                     ("75th percentile", [p.p75_hours for p in report.periods]),
                 ],
                 y_label="hours",
-                empty="No MQL was accepted in this period.",
+                empty="No mature MQL was accepted in this period.",
+                shaded=shaded,
             ),
         )
         tables = [
-            Table("periods", _funnel_columns("Period"), [*report.periods, report.totals], "Per period, then all"),
+            Table(
+                "periods",
+                _funnel_columns("Period", mark_young=True),
+                [*report.periods, report.totals],
+                "Per period, then all",
+            ),
         ]
     return _csv_or_page(request, "reports/conversion.html", context, tables, "conversion")
 
@@ -355,10 +402,13 @@ def breakdown(request):
             end=data["end"],
             dimension=data["dimension"],
             attribute=data["attribute"],
+            maturity=(maturity := _maturity(data)),
         )
         shown = report.rows[:20]
         context.update(
             report=report,
+            maturity=maturity,
+            young=sum(r.immature for r in report.rows),
             small_sample=reports.SMALL_SAMPLE,
             chart=charts_svg.bar_chart(
                 title=f"MQL→SQL rate by {report.title} (n = MQLs; top {len(shown)} by volume)",
@@ -371,7 +421,10 @@ def breakdown(request):
             ),
         )
         columns = _funnel_columns(report.title)
-        columns.insert(9, Column("Small sample", lambda r: "yes" if r.small_sample else "", str, numeric=False))
+        rate_at = next(i for i, c in enumerate(columns) if c.header == "MQL→SQL rate")
+        columns.insert(
+            rate_at + 1, Column("Small sample", lambda r: "yes" if r.small_sample else "", str, numeric=False)
+        )
         tables = [Table("groups", columns, report.rows, f"By {report.title}, most MQLs first")]
     return _csv_or_page(request, "reports/breakdown.html", context, tables, "breakdown")
 
@@ -438,6 +491,7 @@ def calibration(request):
             target=data["target"],
             target_value=target_value,
             min_n=data["min_n"],
+            maturity=(maturity := _maturity(data)),
         )
         basis = "score at MQL" if report.basis == "mql" else "current score"
         charts = [
@@ -456,7 +510,7 @@ def calibration(request):
             for s in report.segments
         ]
         target_text = pct(target_value) if data["target"] == "rate" else num(int(target_value))
-        context.update(report=report, charts=charts, target_text=target_text)
+        context.update(report=report, charts=charts, target_text=target_text, maturity=maturity, young=report.young)
         bands = [(s, b) for s in report.segments for b in s.bands]
         tables = [
             Table(

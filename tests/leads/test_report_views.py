@@ -36,7 +36,8 @@ def test_every_report_opens_for_every_role_with_a_chart_and_a_table(
     world, client, personas, page, who, django_assert_max_num_queries
 ):
     client.force_login(personas[who])
-    with django_assert_max_num_queries(14):
+    # One of them reads the maturity window (reports.maturity_window).
+    with django_assert_max_num_queries(15):
         response = client.get(f"/reports/{page}/", PERIOD)
     assert response.status_code == 200
     body = response.content.decode()
@@ -61,9 +62,9 @@ def test_conversion_csv_holds_the_periods_and_the_total(world, client, manager, 
     rows = rows_of(get(client, manager, "conversion", format="csv"))
     assert rows[0][:3] == ["Period", "Leads", "MQLs (n)"]
     assert rows[1:] == [
-        ["2025-01", "7", "5", "3", "1", "1", "1", "4", "0.6", "20.0", "30.0"],
-        ["2025-02", "4", "4", "1", "2", "1", "0", "1", "0.25", "100.0", "100.0"],
-        ["All", "11", "9", "4", "3", "2", "1", "5", "0.4444", "30.0", "55.0"],
+        ["2025-01", "7", "5", "3", "1", "1", "0", "1", "4", "0.6", "20.0", "30.0"],
+        ["2025-02", "4", "4", "1", "2", "1", "0", "0", "1", "0.25", "100.0", "100.0"],
+        ["All", "11", "9", "4", "3", "2", "0", "1", "5", "0.4444", "30.0", "55.0"],
     ]
     assert rows_of(get(client, rep, "conversion", format="csv"))[-1][:4] == ["All", "6", "4", "2"]
 
@@ -167,3 +168,28 @@ def test_a_refused_draft_says_why(world, client, marketer):
     (message,) = [str(m) for m in get_messages(response.wsgi_request)]
     assert "already 50" in message
     assert client.get("/reports/calibration/draft/").status_code == 405
+
+
+def test_the_pages_say_only_mature_mqls_count_and_the_window_can_be_changed(world, client, manager):
+    """Given the report data (5 accepted MQLs: the 14-day fallback), when the calibration opens, then
+    it names the window and where it comes from, and a window chosen in the form is used."""
+    body = get(client, manager, "calibration").content.decode()
+    assert 'name="mature"' in body
+    assert "Only mature MQLs count in the rates and suggestions" in body
+    assert "14 days old" in body and "too few (under 20) for a percentile" in body
+    chosen = get(client, manager, "calibration", mature="2.5").content.decode()
+    assert "60 hours (2.5 days) old" in chosen and "chosen on this page" in chosen
+    refused = get(client, manager, "calibration", mature="-1").content.decode()
+    assert "greater than or equal to 0" in refused and "Only mature MQLs" not in refused
+
+
+def test_the_current_month_of_the_conversion_chart_is_marked_not_yet_mature(world, client, manager):
+    client.force_login(manager)
+    body = client.get("/reports/conversion/").content.decode()  # the last year, up to today
+    # The chart of volumes is drawn (no MQL in the last year: the rate charts say so instead),
+    # with a band on the months that end after the cutoff (today minus the 14-day fallback).
+    assert 'class="shade"' in body and "not yet mature" in body
+    rows = rows_of(client.get("/reports/conversion/", {"format": "csv"}))
+    periods = [row[0] for row in rows[1:-1]]
+    assert periods[-1].endswith("(not yet mature)") and not periods[0].endswith("(not yet mature)")
+    assert body.count('class="shade"') == sum(p.endswith("(not yet mature)") for p in periods)

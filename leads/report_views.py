@@ -19,6 +19,7 @@ from django.http import HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 
 from matrix.choices import VersionStatus
@@ -190,6 +191,8 @@ class DraftForm(forms.Form):
     model = forms.SlugField()
     segment = forms.CharField(max_length=100)
     threshold = forms.DecimalField(max_digits=12, decimal_places=2)
+    # The open draft's revision the page showed (empty when it offered a new draft).
+    revision = forms.IntegerField(required=False, min_value=1)
     back = forms.CharField(required=False, max_length=2000)
 
 
@@ -476,7 +479,7 @@ def calibration(request):
     context = _page(
         request,
         form,
-        {"active": "calibration", "can_draft": request.user.has_perm(EDIT_PERMISSION)},
+        {"active": "calibration", "can_draft": reports.calibration_may_propose(request.user)},
     )
     tables = []
     if valid and data["model"]:
@@ -510,7 +513,14 @@ def calibration(request):
             for s in report.segments
         ]
         target_text = pct(target_value) if data["target"] == "rate" else num(int(target_value))
-        context.update(report=report, charts=charts, target_text=target_text, maturity=maturity, young=report.young)
+        context.update(
+            report=report,
+            charts=charts,
+            target_text=target_text,
+            maturity=maturity,
+            young=report.young,
+            open_draft=reports.calibration_open_draft(scoring_model=data["model"]) if context["can_draft"] else None,
+        )
         bands = [(s, b) for s in report.segments for b in s.bands]
         tables = [
             Table(
@@ -546,9 +556,20 @@ def calibration(request):
     return _csv_or_page(request, "reports/calibration.html", context, tables, "calibration")
 
 
+def _draft_link(user, draft) -> str:
+    """Where the confirmation leads: the draft editor for editors, the version's page for others."""
+    slug = draft.scoring_model.slug
+    if user.has_perm(EDIT_PERMISSION):
+        return reverse("matrix:draft", args=[slug])
+    return f"{reverse('matrix:detail', args=[slug])}?version={draft.number}"
+
+
 @require_POST
-@permission_required(EDIT_PERMISSION, raise_exception=True)
+@permission_required(VIEW_PERMISSION, raise_exception=True)
 def calibration_draft(request):
+    """Put a suggested threshold into the open draft (or a new one); editors and sales managers."""
+    if not reports.calibration_may_propose(request.user):
+        raise PermissionDenied("only editors and sales managers may propose a threshold")
     form = DraftForm(request.POST)
     back = reverse("reports:calibration")
     if not form.is_valid():
@@ -560,18 +581,40 @@ def calibration_draft(request):
     back = f"{back}?{query}" if query else back
     scoring_model = get_object_or_404(ScoringModel, slug=data["model"])
     try:
-        draft = reports.calibration_draft_create(
-            scoring_model=scoring_model, segment=data["segment"], threshold=data["threshold"], user=request.user
+        done = reports.calibration_draft_create(
+            scoring_model=scoring_model,
+            segment=data["segment"],
+            threshold=data["threshold"],
+            user=request.user,
+            revision=data["revision"],
         )
     except reports.CalibrationError as exc:
-        messages.error(request, f"No draft created: {exc}.")
+        messages.error(request, f"No draft changed: {exc}.")
         return redirect(back)
-    except PermissionDenied:
-        raise
+    draft, threshold = done.draft, reports._number(data["threshold"])
+    if done.created:
+        what = format_html("Draft v{} of {} created: {}.", draft.number, scoring_model.name, draft.note)
+    elif done.changed:
+        what = format_html(
+            "Open draft v{} of {} now has MQL threshold {} for segment {} (was {}).",
+            draft.number,
+            scoring_model.name,
+            threshold,
+            data["segment"],
+            reports._number(done.old),
+        )
+    else:
+        what = format_html(
+            "Open draft v{} of {} already has MQL threshold {} for segment {}: nothing changed.",
+            draft.number,
+            scoring_model.name,
+            threshold,
+            data["segment"],
+        )
+    sign = "" if not done.changed else " Both editors (marketing and sales) must approve it before it is published."
     messages.success(
         request,
-        f"Draft v{draft.number} of {scoring_model.name} created: {draft.note}. "
-        "It needs both approvals before it can be published.",
+        format_html('{}{} <a href="{}">Open draft v{}</a>', what, sign, _draft_link(request.user, draft), draft.number),
     )
     return redirect(back)
 

@@ -19,7 +19,6 @@ The MQL cohort is read from LeadStage (one row per lead and model, its latest MQ
   of the MQL -> SQL rate.
 """
 
-import copy
 import math
 import re
 from dataclasses import dataclass, field
@@ -46,10 +45,11 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Floor, Trunc
 from django.utils import timezone
 
+from matrix.choices import VersionStatus
 from matrix.engine.document import DocumentError
 from matrix.models import ModelVersion, ScoringModel
 from matrix.selectors import version_live, version_spec
-from matrix.services import model_import
+from matrix.services import DraftError, StaleRevision, ThresholdProposal, model_draft_threshold_propose
 
 from .choices import RejectReason, Stage
 from .models import Lead, LeadStage, Score, StageTransition
@@ -870,34 +870,58 @@ def _suggest(segment: SegmentCalibration, histogram: dict[int, tuple[int, int]],
             segment.note += " Leads under it never became MQLs, so this basis cannot say whether a lower one would."
 
 
-def calibration_draft_create(*, scoring_model: ScoringModel, segment: str, threshold, user) -> ModelVersion:
-    """The one write of the reports: a new draft of the model with one segment's MQL threshold changed.
+def calibration_may_propose(user) -> bool:
+    """Editors, and the sales managers who own the reports, may turn a suggestion into a draft."""
+    return user.has_perm("matrix.edit_draft") or user.has_perm("leads.view_all_reports")
 
-    The live version's document is copied, `segments[key=segment].thresholds.mql` set to
-    `threshold`, and the copy imported as a draft (`model_import`, which validates it whole) with
-    a note saying where it came from. Editors only (`matrix.edit_draft`).
+
+def calibration_draft_create(
+    *, scoring_model: ScoringModel, segment: str, threshold, user, revision: int | None = None
+) -> ThresholdProposal:
+    """The one write of the reports: a suggested MQL threshold put into the model's open draft.
+
+    `matrix.services.model_draft_threshold_propose`: the open draft (the newest) gets the
+    threshold, so clicking again or on another segment adds to the same draft; only without one
+    is the live version copied into a new draft, noted "Threshold calibration (reports): ...".
+    Editors and sales managers (`calibration_may_propose`) may propose; approving and publishing
+    stay the editors'. `revision` is the open draft's revision the page showed.
     """
-    if not user.has_perm("matrix.edit_draft"):
-        raise PermissionDenied("only editors of scoring models may create drafts")
+    if not calibration_may_propose(user):
+        raise PermissionDenied("only editors and sales managers may propose a threshold")
     live = version_live(scoring_model=scoring_model)
     if live is None:
         raise CalibrationError(f"{scoring_model.name} has no live version to start a draft from")
-    document = copy.deepcopy(live.document)
-    target = next((s for s in document.get("segments", []) if s.get("key") == segment), None)
-    if target is None:
-        raise CalibrationError(f"{scoring_model.name} v{live.number} has no segment {segment!r}")
-    old = target["thresholds"]["mql"]
-    new = _number(threshold)
-    if float(old) == float(new):
-        raise CalibrationError(f"the MQL threshold of segment {segment} is already {new}")
-    target["thresholds"]["mql"] = new
+    old = _segment_mql(live, segment)
     note = (
-        f"Threshold calibration (reports): segment {segment} MQL threshold {_number(old)} -> {new}, from v{live.number}"
+        f"Threshold calibration (reports): segment {segment} MQL threshold {_number(old)} -> {_number(threshold)}, "
+        f"from v{live.number}"
+        if old is not None
+        else ""  # no such segment: the service says so
     )
     try:
-        return model_import(data=document, user=user, note=note)
+        return model_draft_threshold_propose(
+            scoring_model=scoring_model, segment=segment, threshold=threshold, user=user, revision=revision, note=note
+        )
+    except StaleRevision as exc:
+        raise CalibrationError(f"{exc} (someone edited the draft since this page was opened)") from None
+    except DraftError as exc:
+        raise CalibrationError(str(exc)) from None
     except DocumentError as exc:
         raise CalibrationError(f"the draft would not be a valid model: {exc}") from None
+
+
+def _segment_mql(version: ModelVersion, segment: str):
+    found = next((s for s in version.document.get("segments", []) if s.get("key") == segment), None)
+    return found["thresholds"]["mql"] if found else None
+
+
+def calibration_open_draft(*, scoring_model: ScoringModel) -> ModelVersion | None:
+    """The model's open (newest) draft, which a suggestion would change; None when there is none."""
+    return (
+        ModelVersion.objects.filter(scoring_model_id=scoring_model.pk, status=VersionStatus.DRAFT)
+        .order_by("-number")
+        .first()
+    )
 
 
 # --- score distribution -------------------------------------------------------------------------

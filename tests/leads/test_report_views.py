@@ -129,10 +129,9 @@ def test_a_period_that_ends_before_it_starts_is_an_error_on_the_form(world, clie
     assert "The start date is after the end date." in response.content.decode()
 
 
-def test_editors_see_the_draft_button_and_it_creates_a_draft(world, client, marketer, manager):
+def test_editors_see_the_draft_button_and_it_creates_a_draft(world, client, marketer):
     page = get(client, marketer, "calibration", rate=50, min_n=2).content.decode()
     assert "Create a draft with MQL threshold 52 for default" in page
-    assert "Create a draft" not in get(client, manager, "calibration", rate=50, min_n=2).content.decode()
 
     back = "start=2025-01-01&end=2025-02-28&rate=50&min_n=2"
     client.force_login(marketer)
@@ -146,16 +145,43 @@ def test_editors_see_the_draft_button_and_it_creates_a_draft(world, client, mark
     assert draft.document["segments"][1]["thresholds"]["mql"] == 52
     (message,) = [str(m) for m in get_messages(response.wsgi_request)]
     assert message.startswith("Draft v2 of Reports model created")
+    # The confirmation links to the draft (the editor, for an editor).
+    assert f'<a href="/matrix/{world.scoring_model.slug}/draft/">Open draft v2</a>' in message
 
 
-@pytest.mark.parametrize("who", ["rep", "manager"])
-def test_only_editors_may_post_a_draft(world, client, personas, who):
-    client.force_login(personas[who])
+def test_the_manager_proposes_into_one_open_draft_and_is_linked_to_it(world, client, manager):
+    """Given the manager on the calibration, when they click the suggestion twice, then one draft
+    exists, the page offers the open draft on the second visit, and each confirmation links to the
+    draft's page (the manager has no draft editor); the draft waits for both editors."""
+    page = get(client, manager, "calibration", rate=50, min_n=2).content.decode()
+    assert "Create a draft with MQL threshold 52 for default" in page
+    assert "a marketing and a sales editor approve and publish it" in page
+    post = {"model": world.scoring_model.slug, "segment": "default", "threshold": "52"}
+    first = client.post("/reports/calibration/draft/", post)
+    link = f'<a href="/matrix/{world.scoring_model.slug}/?version=2">Open draft v2</a>'
+    (message,) = [str(m) for m in get_messages(first.wsgi_request)]
+    assert message.startswith("Draft v2 of Reports model created") and link in message
+    assert "must approve it" in message
+
+    page = get(client, manager, "calibration", rate=50, min_n=2).content.decode()
+    assert "Put MQL threshold 52 for default into open draft v2" in page
+    assert 'name="revision" value="1"' in page
+    second = client.post("/reports/calibration/draft/", {**post, "revision": "1"})
+    (message,) = [str(m) for m in get_messages(second.wsgi_request)]
+    assert "already has MQL threshold 52 for segment default: nothing changed" in message and link in message
+    assert ModelVersion.objects.filter(scoring_model=world.scoring_model).count() == 2
+    # The page the link leads to opens for the manager and shows the draft.
+    assert client.get(f"/matrix/{world.scoring_model.slug}/", {"version": 2}).status_code == 200
+
+
+def test_reps_may_not_post_a_draft(world, client, rep):
+    client.force_login(rep)
     response = client.post(
         "/reports/calibration/draft/", {"model": world.scoring_model.slug, "segment": "default", "threshold": "52"}
     )
     assert response.status_code == 403
     assert ModelVersion.objects.filter(scoring_model=world.scoring_model).count() == 1
+    assert "Create a draft" not in get(client, rep, "calibration", rate=50, min_n=2).content.decode()
 
 
 def test_a_refused_draft_says_why(world, client, marketer):

@@ -18,6 +18,8 @@ from leads.choices import Stage
 from leads.models import LeadStage
 from matrix.choices import VersionStatus
 from matrix.models import ModelVersion
+from matrix.selectors import approvals_status
+from matrix.services import model_version_approve
 from tests.leads.report_data import END, LIVES, START, Life, at, report_world
 from tests.leads.report_data import H as HOUR
 
@@ -347,9 +349,11 @@ def test_a_rep_calibrates_on_their_own_leads_only(world, rep):
 
 
 def test_a_suggestion_becomes_a_new_draft_of_the_model(world, marketer):
-    draft = reports.calibration_draft_create(
+    done = reports.calibration_draft_create(
         scoring_model=world.scoring_model, segment="default", threshold=52, user=marketer
     )
+    draft = done.draft
+    assert (done.created, done.changed, done.old) == (True, True, 50)
     assert (draft.number, draft.status, draft.created_by) == (2, VersionStatus.DRAFT, marketer)
     assert "segment default MQL threshold 50 -> 52" in draft.note
     live = world.version.document
@@ -362,13 +366,48 @@ def test_a_suggestion_becomes_a_new_draft_of_the_model(world, marketer):
     assert world.version.document["segments"][1]["thresholds"]["mql"] == 50  # the live one is untouched
 
 
-def test_only_editors_turn_suggestions_into_drafts(world, personas):
-    for who in ("rep", "manager"):
-        with pytest.raises(PermissionDenied):
-            reports.calibration_draft_create(
-                scoring_model=world.scoring_model, segment="default", threshold=52, user=personas[who]
-            )
+def test_editors_and_managers_propose_a_threshold_reps_do_not(world, personas):
+    with pytest.raises(PermissionDenied):
+        reports.calibration_draft_create(
+            scoring_model=world.scoring_model, segment="default", threshold=52, user=personas["rep"]
+        )
     assert ModelVersion.objects.filter(scoring_model=world.scoring_model).count() == 1
+    # The manager owns the report: they propose; the draft still needs both editors' approvals.
+    done = reports.calibration_draft_create(
+        scoring_model=world.scoring_model, segment="default", threshold=52, user=personas["manager"]
+    )
+    assert done.created and done.draft.created_by == personas["manager"]
+    assert approvals_status(version=done.draft)["missing"] == ["marketing", "sales"]
+
+
+def test_suggestions_go_into_the_open_draft_instead_of_a_new_one_each_click(world, marketer, manager):
+    """Given a draft made from one suggestion and approved by marketing, when the same suggestion is
+    posted again and then another segment's, then there is still one draft, holding both changes,
+    the repeat changed nothing, and the change asks for the approvals again."""
+    first = reports.calibration_draft_create(
+        scoring_model=world.scoring_model, segment="default", threshold=52, user=marketer
+    ).draft
+    model_version_approve(version=first, user=marketer, revision=first.revision)
+
+    again = reports.calibration_draft_create(
+        scoring_model=world.scoring_model, segment="default", threshold=52, user=manager, revision=first.revision
+    )
+    assert (again.draft.pk, again.created, again.changed) == (first.pk, False, False)
+    other = reports.calibration_draft_create(
+        scoring_model=world.scoring_model, segment="enterprise", threshold=72, user=manager, revision=first.revision
+    )
+    assert (other.draft.pk, other.created, other.changed, other.old) == (first.pk, False, True, 70)
+    assert ModelVersion.objects.filter(scoring_model=world.scoring_model).count() == 2
+    draft = ModelVersion.objects.get(pk=first.pk)
+    assert [s["thresholds"]["mql"] for s in draft.document["segments"]] == [72, 52]
+    assert draft.revision == first.revision + 1 and draft.updated_by == manager
+    assert approvals_status(version=draft)["missing"] == ["marketing", "sales"]
+    # A page that showed an older revision of the draft is refused, not applied over the edit.
+    with pytest.raises(reports.CalibrationError, match="edited the draft since"):
+        reports.calibration_draft_create(
+            scoring_model=world.scoring_model, segment="default", threshold=55, user=manager, revision=first.revision
+        )
+    assert reports.calibration_open_draft(scoring_model=world.scoring_model).pk == first.pk
 
 
 @pytest.mark.parametrize(

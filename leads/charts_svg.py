@@ -97,18 +97,26 @@ def _frame(title, labels, series, fmt, y_label, y_max):
 
 
 def _shade(parts: list[str], flags: Sequence[bool] | None, label: str, slot: float, inner_h: float) -> None:
-    """A hatched band behind each flagged category (a period not yet mature), labelled at its top."""
-    for i, flagged in enumerate(flags or ()):
-        if flagged:
-            x = LEFT + slot * i
-            parts.append(
-                f'<rect class="shade" x="{_c(x)}" y="{TOP}" width="{_c(slot)}" height="{_c(inner_h)}">'
-                f"<title>{escape(label)}</title></rect>"
-            )
-            parts.append(
-                f'<text class="shade-label" x="{_c(x + slot - 3)}" y="{TOP + 10}" '
-                f'text-anchor="end">{escape(label)}</text>'
-            )
+    """A grey band behind each run of flagged categories (periods not yet mature), labelled once,
+    right-aligned at the top of the run."""
+    flags = list(flags or ())
+    i = 0
+    while i < len(flags):
+        if not flags[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(flags) and flags[j + 1]:
+            j += 1
+        x, width = LEFT + slot * i, slot * (j - i + 1)
+        parts.append(
+            f'<rect class="shade" x="{_c(x)}" y="{TOP}" width="{_c(width)}" height="{_c(inner_h)}">'
+            f"<title>{escape(label)}</title></rect>"
+        )
+        parts.append(
+            f'<text class="shade-label" x="{_c(x + width - 3)}" y="{TOP + 10}" text-anchor="end">{escape(label)}</text>'
+        )
+        i = j + 1
 
 
 def bar_chart(

@@ -221,6 +221,7 @@ class Column:
     value: Callable
     fmt: Callable = num
     numeric: bool = True
+    wide: bool = False  # a sentence (a note): kept readable instead of squeezed to a word a line
 
 
 @dataclass
@@ -234,8 +235,10 @@ class Table:
     def header(self) -> list[str]:
         return [c.header for c in self.columns]
 
-    def cells(self) -> list[list[tuple[str, bool]]]:
-        return [[(c.fmt(c.value(row)), c.numeric) for c in self.columns] for row in self.rows]
+    def cells(self) -> list[list[tuple[str, str]]]:
+        """Each row's cells as (text, CSS class)."""
+        kinds = ["num" if c.numeric else "wide" if c.wide else "" for c in self.columns]
+        return [[(c.fmt(c.value(row)), kind) for c, kind in zip(self.columns, kinds, strict=True)] for row in self.rows]
 
     def raw(self) -> list[list]:
         out = []
@@ -294,7 +297,7 @@ def _funnel_columns(first: str, mark_young: bool = False) -> list[Column]:
         Column("Accepted", lambda r: r.accepted),
         Column("Rejected", lambda r: r.rejected),
         Column("Pending", lambda r: r.pending),
-        Column("Too recent (not in rate)", lambda r: r.immature),
+        Column("Too recent", lambda r: r.immature),
         Column("Direct SQLs", lambda r: r.direct_sqls),
         Column("SQLs", lambda r: r.sqls),
         Column("MQL→SQL rate", lambda r: r.rate, pct),
@@ -535,7 +538,7 @@ def calibration(request):
                     Column("Suggested MQLs", lambda s: s.suggested.mqls if s.suggested else None),
                     Column("Suggested SQLs", lambda s: s.suggested.sqls if s.suggested else None),
                     Column("Suggested rate", lambda s: s.suggested.rate if s.suggested else None, pct),
-                    Column("Note", lambda s: s.note, str, numeric=False),
+                    Column("Note", lambda s: s.note, str, numeric=False, wide=True),
                 ],
                 report.segments,
                 "Per segment: the current MQL threshold and the suggestion",

@@ -3,8 +3,10 @@
 `seed_demo()` (run by `manage.py seed_demo`) fills an empty workspace through the real services:
 the two demo models are imported and published (`model_import`, `model_version_publish`), the
 generated leads and events go in as rows of the spec's JSON shape (`leads_import`,
-`events_ingest`), the funnel history of the past year is backfilled (`lifecycle_backfill`), and
-every lead is scored by each live version at `now` (`leads_rescore` over `lead_ranges`).
+`events_ingest`), every lead is scored at past instants of the last 12 weeks to fill the score
+history (`score_history_backfill`, through `leads_rescore`), the funnel history of the past year
+is backfilled (`lifecycle_backfill`), and every lead is scored by each live version at `now`
+(`leads_rescore` over `lead_ranges`).
 
 Everything is derived from one `random.Random(seed)` and from `now`: the same seed and the same
 `now` give the same leads, events, scores and lifecycle rows, whatever the day it runs.
@@ -783,8 +785,9 @@ def lifecycle_backfill(
     This is a backfill of the past, not a live decision: no lifecycle service for sales'
     decisions exists yet, and the rescore (`leads_rescore`) only records MQL crossings as they
     happen now. So it writes in bulk what the funnel would have recorded over the year, and runs
-    before the first rescore, which then finds these rows and leaves them be (it moves a lead to
-    MQL only from the lead or recycled stage). For each lead and model:
+    after the score history (whose crossings, recorded at day granularity, it replaces) and
+    before the rescore at `now`, which then finds these rows and leaves them be (it moves a lead
+    to MQL only from the lead or recycled stage). For each lead and model:
 
     - MQL: the first instant at which the single-lead engine scores the lead as MQL (probing the
       moments of its high-value events, and `now`); a lead -> mql transition with that score,

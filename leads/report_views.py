@@ -594,7 +594,7 @@ def calibration_draft(request):
     except reports.CalibrationError as exc:
         messages.error(request, f"No draft changed: {exc}.")
         return redirect(back)
-    draft, threshold = done.draft, reports._number(data["threshold"])
+    draft, threshold = done.draft, num(data["threshold"])
     if done.created:
         what = format_html("Draft v{} of {} created: {}.", draft.number, scoring_model.name, draft.note)
     elif done.changed:
@@ -604,7 +604,7 @@ def calibration_draft(request):
             scoring_model.name,
             threshold,
             data["segment"],
-            reports._number(done.old),
+            num(done.old),
         )
     else:
         what = format_html(

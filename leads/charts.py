@@ -1,7 +1,9 @@
-"""The score-over-time chart of the lead page, drawn on the server as inline SVG.
+"""The score-over-time chart of the lead page, drawn on the server as inline SVG, and the colour
+scale of the fit x engagement grid.
 
 No chart library and no script: the content security policy forbids inline scripts and inline
-styles, so the SVG uses presentation attributes and CSS classes (static/css/app.css) only.
+styles, so the SVG uses presentation attributes and CSS classes (static/css/app.css) only; the
+grid's cells take a class `heat-<level>` (static/css/leads.css).
 """
 
 import math
@@ -154,3 +156,44 @@ def score_chart(*, points: list[ChartPoint], thresholds: dict[str, Decimal] | No
 
 def chart_points(history) -> list[ChartPoint]:
     return [ChartPoint(h.as_of, h.score, h.tier, h.previous_tier) for h in history]
+
+
+# --- the grid's heat map ---------------------------------------------------------------------------
+
+HEAT_LEVELS = 5
+
+
+@dataclass(frozen=True)
+class HeatStep:
+    """One colour of the grid's legend: the counts from `low` to `high` take class heat-<level>."""
+
+    level: int
+    low: int
+    high: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.low:,}" if self.low == self.high else f"{self.low:,}–{self.high:,}"
+
+
+def heat_level(count: int, most: int, levels: int = HEAT_LEVELS) -> int:
+    """0 for an empty cell, else 1..levels on a square-root scale of count / most.
+
+    Square root, not linear: grade counts are skewed (a few cells hold most leads), and on a
+    linear scale every cell but the largest would be the palest. In whole numbers (no float
+    edge): the level is the smallest k with count * levels² <= most * k².
+    """
+    if count <= 0 or most <= 0:
+        return 0
+    return next(k for k in range(1, levels + 1) if count * levels * levels <= most * k * k)
+
+
+def heat_legend(most: int, levels: int = HEAT_LEVELS) -> list[HeatStep]:
+    """The count range of each level that some whole count reaches, palest first."""
+    steps, low = [], 1
+    for k in range(1, levels + 1):
+        high = most * k * k // (levels * levels)
+        if high >= low:
+            steps.append(HeatStep(k, low, high))
+            low = high + 1
+    return steps

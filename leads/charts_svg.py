@@ -96,6 +96,29 @@ def _frame(title, labels, series, fmt, y_label, y_max):
     return parts, top_value, inner_w, inner_h, inner_w / len(labels)
 
 
+def _shade(parts: list[str], flags: Sequence[bool] | None, label: str, slot: float, inner_h: float) -> None:
+    """A grey band behind each run of flagged categories (periods not yet mature), labelled once,
+    right-aligned at the top of the run."""
+    flags = list(flags or ())
+    i = 0
+    while i < len(flags):
+        if not flags[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(flags) and flags[j + 1]:
+            j += 1
+        x, width = LEFT + slot * i, slot * (j - i + 1)
+        parts.append(
+            f'<rect class="shade" x="{_c(x)}" y="{TOP}" width="{_c(width)}" height="{_c(inner_h)}">'
+            f"<title>{escape(label)}</title></rect>"
+        )
+        parts.append(
+            f'<text class="shade-label" x="{_c(x + width - 3)}" y="{TOP + 10}" text-anchor="end">{escape(label)}</text>'
+        )
+        i = j + 1
+
+
 def bar_chart(
     *,
     title: str,
@@ -105,12 +128,16 @@ def bar_chart(
     y_label: str = "",
     y_max: float | None = None,
     empty: str = "Nothing to chart.",
+    shaded: Sequence[bool] | None = None,
+    shade_label: str = "not yet mature",
 ) -> SafeString:
-    """Vertical bars, grouped when there are several series; each bar labelled with its value."""
+    """Vertical bars, grouped when there are several series; each bar labelled with its value.
+    Categories flagged in `shaded` get a band labelled `shade_label` behind them."""
     frame = _frame(title, labels, series, fmt, y_label, y_max)
     if frame is None:
         return _empty(empty)
     parts, top_value, inner_w, inner_h, slot = frame
+    _shade(parts, shaded, shade_label, slot, inner_h)
     bar_w = min(48.0, slot * 0.8 / len(series))
     every = _label_step(labels, inner_w)
     for i, label in enumerate(labels):
@@ -147,12 +174,16 @@ def line_chart(
     y_label: str = "",
     y_max: float | None = None,
     empty: str = "Nothing to chart.",
+    shaded: Sequence[bool] | None = None,
+    shade_label: str = "not yet mature",
 ) -> SafeString:
-    """Lines over ordered categories (periods); a gap where a value is missing; points labelled."""
+    """Lines over ordered categories (periods); a gap where a value is missing; points labelled.
+    Categories flagged in `shaded` get a band labelled `shade_label` behind them."""
     frame = _frame(title, labels, series, fmt, y_label, y_max)
     if frame is None:
         return _empty(empty)
     parts, top_value, inner_w, inner_h, slot = frame
+    _shade(parts, shaded, shade_label, slot, inner_h)
     every = _label_step(labels, inner_w)
     for i, label in enumerate(labels):
         if i % every == 0:

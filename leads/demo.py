@@ -3,8 +3,10 @@
 `seed_demo()` (run by `manage.py seed_demo`) fills an empty workspace through the real services:
 the two demo models are imported and published (`model_import`, `model_version_publish`), the
 generated leads and events go in as rows of the spec's JSON shape (`leads_import`,
-`events_ingest`), the funnel history of the past year is backfilled (`lifecycle_backfill`), and
-every lead is scored by each live version at `now` (`leads_rescore` over `lead_ranges`).
+`events_ingest`), every lead is scored at past instants of the last 12 weeks to fill the score
+history (`score_history_backfill`, through `leads_rescore`), the funnel history of the past year
+is backfilled (`lifecycle_backfill`), and every lead is scored by each live version at `now`
+(`leads_rescore` over `lead_ranges`).
 
 Everything is derived from one `random.Random(seed)` and from `now`: the same seed and the same
 `now` give the same leads, events, scores and lifecycle rows, whatever the day it runs.
@@ -23,8 +25,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Count
+from django.db import connection, transaction
+from django.db.models import Count, QuerySet
 
 import matrix
 from matrix.engine.conditions import holds
@@ -35,7 +37,7 @@ from matrix.selectors import version_live, version_spec, versions_live
 from matrix.services import model_import, model_version_publish
 
 from .choices import RejectReason, Stage
-from .models import Event, Lead, LeadStage, StageTransition
+from .models import Event, Lead, LeadStage, Score, ScoreBreakdown, ScoreHistory, StageTransition
 from .rows import RowReport
 from .selectors import lead_data
 from .services import events_ingest, lead_ranges, leads_import, leads_rescore
@@ -48,6 +50,10 @@ REPS = ("rep", "rep2", "rep3")
 LEAD_BATCH = 1000
 EVENT_BATCH = 20000
 LIFECYCLE_BATCH = 500
+# The score history: the past instants (days before `now`) the demo scores every lead at. Every
+# day of the last week, every week of the month before, every other week back to 12 weeks: a
+# rescore a day over 90 days took 150 s for the default demo, ten times the rest of seed_demo.
+HISTORY_DAYS_BACK = (84, 70, 56, 42, 28, 21, 14, 7, 6, 5, 4, 3, 2, 1)
 
 # --- vocabulary -------------------------------------------------------------------------------------
 
@@ -229,6 +235,7 @@ class SeedSummary:
     events_rejected: int = 0
     leads_rejected: int = 0
     scores: int = 0
+    history: int = 0  # score history rows written by the past rescores
     lifecycle: dict[str, LifecycleCounts] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -778,8 +785,9 @@ def lifecycle_backfill(
     This is a backfill of the past, not a live decision: no lifecycle service for sales'
     decisions exists yet, and the rescore (`leads_rescore`) only records MQL crossings as they
     happen now. So it writes in bulk what the funnel would have recorded over the year, and runs
-    before the first rescore, which then finds these rows and leaves them be (it moves a lead to
-    MQL only from the lead or recycled stage). For each lead and model:
+    after the score history (whose crossings, recorded at day granularity, it replaces) and
+    before the rescore at `now`, which then finds these rows and leaves them be (it moves a lead
+    to MQL only from the lead or recycled stage). For each lead and model:
 
     - MQL: the first instant at which the single-lead engine scores the lead as MQL (probing the
       moments of its high-value events, and `now`); a lead -> mql transition with that score,
@@ -907,6 +915,65 @@ def _lead_lifecycle(rng, probe: _LeadProbe, version, lead, now, stages, transiti
         if back <= now and not probe.mql_at(now):
             move(Stage.REJECTED, Stage.RECYCLED, back, actor=owner)
             stage.stage, stage.changed_by, stage.changed_at = Stage.RECYCLED, owner, back
+
+
+def history_instants(*, now: datetime, days: int) -> list[datetime]:
+    """The past instants of the demo's score history (HISTORY_DAYS_BACK), oldest first, none
+    further back than `days`."""
+    return [now - k * DAY for k in HISTORY_DAYS_BACK if k <= days]
+
+
+def score_history_backfill(
+    *, versions: list[ModelVersion], now: datetime, days: int, progress: Callable[[str], None]
+) -> int:
+    """The scores of the past weeks as the rescores would have written them (`history_instants`).
+
+    Each version rescores every lead at each past instant, oldest first (`leads_rescore`, the
+    real set-based path), so ScoreHistory gets a row wherever a score or tier changed since the
+    instant before, exactly as the real rescore writes it, and the lead's score chart and "Since
+    yesterday" show movement. The daily rescores of the last week reuse the counts stored the
+    day before (`reuse=True`, as a job's chunks do).
+
+    A lead created after an instant did not exist then: its score, breakdown and history row of
+    that instant are deleted again (three set-based statements), so its history starts with its
+    first score after it was created, as a new lead's does. (Scoring every lead and deleting a
+    few is faster on SQLite than naming the ones that existed: a pk range or a list of ids takes
+    the rescore's writes off the (lead, model) index, twice the time.)
+
+    The rescore also records the MQL crossings it sees, at these instants; the funnel history is
+    `lifecycle_backfill`'s, at the exact instants, so those rows are removed again at the end (no
+    alert was sent for them: `alerts=False`). Returns the number of history rows written.
+    """
+    models = [v.scoring_model_id for v in versions]
+    instants = history_instants(now=now, days=days)
+    previous = None
+    for done, as_of in enumerate(instants, start=1):
+        # Counts stored a day before mostly still hold; a week before, too few do for the reuse
+        # statements to cost less than counting every lead afresh (measured on SQLite).
+        reuse = previous is not None and as_of - previous <= DAY
+        previous = as_of
+        for version in versions:
+            leads_rescore(version=version, as_of=as_of, alerts=False, reuse=reuse)
+        unborn = Lead.objects.filter(created_at__gt=as_of).values("id")
+        ScoreHistory.objects.filter(scoring_model_id__in=models, as_of=as_of, lead_id__in=unborn).delete()
+        ScoreBreakdown.objects.filter(score__scoring_model_id__in=models, score__lead_id__in=unborn).delete()
+        _scores_delete(models=models, lead_ids=unborn)
+        progress(f"score history: {done}/{len(instants)} past instants ({as_of:%Y-%m-%d})")
+    LeadStage.objects.filter(scoring_model_id__in=models).delete()
+    StageTransition.objects.filter(scoring_model_id__in=models).delete()
+    return ScoreHistory.objects.filter(scoring_model_id__in=models).count()
+
+
+def _scores_delete(*, models: list[int], lead_ids: QuerySet) -> None:
+    """DELETE the scores of these models and leads in one statement (their breakdowns are gone
+    already; QuerySet.delete() would read every row first to look for the breakdowns)."""
+    ids, params = lead_ids.query.sql_with_params()
+    marks = ", ".join(["%s"] * len(models))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {Score._meta.db_table} WHERE scoring_model_id IN ({marks}) AND lead_id IN ({ids})",
+            [*models, *params],
+        )
 
 
 def lifecycle_counts(*, versions: list[ModelVersion]) -> dict[str, LifecycleCounts]:
@@ -1059,7 +1126,10 @@ def seed_demo(
         summary.events, summary.events_rejected = report.accepted, len(report.rejected)
         lap("events")
 
-        # The history first: the rescore below then finds each lead's funnel stage in place.
+        summary.history = score_history_backfill(versions=demo, now=now, days=days, progress=progress)
+        lap("history")
+
+        # The funnel history next: the rescore below then finds each lead's funnel stage in place.
         lifecycle_backfill(rng=rng, versions=demo, now=now, progress=progress)
         lap("lifecycle")
 

@@ -19,6 +19,7 @@ from django.http import HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 
 from matrix.choices import VersionStatus
@@ -72,8 +73,32 @@ class ReportForm(forms.Form):
         return data
 
 
+class MaturityField(forms.DecimalField):
+    """The maturity window in days (empty: the model's default, see reports.maturity_window)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            min_value=0,
+            max_value=reports.MATURITY_MAX.days,
+            max_digits=5,
+            decimal_places=1,
+            required=False,
+            label="Maturity window (days)",
+            help_text="MQLs younger than this are left out of rates. Empty: the 75th percentile of time to SQL.",
+            widget=forms.NumberInput(attrs={"step": "0.5", "placeholder": "auto"}),
+            **kwargs,
+        )
+
+
+def _maturity(data: dict) -> reports.Maturity:
+    days = data.get("mature")
+    window = timedelta(days=float(days)) if days is not None else None
+    return reports.maturity_window(scoring_model=data["model"], window=window)
+
+
 class ConversionForm(ReportForm):
     grain = forms.ChoiceField(choices=[("month", "Month"), ("week", "Week")], required=False)
+    mature = MaturityField()
 
     def clean(self):
         data = super().clean()
@@ -90,6 +115,7 @@ class BreakdownForm(ReportForm):
         help_text="For 'Lead attribute': a key of the lead's attributes.",
         error_messages={"invalid": "Letters, digits, '_', '.' or '-' only."},
     )
+    mature = MaturityField()
 
     def clean(self):
         data = super().clean()
@@ -125,6 +151,7 @@ class CalibrationForm(ReportForm):
         label="Fewest MQLs",
         widget=forms.NumberInput(attrs={"placeholder": str(reports.SMALL_SAMPLE)}),
     )
+    mature = MaturityField()
 
     def clean(self):
         data = super().clean()
@@ -164,6 +191,8 @@ class DraftForm(forms.Form):
     model = forms.SlugField()
     segment = forms.CharField(max_length=100)
     threshold = forms.DecimalField(max_digits=12, decimal_places=2)
+    # The open draft's revision the page showed (empty when it offered a new draft).
+    revision = forms.IntegerField(required=False, min_value=1)
     back = forms.CharField(required=False, max_length=2000)
 
 
@@ -194,6 +223,7 @@ class Column:
     value: Callable
     fmt: Callable = num
     numeric: bool = True
+    wide: bool = False  # a sentence (a note): kept readable instead of squeezed to a word a line
 
 
 @dataclass
@@ -207,8 +237,10 @@ class Table:
     def header(self) -> list[str]:
         return [c.header for c in self.columns]
 
-    def cells(self) -> list[list[tuple[str, bool]]]:
-        return [[(c.fmt(c.value(row)), c.numeric) for c in self.columns] for row in self.rows]
+    def cells(self) -> list[list[tuple[str, str]]]:
+        """Each row's cells as (text, CSS class)."""
+        kinds = ["num" if c.numeric else "wide" if c.wide else "" for c in self.columns]
+        return [[(c.fmt(c.value(row)), kind) for c, kind in zip(self.columns, kinds, strict=True)] for row in self.rows]
 
     def raw(self) -> list[list]:
         out = []
@@ -256,14 +288,18 @@ def _scope(user) -> str:
     return "all owners" if user_sees_all_leads(user=user) else "your own leads"
 
 
-def _funnel_columns(first: str) -> list[Column]:
+def _funnel_columns(first: str, mark_young: bool = False) -> list[Column]:
+    def label(row) -> str:
+        return f"{row.label} (not yet mature)" if mark_young and row.key is not None and not row.matured else row.label
+
     return [
-        Column(first, lambda r: r.label, str, numeric=False),
+        Column(first, label, str, numeric=False),
         Column("Leads", lambda r: r.leads),
         Column("MQLs (n)", lambda r: r.mqls),
         Column("Accepted", lambda r: r.accepted),
         Column("Rejected", lambda r: r.rejected),
         Column("Pending", lambda r: r.pending),
+        Column("Too recent", lambda r: r.immature),
         Column("Direct SQLs", lambda r: r.direct_sqls),
         Column("SQLs", lambda r: r.sqls),
         Column("MQL→SQL rate", lambda r: r.rate, pct),
@@ -300,11 +336,20 @@ def conversion(request):
     context = _page(request, form, {"active": "conversion"})
     tables = []
     if valid and data["model"]:
+        maturity = _maturity(data)
         report = reports.conversion_report(
-            user=request.user, scoring_model=data["model"], start=data["start"], end=data["end"], grain=data["grain"]
+            user=request.user,
+            scoring_model=data["model"],
+            start=data["start"],
+            end=data["end"],
+            grain=data["grain"],
+            maturity=maturity,
         )
         labels = [f"{p.key:%d %b}" if report.grain == "week" else p.label for p in report.periods]
+        shaded = [not p.matured for p in report.periods]
         context.update(
+            maturity=maturity,
+            young=report.totals.immature,
             report=report,
             headline={
                 "rate": pct(report.totals.rate),
@@ -316,15 +361,17 @@ def conversion(request):
                 labels=labels,
                 series=[("MQLs", [p.mqls for p in report.periods]), ("SQLs", [p.sqls for p in report.periods])],
                 y_label="leads",
+                shaded=shaded,
             ),
             rate_chart=charts_svg.line_chart(
-                title="MQL→SQL conversion rate per MQL cohort",
+                title="MQL→SQL conversion rate per MQL cohort (mature MQLs only)",
                 labels=labels,
                 series=[("rate", [p.rate for p in report.periods])],
                 fmt=charts_svg.percent,
                 y_max=1.0,
                 y_label="rate",
-                empty="No MQLs in this period.",
+                empty="No MQL of this period is old enough to count yet.",
+                shaded=shaded,
             ),
             time_chart=charts_svg.line_chart(
                 title="Time from MQL to SQL (hours)",
@@ -334,11 +381,17 @@ def conversion(request):
                     ("75th percentile", [p.p75_hours for p in report.periods]),
                 ],
                 y_label="hours",
-                empty="No MQL was accepted in this period.",
+                empty="No mature MQL was accepted in this period.",
+                shaded=shaded,
             ),
         )
         tables = [
-            Table("periods", _funnel_columns("Period"), [*report.periods, report.totals], "Per period, then all"),
+            Table(
+                "periods",
+                _funnel_columns("Period", mark_young=True),
+                [*report.periods, report.totals],
+                "Per period, then all",
+            ),
         ]
     return _csv_or_page(request, "reports/conversion.html", context, tables, "conversion")
 
@@ -357,10 +410,13 @@ def breakdown(request):
             end=data["end"],
             dimension=data["dimension"],
             attribute=data["attribute"],
+            maturity=(maturity := _maturity(data)),
         )
         shown = report.rows[:20]
         context.update(
             report=report,
+            maturity=maturity,
+            young=sum(r.immature for r in report.rows),
             small_sample=reports.SMALL_SAMPLE,
             chart=charts_svg.bar_chart(
                 title=f"MQL→SQL rate by {report.title} (n = MQLs; top {len(shown)} by volume)",
@@ -373,7 +429,10 @@ def breakdown(request):
             ),
         )
         columns = _funnel_columns(report.title)
-        columns.insert(9, Column("Small sample", lambda r: "yes" if r.small_sample else "", str, numeric=False))
+        rate_at = next(i for i, c in enumerate(columns) if c.header == "MQL→SQL rate")
+        columns.insert(
+            rate_at + 1, Column("Small sample", lambda r: "yes" if r.small_sample else "", str, numeric=False)
+        )
         tables = [Table("groups", columns, report.rows, f"By {report.title}, most MQLs first")]
     return _csv_or_page(request, "reports/breakdown.html", context, tables, "breakdown")
 
@@ -425,7 +484,7 @@ def calibration(request):
     context = _page(
         request,
         form,
-        {"active": "calibration", "can_draft": request.user.has_perm(EDIT_PERMISSION)},
+        {"active": "calibration", "can_draft": reports.calibration_may_propose(request.user)},
     )
     tables = []
     if valid and data["model"]:
@@ -440,6 +499,7 @@ def calibration(request):
             target=data["target"],
             target_value=target_value,
             min_n=data["min_n"],
+            maturity=(maturity := _maturity(data)),
         )
         basis = "score at MQL" if report.basis == "mql" else "current score"
         charts = [
@@ -458,7 +518,14 @@ def calibration(request):
             for s in report.segments
         ]
         target_text = pct(target_value) if data["target"] == "rate" else num(int(target_value))
-        context.update(report=report, charts=charts, target_text=target_text)
+        context.update(
+            report=report,
+            charts=charts,
+            target_text=target_text,
+            maturity=maturity,
+            young=report.young,
+            open_draft=reports.calibration_open_draft(scoring_model=data["model"]) if context["can_draft"] else None,
+        )
         bands = [(s, b) for s in report.segments for b in s.bands]
         tables = [
             Table(
@@ -473,7 +540,7 @@ def calibration(request):
                     Column("Suggested MQLs", lambda s: s.suggested.mqls if s.suggested else None),
                     Column("Suggested SQLs", lambda s: s.suggested.sqls if s.suggested else None),
                     Column("Suggested rate", lambda s: s.suggested.rate if s.suggested else None, pct),
-                    Column("Note", lambda s: s.note, str, numeric=False),
+                    Column("Note", lambda s: s.note, str, numeric=False, wide=True),
                 ],
                 report.segments,
                 "Per segment: the current MQL threshold and the suggestion",
@@ -494,9 +561,20 @@ def calibration(request):
     return _csv_or_page(request, "reports/calibration.html", context, tables, "calibration")
 
 
+def _draft_link(user, draft) -> str:
+    """Where the confirmation leads: the draft editor for editors, the version's page for others."""
+    slug = draft.scoring_model.slug
+    if user.has_perm(EDIT_PERMISSION):
+        return reverse("matrix:draft", args=[slug])
+    return f"{reverse('matrix:detail', args=[slug])}?version={draft.number}"
+
+
 @require_POST
-@permission_required(EDIT_PERMISSION, raise_exception=True)
+@permission_required(VIEW_PERMISSION, raise_exception=True)
 def calibration_draft(request):
+    """Put a suggested threshold into the open draft (or a new one); editors and sales managers."""
+    if not reports.calibration_may_propose(request.user):
+        raise PermissionDenied("only editors and sales managers may propose a threshold")
     form = DraftForm(request.POST)
     back = reverse("reports:calibration")
     if not form.is_valid():
@@ -508,18 +586,40 @@ def calibration_draft(request):
     back = f"{back}?{query}" if query else back
     scoring_model = get_object_or_404(ScoringModel, slug=data["model"])
     try:
-        draft = reports.calibration_draft_create(
-            scoring_model=scoring_model, segment=data["segment"], threshold=data["threshold"], user=request.user
+        done = reports.calibration_draft_create(
+            scoring_model=scoring_model,
+            segment=data["segment"],
+            threshold=data["threshold"],
+            user=request.user,
+            revision=data["revision"],
         )
     except reports.CalibrationError as exc:
-        messages.error(request, f"No draft created: {exc}.")
+        messages.error(request, f"No draft changed: {exc}.")
         return redirect(back)
-    except PermissionDenied:
-        raise
+    draft, threshold = done.draft, num(data["threshold"])
+    if done.created:
+        what = format_html("Draft v{} of {} created: {}.", draft.number, scoring_model.name, draft.note)
+    elif done.changed:
+        what = format_html(
+            "Open draft v{} of {} now has MQL threshold {} for segment {} (was {}).",
+            draft.number,
+            scoring_model.name,
+            threshold,
+            data["segment"],
+            num(done.old),
+        )
+    else:
+        what = format_html(
+            "Open draft v{} of {} already has MQL threshold {} for segment {}: nothing changed.",
+            draft.number,
+            scoring_model.name,
+            threshold,
+            data["segment"],
+        )
+    sign = "" if not done.changed else " Both editors (marketing and sales) must approve it before it is published."
     messages.success(
         request,
-        f"Draft v{draft.number} of {scoring_model.name} created: {draft.note}. "
-        "It needs both approvals before it can be published.",
+        format_html('{}{} <a href="{}">Open draft v{}</a>', what, sign, _draft_link(request.user, draft), draft.number),
     )
     return redirect(back)
 

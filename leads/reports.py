@@ -19,7 +19,6 @@ The MQL cohort is read from LeadStage (one row per lead and model, its latest MQ
   of the MQL -> SQL rate.
 """
 
-import copy
 import math
 import re
 from dataclasses import dataclass, field
@@ -46,10 +45,11 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Floor, Trunc
 from django.utils import timezone
 
+from matrix.choices import VersionStatus
 from matrix.engine.document import DocumentError
 from matrix.models import ModelVersion, ScoringModel
 from matrix.selectors import version_live, version_spec
-from matrix.services import model_import
+from matrix.services import DraftError, StaleRevision, ThresholdProposal, model_draft_threshold_propose
 
 from .choices import RejectReason, Stage
 from .models import Lead, LeadStage, Score, StageTransition
@@ -72,6 +72,11 @@ SMALL_SAMPLE = 20
 OUTCOME_SQL, OUTCOME_REJECTED, OUTCOME_PENDING = "sql", "rejected", "pending"
 BASES = ("mql", "current")
 TARGETS = ("rate", "volume")
+# The maturity window's default is the 75th percentile of time to SQL over the model's data; with
+# fewer accepted MQLs than this the percentile means little, and MATURITY_FALLBACK is used.
+MATURITY_MIN_SQLS = 20
+MATURITY_FALLBACK = timedelta(days=14)
+MATURITY_MAX = timedelta(days=365)
 
 
 class ReportError(ValueError):
@@ -192,18 +197,88 @@ def _cohort(*, user, scoring_model: ScoringModel, start: date, end: date) -> Que
     )
 
 
-def _cohort_figures() -> dict:
-    """The aggregates every cohort report shares (one row per group)."""
-    seconds = Case(When(outcome=OUTCOME_SQL, then=SecondsBetween("accepted_at", "mql_at")), output_field=FloatField())
+def _cohort_figures(cutoff: datetime | None = None) -> dict:
+    """The aggregates every cohort report shares (one row per group).
+
+    With `cutoff` (now minus the maturity window), the rate and the time to SQL read only the
+    members that became MQLs at or before it (`mature`, `mature_accepted`): a younger MQL has
+    not had the time most accepted leads took, so it would count as a failure (and shorten the
+    times, as only its quick acceptances are in). The counts (MQLs, accepted, rejected) are
+    every member's.
+    """
+    mature = Q(mql_at__isnull=False) if cutoff is None else Q(mql_at__lte=cutoff)
+    seconds = Case(
+        When(Q(outcome=OUTCOME_SQL) & mature, then=SecondsBetween("accepted_at", "mql_at")), output_field=FloatField()
+    )
     return {
         # Counting lead_id (never null), not id: every column read is in the stage_mql_cohort
         # index, so Postgres answers from the index alone.
         "mqls": Count("lead_id"),
         "accepted": Count("lead_id", filter=Q(outcome=OUTCOME_SQL)),
         "rejected": Count("lead_id", filter=Q(outcome=OUTCOME_REJECTED)),
+        "mature": Count("lead_id", filter=mature),
+        "mature_accepted": Count("lead_id", filter=Q(outcome=OUTCOME_SQL) & mature),
         "median_s": PercentileCont(seconds, 0.5),
         "p75_s": PercentileCont(seconds, 0.75),
     }
+
+
+@dataclass(frozen=True)
+class Maturity:
+    """How old an MQL must be to count in a rate: `window`, and where the window came from."""
+
+    window: timedelta
+    now: datetime
+    source: str  # "p75", "fallback" or "chosen"
+    sqls: int = 0  # accepted MQLs the 75th percentile was taken over
+
+    @property
+    def cutoff(self) -> datetime:
+        return self.now - self.window
+
+    @property
+    def days(self) -> float:
+        return self.window.total_seconds() / 86400
+
+    @property
+    def label(self) -> str:
+        hours = self.window.total_seconds() / 3600
+        if hours < 72:
+            return f"{hours:g} hours ({self.days:.1f} days)"
+        return f"{self.days:.1f} days".replace(".0 days", " days")
+
+    @property
+    def explanation(self) -> str:
+        if self.source == "p75":
+            return f"the 75th percentile of time to SQL over the model's {self.sqls:,} accepted MQLs"
+        if self.source == "fallback":
+            return (
+                f"the default of {MATURITY_FALLBACK.days} days: the model has only {self.sqls} accepted MQLs, "
+                f"too few (under {MATURITY_MIN_SQLS}) for a percentile"
+            )
+        return "chosen on this page"
+
+
+def maturity_window(
+    *, scoring_model: ScoringModel, window: timedelta | None = None, now: datetime | None = None
+) -> Maturity:
+    """The maturity window of `scoring_model`'s reports: `window` when given, else the 75th
+    percentile of time to SQL of every accepted MQL of the model (one aggregate on the cohort
+    index, over every owner: it describes the sales process, not one rep), rounded up to the
+    hour; MATURITY_FALLBACK when fewer than MATURITY_MIN_SQLS MQLs were accepted."""
+    now = now or timezone.now()
+    if window is not None:
+        if not timedelta(0) <= window <= MATURITY_MAX:
+            raise ReportError(f"a maturity window lies between 0 and {MATURITY_MAX.days} days")
+        return Maturity(window, now, "chosen")
+    accepted = Q(accepted_at__isnull=False, mql_at__isnull=False, accepted_at__gte=F("mql_at"))
+    found = LeadStage.objects.filter(accepted, scoring_model_id=scoring_model.pk).aggregate(
+        n=Count("lead_id"), p75=PercentileCont(SecondsBetween("accepted_at", "mql_at"), 0.75)
+    )
+    if found["n"] < MATURITY_MIN_SQLS or found["p75"] is None:
+        return Maturity(MATURITY_FALLBACK, now, "fallback", found["n"])
+    hours = max(1, math.ceil(found["p75"] / 3600))
+    return Maturity(min(timedelta(hours=hours), MATURITY_MAX), now, "p75", found["n"])
 
 
 def _direct_sqls(*, user, scoring_model: ScoringModel, start: date, end: date) -> QuerySet[StageTransition]:
@@ -245,8 +320,12 @@ class Funnel:
     accepted: int = 0
     rejected: int = 0
     direct_sqls: int = 0
+    mature: int = 0  # MQLs old enough to count in the rate (all of them without a maturity window)
+    mature_accepted: int = 0
     median_s: float | None = None
     p75_s: float | None = None
+    # False when the group holds MQLs younger than the maturity window (its rate may still rise).
+    matured: bool = True
 
     @property
     def pending(self) -> int:
@@ -257,9 +336,14 @@ class Funnel:
         return self.accepted + self.direct_sqls
 
     @property
+    def immature(self) -> int:
+        """MQLs too recent to count in the rate."""
+        return self.mqls - self.mature
+
+    @property
     def rate(self) -> float | None:
-        """MQL -> SQL conversion: accepted MQLs over all MQLs of the cohort (pending included)."""
-        return self.accepted / self.mqls if self.mqls else None
+        """MQL -> SQL conversion of the mature MQLs: accepted over all (pending included)."""
+        return self.mature_accepted / self.mature if self.mature else None
 
     @property
     def median_hours(self) -> float | None:
@@ -278,8 +362,10 @@ class Funnel:
         return not (self.leads or self.mqls or self.direct_sqls)
 
     def take(self, row: dict) -> None:
-        for name in ("mqls", "accepted", "rejected", "median_s", "p75_s"):
+        for name in ("mqls", "accepted", "rejected", "mature", "mature_accepted", "median_s", "p75_s"):
             setattr(self, name, row[name])
+        if self.immature:
+            self.matured = False
 
 
 @dataclass
@@ -290,6 +376,7 @@ class ConversionReport:
     grain: str
     totals: Funnel
     periods: list[Funnel]
+    maturity: Maturity | None = None
 
     @property
     def empty(self) -> bool:
@@ -315,14 +402,29 @@ def _period_key(value) -> date:
 
 
 def conversion_report(
-    *, user, scoring_model: ScoringModel, start: date, end: date, grain: str = "month"
+    *,
+    user,
+    scoring_model: ScoringModel,
+    start: date,
+    end: date,
+    grain: str = "month",
+    maturity: Maturity | None = None,
 ) -> ConversionReport:
-    """The funnel of the period in total and per week or month (four queries)."""
+    """The funnel of the period in total and per week or month (four queries).
+
+    With `maturity`, rates and times to SQL count only the MQLs older than its window, and a
+    period whose end lies after the cutoff is marked not yet mature (`Funnel.matured`).
+    """
     if grain not in GRAINS:
         raise ReportError(f"unknown grain {grain!r}: use week or month")
-    figures = _cohort_figures()
+    cutoff = maturity.cutoff if maturity else None
+    figures = _cohort_figures(cutoff)
     args = {"user": user, "scoring_model": scoring_model, "start": start, "end": end}
     periods = {day: Funnel(key=day, label=_period_label(day, grain)) for day in _periods(start, end, grain)}
+    if cutoff is not None:
+        # A period can still gain MQLs whose outcome is open until its last day is past the cutoff.
+        for day, period in periods.items():
+            period.matured = _bounds(day, _period_end(day, grain))[1] <= cutoff
 
     def bucket(path: str) -> Trunc:
         return Trunc(path, grain, output_field=DateTimeField())
@@ -342,7 +444,14 @@ def conversion_report(
     ):
         periods[_period_key(row["period"])].direct_sqls = row["n"]
         totals.direct_sqls += row["n"]
-    return ConversionReport(scoring_model, start, end, grain, totals, list(periods.values()))
+    return ConversionReport(scoring_model, start, end, grain, totals, list(periods.values()), maturity)
+
+
+def _period_end(day: date, grain: str) -> date:
+    """The last day of the week or month starting on `day`."""
+    if grain == "week":
+        return day + timedelta(days=6)
+    return (day + timedelta(days=32)).replace(day=1) - timedelta(days=1)
 
 
 def _period_label(day: date, grain: str) -> str:
@@ -420,6 +529,7 @@ def conversion_breakdown(
     end: date,
     dimension: str,
     attribute: str = DEFAULT_ATTRIBUTE,
+    maturity: Maturity | None = None,
 ) -> Breakdown:
     """The conversion figures per value of a lead field (three queries), most MQLs first.
 
@@ -438,7 +548,7 @@ def conversion_breakdown(
     def dim(queryset, *, lead="lead__", segment_of=joined):
         return _dimension(queryset, dimension=dimension, attribute=attribute, lead=lead, segment_of=segment_of)
 
-    figures = _cohort_figures()
+    figures = _cohort_figures(maturity.cutoff if maturity else None)
     for found in dim(_cohort(**args), segment_of=_mql_segment).values("dim").annotate(**figures).order_by():
         row(found["dim"]).take(found)
     if dimension == "segment":
@@ -591,6 +701,8 @@ class CalibrationReport:
     target_value: float
     min_n: int
     segments: list[SegmentCalibration] = field(default_factory=list)
+    maturity: Maturity | None = None
+    young: int = 0  # members of the period left out as younger than the maturity window
 
     @property
     def empty(self) -> bool:
@@ -615,6 +727,7 @@ def calibration_report(
     target: str = "rate",
     target_value: float = 0.3,
     min_n: int = SMALL_SAMPLE,
+    maturity: Maturity | None = None,
 ) -> CalibrationReport:
     """SQL rate by score band per segment, and the MQL threshold that would have met a target (one query).
 
@@ -626,6 +739,11 @@ def calibration_report(
     `target_value` (a fraction) or better. target "volume": the highest whole-number threshold
     that still gives at least `target_value` MQLs. On basis "mql" only leads that became MQLs are
     known, so a threshold can only be raised there (a lower one would add leads with no outcome).
+
+    With `maturity`, only members old enough count (basis "mql": MQLs at or before its cutoff;
+    "current": leads created by then); the others are counted in `young` (same query). Right
+    after a publish that lowered a threshold, the leads that just became MQLs are pending, not
+    failures, and so neither drag a band's rate to zero nor suggest undoing the change.
     """
     if basis not in BASES:
         raise ReportError(f"unknown basis {basis!r}: use mql or current")
@@ -635,7 +753,7 @@ def calibration_report(
         raise ReportError("score bands are at least 1 point wide")
     version, specs = _live_segments(scoring_model)
     report = CalibrationReport(
-        scoring_model, version, start, end, basis, band_width, target, float(target_value), min_n
+        scoring_model, version, start, end, basis, band_width, target, float(target_value), min_n, maturity=maturity
     )
     if version is None:
         return report
@@ -654,19 +772,25 @@ def calibration_report(
         *(When(dim=s.key, then=Value(Decimal(str(s.mql)))) for s in specs),
         default=Value(None),
     )
+    if maturity is None:
+        ripe = Q()
+    else:
+        ripe = Q(mql_at__lte=maturity.cutoff) if basis == "mql" else Q(lead__created_at__lte=maturity.cutoff)
     rows = list(
         population.annotate(point=Floor("value"), at_threshold=threshold)
         .values("dim", "point")
         .annotate(
-            n=Count("lead_id"),
-            sqls=Count("lead_id", filter=Q(converted=1)),
-            cur_n=Count("lead_id", filter=Q(value__gte=F("at_threshold"))),
-            cur_sqls=Count("lead_id", filter=Q(value__gte=F("at_threshold"), converted=1)),
+            n=Count("lead_id", filter=ripe) if maturity else Count("lead_id"),
+            sqls=Count("lead_id", filter=ripe & Q(converted=1)),
+            cur_n=Count("lead_id", filter=ripe & Q(value__gte=F("at_threshold"))),
+            cur_sqls=Count("lead_id", filter=ripe & Q(value__gte=F("at_threshold"), converted=1)),
+            young=Count("lead_id", filter=~ripe) if maturity else Value(0),
         )
         .order_by()
     )
+    report.young = sum(r["young"] for r in rows if r["dim"] in {s.key for s in specs})
     for spec in specs:
-        histogram = {int(r["point"]): (r["n"], r["sqls"]) for r in rows if r["dim"] == spec.key}
+        histogram = {int(r["point"]): (r["n"], r["sqls"]) for r in rows if r["dim"] == spec.key and r["n"]}
         current = Outcome(
             _number(spec.mql),
             sum(r["cur_n"] for r in rows if r["dim"] == spec.key),
@@ -746,34 +870,58 @@ def _suggest(segment: SegmentCalibration, histogram: dict[int, tuple[int, int]],
             segment.note += " Leads under it never became MQLs, so this basis cannot say whether a lower one would."
 
 
-def calibration_draft_create(*, scoring_model: ScoringModel, segment: str, threshold, user) -> ModelVersion:
-    """The one write of the reports: a new draft of the model with one segment's MQL threshold changed.
+def calibration_may_propose(user) -> bool:
+    """Editors, and the sales managers who own the reports, may turn a suggestion into a draft."""
+    return user.has_perm("matrix.edit_draft") or user.has_perm("leads.view_all_reports")
 
-    The live version's document is copied, `segments[key=segment].thresholds.mql` set to
-    `threshold`, and the copy imported as a draft (`model_import`, which validates it whole) with
-    a note saying where it came from. Editors only (`matrix.edit_draft`).
+
+def calibration_draft_create(
+    *, scoring_model: ScoringModel, segment: str, threshold, user, revision: int | None = None
+) -> ThresholdProposal:
+    """The one write of the reports: a suggested MQL threshold put into the model's open draft.
+
+    `matrix.services.model_draft_threshold_propose`: the open draft (the newest) gets the
+    threshold, so clicking again or on another segment adds to the same draft; only without one
+    is the live version copied into a new draft, noted "Threshold calibration (reports): ...".
+    Editors and sales managers (`calibration_may_propose`) may propose; approving and publishing
+    stay the editors'. `revision` is the open draft's revision the page showed.
     """
-    if not user.has_perm("matrix.edit_draft"):
-        raise PermissionDenied("only editors of scoring models may create drafts")
+    if not calibration_may_propose(user):
+        raise PermissionDenied("only editors and sales managers may propose a threshold")
     live = version_live(scoring_model=scoring_model)
     if live is None:
         raise CalibrationError(f"{scoring_model.name} has no live version to start a draft from")
-    document = copy.deepcopy(live.document)
-    target = next((s for s in document.get("segments", []) if s.get("key") == segment), None)
-    if target is None:
-        raise CalibrationError(f"{scoring_model.name} v{live.number} has no segment {segment!r}")
-    old = target["thresholds"]["mql"]
-    new = _number(threshold)
-    if float(old) == float(new):
-        raise CalibrationError(f"the MQL threshold of segment {segment} is already {new}")
-    target["thresholds"]["mql"] = new
+    old = _segment_mql(live, segment)
     note = (
-        f"Threshold calibration (reports): segment {segment} MQL threshold {_number(old)} -> {new}, from v{live.number}"
+        f"Threshold calibration (reports): segment {segment} MQL threshold {_number(old)} -> {_number(threshold)}, "
+        f"from v{live.number}"
+        if old is not None
+        else ""  # no such segment: the service says so
     )
     try:
-        return model_import(data=document, user=user, note=note)
+        return model_draft_threshold_propose(
+            scoring_model=scoring_model, segment=segment, threshold=threshold, user=user, revision=revision, note=note
+        )
+    except StaleRevision as exc:
+        raise CalibrationError(f"{exc} (someone edited the draft since this page was opened)") from None
+    except DraftError as exc:
+        raise CalibrationError(str(exc)) from None
     except DocumentError as exc:
         raise CalibrationError(f"the draft would not be a valid model: {exc}") from None
+
+
+def _segment_mql(version: ModelVersion, segment: str):
+    found = next((s for s in version.document.get("segments", []) if s.get("key") == segment), None)
+    return found["thresholds"]["mql"] if found else None
+
+
+def calibration_open_draft(*, scoring_model: ScoringModel) -> ModelVersion | None:
+    """The model's open (newest) draft, which a suggestion would change; None when there is none."""
+    return (
+        ModelVersion.objects.filter(scoring_model_id=scoring_model.pk, status=VersionStatus.DRAFT)
+        .order_by("-number")
+        .first()
+    )
 
 
 # --- score distribution -------------------------------------------------------------------------

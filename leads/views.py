@@ -17,7 +17,7 @@ from matrix.models import ScoringModel
 from matrix.selectors import version_live, version_spec
 
 from . import lifecycle
-from .charts import chart_points, score_chart
+from .charts import chart_points, heat_legend, heat_level, score_chart
 from .choices import RejectReason, Stage
 from .explain import lead_explanation
 from .filtersets import GRADES, LeadFilterSet
@@ -181,6 +181,7 @@ def lead_grid(request):
         filterset = LeadFilterSet(data, Lead.objects.none(), request=request)
     base = querystring_clean(_as_asked(data, request.GET).urlencode())
     digits = "4321"
+    most = max((counts.get(g, 0) for g in GRADES), default=0)
     rows = [
         {
             "letter": letter,
@@ -188,6 +189,7 @@ def lead_grid(request):
                 {
                     "grade": f"{letter}{digit}",
                     "count": counts.get(f"{letter}{digit}", 0),
+                    "level": heat_level(counts.get(f"{letter}{digit}", 0), most),
                     "url": _list_url(base, grade=f"{letter}{digit}"),
                 }
                 for digit in digits
@@ -199,6 +201,7 @@ def lead_grid(request):
         "rows": rows,
         "digits": digits,
         "total": sum(counts.get(g, 0) for g in GRADES),
+        "legend": heat_legend(most),
         "filterset": filterset,
         "valid": valid,
         "scoring_model": model,

@@ -1,6 +1,7 @@
 """Writes to scoring models: import, edit, approve, publish. Views, API and commands call these."""
 
 import copy
+from dataclasses import dataclass
 
 from django.db import transaction
 from django.db.models import Max
@@ -174,6 +175,59 @@ def model_draft_start(*, scoring_model: ScoringModel, user=None) -> ModelVersion
     return model_version_restore(
         version=live, user=user, note=f"Started from the live version {live.number}", action="draft_started"
     )
+
+
+@dataclass(frozen=True)
+class ThresholdProposal:
+    """What `model_draft_threshold_propose` did: the draft, and whether it was new or changed."""
+
+    draft: ModelVersion
+    created: bool
+    changed: bool
+    old: float | int | None  # the segment's MQL threshold in the draft before (the live one when created)
+
+
+@transaction.atomic
+def model_draft_threshold_propose(
+    *, scoring_model: ScoringModel, segment: str, threshold, user=None, revision: int | None = None, note: str = ""
+) -> ThresholdProposal:
+    """Put one segment's MQL threshold into the model's open draft; a new draft only when none is open.
+
+    Under the model's lock (as `model_draft_start`), so two clicks at once give one draft. The
+    newest draft is the open one: its other edits are kept and the change goes through
+    `model_draft_update` (validated whole, revision bumped, so its approvals must be given
+    again); `revision`, when given, is the revision the proposer saw (StaleRevision otherwise).
+    A draft that already has this threshold is returned unchanged. With no draft, the live
+    version's document is copied with the threshold changed and imported as a new draft with
+    `note`. Permissions are the caller's to check: editors and, for the calibration report,
+    sales managers may propose; publishing still needs both approvals.
+    Raises DraftError (no live version, unknown segment) or DocumentError.
+    """
+    ScoringModel.objects.select_for_update().get(pk=scoring_model.pk)
+    versions = ModelVersion.objects.filter(scoring_model_id=scoring_model.pk)
+    draft = versions.filter(status=VersionStatus.DRAFT).order_by("-number").first()
+    source = draft or versions.filter(status=VersionStatus.PUBLISHED).first()
+    if source is None:
+        raise DraftError(f"{scoring_model.name} has neither a draft nor a live version to start from")
+    if draft is not None and revision is not None and draft.revision != revision:
+        raise StaleRevision(
+            f"draft v{draft.number} is at revision {draft.revision}, the page showed revision {revision}: read it again"
+        )
+    document = copy.deepcopy(source.document)
+    target = next((s for s in document.get("segments", []) if s.get("key") == segment), None)
+    if target is None:
+        raise DraftError(f"{scoring_model.name} v{source.number} has no segment {segment!r}")
+    old = target["thresholds"]["mql"]
+    new = int(threshold) if float(threshold).is_integer() else float(threshold)
+    if draft is not None and float(old) == float(new):
+        return ThresholdProposal(draft, created=False, changed=False, old=old)
+    target["thresholds"]["mql"] = new
+    if draft is None:
+        if float(old) == float(new):
+            raise DraftError(f"the MQL threshold of segment {segment} is already {new}")
+        return ThresholdProposal(model_import(data=document, user=user, note=note), created=True, changed=True, old=old)
+    updated = model_draft_update(version=draft, data=document, user=user, revision=draft.revision)
+    return ThresholdProposal(updated, created=False, changed=True, old=old)
 
 
 def _approval_roles(user) -> list[str]:

@@ -9,6 +9,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from leads.charts import HEAT_LEVELS, heat_legend, heat_level
 from leads.selectors import leads_grade_counts, leads_scored_by, leads_visible
 from tests.leads.workspace_data import SLUG, workspace_build
 
@@ -75,3 +76,34 @@ def test_the_grid_query_count_is_pinned(ws, client, rep, django_assert_max_num_q
 def test_without_a_model_the_grid_says_so(db, client, rep):
     client.force_login(rep)
     assert "No scoring model yet." in client.get("/leads/grid/").content.decode()
+
+
+def test_the_grid_is_a_heat_map_coloured_by_count_with_a_legend(ws, client, manager):
+    """Given grades holding 2, 1 and 0 leads, when the manager opens the grid, then each cell's colour
+    class follows its count (empty cells uncoloured, the fullest the darkest), each keeps its count
+    and its link, and a legend maps every colour to its counts."""
+    client.force_login(manager)
+    response = client.get("/leads/grid/")
+    levels = {cell["grade"]: cell["level"] for row in response.context["rows"] for cell in row["cells"]}
+    assert levels["A4"] == HEAT_LEVELS and levels["B4"] == heat_level(1, 2) < HEAT_LEVELS
+    assert levels["C3"] == 0
+    body = response.content.decode()
+    assert 'class="cell heat-5 filled" data-grade="A4" data-count="2"' in body
+    assert 'class="cell heat-0" data-grade="C3" data-count="0"' in body
+    assert [(s.level, s.label) for s in response.context["legend"]] == [(heat_level(1, 2), "1"), (5, "2")]
+    assert 'class="swatch heat-5"></span> 2</li>' in body
+
+
+def test_four_leads_and_522_do_not_look_alike():
+    # The walk-through's complaint: a cell of 4 was painted like a cell of 522.
+    assert (heat_level(4, 522), heat_level(522, 522), heat_level(0, 522)) == (1, HEAT_LEVELS, 0)
+    # Square root: a tenth of the largest cell is already at the second level of five.
+    assert heat_level(53, 522) == 2
+    steps = heat_legend(522)
+    assert [s.label for s in steps] == ["1–20", "21–83", "84–187", "188–334", "335–522"]
+    # Every count falls in the legend step of its own level.
+    for count in (1, 20, 21, 83, 84, 187, 188, 334, 335, 522):
+        (step,) = [s for s in steps if s.low <= count <= s.high]
+        assert step.level == heat_level(count, 522)
+    # Few leads: the levels that no whole count reaches are left out of the legend.
+    assert [(s.level, s.low, s.high) for s in heat_legend(2)] == [(4, 1, 1), (5, 2, 2)]

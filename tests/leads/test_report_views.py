@@ -36,7 +36,8 @@ def test_every_report_opens_for_every_role_with_a_chart_and_a_table(
     world, client, personas, page, who, django_assert_max_num_queries
 ):
     client.force_login(personas[who])
-    with django_assert_max_num_queries(14):
+    # One of them reads the maturity window (reports.maturity_window).
+    with django_assert_max_num_queries(15):
         response = client.get(f"/reports/{page}/", PERIOD)
     assert response.status_code == 200
     body = response.content.decode()
@@ -61,9 +62,9 @@ def test_conversion_csv_holds_the_periods_and_the_total(world, client, manager, 
     rows = rows_of(get(client, manager, "conversion", format="csv"))
     assert rows[0][:3] == ["Period", "Leads", "MQLs (n)"]
     assert rows[1:] == [
-        ["2025-01", "7", "5", "3", "1", "1", "1", "4", "0.6", "20.0", "30.0"],
-        ["2025-02", "4", "4", "1", "2", "1", "0", "1", "0.25", "100.0", "100.0"],
-        ["All", "11", "9", "4", "3", "2", "1", "5", "0.4444", "30.0", "55.0"],
+        ["2025-01", "7", "5", "3", "1", "1", "0", "1", "4", "0.6", "20.0", "30.0"],
+        ["2025-02", "4", "4", "1", "2", "1", "0", "0", "1", "0.25", "100.0", "100.0"],
+        ["All", "11", "9", "4", "3", "2", "0", "1", "5", "0.4444", "30.0", "55.0"],
     ]
     assert rows_of(get(client, rep, "conversion", format="csv"))[-1][:4] == ["All", "6", "4", "2"]
 
@@ -128,10 +129,9 @@ def test_a_period_that_ends_before_it_starts_is_an_error_on_the_form(world, clie
     assert "The start date is after the end date." in response.content.decode()
 
 
-def test_editors_see_the_draft_button_and_it_creates_a_draft(world, client, marketer, manager):
+def test_editors_see_the_draft_button_and_it_creates_a_draft(world, client, marketer):
     page = get(client, marketer, "calibration", rate=50, min_n=2).content.decode()
     assert "Create a draft with MQL threshold 52 for default" in page
-    assert "Create a draft" not in get(client, manager, "calibration", rate=50, min_n=2).content.decode()
 
     back = "start=2025-01-01&end=2025-02-28&rate=50&min_n=2"
     client.force_login(marketer)
@@ -145,16 +145,43 @@ def test_editors_see_the_draft_button_and_it_creates_a_draft(world, client, mark
     assert draft.document["segments"][1]["thresholds"]["mql"] == 52
     (message,) = [str(m) for m in get_messages(response.wsgi_request)]
     assert message.startswith("Draft v2 of Reports model created")
+    # The confirmation links to the draft (the editor, for an editor).
+    assert f'<a href="/matrix/{world.scoring_model.slug}/draft/">Open draft v2</a>' in message
 
 
-@pytest.mark.parametrize("who", ["rep", "manager"])
-def test_only_editors_may_post_a_draft(world, client, personas, who):
-    client.force_login(personas[who])
+def test_the_manager_proposes_into_one_open_draft_and_is_linked_to_it(world, client, manager):
+    """Given the manager on the calibration, when they click the suggestion twice, then one draft
+    exists, the page offers the open draft on the second visit, and each confirmation links to the
+    draft's page (the manager has no draft editor); the draft waits for both editors."""
+    page = get(client, manager, "calibration", rate=50, min_n=2).content.decode()
+    assert "Create a draft with MQL threshold 52 for default" in page
+    assert "a marketing and a sales editor approve and publish it" in page
+    post = {"model": world.scoring_model.slug, "segment": "default", "threshold": "52"}
+    first = client.post("/reports/calibration/draft/", post)
+    link = f'<a href="/matrix/{world.scoring_model.slug}/?version=2">Open draft v2</a>'
+    (message,) = [str(m) for m in get_messages(first.wsgi_request)]
+    assert message.startswith("Draft v2 of Reports model created") and link in message
+    assert "must approve it" in message
+
+    page = get(client, manager, "calibration", rate=50, min_n=2).content.decode()
+    assert "Put MQL threshold 52 for default into open draft v2" in page
+    assert 'name="revision" value="1"' in page
+    second = client.post("/reports/calibration/draft/", {**post, "revision": "1"})
+    (message,) = [str(m) for m in get_messages(second.wsgi_request)]
+    assert "already has MQL threshold 52 for segment default: nothing changed" in message and link in message
+    assert ModelVersion.objects.filter(scoring_model=world.scoring_model).count() == 2
+    # The page the link leads to opens for the manager and shows the draft.
+    assert client.get(f"/matrix/{world.scoring_model.slug}/", {"version": 2}).status_code == 200
+
+
+def test_reps_may_not_post_a_draft(world, client, rep):
+    client.force_login(rep)
     response = client.post(
         "/reports/calibration/draft/", {"model": world.scoring_model.slug, "segment": "default", "threshold": "52"}
     )
     assert response.status_code == 403
     assert ModelVersion.objects.filter(scoring_model=world.scoring_model).count() == 1
+    assert "Create a draft" not in get(client, rep, "calibration", rate=50, min_n=2).content.decode()
 
 
 def test_a_refused_draft_says_why(world, client, marketer):
@@ -167,3 +194,30 @@ def test_a_refused_draft_says_why(world, client, marketer):
     (message,) = [str(m) for m in get_messages(response.wsgi_request)]
     assert "already 50" in message
     assert client.get("/reports/calibration/draft/").status_code == 405
+
+
+def test_the_pages_say_only_mature_mqls_count_and_the_window_can_be_changed(world, client, manager):
+    """Given the report data (5 accepted MQLs: the 14-day fallback), when the calibration opens, then
+    it names the window and where it comes from, and a window chosen in the form is used."""
+    body = get(client, manager, "calibration").content.decode()
+    assert 'name="mature"' in body
+    assert "Only mature MQLs count in the rates and suggestions" in body
+    assert "14 days old" in body and "too few (under 20) for a percentile" in body
+    chosen = get(client, manager, "calibration", mature="2.5").content.decode()
+    assert "60 hours (2.5 days) old" in chosen and "chosen on this page" in chosen
+    refused = get(client, manager, "calibration", mature="-1").content.decode()
+    assert "greater than or equal to 0" in refused and "Only mature MQLs" not in refused
+
+
+def test_the_current_month_of_the_conversion_chart_is_marked_not_yet_mature(world, client, manager):
+    client.force_login(manager)
+    body = client.get("/reports/conversion/").content.decode()  # the last year, up to today
+    # The chart of volumes is drawn (no MQL in the last year: the rate charts say so instead),
+    # with a band on the months that end after the cutoff (today minus the 14-day fallback).
+    assert 'class="shade"' in body and "not yet mature" in body
+    rows = rows_of(client.get("/reports/conversion/", {"format": "csv"}))
+    periods = [row[0] for row in rows[1:-1]]
+    assert periods[-1].endswith("(not yet mature)") and not periods[0].endswith("(not yet mature)")
+    # The young periods are the last ones: one band (in the one chart drawn) covers them all.
+    young = [p.endswith("(not yet mature)") for p in periods]
+    assert young == sorted(young) and body.count('class="shade"') == 1

@@ -5,6 +5,7 @@ are checked again against SQL written independently below (raw SQL over the tabl
 percentiles taken by `statistics.quantiles` and, on Postgres, by percentile_cont itself).
 """
 
+import math
 import statistics
 from datetime import date
 
@@ -17,6 +18,8 @@ from leads.choices import Stage
 from leads.models import LeadStage
 from matrix.choices import VersionStatus
 from matrix.models import ModelVersion
+from matrix.selectors import approvals_status
+from matrix.services import model_version_approve
 from tests.leads.report_data import END, LIVES, START, Life, at, report_world
 from tests.leads.report_data import H as HOUR
 
@@ -346,9 +349,11 @@ def test_a_rep_calibrates_on_their_own_leads_only(world, rep):
 
 
 def test_a_suggestion_becomes_a_new_draft_of_the_model(world, marketer):
-    draft = reports.calibration_draft_create(
+    done = reports.calibration_draft_create(
         scoring_model=world.scoring_model, segment="default", threshold=52, user=marketer
     )
+    draft = done.draft
+    assert (done.created, done.changed, done.old) == (True, True, 50)
     assert (draft.number, draft.status, draft.created_by) == (2, VersionStatus.DRAFT, marketer)
     assert "segment default MQL threshold 50 -> 52" in draft.note
     live = world.version.document
@@ -361,13 +366,48 @@ def test_a_suggestion_becomes_a_new_draft_of_the_model(world, marketer):
     assert world.version.document["segments"][1]["thresholds"]["mql"] == 50  # the live one is untouched
 
 
-def test_only_editors_turn_suggestions_into_drafts(world, personas):
-    for who in ("rep", "manager"):
-        with pytest.raises(PermissionDenied):
-            reports.calibration_draft_create(
-                scoring_model=world.scoring_model, segment="default", threshold=52, user=personas[who]
-            )
+def test_editors_and_managers_propose_a_threshold_reps_do_not(world, personas):
+    with pytest.raises(PermissionDenied):
+        reports.calibration_draft_create(
+            scoring_model=world.scoring_model, segment="default", threshold=52, user=personas["rep"]
+        )
     assert ModelVersion.objects.filter(scoring_model=world.scoring_model).count() == 1
+    # The manager owns the report: they propose; the draft still needs both editors' approvals.
+    done = reports.calibration_draft_create(
+        scoring_model=world.scoring_model, segment="default", threshold=52, user=personas["manager"]
+    )
+    assert done.created and done.draft.created_by == personas["manager"]
+    assert approvals_status(version=done.draft)["missing"] == ["marketing", "sales"]
+
+
+def test_suggestions_go_into_the_open_draft_instead_of_a_new_one_each_click(world, marketer, manager):
+    """Given a draft made from one suggestion and approved by marketing, when the same suggestion is
+    posted again and then another segment's, then there is still one draft, holding both changes,
+    the repeat changed nothing, and the change asks for the approvals again."""
+    first = reports.calibration_draft_create(
+        scoring_model=world.scoring_model, segment="default", threshold=52, user=marketer
+    ).draft
+    model_version_approve(version=first, user=marketer, revision=first.revision)
+
+    again = reports.calibration_draft_create(
+        scoring_model=world.scoring_model, segment="default", threshold=52, user=manager, revision=first.revision
+    )
+    assert (again.draft.pk, again.created, again.changed) == (first.pk, False, False)
+    other = reports.calibration_draft_create(
+        scoring_model=world.scoring_model, segment="enterprise", threshold=72, user=manager, revision=first.revision
+    )
+    assert (other.draft.pk, other.created, other.changed, other.old) == (first.pk, False, True, 70)
+    assert ModelVersion.objects.filter(scoring_model=world.scoring_model).count() == 2
+    draft = ModelVersion.objects.get(pk=first.pk)
+    assert [s["thresholds"]["mql"] for s in draft.document["segments"]] == [72, 52]
+    assert draft.revision == first.revision + 1 and draft.updated_by == manager
+    assert approvals_status(version=draft)["missing"] == ["marketing", "sales"]
+    # A page that showed an older revision of the draft is refused, not applied over the edit.
+    with pytest.raises(reports.CalibrationError, match="edited the draft since"):
+        reports.calibration_draft_create(
+            scoring_model=world.scoring_model, segment="default", threshold=55, user=manager, revision=first.revision
+        )
+    assert reports.calibration_open_draft(scoring_model=world.scoring_model).pk == first.pk
 
 
 @pytest.mark.parametrize(
@@ -379,6 +419,101 @@ def test_a_suggestion_that_changes_nothing_or_names_no_segment_is_refused(world,
         reports.calibration_draft_create(
             scoring_model=world.scoring_model, segment=segment, threshold=threshold, user=marketer
         )
+
+
+# --- maturity ---------------------------------------------------------------------------------------
+
+FEB_END = at(2, 28, 12)  # "now" of the maturity tests: the period's last day, noon
+
+
+def just_published(world, *, mql: int = 40, leads: int = 81, minutes: int = 5) -> None:
+    """A publish lowered the default segment's MQL line to `mql`, and `leads` leads scoring 45 crossed
+    it `minutes` before FEB_END: MQLs with no decision yet (as leads_rescore records them)."""
+    from leads.models import Lead
+    from matrix.services import model_import, model_version_publish
+    from tests.leads.report_data import model_document
+
+    document = model_document()
+    document["segments"][1]["thresholds"]["mql"] = mql
+    version = model_version_publish(version=model_import(data=document, note="lower"), user=None)
+    owner = world.leads["A1"].owner
+    made = Lead.objects.bulk_create(
+        Lead(external_id=f"J{i:03d}", email=f"j{i}@example.com", owner=owner, created_at=at(1, 2)) for i in range(leads)
+    )
+    crossed = FEB_END - HOUR * minutes / 60
+    LeadStage.objects.bulk_create(
+        LeadStage(lead=lead, scoring_model=world.scoring_model, stage=Stage.MQL, mql_at=crossed, mql_score=45,
+                  mql_version=version, mql_segment="default", changed_at=crossed)
+        for lead in made
+    )  # fmt: skip
+
+
+def test_the_maturity_window_is_the_75th_percentile_of_time_to_sql_or_a_fallback(world, manager):
+    # Five accepted MQLs over the data (A1, A2, A3, B1, O1): too few for a percentile.
+    found = reports.maturity_window(scoring_model=world.scoring_model, now=FEB_END)
+    assert (found.window, found.source, found.sqls) == (reports.MATURITY_FALLBACK, "fallback", 5)
+    assert "too few" in found.explanation
+    # Twenty more, accepted after 1..20 hours: the 75th percentile of all 25, rounded up to the hour.
+    from leads.models import Lead
+
+    extra = Lead.objects.bulk_create(Lead(external_id=f"T{i}", created_at=at(1, 1)) for i in range(1, 21))
+    LeadStage.objects.bulk_create(
+        LeadStage(lead=lead, scoring_model=world.scoring_model, stage=Stage.SQL, mql_at=at(1, 2),
+                  accepted_at=at(1, 2) + i * HOUR, changed_at=at(1, 2))
+        for i, lead in enumerate(extra, start=1)
+    )  # fmt: skip
+    hours = [10, 20, 40, 100, 7, *range(1, 21)]
+    expected = reports.percentile_cont([float(h) for h in hours], 0.75)
+    found = reports.maturity_window(scoring_model=world.scoring_model, now=FEB_END)
+    assert (found.source, found.sqls) == ("p75", 25)
+    assert found.window == HOUR * math.ceil(expected) and found.cutoff == FEB_END - found.window
+    # A window chosen on the page wins; a negative or absurd one is refused.
+    assert reports.maturity_window(scoring_model=world.scoring_model, window=3 * 24 * HOUR).source == "chosen"
+    for bad in (-HOUR, 400 * 24 * HOUR):
+        with pytest.raises(reports.ReportError, match="maturity window"):
+            reports.maturity_window(scoring_model=world.scoring_model, window=bad)
+
+
+def test_mqls_of_minutes_ago_are_neither_failures_nor_a_reason_to_undo_the_change(world, manager):
+    """Given a publish that lowered the default MQL line to 40 and 81 leads at 45 that became MQLs
+    five minutes ago, when the calibration is read (14-day fallback window), then the 40–50 band
+    is empty, not 0 %, those leads are reported as too recent, and the lowered line is kept."""
+    just_published(world)
+    maturity = reports.maturity_window(scoring_model=world.scoring_model, now=FEB_END)
+    report = reports.calibration_report(
+        user=manager, scoring_model=world.scoring_model, start=START, end=END,
+        target_value=0.3, min_n=5, maturity=maturity,
+    )  # fmt: skip
+    default = next(s for s in report.segments if s.key == "default")
+    assert all(b.n == 0 for b in default.bands if b.start < 50)
+    # Mature: A1, A2, A4, A5, B1, B2 (R1 became an MQL on 02-20, inside the 14 days): 3 of 6.
+    assert (default.current.threshold, default.current.mqls, default.current.sqls) == (40, 6, 3)
+    assert not default.changes and "already meets the target" in default.note
+    assert report.young == 81 + 1
+    # Without the window the same data read 3 SQLs of 88 MQLs and suggested undoing the change.
+    naive = reports.calibration_report(
+        user=manager, scoring_model=world.scoring_model, start=START, end=END, target_value=0.3, min_n=5
+    )
+    undo = next(s for s in naive.segments if s.key == "default")
+    assert undo.current.mqls == 88 and undo.changes and undo.suggested.threshold >= 46
+
+
+def test_conversion_counts_mature_mqls_in_the_rate_and_marks_young_periods(world, manager):
+    just_published(world)
+    maturity = reports.maturity_window(scoring_model=world.scoring_model, now=FEB_END)
+    report = conversion(world, manager, maturity=maturity)
+    january, february = report.periods
+    assert january.matured and (january.mature, january.rate) == (5, 0.6)
+    # February: B1, B2, B3 mature (1 accepted); R1 and the 81 of minutes ago too recent.
+    assert not february.matured
+    assert (february.mqls, february.mature, february.immature, february.rate) == (85, 3, 82, 1 / 3)
+    assert (report.totals.mature, report.totals.mature_accepted) == (8, 4)
+    assert report.totals.rate == 0.5 and report.totals.pending == 83
+    # Time to SQL of the mature MQLs only (10, 20, 40, 100 h).
+    assert (report.totals.median_s, report.totals.p75_s) == (30 * H, 55 * H)
+    # A week grain marks only the weeks that end after the cutoff (02-14 12:00).
+    weeks = conversion(world, manager, grain="week", maturity=maturity).periods
+    assert [w.key.isoformat() for w in weeks if not w.matured] == ["2025-02-10", "2025-02-17", "2025-02-24"]
 
 
 # --- score distribution ---------------------------------------------------------------------------

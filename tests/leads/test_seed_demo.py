@@ -183,6 +183,44 @@ def test_the_upsell_fixture_is_valid_and_shaped_like_the_main_model():
     assert len(spec.segments) == 2 and spec.decay
 
 
+def test_score_history_is_a_realistic_past_true_to_the_engine():
+    """Given the seeded demo, the history holds the scores of the past weeks (not only the seeding),
+    each what the engine says at its instant, none before its lead existed, and the stored score
+    and "Since yesterday" read from it."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import Count
+
+    from leads.demo import history_instants
+    from leads.models import ScoreHistory
+    from leads.selectors import leads_prioritized
+
+    seed()
+
+    instants = history_instants(now=NOW_DT, days=DAYS)
+    assert NOW_DT - timedelta(days=60) >= instants[0] and instants[-1] == NOW_DT - timedelta(days=1)
+    rows = ScoreHistory.objects.select_related("lead")
+    assert set(rows.values_list("as_of", flat=True)) == {*instants, NOW_DT}
+    # Scores move: most leads under each model have several history points.
+    per_lead = rows.values("lead_id", "scoring_model_id").annotate(n=Count("id")).values_list("n", flat=True)
+    per_lead = list(per_lead)
+    assert sorted(per_lead)[len(per_lead) // 2] >= 2 and sum(n >= 4 for n in per_lead) >= len(per_lead) / 4, per_lead
+    versions = {v.scoring_model_id: v for v in ModelVersion.objects.filter(status=VersionStatus.PUBLISHED)}
+    for row in rows.order_by("lead__external_id", "scoring_model_id", "as_of")[:: max(1, rows.count() // 150)]:
+        assert row.lead.created_at <= row.as_of
+        result = lead_explain(lead=row.lead, version=versions[row.scoring_model_id], as_of=row.as_of)
+        assert (result.score, result.tier, result.mql) == (row.score, row.tier, row.mql), row.pk
+    # The latest history row of a lead is its stored score.
+    for score in Score.objects.all()[:50]:
+        latest = rows.filter(lead_id=score.lead_id, scoring_model_id=score.scoring_model_id).latest("as_of", "id")
+        assert (latest.score, latest.tier) == (score.score, score.tier)
+    # "Since yesterday" has a value for the leads that existed a day before now.
+    manager = get_user_model().objects.get(username="manager")
+    listed = leads_prioritized(user=manager, model=ScoringModel.objects.get(slug="upsell"), now=NOW_DT)
+    changes = [lead.change for lead in listed if lead.created_at <= NOW_DT - timedelta(days=1)]
+    assert changes and all(change is not None for change in changes)
+    assert any(change != 0 for change in changes)
+
+
 # --- lifecycle ------------------------------------------------------------------------------------
 
 

@@ -82,7 +82,7 @@ class Command(BaseCommand):
         self.stdout.write(f"  models: {', '.join(summary.models)}")
         self.stdout.write(f"  leads: {summary.leads} ({summary.leads_rejected} rejected)")
         self.stdout.write(f"  events: {summary.events} ({summary.events_rejected} rejected)")
-        self.stdout.write(f"  scores: {summary.scores}")
+        self.stdout.write(f"  scores: {summary.scores} ({summary.history} score history rows before now)")
         for slug, counts in summary.lifecycle.items():
             stages = ", ".join(f"{stage} {n}" for stage, n in sorted(counts.stages.items()))
             self.stdout.write(

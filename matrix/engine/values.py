@@ -15,6 +15,10 @@ NUMERIC_RE = re.compile(r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$")
 # "White space" for trimming: the same six characters in Python, Postgres and SQLite.
 WHITESPACE = " \t\n\r\f\v"
 CENT = Decimal("0.01")
+# Half-life weights stop halving after this many half-lives: 0.5 ** 1000 is about 1e-301, far below
+# a cent of any points, and a smaller weight would underflow a double (Postgres raises "value out
+# of range: underflow" where Python and SQLite quietly give 0). Both paths use the same bound.
+HALF_LIVES_MAX = 1000.0
 
 
 def trim(text: str) -> str:

@@ -7,6 +7,7 @@ sweep runs), on a throwaway Postgres database, and stops only those processes.
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -298,3 +299,30 @@ def test_the_same_chunk_and_event_batch_delivered_twice_change_nothing(workspace
     strip = [row[:2] + row[3:] for row in once]
     assert [row[:2] + row[3:] for row in twice] == strip
     assert ws.jobs()[-1][2] == ws.jobs()[-1][3]  # chunks_done unchanged by the repeat
+
+
+def test_a_job_whose_chunk_fails_for_good_ends_failed_and_is_not_resent(workspace):
+    ws = workspace
+    # Given one lead whose numeric text Postgres' numeric cannot hold, and a model reading it
+    bad = ws.tmp / "bad-lead.jsonl"
+    bad.write_text(json.dumps({"id": "W9999", "created_at": "2025-06-01T00:00:00Z", "attributes": {"n": "1e-20000"}}))
+    ws.manage("import_leads", str(bad))
+    subprocess.run(["redis-cli", "-p", str(ws.redis.port), "FLUSHALL"], check=True, capture_output=True)
+    doc = json.loads(model_file(ws.tmp).read_text())
+    doc["criteria"].append(
+        {"key": "n", "dimension": "fit", "points": 5, "when": {"field": "attributes.n", "op": "gt", "value": 0}}
+    )
+    path = ws.tmp / "model-n.json"
+    path.write_text(json.dumps(doc))
+    # when it is published with a worker (and its beat's sweep, every second) running
+    ws.start_worker()
+    ws.manage("import_model", str(path), "--publish")
+    # then the job ends failed, with the error, once the other chunks are done
+    wait_for(lambda: ws.jobs() and ws.jobs()[-1][1] == "failed", "the job to fail")
+    ((error, enqueued),) = ws.query("SELECT error, enqueued_at FROM leads_rescorejob")
+    assert "DataError: value overflows numeric format" in error
+    # and the sweep (stale after 3 s) does not send it again: it stays failed, sent once
+    time.sleep(6)
+    assert ws.query("SELECT state, error, enqueued_at FROM leads_rescorejob") == [("failed", error, enqueued)]
+    log = "".join(p.read_text() for p in ws.tmp.glob("worker-*.log"))
+    assert len(re.findall(r"Task leads\.rescore_job_start\[[-0-9a-f]+\] received", log)) == 1

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from .document import NEGATIVE_OPS, Criterion, DecayRule, ModelSpec, structure_key
 from .lines import DECAY, ENGAGEMENT, FIT
-from .values import HALF_LIVES_MAX, NUMERIC_RE, as_number, as_text, trim
+from .values import HALF_LIVES_MAX, NUMERIC_MAX_LENGTH, NUMERIC_RE, as_number, as_text, trim
 
 LEAD_TABLE = "leads_lead"
 EVENT_TABLE = "leads_event"
@@ -99,7 +99,7 @@ class Postgres(Dialect):
 
     def num_of_text(self, t, p: Params):
         pattern = p.add(NUMERIC_RE.pattern)
-        return f"(CASE WHEN {t} ~ {pattern} THEN ({t})::numeric END)"
+        return f"(CASE WHEN length({t}) <= {NUMERIC_MAX_LENGTH} AND {t} ~ {pattern} THEN ({t})::numeric END)"
 
     def num_col(self, x):
         # Through text: float8::numeric keeps only 15 digits, while float8's text output (the default
@@ -175,7 +175,8 @@ class Postgres(Dialect):
             f"WHEN 'string' THEN CASE WHEN {t} = '' THEN NULL "
             # Every match of the numeric pattern starts with one of these: most keys (message ids)
             # skip the regex on their first character.
-            f"WHEN strpos('+-.0123456789', left({t}, 1)) > 0 AND {t} ~ {pattern} "
+            f"WHEN strpos('+-.0123456789', left({t}, 1)) > 0 "
+            f"AND length({t}) <= {NUMERIC_MAX_LENGTH} AND {t} ~ {pattern} "
             f"THEN 'n:' || trim_scale(({t})::numeric)::text "
             f"ELSE 't:' || {self.lower(t)} END "
             f"WHEN 'boolean' THEN 't:' || {raw} ELSE NULL END)"

@@ -463,44 +463,33 @@ def break_document(version, **changes):
 
 
 def failing_version(how: str):
-    """A live version whose chunks fail for a reason that repeats: `document`, a document stored
-    past the validator's bounds (before them: an OverflowError of dates on every path); `data`, a
-    lead's numeric text beyond Postgres' numeric (a DataError of the scoring statement itself)."""
-    if how == "data":
-        leads_import(rows=[(0, {"id": "L9999", "created_at": "2026-01-01T00:00:00Z", "attributes": {"n": "1e-20000"}})])
-        doc = model_doc()
-        doc["criteria"].append({"key": "n", "dimension": "fit", "points": 5,
-                                "when": {"field": "attributes.n", "op": "gt", "value": 0}})  # fmt: skip
-        return publish(doc)
-    return break_document(publish(model_doc()), lookback_days=999_999)
+    """A live version whose chunks fail for a reason that repeats: its document stored past the
+    validator's bounds (before the bounds: an OverflowError of dates, or Postgres' "value out of
+    range: underflow"), which the engine refuses to score."""
+    changes = {"lookback": {"lookback_days": 999_999}, "half-life": {"half_life_days": 0.01}}[how]
+    return break_document(publish(model_doc()), **changes)
 
 
 FAILURES = [
-    pytest.param("document", "lookback_days", id="document"),
-    pytest.param("data", "value overflows numeric format", id="data"),
+    pytest.param("lookback", "lookback_days: must be a positive integer or null, at most 3650", id="lookback"),
+    pytest.param("half-life", "half_life_days: must be a positive number or null", id="half-life"),
 ]
-
-
-def skip_unless_it_fails_here(how):
-    if how == "data" and connection.vendor != "postgresql":
-        pytest.skip("SQLite scores this lead (its numbers are doubles): the failure is Postgres' own")
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(("how", "message"), FAILURES)
 def test_a_chunk_that_fails_for_good_ends_its_job_failed_with_the_error(settings, how, message):
-    skip_unless_it_fails_here(how)
-    # Given a live version whose scoring fails on the first of two chunks of leads
+    # Given leads in two chunks and a live version whose scoring fails (on the first chunk)
     settings.RESCORE_CHUNK_SIZE = 2
-    version = failing_version(how)
     add_leads(3)
+    version = failing_version(how)
     RescoreJob.objects.all().delete()
     job = rescore_job_create(version=version, trigger=JobTrigger.MANUAL)
     # when its chunks run
     job = run_job(job)
     # then the job is failed, with the error, and nothing of the failing chunk was kept
     assert job.state == JobState.FAILED and job.finished_at is not None
-    assert job.error.startswith("chunk 1: ") and message in job.error
+    assert job.error.startswith("chunk 1: DocumentError: ") and message in job.error
     assert not job.chunks.get(index=0).done_at
     # and its other chunks do nothing once it has failed
     assert rescore_chunk_run(job_id=job.pk, index=1) is False
@@ -557,7 +546,6 @@ def test_only_a_lost_or_busy_database_counts_as_a_transient_failure():
 @pytest.mark.django_db
 @pytest.mark.parametrize(("how", "message"), FAILURES)
 def test_real_time_scoring_of_other_models_goes_on_when_one_model_fails(caplog, how, message):
-    skip_unless_it_fails_here(how)
     from leads.models import Lead, PendingScore
     from leads.services import scoring_drain_pending
     from leads.tasks import enqueue_scoring, score_leads

@@ -303,26 +303,27 @@ def test_the_same_chunk_and_event_batch_delivered_twice_change_nothing(workspace
 
 def test_a_job_whose_chunk_fails_for_good_ends_failed_and_is_not_resent(workspace):
     ws = workspace
-    # Given one lead whose numeric text Postgres' numeric cannot hold, and a model reading it
-    bad = ws.tmp / "bad-lead.jsonl"
-    bad.write_text(json.dumps({"id": "W9999", "created_at": "2025-06-01T00:00:00Z", "attributes": {"n": "1e-20000"}}))
-    ws.manage("import_leads", str(bad))
-    subprocess.run(["redis-cli", "-p", str(ws.redis.port), "FLUSHALL"], check=True, capture_output=True)
-    doc = json.loads(model_file(ws.tmp).read_text())
-    doc["criteria"].append(
-        {"key": "n", "dimension": "fit", "points": 5, "when": {"field": "attributes.n", "op": "gt", "value": 0}}
-    )
-    path = ws.tmp / "model-n.json"
-    path.write_text(json.dumps(doc))
-    # when it is published with a worker (and its beat's sweep, every second) running
+    # Given a live model whose stored document was edited past the validator's bounds (by hand,
+    # in SQL): a half-life of a quarter of an hour, which once made every chunk underflow
     ws.start_worker()
-    ws.manage("import_model", str(path), "--publish")
-    # then the job ends failed, with the error, once the other chunks are done
-    wait_for(lambda: ws.jobs() and ws.jobs()[-1][1] == "failed", "the job to fail")
-    ((error, enqueued),) = ws.query("SELECT error, enqueued_at FROM leads_rescorejob")
-    assert "DataError: value overflows numeric format" in error
+    ws.manage("import_model", str(model_file(ws.tmp)), "--publish")
+    wait_for(job_done(ws, 1), "the publish job")
+    ws.query(
+        "UPDATE matrix_modelversion SET document = jsonb_set(document, '{half_life_days}', '0.01') "
+        "WHERE status = 'published' RETURNING id"
+    )
+    # when the nightly decay sends its job to the worker (whose beat sweeps every second)
+    from celery import Celery
+
+    Celery(broker=ws.redis.url).send_task("leads.nightly_decay", queue="default")
+    # then that job ends failed, with the error
+    wait_for(lambda: len(ws.jobs()) == 2 and ws.jobs()[-1][1] == "failed", "the nightly job to fail")
+    ((error, enqueued),) = ws.query("SELECT error, enqueued_at FROM leads_rescorejob WHERE state = 'failed'")
+    assert error.startswith("chunk 1: DocumentError: ") and "half_life_days" in error
     # and the sweep (stale after 3 s) does not send it again: it stays failed, sent once
     time.sleep(6)
-    assert ws.query("SELECT state, error, enqueued_at FROM leads_rescorejob") == [("failed", error, enqueued)]
+    assert ws.query("SELECT state, error, enqueued_at FROM leads_rescorejob WHERE id = %s", [ws.jobs()[-1][0]]) == [
+        ("failed", error, enqueued)
+    ]
     log = "".join(p.read_text() for p in ws.tmp.glob("worker-*.log"))
-    assert len(re.findall(r"Task leads\.rescore_job_start\[[-0-9a-f]+\] received", log)) == 1
+    assert len(re.findall(r"Task leads\.rescore_job_start\[[-0-9a-f]+\] received", log)) == 2  # one per job

@@ -80,6 +80,10 @@ CASES = [
     case("12345678901234567891", "eq", "12345678901234567890", False, "long numeric ids"),
     case("0.30000000000000001", "eq", 0.3, False, "more digits than a double holds"),
     case("1e-400", "gt", 0, True, "below the range of a double"),
+    case("1e-20000", "gt", 0, False, "an exponent of 5 digits is text: beyond Postgres' numeric"),
+    case("1" * 1001, "gt", 0, False, "1,001 digits are text: beyond Postgres' numeric"),
+    case("1e-20000", "eq", "1E-20000", True, "compared as text, case-insensitive"),
+    case("1e9999", "gt", 10**15, True, "an exponent of 4 digits is a number"),
     # --- eq: booleans are not numbers; their text is true/false ---
     case(True, "eq", True, True),
     case(True, "eq", "true", True),
@@ -298,7 +302,7 @@ def standard_field(value):
     if isinstance(value, bool):
         return None
     if isinstance(value, str):
-        return ("industry", value)
+        return ("industry", value) if len(value) <= 100 else None  # the column's length
     if isinstance(value, int):
         return ("employees", value)
     if isinstance(value, float):

@@ -236,8 +236,9 @@ REJECTIONS = [
     ("operand huge int", _set(["criteria", 0, "when"], cond("employees", "eq", 10**400)), "when.value", "10^15"),
     ("between huge", _set(["criteria", 0, "when"], cond("employees", "between", [0, 10**16])), "value", "10^15"),
     ("in huge", _set(["criteria", 0, "when"], cond("employees", "in", [1, -1e300])), "when.value[1]", "10^15"),
-    ("numeric text huge", _set(["criteria", 0, "when"], cond("title", "eq", "1e999999")), "value", "out of range"),
-    ("numeric text tiny", _set(["criteria", 0, "when"], cond("title", "ne", "1e-20000")), "value", "out of range"),
+    ("numeric text huge", _set(["criteria", 0, "when"], cond("title", "eq", "1e9999")), "value", "out of range"),
+    ("numeric text tiny", _set(["criteria", 0, "when"], cond("title", "ne", "1e-5000")), "value", "out of range"),
+    ("numeric text long", _set(["criteria", 0, "when"], cond("title", "in", ["1" * 101])), "value[0]", "100 digits"),
     # names read inside SQL (SQLite JSON paths), and text no database stores
     ("match_property quote", _set(["decay", 2, "match_property"], 'msg"id'), "decay[2].match_property", 'contain "'),
     ("match_property backslash", _set(["decay", 2, "match_property"], "msg\\id"), "match_property", "or \\"),

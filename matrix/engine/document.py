@@ -45,8 +45,8 @@ LEVEL_LIMIT = 1_000_000
 # integer up to here is exact in a double (SQLite compares doubles, Postgres numeric, Python
 # Decimal: they agree on any value a double holds).
 OPERAND_LIMIT = 10**15
-# Numeric text operands ("350", a long numeric id) compare as numbers too: Postgres' numeric holds
-# any of these (it refuses exponents beyond about 130,000 digits).
+# Numeric text operands ("350", a long numeric id) compare as numbers too, exactly on Postgres
+# and in Python: up to 100 digits, sized between 1e-100 and 1e100.
 TEXT_NUMBER_DIGITS = 100
 # Sizes: what one SQL statement per chunk can carry on both databases (SQLite: an expression tree
 # at most 1,000 deep, at most 32,766 parameters; Postgres: 65,535 parameters) with room to spare.
@@ -184,7 +184,7 @@ def _within(value, limit) -> bool:
 def _bad_operand(value) -> str | None:
     """Why a number in a condition cannot be compared on every path, or None. A text operand that
     is numeric compares as a number (spec section 2), so it is bounded too, more loosely: a long
-    numeric id ("12345678901234567890") is fine, but "1e999999" overflows Postgres' numeric."""
+    numeric id ("12345678901234567890") is fine, "1e9999" is not (no stored number comes near)."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         return None
     number = as_number(value)

@@ -5,8 +5,14 @@ each chunk is marked done once (conditional UPDATE in the same transaction as it
 the score writes themselves are version-guarded (services.leads_rescore). A worker killed
 mid-chunk rolls its transaction back and the broker redelivers the task (acks_late); a job
 whose messages were lost (broker down) is found by `rescore_jobs_sweep` and sent again.
+
+A chunk whose scoring fails for a reason that would repeat (a value out of range, a document the
+engine cannot score) ends its job `failed` with the error recorded, shown on /jobs/ and in the
+API: resending it would only fail again. A transient failure (the database lost or busy) is raised
+and retried as a lost worker's chunk is.
 """
 
+import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -20,10 +26,11 @@ from matrix.models import ModelVersion
 
 from .choices import JobState, JobTrigger
 from .models import RescoreChunk, RescoreJob
-from .services import lead_ranges, leads_rescore, scores_analyze
+from .services import lead_ranges, leads_rescore, scores_analyze, scoring_error_is_transient, scoring_error_text
 
 # A job that has sent nothing (broker down) or finished no chunk for this long is sent again.
 STALE_AFTER = timedelta(seconds=settings.RESCORE_STALE_SECONDS)
+logger = logging.getLogger(__name__)
 
 
 def rescore_job_create(*, version: ModelVersion, trigger: str, user=None, as_of: datetime | None = None) -> RescoreJob:
@@ -85,12 +92,20 @@ def rescore_chunk_run(*, job_id: int, index: int) -> bool:
     with transaction.atomic():
         # A manual rescore counts every lead afresh from its events (the reconciliation a user
         # asks for); a publish or the nightly decay reuses the counts that still hold.
-        leads_rescore(
-            version=job.version,
-            as_of=job.as_of,
-            id_range=(chunk.first_lead_id, chunk.last_lead_id),
-            reuse=job.trigger != JobTrigger.MANUAL,
-        )
+        try:
+            leads_rescore(
+                version=job.version,
+                as_of=job.as_of,
+                id_range=(chunk.first_lead_id, chunk.last_lead_id),
+                reuse=job.trigger != JobTrigger.MANUAL,
+            )
+        except Exception as exc:
+            if scoring_error_is_transient(exc):
+                raise
+            # Its own savepoint is rolled back (nothing of the chunk is kept); record why, here.
+            logger.exception("rescore job %s failed on chunk %s", job_id, index)
+            rescore_job_fail(job_id=job_id, error=f"chunk {index + 1}: {scoring_error_text(exc)}")
+            return False
         claimed = RescoreChunk.objects.filter(pk=chunk.pk, done_at__isnull=True).update(done_at=timezone.now())
         if not claimed:
             # Another delivery of this chunk finished first; its identical scores stand.
@@ -108,6 +123,16 @@ def rescore_chunk_run(*, job_id: int, index: int) -> bool:
 
         enqueue_vacuum()
     return True
+
+
+def rescore_job_fail(*, job_id: int, error: str) -> bool:
+    """Mark a running job failed with its error (the first failing chunk's error stays). Its other
+    chunks then do nothing, and the sweep no longer sends it."""
+    return bool(
+        RescoreJob.objects.filter(pk=job_id, state=JobState.RUNNING).update(
+            state=JobState.FAILED, error=error, finished_at=timezone.now()
+        )
+    )
 
 
 def rescore_jobs_sweep(*, now: datetime | None = None) -> list[int]:

@@ -1,6 +1,7 @@
 """Writes to leads, events and scores. Views, API, commands and tasks call these."""
 
 import json
+import logging
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -8,7 +9,7 @@ from datetime import datetime, timedelta
 from itertools import islice
 
 from django.contrib.auth import get_user_model
-from django.db import DataError, IntegrityError, connection, transaction
+from django.db import DataError, IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import CharField, Q, Value
 from django.db.models.functions import Concat, Lower
 from django.utils import timezone
@@ -700,6 +701,30 @@ def lead_ranges(*, chunk_size: int) -> list[tuple[int, int, int]]:
 
 PENDING_DRAIN = 5000
 CLAIM_STALE_SECONDS = 60
+logger = logging.getLogger(__name__)
+# Postgres error classes worth a retry: connection (08), deadlock and serialization (40), out of
+# resources (53), cancelled or shut down (57), system errors (58). Anything else the scoring
+# statement raises (out of range, overflow, a program limit) fails again on every retry.
+TRANSIENT_SQLSTATE_CLASSES = ("08", "40", "53", "57", "58")
+TRANSIENT_SQLITE_WORDS = ("locked", "busy", "disk i/o", "unable to open")
+
+
+def scoring_error_is_transient(exc: BaseException) -> bool:
+    """Would scoring the same leads again succeed? True for a lost or busy database (retry, as a
+    lost worker's chunk is redelivered); False for a failure of the inputs themselves (a value out
+    of range, a document the engine cannot score, a statement too big for the database)."""
+    if isinstance(exc, InterfaceError):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    if connection.vendor == "postgresql":
+        sqlstate = getattr(exc.__cause__, "sqlstate", None)
+        return sqlstate is None or sqlstate[:2] in TRANSIENT_SQLSTATE_CLASSES
+    return any(word in str(exc).lower() for word in TRANSIENT_SQLITE_WORDS)
+
+
+def scoring_error_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}".strip()[:2000]
 
 
 def scoring_mark_pending(*, lead_ids: Iterable[int]) -> None:
@@ -743,6 +768,30 @@ def scoring_drain_pending(*, limit: int = PENDING_DRAIN) -> int:
         if not lead_ids:
             return total
         for version in versions_live():
-            leads_rescore(version=version, as_of=now, lead_ids=lead_ids)
+            scoring_rescore_isolated(version=version, as_of=now, lead_ids=lead_ids)
         PendingScore.objects.filter(claimed_by=token).delete()
         total += len(lead_ids)
+
+
+def scoring_rescore_isolated(*, version: ModelVersion, as_of: datetime, lead_ids: list[int]) -> int:
+    """Real-time scoring of `lead_ids` under one version, without taking the other models down.
+
+    A failure that would repeat (see scoring_error_is_transient) is logged and the next model is
+    scored: its own transaction (a savepoint inside a caller's) was rolled back whole, so this
+    model's scores of these leads stay as they were until the model is fixed and rescored, and the
+    leads leave the queue. A transient one is raised: the claim goes stale and a drain retries it.
+    Returns the number of leads scored (0 on a failure).
+    """
+    try:
+        return leads_rescore(version=version, as_of=as_of, lead_ids=lead_ids)
+    except Exception as exc:
+        if scoring_error_is_transient(exc):
+            raise
+        logger.exception(
+            "real-time scoring of %d leads under %s v%d failed, the other models are scored: %s",
+            len(lead_ids),
+            version.scoring_model.slug,
+            version.number,
+            scoring_error_text(exc),
+        )
+        return 0

@@ -9,7 +9,7 @@ from matrix.selectors import versions_live
 
 from . import alerts, jobs
 from .models import PendingScore
-from .services import leads_rescore, scores_vacuum, scoring_drain_pending, scoring_mark_pending
+from .services import scores_vacuum, scoring_drain_pending, scoring_mark_pending, scoring_rescore_isolated
 
 
 @shared_task(name="leads.rescore_job_start")
@@ -43,7 +43,7 @@ def score_leads(lead_ids: list[int]) -> int:
     as_of = timezone.now()
     scored = 0
     for version in versions_live():
-        scored += leads_rescore(version=version, as_of=as_of, lead_ids=lead_ids)
+        scored += scoring_rescore_isolated(version=version, as_of=as_of, lead_ids=lead_ids)
     return scored
 
 

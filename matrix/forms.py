@@ -15,7 +15,18 @@ import re
 from django import forms
 
 from .engine.conditions import OP_WORDS
-from .engine.document import DECAY_TYPES, NUMERIC_OPS, OPS, PRESENCE_OPS, TEXT_OPS
+from .engine.document import (
+    CAP_MAX,
+    DAYS_MAX,
+    DECAY_TYPES,
+    HALF_LIFE_RANGE,
+    LEVEL_LIMIT,
+    NUMERIC_OPS,
+    OPS,
+    POINTS_RANGE,
+    PRESENCE_OPS,
+    TEXT_OPS,
+)
 
 OP_CHOICES = [(op, OP_WORDS[op]) for op in OPS]
 LIST_OPS = ("in", "not_in")
@@ -339,7 +350,9 @@ class CriterionForm(ItemForm):
     dimension = forms.ChoiceField(
         choices=[("fit", "Fit: who the lead is"), ("engagement", "Engagement: what the lead did")]
     )
-    points = forms.IntegerField(help_text="-1000 to 1000; negative points count against")
+    points = forms.IntegerField(
+        min_value=POINTS_RANGE[0], max_value=POINTS_RANGE[1], help_text="-1000 to 1000; negative points count against"
+    )
     events = forms.CharField(
         required=False,
         max_length=500,
@@ -347,9 +360,15 @@ class CriterionForm(ItemForm):
         help_text="e.g. page_view; commas between several",
         widget=forms.TextInput(attrs={"list": "event-kinds", "autocomplete": "off"}),
     )
-    cap = forms.IntegerField(required=False, min_value=1, help_text="at most this many events count; empty: no cap")
+    cap = forms.IntegerField(
+        required=False, min_value=1, max_value=CAP_MAX, help_text="at most this many events count; empty: no cap"
+    )
     cap_window_days = forms.IntegerField(
-        required=False, min_value=1, label="Cap window (days)", help_text="the cap applies per window; empty: overall"
+        required=False,
+        min_value=1,
+        max_value=DAYS_MAX,
+        label="Cap window (days)",
+        help_text="the cap applies per window; empty: overall",
     )
     paths = {
         "key": "key",
@@ -417,8 +436,8 @@ class DecayForm(ItemForm):
         help_text="inactivity: the kinds that count as activity, empty for any event; unanswered: the sends",
         widget=forms.TextInput(attrs={"list": "event-kinds", "autocomplete": "off"}),
     )
-    every_days = forms.IntegerField(required=False, min_value=1, label="Every (days)")
-    after_days = forms.IntegerField(required=False, min_value=1, label="After (days)")
+    every_days = forms.IntegerField(required=False, min_value=1, max_value=DAYS_MAX, label="Every (days)")
+    after_days = forms.IntegerField(required=False, min_value=1, max_value=DAYS_MAX, label="After (days)")
     responses = forms.CharField(
         required=False,
         max_length=500,
@@ -433,7 +452,8 @@ class DecayForm(ItemForm):
         help_text="the event property a send and its response share, e.g. message_id",
         widget=forms.TextInput(attrs={"list": "event-properties", "autocomplete": "off"}),
     )
-    points = forms.IntegerField(help_text="negative: what each step takes off")
+    # No max here: above 0 the document's own message says decay points must be negative.
+    points = forms.IntegerField(min_value=POINTS_RANGE[0], help_text="negative: what each step takes off")
     paths = {
         "key": "key",
         "label": "label",
@@ -488,9 +508,9 @@ class SegmentForm(ItemForm):
 
     key = forms.CharField(max_length=100, help_text="letters, digits, - and _; unique among segments")
     label = forms.CharField(max_length=200, required=False)
-    warm = forms.FloatField(label="Warm from")
-    hot = forms.FloatField(label="Hot from")
-    mql = forms.FloatField(label="MQL from")
+    warm = forms.FloatField(label="Warm from", min_value=-LEVEL_LIMIT, max_value=LEVEL_LIMIT)
+    hot = forms.FloatField(label="Hot from", min_value=-LEVEL_LIMIT, max_value=LEVEL_LIMIT)
+    mql = forms.FloatField(label="MQL from", min_value=-LEVEL_LIMIT, max_value=LEVEL_LIMIT)
     paths = {"key": "key", "label": "label", "thresholds": "warm"}
 
     def __init__(self, data=None, *, item=None, **kwargs):
@@ -543,21 +563,30 @@ class SettingsForm(ItemForm):
     lookback_days = forms.IntegerField(
         required=False,
         min_value=1,
+        max_value=DAYS_MAX,
         label="Lookback (days)",
         help_text="engagement counts events this recent; empty: all",
     )
     half_life_days = forms.FloatField(
-        required=False, label="Half-life (days)", help_text="engagement points halve every so many days; empty: none"
+        required=False,
+        min_value=HALF_LIFE_RANGE[0],
+        max_value=HALF_LIFE_RANGE[1],
+        label="Half-life (days)",
+        help_text="engagement points halve every so many days; empty: none",
     )
     engagement_floor = forms.FloatField(
-        required=False, label="Engagement floor", help_text="decay stops here; empty: no floor (decay unbounded)"
+        required=False,
+        min_value=-LEVEL_LIMIT,
+        max_value=LEVEL_LIMIT,
+        label="Engagement floor",
+        help_text="decay stops here; empty: no floor (decay unbounded)",
     )
-    grade_A = forms.FloatField(label="Fit A from")
-    grade_B = forms.FloatField(label="Fit B from")
-    grade_C = forms.FloatField(label="Fit C from")
-    grade_4 = forms.FloatField(label="Engagement 4 from")
-    grade_3 = forms.FloatField(label="Engagement 3 from")
-    grade_2 = forms.FloatField(label="Engagement 2 from")
+    grade_A = forms.FloatField(label="Fit A from", min_value=-LEVEL_LIMIT, max_value=LEVEL_LIMIT)
+    grade_B = forms.FloatField(label="Fit B from", min_value=-LEVEL_LIMIT, max_value=LEVEL_LIMIT)
+    grade_C = forms.FloatField(label="Fit C from", min_value=-LEVEL_LIMIT, max_value=LEVEL_LIMIT)
+    grade_4 = forms.FloatField(label="Engagement 4 from", min_value=-LEVEL_LIMIT, max_value=LEVEL_LIMIT)
+    grade_3 = forms.FloatField(label="Engagement 3 from", min_value=-LEVEL_LIMIT, max_value=LEVEL_LIMIT)
+    grade_2 = forms.FloatField(label="Engagement 2 from", min_value=-LEVEL_LIMIT, max_value=LEVEL_LIMIT)
     paths = {
         "name": "name",
         "description": "description",

@@ -2,6 +2,11 @@
 
 `parse_document(data)` returns a `ModelSpec` or raises `DocumentError` listing every problem
 by its JSON path, e.g. ``criteria[3].points: must be an integer between -1000 and 1000``.
+
+Every number, list and name is bounded (docs/scoring.md, "Limits of a model document"), so that
+any document accepted here can be scored by every path: the bulk SQL on Postgres and SQLite and
+the single-lead Python path (a property test, tests/matrix/test_engine_properties.py, holds them to
+it at the extremes of each bound).
 """
 
 import json
@@ -13,6 +18,8 @@ from typing import Any
 
 from leads.choices import NUMBER_FIELDS, TEXT_FIELDS
 
+from .values import as_number
+
 SLUG_RE = re.compile(r"^[-a-zA-Z0-9_]+\Z")  # \Z, not $: "$" also matches before a final newline
 POSITIVE_OPS = ("eq", "in", "contains", "startswith", "endswith", "gt", "gte", "lt", "lte", "between")
 NEGATIVE_OPS = {"ne": "eq", "not_in": "in", "not_contains": "contains"}
@@ -22,7 +29,37 @@ TEXT_OPS = ("contains", "not_contains", "startswith", "endswith")
 NUMERIC_OPS = ("gt", "gte", "lt", "lte")
 DECAY_TYPES = ("inactivity_step", "inactivity_once", "unanswered")
 LEAD_FIELDS = TEXT_FIELDS + NUMBER_FIELDS
-POINTS_RANGE = (-1000, 1000)
+POINTS_RANGE = (-1000, 1000)  # the contract's (spec section 3)
+# Days: lookback_days, cap_window_days, every_days, after_days. Ten years is longer than any sales
+# cycle or nurture programme; "no lookback" is null, not a huge number.
+DAYS_MAX = 3650
+# half_life_days: from half a day (an action is worth a thousandth after five days: "hot right now"
+# models) to ten years (next to no decay).
+HALF_LIFE_RANGE = (0.5, 3650)
+# A cap above this many events is no cap: leave it null.
+CAP_MAX = 10_000
+# Thresholds, grade lines and the engagement floor: scores are sums of points of [-1000, 1000];
+# a line a million away is never reached by any real model.
+LEVEL_LIMIT = 1_000_000
+# Numbers in conditions (gt, between, eq...): revenue figures fit with room to spare, and every
+# integer up to here is exact in a double (SQLite compares doubles, Postgres numeric, Python
+# Decimal: they agree on any value a double holds).
+OPERAND_LIMIT = 10**15
+# Numeric text operands ("350", a long numeric id) compare as numbers too, exactly on Postgres
+# and in Python: up to 100 digits, sized between 1e-100 and 1e100.
+TEXT_NUMBER_DIGITS = 100
+# Sizes: what one SQL statement per chunk can carry on both databases (SQLite: an expression tree
+# at most 1,000 deep, at most 32,766 parameters; Postgres: 65,535 parameters) with room to spare.
+MAX_CRITERIA = 100
+MAX_DECAY = 20
+MAX_SEGMENTS = 20
+MAX_KINDS = 50  # event kinds in one list
+MAX_DEPTH = 5  # all/any/not groups nested in one condition
+MAX_LEAVES = 20  # field tests in one condition
+MAX_VALUES = 500  # values in one in/not_in list
+MAX_DOCUMENT_VALUES = 5000  # field tests and listed values in the whole document
+MAX_NAME = 200  # a condition field or match_property: a JSON key read inside the SQL
+LEVEL_MESSAGE = f"is required and must be a number from -{LEVEL_LIMIT} to {LEVEL_LIMIT}"
 
 TOP_KEYS = {
     "name",
@@ -125,7 +162,11 @@ class ModelSpec:
 
 
 def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True  # math.isfinite() of an int beyond a double's range raises instead of answering
+    return isinstance(value, float) and math.isfinite(value)
 
 
 def _is_int(value) -> bool:
@@ -136,6 +177,58 @@ def _is_int(value) -> bool:
     return isinstance(value, float) and math.isfinite(value) and value.is_integer()
 
 
+def _within(value, limit) -> bool:
+    return _is_number(value) and -limit <= value <= limit
+
+
+def _bad_operand(value) -> str | None:
+    """Why a number in a condition cannot be compared on every path, or None. A text operand that
+    is numeric compares as a number (spec section 2), so it is bounded too, more loosely: a long
+    numeric id ("12345678901234567890") is fine, "1e9999" is not (no stored number comes near)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    number = as_number(value)
+    if number is None:
+        return None
+    if not isinstance(value, str):
+        if not -OPERAND_LIMIT <= number <= OPERAND_LIMIT:
+            return f"numbers in conditions must be between -{OPERAND_LIMIT:,} and {OPERAND_LIMIT:,} (10^15)"
+        return None
+    if len(number.as_tuple().digits) > TEXT_NUMBER_DIGITS or abs(number.adjusted()) > TEXT_NUMBER_DIGITS:
+        return (
+            f"numeric text compares as a number, and this one is out of range: at most {TEXT_NUMBER_DIGITS} "
+            f"digits, and between 1e-{TEXT_NUMBER_DIGITS} and 1e{TEXT_NUMBER_DIGITS} in size"
+        )
+    return None
+
+
+def _bad_text(text: str) -> str | None:
+    if "\x00" in text:
+        return "must not contain the NUL character (\\u0000)"
+    if any("\ud800" <= ch <= "\udfff" for ch in text):
+        return "must not contain a lone surrogate (\\ud800-\\udfff): not valid Unicode text"
+    return None
+
+
+def _text_problems(value, path: str, out: list[str]) -> None:
+    """Every string of the document, keys included, must be storable and sendable as UTF-8 text
+    (Postgres refuses NUL in text and jsonb, and no database takes lone surrogates)."""
+    if isinstance(value, str):
+        problem = _bad_text(value)
+        if problem:
+            out.append(f"{path or '(document)'}: {problem}")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            sub = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and _bad_text(key):
+                out.append(f"{path or '(document)'}: a key {_bad_text(key)}")
+                continue
+            _text_problems(item, sub, out)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _text_problems(item, f"{path}[{i}]", out)
+
+
 def _is_scalar_value(value) -> bool:
     return isinstance(value, (str, bool)) or _is_number(value)
 
@@ -143,6 +236,7 @@ def _is_scalar_value(value) -> bool:
 class _Checker:
     def __init__(self):
         self.errors: list[str] = []
+        self.values = 0  # field tests and listed values in the whole document (MAX_DOCUMENT_VALUES)
 
     def err(self, path: str, message: str) -> None:
         self.errors.append(f"{path}: {message}")
@@ -180,19 +274,34 @@ class _Checker:
             self.err(f"{path}.points", "decay points must be negative")
         return int(value)
 
-    def positive_int(self, obj: dict, name: str, path: str, nullable: bool) -> int | None:
+    def positive_int(self, obj: dict, name: str, path: str, nullable: bool, limit: int = DAYS_MAX) -> int | None:
         value = obj.get(name)
+        unit = " (days)" if name.endswith("_days") else ""
         if value is None:
             if not nullable:
-                self.err(f"{path}.{name}" if path else name, "is required and must be a positive integer")
+                self.err(
+                    f"{path}.{name}" if path else name,
+                    f"is required and must be a positive integer, at most {limit}{unit}",
+                )
             return None
-        if not _is_int(value) or value <= 0:
+        if not _is_int(value) or not 0 < value <= limit:
             self.err(
                 f"{path}.{name}" if path else name,
-                "must be a positive integer" + (" or null" if nullable else ""),
+                "must be a positive integer" + (" or null" if nullable else "") + f", at most {limit}{unit}",
             )
             return None
         return int(value)
+
+    def name(self, value, path: str, what: str) -> bool:
+        """A JSON key the SQL reads (an event property, an attribute): SQLite takes it inside a
+        quoted JSON path, where a " or \\ would end or escape the quote."""
+        if '"' in value or "\\" in value:
+            self.err(path, f'{what} must not contain " or \\')
+            return False
+        if len(value) > MAX_NAME:
+            self.err(path, f"{what} must be at most {MAX_NAME} characters")
+            return False
+        return True
 
     def kinds(self, value, path: str, nullable: bool) -> tuple[str, ...] | None:
         if value is None:
@@ -204,35 +313,47 @@ class _Checker:
         if not isinstance(value, list) or not value or not all(isinstance(k, str) and k for k in value):
             self.err(path, "must be an event kind or a non-empty list of kinds")
             return ()
-        return tuple(dict.fromkeys(value))
+        kinds = tuple(dict.fromkeys(value))
+        if len(kinds) > MAX_KINDS:
+            self.err(path, f"lists {len(kinds)} event kinds: at most {MAX_KINDS}")
+        return kinds
 
     def condition(self, cond, path: str, context: str) -> None:
         """context: 'lead' (fields are standard fields or attributes.<key>) or 'event'."""
+        leaves = self._condition(cond, path, context, depth=0)
+        if leaves > MAX_LEAVES:
+            self.err(path, f"tests {leaves} fields: at most {MAX_LEAVES} in one condition")
+
+    def _condition(self, cond, path: str, context: str, depth: int) -> int:
+        """Check one condition; returns how many field tests it holds."""
         if not isinstance(cond, dict):
             self.err(path, "must be a condition object")
-            return
+            return 0
         groups = [k for k in ("all", "any", "not") if k in cond]
         if groups:
             if len(cond) != 1:
                 self.err(path, "a group has exactly one of all, any, not and nothing else")
-                return
+                return 0
+            if depth >= MAX_DEPTH:
+                self.err(path, f"groups (all, any, not) are nested more than {MAX_DEPTH} deep")
+                return 0
             key = groups[0]
             inner = cond[key]
             if key == "not":
-                self.condition(inner, f"{path}.not", context)
-                return
+                return self._condition(inner, f"{path}.not", context, depth + 1)
             if not isinstance(inner, list):
                 self.err(f"{path}.{key}", "must be a list of conditions")
-                return
-            for i, sub in enumerate(inner):
-                self.condition(sub, f"{path}.{key}[{i}]", context)
-            return
+                return 0
+            if len(inner) > MAX_LEAVES:
+                self.err(f"{path}.{key}", f"lists {len(inner)} conditions: at most {MAX_LEAVES}")
+                return len(inner)
+            return sum(self._condition(sub, f"{path}.{key}[{i}]", context, depth + 1) for i, sub in enumerate(inner))
         self.unknown_keys(cond, {"field", "op", "value"}, path)
         fld = cond.get("field")
         if not isinstance(fld, str) or not fld:
             self.err(f"{path}.field", "is required and must be text")
-        elif '"' in fld or "\\" in fld:
-            self.err(f"{path}.field", 'must not contain " or \\')
+        elif not self.name(fld, f"{path}.field", "a field"):
+            pass
         elif context == "lead":
             if fld.startswith("attributes."):
                 if not fld[len("attributes.") :]:
@@ -242,10 +363,11 @@ class _Checker:
                     f"{path}.field",
                     f"unknown lead field {fld!r}: use one of {', '.join(LEAD_FIELDS)} or attributes.<key>",
                 )
+        self.values += 1
         op = cond.get("op")
         if op not in OPS:
             self.err(f"{path}.op", f"unknown operator {op!r}: use one of {', '.join(OPS)}")
-            return
+            return 1
         has_value = "value" in cond
         value = cond.get("value")
         vpath = f"{path}.value"
@@ -255,30 +377,47 @@ class _Checker:
         elif op in ("eq", "ne"):
             if not _is_scalar_value(value):
                 self.err(vpath, f"{op} needs a text, number or true/false value")
+            elif _bad_operand(value):
+                self.err(vpath, _bad_operand(value))
         elif op in ("in", "not_in"):
             if not isinstance(value, list) or not all(_is_scalar_value(v) for v in value):
                 self.err(vpath, f"{op} needs a list of text, number or true/false values")
+            elif len(value) > MAX_VALUES:
+                self.err(vpath, f"lists {len(value)} values: at most {MAX_VALUES}")
+            else:
+                self.values += len(value)
+                for i, v in enumerate(value):
+                    if _bad_operand(v):
+                        self.err(f"{vpath}[{i}]", _bad_operand(v))
         elif op in TEXT_OPS:
             if not isinstance(value, str):
                 self.err(vpath, f"{op} needs a text value")
         elif op in NUMERIC_OPS:
             if not _is_number(value):
                 self.err(vpath, f"{op} needs a number")
-        elif op == "between" and (
-            not isinstance(value, list)
-            or len(value) != 2
-            or not all(_is_number(v) for v in value)
-            or value[0] > value[1]
-        ):
-            self.err(vpath, "between needs two numbers [lo, hi] with lo <= hi")
+            elif _bad_operand(value):
+                self.err(vpath, _bad_operand(value))
+        elif op == "between":
+            if (
+                not isinstance(value, list)
+                or len(value) != 2
+                or not all(_is_number(v) for v in value)
+                or value[0] > value[1]
+            ):
+                self.err(vpath, "between needs two numbers [lo, hi] with lo <= hi")
+            elif any(_bad_operand(v) for v in value):
+                self.err(vpath, next(_bad_operand(v) for v in value if _bad_operand(v)))
+        return 1
 
 
-def _number_or_none(checker: _Checker, data: dict, name: str, positive: bool) -> float | None:
+def _number_or_none(checker: _Checker, data: dict, name: str, lo, hi) -> float | None:
     value = data.get(name)
     if value is None:
         return None
-    if not _is_number(value) or (positive and value <= 0):
-        checker.err(name, "must be a positive number or null" if positive else "must be a number or null")
+    if not _is_number(value) or not lo <= value <= hi:
+        positive = " positive" if lo > 0 else ""
+        unit = " (days)" if name.endswith("_days") else ""
+        checker.err(name, f"must be a{positive} number or null, from {lo} to {hi}{unit}")
         return None
     return value
 
@@ -288,13 +427,18 @@ def parse_document(data: Any) -> ModelSpec:
     ck = _Checker()
     if not isinstance(data, dict):
         raise DocumentError(["(document): must be a JSON object"])
+    _text_problems(data, "", ck.errors)
     ck.unknown_keys(data, TOP_KEYS, "")
     name = ck.text(data, "name", "")
     slug = ck.slug(data, "slug", "") or ""
     description = ck.text(data, "description", "", required=False)
     lookback = ck.positive_int(data, "lookback_days", "", nullable=True)
-    half_life = _number_or_none(ck, data, "half_life_days", positive=True)
-    floor = 0 if "engagement_floor" not in data else _number_or_none(ck, data, "engagement_floor", positive=False)
+    half_life = _number_or_none(ck, data, "half_life_days", *HALF_LIFE_RANGE)
+    floor = (
+        0
+        if "engagement_floor" not in data
+        else _number_or_none(ck, data, "engagement_floor", -LEVEL_LIMIT, LEVEL_LIMIT)
+    )
 
     keys_seen: dict[str, str] = {}
 
@@ -311,6 +455,8 @@ def parse_document(data: Any) -> ModelSpec:
     if not isinstance(raw_criteria, list):
         ck.err("criteria", "is required and must be a list")
         raw_criteria = []
+    if len(raw_criteria) > MAX_CRITERIA:
+        ck.err("criteria", f"lists {len(raw_criteria)} criteria: at most {MAX_CRITERIA}")
     for i, c in enumerate(raw_criteria):
         path = f"criteria[{i}]"
         if not isinstance(c, dict):
@@ -334,7 +480,7 @@ def parse_document(data: Any) -> ModelSpec:
             where = c.get("where")
             if where is not None:
                 ck.condition(where, f"{path}.where", "event")
-            cap = ck.positive_int(c, "cap", path, nullable=True)
+            cap = ck.positive_int(c, "cap", path, nullable=True, limit=CAP_MAX)
             window = ck.positive_int(c, "cap_window_days", path, nullable=True)
             criteria.append(Criterion(i, key or "", label, "engagement", points, None, events, where, cap, window))
         else:
@@ -347,6 +493,8 @@ def parse_document(data: Any) -> ModelSpec:
     if not isinstance(raw_decay, list):
         ck.err("decay", "must be a list")
         raw_decay = []
+    if len(raw_decay) > MAX_DECAY:
+        ck.err("decay", f"lists {len(raw_decay)} decay rules: at most {MAX_DECAY}")
     for i, d in enumerate(raw_decay):
         path = f"decay[{i}]"
         if not isinstance(d, dict):
@@ -368,6 +516,8 @@ def parse_document(data: Any) -> ModelSpec:
             if not isinstance(prop, str) or not prop:
                 ck.err(f"{path}.match_property", "is required: the event property that pairs sends and responses")
                 prop = None
+            elif not ck.name(prop, f"{path}.match_property", "the property name"):
+                prop = None
             after = ck.positive_int(d, "after_days", path, nullable=False)
             decay.append(DecayRule(i, key or "", label, kind, points, events, None, after, responses, prop))
         else:
@@ -384,6 +534,8 @@ def parse_document(data: Any) -> ModelSpec:
     if not isinstance(raw_segments, list) or not raw_segments:
         ck.err("segments", 'is required: a non-empty list whose last segment has "when": null')
         raw_segments = []
+    if len(raw_segments) > MAX_SEGMENTS:
+        ck.err("segments", f"lists {len(raw_segments)} segments: at most {MAX_SEGMENTS}")
     segment_keys: set[str] = set()
     for i, s in enumerate(raw_segments):
         path = f"segments[{i}]"
@@ -415,10 +567,10 @@ def parse_document(data: Any) -> ModelSpec:
         else:
             ck.unknown_keys(th, {"warm", "hot", "mql"}, f"{path}.thresholds")
             for level in ("warm", "hot", "mql"):
-                if not _is_number(th.get(level)):
-                    ck.err(f"{path}.thresholds.{level}", "is required and must be a number")
-            warm, hot, mql = (th.get(n) if _is_number(th.get(n)) else 0 for n in ("warm", "hot", "mql"))
-            if _is_number(th.get("warm")) and _is_number(th.get("hot")) and warm > hot:
+                if not _within(th.get(level), LEVEL_LIMIT):
+                    ck.err(f"{path}.thresholds.{level}", LEVEL_MESSAGE)
+            warm, hot, mql = (th.get(n) if _within(th.get(n), LEVEL_LIMIT) else 0 for n in ("warm", "hot", "mql"))
+            if _within(th.get("warm"), LEVEL_LIMIT) and _within(th.get("hot"), LEVEL_LIMIT) and warm > hot:
                 ck.err(f"{path}.thresholds", f"warm ({warm}) must not be above hot ({hot})")
         segments.append(Segment(i, key or "", label, when, warm, hot, mql))
 
@@ -437,8 +589,8 @@ def parse_document(data: Any) -> ModelSpec:
             ck.unknown_keys(g, set(letters), f"grades.{dim}")
             vals = []
             for letter in letters:
-                if not _is_number(g.get(letter)):
-                    ck.err(f"grades.{dim}.{letter}", "is required and must be a number")
+                if not _within(g.get(letter), LEVEL_LIMIT):
+                    ck.err(f"grades.{dim}.{letter}", LEVEL_MESSAGE)
                     vals.append(0)
                 else:
                     vals.append(g[letter])
@@ -447,6 +599,8 @@ def parse_document(data: Any) -> ModelSpec:
             else:
                 grade_eng = tuple(vals)
 
+    if ck.values > MAX_DOCUMENT_VALUES:
+        ck.err("(document)", f"its conditions test {ck.values} fields and values in all: at most {MAX_DOCUMENT_VALUES}")
     if ck.errors:
         raise DocumentError(ck.errors)
     return ModelSpec(

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from .conditions import holds
 from .document import Criterion, DecayRule, ModelSpec
-from .values import days_between, match_key, round2
+from .values import HALF_LIVES_MAX, days_between, match_key, round2
 
 # Why an event earned nothing (or what it earned), for the lead page's timeline.
 COUNTED = "counted"
@@ -165,7 +165,7 @@ def _event_points(spec: ModelSpec, criterion: Criterion, event: EventData, as_of
     if spec.half_life_days is None:
         return float(criterion.points)
     age = days_between(as_of, event.occurred_at)
-    return criterion.points * 0.5 ** (age / spec.half_life_days)
+    return criterion.points * 0.5 ** min(age / spec.half_life_days, HALF_LIVES_MAX)
 
 
 def _idle_days(rule: DecayRule, lead: LeadData, events: list[EventData], as_of: datetime) -> float:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from .document import NEGATIVE_OPS, Criterion, DecayRule, ModelSpec, structure_key
 from .lines import DECAY, ENGAGEMENT, FIT
-from .values import NUMERIC_RE, as_number, as_text, trim
+from .values import HALF_LIVES_MAX, NUMERIC_MAX_LENGTH, NUMERIC_RE, as_number, as_text, trim
 
 LEAD_TABLE = "leads_lead"
 EVENT_TABLE = "leads_event"
@@ -99,7 +99,7 @@ class Postgres(Dialect):
 
     def num_of_text(self, t, p: Params):
         pattern = p.add(NUMERIC_RE.pattern)
-        return f"(CASE WHEN {t} ~ {pattern} THEN ({t})::numeric END)"
+        return f"(CASE WHEN length({t}) <= {NUMERIC_MAX_LENGTH} AND {t} ~ {pattern} THEN ({t})::numeric END)"
 
     def num_col(self, x):
         # Through text: float8::numeric keeps only 15 digits, while float8's text output (the default
@@ -175,7 +175,8 @@ class Postgres(Dialect):
             f"WHEN 'string' THEN CASE WHEN {t} = '' THEN NULL "
             # Every match of the numeric pattern starts with one of these: most keys (message ids)
             # skip the regex on their first character.
-            f"WHEN strpos('+-.0123456789', left({t}, 1)) > 0 AND {t} ~ {pattern} "
+            f"WHEN strpos('+-.0123456789', left({t}, 1)) > 0 "
+            f"AND length({t}) <= {NUMERIC_MAX_LENGTH} AND {t} ~ {pattern} "
             f"THEN 'n:' || trim_scale(({t})::numeric)::text "
             f"ELSE 't:' || {self.lower(t)} END "
             f"WHEN 'boolean' THEN 't:' || {raw} ELSE NULL END)"
@@ -278,7 +279,10 @@ class SQLite(Dialect):
         return f"{x} DESC NULLS LAST"
 
     def _path(self, key, p: Params):
-        return p.add('$."' + key + '"')
+        # SQLite (3.40) compares a quoted path label with a key's text as stored, escapes and all:
+        # Django stores JSON with json.dumps (non-ASCII and control characters as \uXXXX), so the
+        # label is the key written the same way. A key with " or \ is refused by the validator.
+        return p.add('$."' + json.dumps(key)[1:-1] + '"')
 
     def json_text(self, col, key, p: Params):
         return f"json_extract({col}, {self._path(key, p)})"
@@ -532,16 +536,20 @@ class _Cond:
             lt = lt() if lt else d.lower(t)
         if op in ("eq", "in"):
             values = value if op == "in" else [value]
+            # One IN list per kind of value rather than one test per value: a list of 500 values
+            # would otherwise be an expression 500 deep (SQLite refuses more than 1,000).
+            numeric = [v for v in values if as_number(v) is not None]
+            texts = [v for v in values if as_number(v) is None]
             parts = []
-            for v in values:
-                text = d.text_param(p, as_text(v).lower())
-                if as_number(v) is not None:
-                    num = nt() if nt else d.num_of_text(t, p)
-                    parts.append(
-                        f"(CASE WHEN {num} IS NOT NULL THEN {num} = {d.number_param(p, v)} ELSE {lt} = {text} END)"
-                    )
-                else:
-                    parts.append(f"{lt} = {text}")
+            if numeric:
+                # A numeric string compares numerically with a numeric value, as text otherwise.
+                num = nt() if nt else d.num_of_text(t, p)
+                parts.append(
+                    f"(CASE WHEN {num} IS NOT NULL THEN {num} IN ({self._numbers(numeric)}) "
+                    f"ELSE {lt} IN ({self._texts(numeric)}) END)"
+                )
+            if texts:
+                parts.append(f"{lt} IN ({self._texts(texts)})")
             body = " OR ".join(parts) if parts else "FALSE"
             return f"({t} <> '' AND ({body}))"
         if op in ("contains", "startswith", "endswith"):
@@ -559,7 +567,7 @@ class _Cond:
             if not numbers:
                 return "FALSE"
             n = n() if callable(n) else n
-            return "(" + " OR ".join(f"{n} = {d.number_param(p, v)}" for v in numbers) + ")"
+            return f"({n} IN ({self._numbers(numbers)}))"
         n = n() if callable(n) else n
         if op == "between":
             return f"({n} BETWEEN {d.number_param(p, value[0])} AND {d.number_param(p, value[1])})"
@@ -572,7 +580,14 @@ class _Cond:
             return "FALSE"
         b = b() if callable(b) else b
         # A boolean has no number, so it compares as text ("true"/"false") with any value.
-        return "(" + " OR ".join(f"{b} = {self.d.text_param(self.p, as_text(v).lower())}" for v in values) + ")"
+        return f"({b} IN ({self._texts(values)}))"
+
+    def _numbers(self, values) -> str:
+        return ", ".join(self.d.number_param(self.p, v) for v in values)
+
+    def _texts(self, values) -> str:
+        """The values as the lower-cased text eq compares with (a boolean's is true/false)."""
+        return ", ".join(self.d.text_param(self.p, as_text(v).lower()) for v in values)
 
 
 # --- the statement --------------------------------------------------------------------------------
@@ -821,7 +836,8 @@ def _engagement_ctes(
     caps = _case("rk.idx", {c.index: f"rk.rn <= {c.cap}" for c in eng if c.cap}, "TRUE")
     points = _case("rk.idx", {c.index: str(c.points) for c in eng}, "0")
     if spec.half_life_days is not None:
-        points = f"{points} * {d.pow_half(f'rk.age / {d.number_param(p, spec.half_life_days)}')}"
+        halvings = d.least(f"rk.age / {d.number_param(p, spec.half_life_days)}", repr(HALF_LIVES_MAX))
+        points = f"{points} * {d.pow_half(halvings)}"
         if d.vendor == "postgresql":
             points = f"({points})::float8"
     # Most recent first; equal times: the greater id first (spec 4).

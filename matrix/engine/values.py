@@ -11,10 +11,17 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 # ASCII digits only: Python's \d would also accept other scripts' digits, Postgres' would not.
-NUMERIC_RE = re.compile(r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$")
+# At most 4 exponent digits and NUMERIC_MAX_LENGTH characters: anything longer ("1e-20000", a
+# 200,000-digit string) is beyond what Postgres' numeric holds, so every path reads it as text.
+NUMERIC_RE = re.compile(r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,4})?$")
+NUMERIC_MAX_LENGTH = 1000
 # "White space" for trimming: the same six characters in Python, Postgres and SQLite.
 WHITESPACE = " \t\n\r\f\v"
 CENT = Decimal("0.01")
+# Half-life weights stop halving after this many half-lives: 0.5 ** 1000 is about 1e-301, far below
+# a cent of any points, and a smaller weight would underflow a double (Postgres raises "value out
+# of range: underflow" where Python and SQLite quietly give 0). Both paths use the same bound.
+HALF_LIVES_MAX = 1000.0
 
 
 def trim(text: str) -> str:
@@ -43,7 +50,7 @@ def as_number(value) -> Decimal | None:
         return Decimal(repr(value))
     if isinstance(value, str):
         text = trim(value)
-        if NUMERIC_RE.match(text):
+        if len(text) <= NUMERIC_MAX_LENGTH and NUMERIC_RE.match(text):
             try:
                 return Decimal(text)
             except InvalidOperation:  # pragma: no cover - the regex only admits valid literals

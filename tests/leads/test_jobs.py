@@ -15,12 +15,20 @@ from kombu import pools
 
 from leads.alerts import alerts_send_pending
 from leads.choices import JobState, JobTrigger, NotificationKind, Stage
-from leads.jobs import job_progress, nightly_decay, rescore_chunk_run, rescore_job_plan, rescore_jobs_sweep
+from leads.jobs import (
+    job_progress,
+    nightly_decay,
+    rescore_chunk_run,
+    rescore_job_create,
+    rescore_job_plan,
+    rescore_jobs_sweep,
+)
 from leads.models import LeadStage, Notification, RescoreJob, Score, ScoreHistory, StageTransition
 from leads.rows import RowReport
 from leads.services import events_ingest, leads_import, leads_rescore
 from leads.tasks import vacuum_scores
 from leadscoring.celery import app as celery_app
+from matrix.models import ModelVersion, ScoringModel
 from matrix.services import model_import, model_version_publish
 from tests.conftest import require_redis
 
@@ -442,3 +450,124 @@ def test_ingest_batches_coalesce_into_one_drain_that_scores_each_lead_once():
     assert set(Score.objects.values_list("lead_id", "version_id")) == {(pk, version.pk) for pk in ids}
     # and a second drain (a repeated wake-up) finds nothing to do
     assert scoring_drain_pending() == 0
+
+
+# --- failures ---------------------------------------------------------------------------------------
+
+
+def break_document(version, **changes):
+    """Store a version's document as the validator never would (a row edited behind its back)."""
+    ModelVersion.objects.filter(pk=version.pk).update(document={**version.document, **changes})
+    version.refresh_from_db()
+    return version
+
+
+def failing_version(how: str):
+    """A live version whose chunks fail for a reason that repeats: its document stored past the
+    validator's bounds (before the bounds: an OverflowError of dates, or Postgres' "value out of
+    range: underflow"), which the engine refuses to score."""
+    changes = {"lookback": {"lookback_days": 999_999}, "half-life": {"half_life_days": 0.01}}[how]
+    return break_document(publish(model_doc()), **changes)
+
+
+FAILURES = [
+    pytest.param("lookback", "lookback_days: must be a positive integer or null, at most 3650", id="lookback"),
+    pytest.param("half-life", "half_life_days: must be a positive number or null", id="half-life"),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("how", "message"), FAILURES)
+def test_a_chunk_that_fails_for_good_ends_its_job_failed_with_the_error(settings, how, message):
+    # Given leads in two chunks and a live version whose scoring fails (on the first chunk)
+    settings.RESCORE_CHUNK_SIZE = 2
+    add_leads(3)
+    version = failing_version(how)
+    RescoreJob.objects.all().delete()
+    job = rescore_job_create(version=version, trigger=JobTrigger.MANUAL)
+    # when its chunks run
+    job = run_job(job)
+    # then the job is failed, with the error, and nothing of the failing chunk was kept
+    assert job.state == JobState.FAILED and job.finished_at is not None
+    assert job.error.startswith("chunk 1: DocumentError: ") and message in job.error
+    assert not job.chunks.get(index=0).done_at
+    # and its other chunks do nothing once it has failed
+    assert rescore_chunk_run(job_id=job.pk, index=1) is False
+    # and the sweep never sends it again, however late
+    assert rescore_jobs_sweep(now=AS_OF + timedelta(days=365)) == []
+
+
+@pytest.mark.django_db
+def test_the_error_of_a_failed_job_is_shown_on_the_jobs_pages_and_in_the_api(client, manager):
+    # Given a job failed on a version stored past the validator's bounds
+    add_leads(2)
+    version = break_document(publish(model_doc()), half_life_days=0.01)
+    job = run_job(rescore_job_create(version=version, trigger=JobTrigger.MANUAL))
+    assert job.state == JobState.FAILED
+    # when the manager looks at the jobs, then the list, the job's page and the API say why
+    client.force_login(manager)
+    assert "half_life_days: must be a positive number or null, from 0.5 to 3650" in job.error
+    listing = client.get("/jobs/").content.decode()
+    assert "Failed" in listing and "half_life_days" in listing
+    page = client.get(f"/jobs/{job.pk}/").content.decode()
+    assert "half_life_days: must be a positive number or null" in page and 'http-equiv="refresh"' not in page
+    body = client.get(f"/api/v1/jobs/{job.pk}/").json()
+    assert body["state"] == "failed" and "half_life_days" in body["error"]
+
+
+def test_only_a_lost_or_busy_database_counts_as_a_transient_failure():
+    import psycopg
+    from django.db import DataError, InterfaceError, OperationalError
+
+    from leads.services import scoring_error_is_transient
+    from matrix.engine.document import DocumentError
+
+    def wrapped(cls, cause):
+        exc = cls(str(cause))
+        exc.__cause__ = cause
+        return exc
+
+    # Given errors a rescore may raise, then a retry is worth it only for the transient ones
+    if connection.vendor == "postgresql":
+        assert scoring_error_is_transient(wrapped(OperationalError, psycopg.OperationalError("server closed")))
+        assert scoring_error_is_transient(wrapped(OperationalError, psycopg.errors.DeadlockDetected("deadlock")))
+        assert scoring_error_is_transient(wrapped(OperationalError, psycopg.errors.AdminShutdown("shutdown")))
+        assert not scoring_error_is_transient(wrapped(OperationalError, psycopg.errors.StatementTooComplex("deep")))
+        assert not scoring_error_is_transient(wrapped(DataError, psycopg.errors.NumericValueOutOfRange("range")))
+    else:
+        assert scoring_error_is_transient(OperationalError("database is locked"))
+        assert not scoring_error_is_transient(OperationalError("Expression tree is too large (maximum depth 1000)"))
+        assert not scoring_error_is_transient(DataError("value out of range"))
+    assert scoring_error_is_transient(InterfaceError("connection already closed"))
+    for exc in (OverflowError("date value out of range"), ValueError("x"), DocumentError(["lookback_days: x"])):
+        assert not scoring_error_is_transient(exc)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("how", "message"), FAILURES)
+def test_real_time_scoring_of_other_models_goes_on_when_one_model_fails(caplog, how, message):
+    from leads.models import Lead, PendingScore
+    from leads.services import scoring_drain_pending
+    from leads.tasks import enqueue_scoring, score_leads
+
+    # Given two live models, the first of which (by name) fails to score
+    failing = failing_version(how)
+    ScoringModel.objects.filter(pk=failing.scoring_model_id).update(name="A failing model")
+    good = publish(model_doc(slug="good"))
+    ScoringModel.objects.filter(pk=good.scoring_model_id).update(name="B good model")
+    add_leads(2)
+    ids = list(Lead.objects.values_list("pk", flat=True))
+    enqueue_scoring(set(ids))
+    # when the real-time queue is drained
+    scoring_drain_pending()
+    # then the good model scored every waiting lead, the queue is empty, and the failure is logged
+    scored = set(Score.objects.filter(scoring_model_id=good.scoring_model_id).values_list("lead_id", flat=True))
+    assert set(ids) <= scored
+    assert not PendingScore.objects.exists()
+    assert any(message in r.getMessage() and "v1 failed" in r.getMessage() for r in caplog.records)
+    # and the ingest task that scores a given batch goes on past the failing model the same way
+    Score.objects.all().delete()
+    caplog.clear()
+    assert score_leads(ids) == len(ids)
+    assert Score.objects.filter(scoring_model_id=good.scoring_model_id).count() == len(ids)
+    assert any(message in r.getMessage() for r in caplog.records)

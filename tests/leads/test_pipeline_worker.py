@@ -7,6 +7,7 @@ sweep runs), on a throwaway Postgres database, and stops only those processes.
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -298,3 +299,31 @@ def test_the_same_chunk_and_event_batch_delivered_twice_change_nothing(workspace
     strip = [row[:2] + row[3:] for row in once]
     assert [row[:2] + row[3:] for row in twice] == strip
     assert ws.jobs()[-1][2] == ws.jobs()[-1][3]  # chunks_done unchanged by the repeat
+
+
+def test_a_job_whose_chunk_fails_for_good_ends_failed_and_is_not_resent(workspace):
+    ws = workspace
+    # Given a live model whose stored document was edited past the validator's bounds (by hand,
+    # in SQL): a half-life of a quarter of an hour, which once made every chunk underflow
+    ws.start_worker()
+    ws.manage("import_model", str(model_file(ws.tmp)), "--publish")
+    wait_for(job_done(ws, 1), "the publish job")
+    ws.query(
+        "UPDATE matrix_modelversion SET document = jsonb_set(document, '{half_life_days}', '0.01') "
+        "WHERE status = 'published' RETURNING id"
+    )
+    # when the nightly decay sends its job to the worker (whose beat sweeps every second)
+    from celery import Celery
+
+    Celery(broker=ws.redis.url).send_task("leads.nightly_decay", queue="default")
+    # then that job ends failed, with the error
+    wait_for(lambda: len(ws.jobs()) == 2 and ws.jobs()[-1][1] == "failed", "the nightly job to fail")
+    ((error, enqueued),) = ws.query("SELECT error, enqueued_at FROM leads_rescorejob WHERE state = 'failed'")
+    assert error.startswith("chunk 1: DocumentError: ") and "half_life_days" in error
+    # and the sweep (stale after 3 s) does not send it again: it stays failed, sent once
+    time.sleep(6)
+    assert ws.query("SELECT state, error, enqueued_at FROM leads_rescorejob WHERE id = %s", [ws.jobs()[-1][0]]) == [
+        ("failed", error, enqueued)
+    ]
+    log = "".join(p.read_text() for p in ws.tmp.glob("worker-*.log"))
+    assert len(re.findall(r"Task leads\.rescore_job_start\[[-0-9a-f]+\] received", log)) == 2  # one per job

@@ -104,6 +104,28 @@ def cond(field, op, value=None) -> dict:
     return out
 
 
+def edge_document() -> dict:
+    """A document at the edges of every limit of docs/scoring.md at once: 100 criteria, 20 decay
+    rules, 20 segments, 5,000 field tests and values, the largest and smallest numbers, odd names."""
+    lists = [fit(f"f{i}", {"any": [cond("industry", "in", list(range(24)))] * 2}, -1000) for i in range(98)]
+    lists[0]["when"]["any"][0] = cond("attributes.société", "in", ["é", *range(102)])  # 5,000 in all
+    where = cond("société", "gte", 10**15)
+    return doc(
+        lookback_days=3650,
+        half_life_days=0.5,
+        engagement_floor=-1_000_000,
+        criteria=[
+            *lists,
+            eng("e1", ["page_view", *(f"k{i}" for i in range(49))], 1000, cap=10_000, window=3650, where=where),
+            fit("deep", {"not": {"any": [{"all": [{"not": cond("attributes.x\ny", "between", [-1e15, 1e15])}]}]}}, 1),
+        ],
+        decay=[step(f"s{i}", 3650, -1000) for i in range(19)] + [unanswered("u", 3650, prop="m" * 200)],
+        segments=[segment(f"g{i}", cond("title", "eq", "12345678901234567890"), -1e6, 1e6, 0) for i in range(19)]
+        + [segment("z", None, 0.5, 0.5, 1_000_000)],
+        grades={"fit": {"A": 1_000_000, "B": 0, "C": -1_000_000}, "engagement": {"4": 1e6, "3": 0.01, "2": -1e6}},
+    )
+
+
 def publish(data: dict):
     """Import a document as a draft and publish it; returns the live ModelVersion."""
     return model_version_publish(version=model_import(data=copy.deepcopy(data)))

@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 
 from matrix.engine.document import DocumentError, load_document_file, parse_document
 from matrix.models import ModelVersion
-from tests.matrix.helpers import cond, doc, eng, fit, once, segment, step, unanswered
+from tests.matrix.helpers import cond, doc, edge_document, eng, fit, once, segment, step, unanswered
 
 
 def valid() -> dict:
@@ -212,6 +212,90 @@ REJECTIONS = [
     ("grade not number", _set(["grades", "engagement", "4"], "75"), "grades.engagement.4", "a number"),
     ("name missing", _delete(["name"]), "name", "required"),
     ("label not text", _set(["criteria", 0, "label"], 5), "criteria[0].label", "must be text"),
+    # bounds: every number (docs/scoring.md, "Limits of a model document")
+    ("lookback 3651", _set(["lookback_days"], 3651), "lookback_days", "positive integer or null, at most 3650"),
+    ("lookback 999999", _set(["lookback_days"], 999_999), "lookback_days", "at most 3650 (days)"),
+    ("lookback 1e9", _set(["lookback_days"], 10**9), "lookback_days", "at most 3650"),
+    ("lookback 1e308", _set(["lookback_days"], 1e308), "lookback_days", "at most 3650"),
+    ("half-life 0.01", _set(["half_life_days"], 0.01), "half_life_days", "from 0.5 to 3650 (days)"),
+    ("half-life 1e-300", _set(["half_life_days"], 1e-300), "half_life_days", "from 0.5 to 3650"),
+    ("half-life 3651", _set(["half_life_days"], 3651), "half_life_days", "from 0.5 to 3650"),
+    ("half-life 1e308", _set(["half_life_days"], 1e308), "half_life_days", "from 0.5 to 3650"),
+    ("half-life huge int", _set(["half_life_days"], 10**400), "half_life_days", "from 0.5 to 3650"),
+    ("cap 10001", _set(["criteria", 2, "cap"], 10_001), "criteria[2].cap", "at most 10000"),
+    ("window 3651", _set(["criteria", 3, "cap_window_days"], 3651), "criteria[3].cap_window_days", "at most 3650"),
+    ("every_days 3651", _set(["decay", 0, "every_days"], 3651), "decay[0].every_days", "at most 3650 (days)"),
+    ("after_days 1e9", _set(["decay", 1, "after_days"], 10**9), "decay[1].after_days", "at most 3650 (days)"),
+    ("unanswered 3651", _set(["decay", 2, "after_days"], 3651), "decay[2].after_days", "at most 3650"),
+    ("floor 1e6+1", _set(["engagement_floor"], 1_000_001), "engagement_floor", "from -1000000 to 1000000"),
+    ("floor -1e308", _set(["engagement_floor"], -1e308), "engagement_floor", "from -1000000 to 1000000"),
+    ("threshold 1e6+1", _set(["segments", 0, "thresholds", "mql"], 1_000_001), "thresholds.mql", "-1000000 to"),
+    ("threshold huge int", _set(["segments", 1, "thresholds", "hot"], 10**400), "thresholds.hot", "-1000000 to"),
+    ("grade -1e308", _set(["grades", "fit", "C"], -1e308), "grades.fit.C", "from -1000000 to 1000000"),
+    ("operand 1e16", _set(["criteria", 0, "when"], cond("employees", "gt", 1e16)), "when.value", "10^15"),
+    ("operand huge int", _set(["criteria", 0, "when"], cond("employees", "eq", 10**400)), "when.value", "10^15"),
+    ("between huge", _set(["criteria", 0, "when"], cond("employees", "between", [0, 10**16])), "value", "10^15"),
+    ("in huge", _set(["criteria", 0, "when"], cond("employees", "in", [1, -1e300])), "when.value[1]", "10^15"),
+    ("numeric text huge", _set(["criteria", 0, "when"], cond("title", "eq", "1e9999")), "value", "out of range"),
+    ("numeric text tiny", _set(["criteria", 0, "when"], cond("title", "ne", "1e-5000")), "value", "out of range"),
+    ("numeric text long", _set(["criteria", 0, "when"], cond("title", "in", ["1" * 101])), "value[0]", "100 digits"),
+    # names read inside SQL (SQLite JSON paths), and text no database stores
+    ("match_property quote", _set(["decay", 2, "match_property"], 'msg"id'), "decay[2].match_property", 'contain "'),
+    ("match_property backslash", _set(["decay", 2, "match_property"], "msg\\id"), "match_property", "or \\"),
+    ("match_property long", _set(["decay", 2, "match_property"], "m" * 201), "match_property", "at most 200"),
+    ("field backslash", _set(["criteria", 3, "where", "field"], "u\\rl"), "criteria[3].where.field", "must not"),
+    ("attribute quote", _set(["criteria", 0, "when", "field"], 'attributes.a"b'), "criteria[0].when.field", "not"),
+    ("NUL in a value", _set(["criteria", 0, "when", "value"], ["So\x00ftware"]), "when.value[0]", "NUL"),
+    ("NUL in a label", _set(["criteria", 1, "label"], "a\x00"), "criteria[1].label", "NUL"),
+    ("lone surrogate", _set(["name"], "bad \ud800"), "name", "lone surrogate"),
+    (
+        "surrogate in a key",
+        _set(["criteria", 0, "when"], {"field": "title", "op": "is_set", "\udfff": 1}),
+        "when",
+        "key",
+    ),
+    # sizes
+    (
+        "in 501 values",
+        _set(["criteria", 0, "when"], cond("industry", "in", list(range(501)))),
+        "when.value",
+        "at most 500",
+    ),
+    ("51 kinds", _set(["criteria", 2, "event"], [f"k{i}" for i in range(51)]), "criteria[2].event", "at most 50"),
+    (
+        "101 criteria",
+        lambda d: d["criteria"].extend(fit(f"x{i}", cond("title", "is_set")) for i in range(97)),
+        "criteria",
+        "at most 100",
+    ),
+    ("21 decay rules", lambda d: d["decay"].extend(step(f"s{i}", 5) for i in range(18)), "decay", "at most 20"),
+    (
+        "21 segments",
+        lambda d: (
+            d["segments"][:0].extend([])
+            or d.update(segments=[segment(f"g{i}", cond("title", "is_set")) for i in range(20)] + [segment("z", None)])
+        ),
+        "segments",
+        "at most 20",
+    ),
+    (
+        "21 field tests",
+        _set(["criteria", 0, "when"], {"any": [cond("title", "is_set")] * 21}),
+        "when.any",
+        "at most 20",
+    ),
+    (
+        "21 field tests nested",
+        _set(["criteria", 0, "when"], {"any": [{"all": [cond("title", "is_set")] * 11}] * 2}),
+        "criteria[0].when",
+        "at most 20 in one condition",
+    ),
+    (
+        "groups 6 deep",
+        _set(["criteria", 0, "when"], {"not": {"not": {"not": {"not": {"not": {"not": cond("title", "is_set")}}}}}}),
+        "when.not.not.not.not.not",
+        "nested more than 5",
+    ),
 ]
 
 
@@ -389,3 +473,15 @@ def test_the_parsed_spec_keeps_the_document_and_does_not_mutate_it():
     before = copy.deepcopy(data)
     spec = parse_document(data)
     assert data == before and spec.document == before
+
+
+def test_a_document_at_every_edge_of_the_bounds_is_accepted():
+    # Given numbers, names and sizes at the very edges of docs/scoring.md's limits (5,000 field
+    # tests and values in all), when parsed, then it is accepted.
+    spec = parse_document(edge_document())
+    assert len(spec.criteria) == 100 and len(spec.decay) == 20 and len(spec.segments) == 20
+
+
+def test_a_document_with_more_than_5000_values_in_its_conditions_is_refused():
+    data = doc(criteria=[fit(f"f{i}", cond("industry", "in", list(range(500)))) for i in range(10)])
+    assert "(document): its conditions test 5010 fields and values in all: at most 5000" in errors_of(data)

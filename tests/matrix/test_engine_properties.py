@@ -14,6 +14,7 @@ counts, event ids as sets); without half-life the lines sum exactly to the score
 within 0.01 per line. Runs on whatever DATABASE_URL points at (SQLite locally, Postgres in CI).
 """
 
+import copy
 import json
 import os
 import tempfile
@@ -24,14 +25,14 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.db import transaction
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from leads.models import Lead, Score
 from leads.selectors import lead_explain
 from leads.services import events_ingest, leads_import, leads_rescore
-from matrix.engine.document import parse_document
-from tests.matrix.helpers import AS_OF, differences, publish, result_line, stored_line
+from matrix.engine.document import DocumentError, parse_document
+from tests.matrix.helpers import AS_OF, differences, edge_document, publish, result_line, stored_line
 
 KINDS = ["page_view", "email_open", "email_sent", "email_click", "demo_request", "unsubscribe"]
 TEXTS = [
@@ -423,3 +424,236 @@ def test_generated_documents_are_valid_and_survive_a_json_round_trip(criteria, d
         "grades": {"fit": {"A": 3, "B": 2, "C": 1}, "engagement": {"4": 3, "3": 2, "2": 1}},
     }
     assert parse_document(json.loads(json.dumps(data))) == parse_document(data)
+
+
+# --- documents at the edges of the validator's bounds ---------------------------------------------------
+#
+# The bounds as docs/scoring.md states them ("Limits of a model document"), written out here rather
+# than imported, so this test checks the validator against the documentation. A document drawn
+# here is now and then pushed past one bound ("wild"); whatever the validator accepts must then
+# score without error on the bulk path (on the database DATABASE_URL names: SQLite here, Postgres
+# in CI) and on the single-lead path, and the two must agree.
+
+POINTS_EDGES = [-1000, -999, -1, 1, 999, 1000]
+DAY_EDGES = [1, 2, 3649, 3650]
+HALF_LIFE_EDGES = [0.5, 1, 3650]
+LEVEL_EDGES = [-1_000_000, -0.01, 0, 0.01, 999_999.99, 1_000_000]
+OPERAND_EDGES = [-(10**15), -1e15, -0.5, 0, 5e-324, 1e-300, 0.30000000000000004, 350, 1e15, 10**15]
+TEXT_OPERANDS = ["1e15", "-1000000000000000", "350.0", "0.1", "٣", "1,000", "abc"]
+# Keys a condition or match_property reads inside SQLite's JSON path: non-ASCII, control characters.
+ODD_KEYS = ["société", "a b", "a.b", "a[0]", "tab\there", "line\nbreak", "\x7f", "😀", "$", "'"]
+ODD_KINDS = ["page_view", "email_sent", "email_open", "kind with space", "Ünïcode"]
+# Past the bounds: each was accepted by the validator before it had them.
+WILD = {
+    "points": [1001, -1001],
+    "days": [3651, 999_999, 10**9],
+    "half_life_days": [0.01, 1e-300, 0.49, 3651, 1e308],
+    "level": [1_000_001, -1e308, 10**400],
+    "operand": [1e16, -1e308, 10**400, "1e-20000", "1e999999", "1" * 101],
+    "key": ['a"b', "a\\b", "nul\x00", "x" * 201, "\ud800"],
+    "cap": [10_001, 10**12],
+}
+
+
+def _decimal(value) -> Decimal:
+    return Decimal(str(value))
+
+
+def _lead_leaf(draw, keys):
+    fieldname = draw(st.sampled_from(["employees", "annual_revenue", "title"] + [f"attributes.{k}" for k in keys]))
+    op = draw(st.sampled_from(["eq", "ne", "in", "not_in", "gt", "lte", "between", "contains", "is_set"]))
+    operands = st.one_of(st.sampled_from(OPERAND_EDGES), st.sampled_from(TEXT_OPERANDS))
+    if op in ("eq", "ne"):
+        return {"field": fieldname, "op": op, "value": draw(operands)}
+    if op in ("in", "not_in"):
+        values = draw(st.lists(operands, min_size=1, max_size=4))
+        if draw(st.integers(0, 9)) == 0:  # now and then the longest list allowed
+            values = (values * 500)[:500]
+        return {"field": fieldname, "op": op, "value": values}
+    if op == "between":
+        pair = draw(st.lists(st.sampled_from(OPERAND_EDGES), min_size=2, max_size=2))
+        return {"field": fieldname, "op": op, "value": sorted(pair, key=_decimal)}
+    if op == "contains":
+        return {"field": fieldname, "op": op, "value": draw(st.sampled_from(["é", "a", "😀"]))}
+    if op == "is_set":
+        return {"field": fieldname, "op": op}
+    return {"field": fieldname, "op": op, "value": draw(st.sampled_from(OPERAND_EDGES))}
+
+
+def _deep(draw, leaf, leaves=20, depth=5):
+    """A condition at the size limits: `leaves` field tests, groups nested `depth` deep."""
+    tests = [leaf() for _ in range(leaves)]
+    cond = {"all": tests[: leaves - depth + 1]}
+    for test in tests[leaves - depth + 1 :]:
+        group = draw(st.sampled_from(["any", "all", "not"]))
+        cond = {"not": cond} if group == "not" else {group: [cond, test]}
+    return cond
+
+
+@st.composite
+def bounded_documents(draw):
+    """(document, keys): numbers at the edges of every bound, now and then one pushed past it."""
+    keys = draw(st.lists(st.sampled_from(ODD_KEYS), min_size=1, max_size=3, unique=True))
+    wild = draw(st.sampled_from([None] * 2 * len(WILD) + list(WILD)))
+
+    def pick(edges, kind):
+        if wild == kind and draw(st.booleans()):
+            return draw(st.sampled_from(WILD[kind]))
+        return draw(st.sampled_from(edges))
+
+    def lead_condition():
+        if draw(st.integers(0, 5)) == 0:
+            return _deep(draw, lambda: _lead_leaf(draw, keys))
+        return _lead_leaf(draw, keys)
+
+    criteria = []
+    for i in range(draw(st.integers(1, 5))):
+        points = pick(POINTS_EDGES, "points")
+        if draw(st.booleans()):
+            criteria.append({"key": f"c{i}", "dimension": "fit", "when": lead_condition(), "points": points})
+            continue
+        prop = draw(st.sampled_from(keys))
+        where = draw(st.sampled_from([None, {"field": prop, "op": "is_set"}, {"field": prop, "op": "gte", "value": 0}]))
+        criteria.append(
+            {
+                "key": f"c{i}",
+                "dimension": "engagement",
+                "event": draw(st.lists(st.sampled_from(ODD_KINDS), min_size=1, max_size=3, unique=True)),
+                "where": where,
+                "points": points,
+                "cap": pick([None, 1, 2, 10_000], "cap"),
+                "cap_window_days": pick([None, *DAY_EDGES], "days"),
+            }
+        )
+    decay = []
+    for i in range(draw(st.integers(0, 3))):
+        kind = draw(st.sampled_from(["inactivity_step", "inactivity_once", "unanswered"]))
+        rule = {"key": f"d{i}", "type": kind, "points": pick([-1000, -1], "points")}
+        if kind == "unanswered":
+            rule.update(
+                events=["email_sent"],
+                responses=["email_open"],
+                match_property=pick(keys, "key"),
+                after_days=pick(DAY_EDGES, "days"),
+            )
+        else:
+            rule["events"] = draw(st.sampled_from([None, ["page_view"]]))
+            rule["every_days" if kind == "inactivity_step" else "after_days"] = pick(DAY_EDGES, "days")
+        decay.append(rule)
+    segments = []
+    count = draw(st.integers(1, 3))
+    for i in range(count):
+        warm, hot = sorted([pick(LEVEL_EDGES, "level"), pick(LEVEL_EDGES, "level")], key=_decimal)
+        segments.append(
+            {
+                "key": f"s{i}",
+                "when": None if i == count - 1 else lead_condition(),
+                "thresholds": {"warm": warm, "hot": hot, "mql": pick(LEVEL_EDGES, "level")},
+            }
+        )
+
+    def grade_lines(letters):
+        lines = sorted((pick(LEVEL_EDGES, "level") for _ in letters), key=_decimal, reverse=True)
+        return dict(zip(letters, lines, strict=True))
+
+    data = {
+        "name": "Edges",
+        "slug": "edges",
+        "lookback_days": pick([None, None, *DAY_EDGES], "days"),
+        "half_life_days": pick([None, *HALF_LIFE_EDGES], "half_life_days"),
+        "engagement_floor": pick([None, 0, *LEVEL_EDGES], "level"),
+        "criteria": criteria,
+        "decay": decay,
+        "segments": segments,
+        "grades": {"fit": grade_lines("ABC"), "engagement": grade_lines("432")},
+    }
+    if wild == "operand":  # one condition with a number (or a numeric text) past the bound
+        value = draw(st.sampled_from(WILD["operand"]))
+        when = {"field": "attributes.n", "op": "in", "value": [value]} if draw(st.booleans()) else None
+        when = when or {"field": "employees", "op": "eq", "value": value}
+        criteria.append({"key": "w", "dimension": "fit", "points": 1, "when": when})
+    if wild == "key":  # an event property whose name SQLite's JSON path cannot hold
+        where = {"field": draw(st.sampled_from(WILD["key"])), "op": "is_set"}
+        criteria.append(
+            {"key": "w", "dimension": "engagement", "event": "page_view", "where": where, "points": 1, "cap": None}
+        )
+    return data, keys
+
+
+@st.composite
+def edge_scenarios(draw):
+    data, keys = draw(bounded_documents())
+    values = st.one_of(st.sampled_from(OPERAND_EDGES), st.sampled_from(TEXT_OPERANDS), st.sampled_from(["é", "x😀"]))
+    leads = []
+    for i in range(draw(st.integers(1, 3))):
+        leads.append(
+            {
+                "id": f"L{i}",
+                # Up to ten years and a bit before as_of: every idle step, window and lookback edge.
+                "created_at": stamp(AS_OF - timedelta(days=draw(st.sampled_from([0, 1, 3650, 3700]))), UTC),
+                "employees": draw(st.sampled_from([None, 0, 5000, 2_000_000_000])),
+                "annual_revenue": draw(st.sampled_from([None, 0.5, 1e15, -1e15])),
+                "title": draw(st.sampled_from(["", "Président", "VP"])),
+                "attributes": {k: draw(values) for k in keys if draw(st.booleans())},
+            }
+        )
+    events = []
+    for n in range(draw(st.integers(0, 10))):
+        # With a half-life of a day, 1,100 days and more are past a double's smallest weight.
+        age = draw(st.sampled_from([0, 0.5, 1, 2, 1100, 3649, 3650, 3651, 3700]))
+        events.append(
+            {
+                "id": f"E{n}",
+                "lead": draw(st.sampled_from([r["id"] for r in leads])),
+                "kind": draw(st.sampled_from(ODD_KINDS)),
+                "occurred_at": stamp(AS_OF - timedelta(days=age), UTC),
+                "properties": {k: draw(st.sampled_from(["m1", 1, "é", 1e15, 0])) for k in keys if draw(st.booleans())},
+            }
+        )
+    return data, leads, events
+
+
+@pytest.mark.django_db
+@SCENARIO_SETTINGS
+@given(edge_scenarios())
+def test_any_document_the_validator_accepts_scores_on_every_path(scenario):
+    # Given a document with numbers, names and sizes at the edges of the validator's bounds (or one
+    # past them), and leads and events from as_of back to ten years before it,
+    data, leads, events = scenario
+    try:
+        parse_document(copy.deepcopy(data))
+    except DocumentError as exc:
+        event(f"refused: {exc.errors[0].split(': ', 1)[0].split('[')[0]}")
+        return  # refused: nothing to score (the refusals themselves are pinned in test_document.py)
+    # when the validator accepts it, then the bulk SQL path scores every lead without an error and
+    # agrees with the single-lead path.
+    event("accepted")
+    tolerance = 1e-9 if data["half_life_days"] is None else 0.01
+    bulk, single = bulk_and_single(data, leads, events, AS_OF)
+    assert set(bulk) == set(single) == {r["id"] for r in leads}
+    problems = []
+    for lead_id in sorted(single):
+        problems += [f"{lead_id}: {d}" for d in differences(bulk[lead_id], single[lead_id], tolerance)]
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.django_db
+def test_the_largest_document_allowed_scores_on_every_path():
+    # Given the document at the edges of every limit at once (100 criteria, 20 decay rules and
+    # 20 segments, 5,000 field tests and values, the largest numbers) and leads that match it,
+    data = edge_document()
+    leads = [
+        {"id": "L0", "created_at": stamp(AS_OF - timedelta(days=3700), UTC), "industry": "7", "title": "x"},
+        {"id": "L1", "created_at": stamp(AS_OF, UTC), "attributes": {"société": "É", "x\ny": 1e15}},
+    ]
+    events = [
+        {"id": f"E{i}", "lead": "L0", "kind": "page_view", "occurred_at": stamp(AS_OF - timedelta(days=age), UTC),
+         "properties": {"société": 10**15}}
+        for i, age in enumerate([0, 1, 1100, 3650])
+    ]  # fmt: skip
+    # when scored by the bulk path and the single-lead path, then both score every lead, alike.
+    bulk, single = bulk_and_single(data, leads, events, AS_OF)
+    assert set(bulk) == set(single) == {"L0", "L1"}
+    problems = [f"{k}: {d}" for k in single for d in differences(bulk[k], single[k], 0.01)]
+    assert not problems, "\n".join(problems)
+    assert single["L0"]["fit"] == Decimal(-98_000) and single["L1"]["fit"] == Decimal(-1000 + 1)

@@ -393,6 +393,28 @@ def test_positive_decay_points_are_refused_next_to_the_points(client, personas, 
     assert document() == model_document()
 
 
+def test_numbers_past_the_model_limits_are_refused_next_to_their_field(client, personas, draft):
+    # Given the settings form with a half-life of a quarter of an hour and a ten-year-plus lookback
+    data = {"revision": 1, "name": "x", "description": "", "lookback_days": 999_999, "half_life_days": 0.01,
+            "engagement_floor": 0, "grade_A": 30, "grade_B": 15, "grade_C": 5, "grade_4": 1e7, "grade_3": 40,
+            "grade_2": 15}  # fmt: skip
+    # when saved, then each is refused next to its field, and nothing is saved
+    response = post(client, personas["marketer"], BASE + "settings/save/", data, htmx=True)
+    assert response.status_code == 422
+    assert label_of(response, "settings-new-lookback_days").endswith("less than or equal to 3650.")
+    assert label_of(response, "settings-new-half_life_days").endswith("greater than or equal to 0.5.")
+    assert label_of(response, "settings-new-grade_4").endswith("less than or equal to 1000000.")
+    assert document() == model_document()
+
+
+def test_a_match_property_sqlite_cannot_read_is_refused_next_to_it(client, personas, draft):
+    data = DECAY | {"type": "unanswered", "events": "email_sent", "responses": "email_open", "points": -5}
+    response = post(client, personas["marketer"], BASE + "decay/add/save/", data | {"match_property": 'msg"id'})
+    assert response.status_code == 422
+    assert label_of(response, "decay-new-match_property").endswith('the property name must not contain " or \\')
+    assert document() == model_document()
+
+
 def test_between_with_one_number_is_refused_next_to_the_value(client, personas, draft):
     data = fit_data(rows=[("title", "contains", "cto"), ("employees", "between", "50")])
     response = post(client, personas["marketer"], BASE + "criteria/add/save/", data, htmx=True)

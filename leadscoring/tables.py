@@ -289,12 +289,18 @@ class BaseTable(tables.Table):
             wanted = {"value", "record", "column", "bound_column", "bound_row", "table"}
             names = wanted if every else wanted & set(parameters)
 
-            def call(record, value):
-                given = {"value": value, "record": record, "column": column, "bound_column": bound_column}
-                given["table"] = self
-                if "bound_row" in names:
-                    given["bound_row"] = BoundRow(record, table=self)
-                return value_of(**{name: given[name] for name in names})
+            if names == {"value"}:
+                call = lambda record, value: value_of(value=value)  # noqa: E731 - the common cases, kept cheap
+            elif names == {"record"}:
+                call = lambda record, value: value_of(record=record)  # noqa: E731
+            else:
+
+                def call(record, value):
+                    given = {"value": value, "record": record, "column": column, "bound_column": bound_column}
+                    given["table"] = self
+                    if "bound_row" in names:
+                        given["bound_row"] = BoundRow(record, table=self)
+                    return value_of(**{name: given[name] for name in names})
 
         empty = column.empty_values
 

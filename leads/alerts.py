@@ -46,15 +46,25 @@ def digest_path(*, job_id: int, kind: str) -> str:
 
 def alerts_send_pending(*, limit: int = BATCH) -> int:
     """E-mail notifications not sent yet: one e-mail per real-time alert, one per owner, job and
-    kind for a job's alerts (once the job is over). Each is claimed first (conditional UPDATE),
-    so a second sender running at the same time skips it: an alert is mailed at most once.
-    Returns the number of e-mails sent."""
+    kind for a job's alerts (once the job is over), `limit` alerts at a time until none is left.
+    Each is claimed first (conditional UPDATE), so a second sender running at the same time skips
+    it: an alert is mailed at most once. Returns the number of e-mails sent."""
+    sent = 0
+    while True:
+        mailed, claimed = _send_batch(limit)
+        sent += mailed
+        if claimed < limit:
+            return sent
+
+
+def _send_batch(limit: int) -> tuple[int, int]:
+    """E-mail up to `limit` ready alerts; returns (e-mails sent, alerts claimed)."""
     ready = Notification.objects.filter(emailed_at__isnull=True).filter(
         Q(job__isnull=True) | Q(job__state__in=JOB_OVER)
     )
     ids = list(ready.order_by("id").values_list("id", flat=True)[:limit])
     if not ids:
-        return 0
+        return 0, 0
     now = timezone.now()
     with transaction.atomic():
         claimed = list(
@@ -101,7 +111,7 @@ def alerts_send_pending(*, limit: int = BATCH) -> int:
             sent += 1
         except OSError as exc:  # a mail server outage must not stop the others
             log.warning("alert %s not e-mailed: %s", note.pk, exc)
-    return sent
+    return sent, len(ids)
 
 
 def _webhooks_for(notes: list[Notification]) -> None:

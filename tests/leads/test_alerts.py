@@ -105,3 +105,16 @@ def test_the_alerts_page_pages(rep, client):
     assert 'href="?page=2"' in first.content.decode() and "Page 1 of 2" in first.content.decode()
     # and the second page shows the other 10
     assert len(client.get("/notifications/?page=2").context["entries"]) == 10
+
+
+def test_a_digest_split_over_batches_is_e_mailed_once_with_every_lead_counted(rep, settings):
+    # Given a publish that made 5 of a rep's leads MQLs, its job over
+    job = publish_crossing(rep, settings, leads=5)
+    run_job(job)
+    # When the alerts are sent 2 at a time
+    sent = alerts_send_pending(limit=2)
+    # Then the rep gets one e-mail, counting all five, and every alert is marked sent
+    assert sent == 1
+    (message,) = mail.outbox
+    assert message.subject == "5 leads became MQL in Pipeline after version 2"
+    assert not Notification.objects.filter(emailed_at__isnull=True).exists()

@@ -43,10 +43,12 @@ lint: install
 	$(PY) manage.py makemigrations --check --dry-run
 
 # Postgres at $$BENCH_DATABASE_URL (default: 127.0.0.1, database leadscoring_bench); see docs/benchmarks.md.
+# benchmarks/demo.py: the demo's slow actions on a fresh `seed_demo` SQLite file (DEMO_ARGS=--repeat 5).
 bench: install
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
 	$(PY) benchmarks/ingest.py $(INGEST_ARGS)
 	$(PY) benchmarks/pages.py
+	$(PY) benchmarks/demo.py $(DEMO_ARGS)
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache .hypothesis

@@ -165,11 +165,6 @@ class Explanation:
         open_gaps = [g for g in self.gaps if g.missing is not None]
         return min(open_gaps, key=lambda g: g.missing) if open_gaps else None
 
-    @property
-    def rounding_note(self) -> bool:
-        """With half-life each line is rounded on its own: the sum may differ by 0.01 a line."""
-        return self.spec.half_life_days is not None and self.lines_total != self.result.score
-
 
 def lead_explanation(*, lead: Lead, score: Score, why_now_days: int = WHY_NOW_DAYS) -> Explanation:
     """Explain `score` (a stored Score of `lead`, with its version loaded) line by line."""

@@ -25,9 +25,15 @@ from matrix.choices import VersionStatus
 from matrix.models import ModelVersion
 
 from .choices import JobState, JobTrigger
-from .models import RescoreChunk, RescoreJob
+from .models import Lead, RescoreChunk, RescoreJob
 from .services import lead_ranges, leads_rescore, scores_analyze, scoring_error_is_transient, scoring_error_text
 
+# A job is cut into at least this many chunks when it has enough leads, so that its progress (done
+# chunk by chunk) moves in steps of at most a tenth; a chunk never has fewer than MIN_CHUNK_LEADS
+# (each chunk is one statement and one transaction, with a fixed cost) nor more than
+# RESCORE_CHUNK_SIZE leads. With the default 100,000, a job of 1M leads or more is cut as before.
+MIN_CHUNKS = 10
+MIN_CHUNK_LEADS = 100
 # A job that has sent nothing (broker down) or finished no chunk for this long is sent again.
 STALE_AFTER = timedelta(seconds=settings.RESCORE_STALE_SECONDS)
 logger = logging.getLogger(__name__)
@@ -64,7 +70,8 @@ def rescore_job_plan(*, job_id: int) -> list[int]:
             job.save(update_fields=["state", "finished_at"])
             return []
         if job.state == JobState.PENDING:
-            ranges = lead_ranges(chunk_size=settings.RESCORE_CHUNK_SIZE)
+            size = job_chunk_size(leads=Lead.objects.count(), maximum=settings.RESCORE_CHUNK_SIZE)
+            ranges = lead_ranges(chunk_size=size)
             RescoreChunk.objects.bulk_create(
                 [
                     RescoreChunk(job=job, index=i, first_lead_id=lo, last_lead_id=hi, leads=n)
@@ -79,6 +86,12 @@ def rescore_job_plan(*, job_id: int) -> list[int]:
                 job.state, job.finished_at = JobState.DONE, timezone.now()
             job.save()
         return list(job.chunks.filter(done_at__isnull=True).order_by("index").values_list("index", flat=True))
+
+
+def job_chunk_size(*, leads: int, maximum: int) -> int:
+    """Leads per chunk for a job over `leads` leads: a tenth of them (MIN_CHUNKS), but at least
+    MIN_CHUNK_LEADS and at most `maximum` (the RESCORE_CHUNK_SIZE setting)."""
+    return max(1, min(maximum, max(MIN_CHUNK_LEADS, -(-leads // MIN_CHUNKS))))
 
 
 def rescore_chunk_run(*, job_id: int, index: int) -> bool:
@@ -98,6 +111,7 @@ def rescore_chunk_run(*, job_id: int, index: int) -> bool:
                 as_of=job.as_of,
                 id_range=(chunk.first_lead_id, chunk.last_lead_id),
                 reuse=job.trigger != JobTrigger.MANUAL,
+                job_id=job.pk,
             )
         except Exception as exc:
             if scoring_error_is_transient(exc):
@@ -168,7 +182,12 @@ def nightly_decay(*, now: datetime | None = None) -> list[RescoreJob]:
 
 
 def job_progress(job: RescoreJob) -> dict:
-    """Progress figures for the jobs page and the API: done, rate, time left."""
+    """Progress figures for the jobs page and the API: done, rate, time left.
+
+    Progress moves chunk by chunk (a job has at least MIN_CHUNKS when it has the leads for it);
+    the time left is the leads still to do at the rate of those done so far, known once the first
+    chunk is done.
+    """
     elapsed = ((job.finished_at or timezone.now()) - job.started_at).total_seconds() if job.started_at else 0
     rate = job.leads_done / elapsed if elapsed > 0 else 0
     left = (job.total_leads - job.leads_done) / rate if rate else None
@@ -182,5 +201,16 @@ def job_progress(job: RescoreJob) -> dict:
         "percent": round(percent, 1),
         "rate": round(rate, 1),
         "seconds_left": None if left is None or job.state != JobState.RUNNING else round(left),
+        "time_left": _time_left(left) if left is not None and job.state == JobState.RUNNING else "",
         "seconds": round(elapsed, 1),
     }
+
+
+def _time_left(seconds: float) -> str:
+    """The ETA in words, from the rate of the chunks done so far: `about 40 s`, `about 3 min`."""
+    if seconds < 60:
+        return f"about {max(1, round(seconds))} s"
+    if seconds < 3600:
+        return f"about {round(seconds / 60)} min"
+    hours, minutes = divmod(round(seconds / 60), 60)
+    return f"about {hours} h {minutes} min" if minutes else f"about {hours} h"

@@ -329,6 +329,9 @@ class Notification(models.Model):
     read_at = models.DateTimeField(null=True, blank=True)
     # Set when the alert is claimed for e-mail, so two senders never mail it twice.
     emailed_at = models.DateTimeField(null=True, blank=True)
+    # The rescore job (a publish, the nightly decay) whose crossing this is; None for a crossing
+    # in real time. A job's alerts reach their owner as one digest (leads/alerts.py).
+    job = models.ForeignKey("RescoreJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -410,6 +410,7 @@ def leads_rescore(
     lead_ids: list[int] | None = None,
     alerts: bool = True,
     reuse: bool = False,
+    job_id: int | None = None,
 ) -> int:
     """Score the leads in scope with `version` at `as_of` in set-based SQL and store the results.
 
@@ -420,7 +421,8 @@ def leads_rescore(
     as_of, is never overwritten, so late or repeated chunks are harmless. For the rows written:
     a history row where the score or tier changed; leads crossing their segment's MQL line
     upwards become MQLs (unless sales already accepted or rejected them); owners are notified
-    when a scored lead becomes hot or MQL. Returns the number of leads scored.
+    when a scored lead becomes hot or MQL (alerts of a chunk of job `job_id` name the job: its
+    owner gets them as one digest, leads/alerts.py). Returns the number of leads scored.
     """
     spec = version_spec(version=version)
     dialect = dialect_for(connection)
@@ -438,6 +440,7 @@ def leads_rescore(
         ls_mql=Stage.MQL,
         ls_hot=NotificationKind.BECAME_HOT,
         ls_became_mql=NotificationKind.BECAME_MQL,
+        ls_job=job_id,
     )
     # Every join to leads_score also names the chunk's leads: Postgres then reads the chunk's rows
     # by the (lead, model) index instead of scanning every score of the model for each statement.
@@ -535,9 +538,10 @@ def leads_rescore(
             ("%(ls_became_mql)s", "c.mql AND NOT c.old_mql"),
         ):
             lifecycle.append(
-                "INSERT INTO {notification} (user_id, lead_id, scoring_model_id, kind, message, created_at) "
+                "INSERT INTO {notification} (user_id, lead_id, scoring_model_id, kind, message, created_at, job_id) "
                 f"SELECT l.owner_id, c.lead_id, %(ls_model)s, {kind}, "
-                f"'Score ' || CAST(c.score AS TEXT) || ' (' || c.tier || ')', %(ls_now)s FROM {changed} c "
+                f"'Score ' || CAST(c.score AS TEXT) || ' (' || c.tier || ')', %(ls_now)s, CAST(%(ls_job)s AS BIGINT) "
+                f"FROM {changed} c "
                 f"JOIN {{lead}} l ON l.id = c.lead_id WHERE c.sid IS NOT NULL AND l.owner_id IS NOT NULL AND {crossed}"
             )
     with transaction.atomic(), connection.cursor() as cursor:

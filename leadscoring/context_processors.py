@@ -6,10 +6,7 @@ def notifications(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    from leads.models import Notification
+    from leads.alerts import alerts_unread_count
 
-    return {
-        "unread_notifications": SimpleLazyObject(
-            lambda: Notification.objects.filter(user=user, read_at__isnull=True).count()
-        )
-    }
+    # Lines of the alerts page: a job's digest of many leads counts once.
+    return {"unread_notifications": SimpleLazyObject(lambda: alerts_unread_count(user=user))}

@@ -30,6 +30,7 @@ urlpatterns = [
     path("jobs/<int:pk>/", views_pipeline.job_detail, name="job-detail"),
     path("notifications/", views_pipeline.notification_list, name="notifications"),
     path("notifications/read/", views_pipeline.notifications_read, name="notifications-read"),
+    path("notifications/job/<int:job_id>/<str:kind>/", views_pipeline.notification_digest, name="notification-digest"),
 ]
 
 # The site's own error pages (templates/403.html, 404.html, 500.html); with DEBUG on,

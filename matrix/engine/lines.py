@@ -19,7 +19,7 @@ import json
 
 from .document import ModelSpec
 from .single import effective_decay
-from .values import round2
+from .values import running_cents
 
 FIT, ENGAGEMENT, DECAY = "f", "e", "d"
 
@@ -85,7 +85,12 @@ def lines_priced(lines: list[dict], *, spec: ModelSpec, basis: str) -> list[dict
     engagement = sum(counts[i] * c.points for i, c in enumerate(spec.criteria) if not c.is_fit)
     units = counts[len(spec.criteria) : -1]
     magnitudes = [abs(rule.points) * n for rule, n in zip(spec.decay, units, strict=True)]
-    for rule, bite in zip(spec.decay, effective_decay(magnitudes, engagement, spec.engagement_floor), strict=True):
+    # Criterion points are whole here (no half-life: scores with a basis have none), so only a
+    # floor with fractions of a cent makes the decay lines need the running rounding of spec 7.
+    bites = [-bite for bite in effective_decay(magnitudes, engagement, spec.engagement_floor)]
+    fit = sum(counts[i] * c.points for i, c in enumerate(spec.criteria) if c.is_fit)
+    shares, _ = running_cents(fit + engagement, bites)
+    for rule, bite, share in zip(spec.decay, bites, shares, strict=True):
         if bite:
-            priced.append({"type": "decay", "key": rule.key, "points": float(-round2(bite))})
+            priced.append({"type": "decay", "key": rule.key, "points": float(share)})
     return priced

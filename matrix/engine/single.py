@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from .conditions import holds
 from .document import Criterion, DecayRule, ModelSpec
-from .values import HALF_LIVES_MAX, days_between, match_key, round2
+from .values import HALF_LIVES_MAX, days_between, match_key, round2, running_cents
 
 # Why an event earned nothing (or what it earned), for the lead page's timeline.
 COUNTED = "counted"
@@ -134,7 +134,7 @@ def _engagement_lines(spec: ModelSpec, events: list[EventData], as_of: datetime,
                     "type": "criterion",
                     "key": criterion.key,
                     "dimension": "engagement",
-                    "points": float(round2(earned)),
+                    "points": earned,  # unrounded here: score_lead rounds all lines together
                     "count": len(counted),
                     "events": [e.external_id for e in counted],
                 },
@@ -275,12 +275,21 @@ def score_lead(spec: ModelSpec, lead: LeadData, events: list[EventData], as_of: 
     taken = effective_decay(magnitudes, criteria_sum, spec.engagement_floor)
     for rule, bite in zip(spec.decay, taken, strict=True):
         if bite:
-            breakdown.append({"type": "decay", "key": rule.key, "points": float(-round2(bite))})
+            breakdown.append({"type": "decay", "key": rule.key, "points": -bite})
 
-    engagement_raw = criteria_sum - sum(taken)
+    # The lines' points are their shares of the rounded running total (fit, then the engagement
+    # criteria in document order, then decay), so they add up to the score exactly
+    # (docs/scoring.md, "Rounding"). The SQL path (engine/sql.py, `_finish`) adds in the same order.
+    moving = [line for line in breakdown if line["type"] == "decay" or line["dimension"] == "engagement"]
+    shares, running = running_cents(fit_sum, [line["points"] for line in moving])
+    for line, share in zip(moving, shares, strict=True):
+        line["points"] = float(share)
+    engagement_raw = criteria_sum
+    for bite in taken:
+        engagement_raw -= bite
     fit = round2(fit_sum)
     engagement = round2(engagement_raw)
-    score = round2(fit_sum + engagement_raw)
+    score = round2(running)  # the rounded sum of the unrounded parts (spec 6)
     segment, tier, grade, mql = classify(spec, lead, fit, engagement, score)
     ordered_notes = sorted(notes.values(), key=lambda n: recency_key(n.event), reverse=True)
     return ScoreResult(score, fit, engagement, segment, tier, grade, mql, breakdown, idle, ordered_notes)

@@ -127,6 +127,10 @@ class Postgres(Dialect):
     def round2(self, x):
         return f"ROUND(({x})::numeric, 2)"
 
+    # Of two values already rounded to cents (numeric: exact).
+    def cents_diff(self, a, b):
+        return f"({a} - {b})"
+
     def pow_half(self, x):
         return f"POWER(0.5::float8, {x})"
 
@@ -271,6 +275,10 @@ class SQLite(Dialect):
 
     def round2(self, x):
         return f"ls_round2({x})"
+
+    # Of two values already rounded to cents: doubles, so rounded again (0.3 - 0.1 is not 0.2).
+    def cents_diff(self, a, b):
+        return f"ls_round2({a} - {b})"
 
     def pow_half(self, x):
         return f"pow(0.5, {x})"
@@ -678,6 +686,7 @@ def compile_scores(
         # than being carried through every level below (and copied by SQLite's materialized ones).
         joins.append("LEFT JOIN eng ON eng.lead_id = lf.id")
         fin_cols.append("COALESCE(eng.crit_sum, 0) AS crit_sum")
+        fin_cols.extend(f"eng.v{c.index} AS v{c.index}" for c in eng)
         if track:
             bounds.append("eng.until")
     else:
@@ -692,13 +701,19 @@ def compile_scores(
     ctes.append(d.level("fin", f"SELECT {', '.join(fin_cols)} FROM lf {' '.join(joins)}"))
 
     # The breakdown in document order: fit lines, the engagement line of each criterion, decay.
+    # An engagement line's points are its share of the rounded running total (docs/scoring.md,
+    # "Rounding"): the lines then add up to the rounded engagement exactly.
     lines = []
+    before = "res.fit"
     for c in spec.criteria:
         if c.is_fit:
             line = json.dumps([FIT, c.key, c.points])
             lines.append(f"(CASE WHEN res.f{c.index} = 1 THEN {d.text_param(p, line)} END)")
         else:
-            lines.append(f"eng.l{c.index}")
+            head = d.text_param(p, json.dumps([ENGAGEMENT, c.key])[:-1] + ", ")
+            share = d.number_text(d.cents_diff(f"res.c{c.index}", before))
+            lines.append(f"(CASE WHEN eng.t{c.index} IS NOT NULL THEN {head} || {share} || eng.t{c.index} END)")
+            before = f"res.c{c.index}"
 
     def breakdown(decay_lines: list[str]) -> str:
         # JSON text, stored as text (leads.models.BreakdownField): no parse in the statement.
@@ -715,7 +730,14 @@ def compile_scores(
         else:
             extra = f", NULL AS basis, {d.null_time} AS stable_until"
     sql = _finish(
-        spec, d, p, ctes, breakdown=breakdown, extra=extra, join=" LEFT JOIN eng ON eng.lead_id = res.id" if eng else ""
+        spec,
+        d,
+        p,
+        ctes,
+        breakdown=breakdown,
+        extra=extra,
+        join=" LEFT JOIN eng ON eng.lead_id = res.id" if eng else "",
+        criteria=[(c.index, f"COALESCE(dec.v{c.index}, 0)") for c in eng],
     )
     return Compiled(sql, p.values, BASIS_COLUMNS if basis else Compiled.columns)
 
@@ -725,27 +747,60 @@ def _listed(lines: list[str]) -> str:
     return " || ".join(f"COALESCE({line} || ',', '')" for line in lines) or "''"
 
 
-def _finish(spec: ModelSpec, d: Dialect, p: Params, ctes: list[str], *, breakdown, extra: str, join: str) -> str:
+def _finish(
+    spec: ModelSpec,
+    d: Dialect,
+    p: Params,
+    ctes: list[str],
+    *,
+    breakdown,
+    extra: str,
+    join: str,
+    criteria: list[tuple[int, str]] | None = None,
+) -> str:
     """The levels every path shares, from `fin` (fit_raw, crit_sum, seg and each decay rule's
     magnitude a<i>) to the score row: effective decay, rounding, segment, tier, grade, MQL, and the
-    breakdown, whose decay lines are made here and passed to `breakdown(decay_lines)`."""
+    breakdown, whose decay lines are made here and passed to `breakdown(decay_lines)`.
+
+    `criteria` gives each engagement criterion's points (by index, over `dec`) when the breakdown
+    has lines for them: the running total then adds them one by one, and `res.c<index>` is the
+    rounded running total after each (see below). Without it the running total adds crit_sum at
+    once (stored counts: whole points, so the order of additions cannot matter)."""
     effective = _effective_decay(spec, d, len(spec.decay))
     eff_cols = "".join(f", {e} AS d{i}" for i, e in enumerate(effective))
     ctes = ctes + [d.level("dec", f"SELECT fin.*{eff_cols} FROM fin")]
-    decay_total = " + ".join(f"dec.d{i}" for i in range(len(effective))) or "0"
-    ctes.append(f"tot AS (SELECT dec.*, dec.crit_sum - ({decay_total}) AS eng_raw FROM dec)")
+    # The lines' running total (docs/scoring.md, "Rounding"): fit (whole), then each engagement
+    # criterion in document order, then each rule's decay, one step at a time as the single-lead
+    # path (values.running_cents) takes them. The score is the rounded end of it (the rounded sum
+    # of the unrounded parts, spec 6); a line's points are its step's share of the rounded running
+    # total (c<index> after a criterion, q<i> after rule i), so the lines add up to the score exactly.
+    decay_total = "dec.crit_sum"
+    for i in range(len(effective)):
+        decay_total = f"({decay_total} - dec.d{i})"
+    total, rounded = "dec.fit_raw", []
+    if criteria is None:
+        total = f"({total} + dec.crit_sum)"
+    for index, points in criteria or []:
+        total = f"({total} + {points})"
+        rounded.append(f", {d.round2(total)} AS c{index}")
+    for i in range(len(effective)):
+        total = f"({total} - dec.d{i})"
+        rounded.append(f", {d.round2(total)} AS q{i}")
+    ctes.append(f"tot AS (SELECT dec.*, {decay_total} AS eng_raw, {total} AS run_raw{''.join(rounded)} FROM dec)")
     ctes.append(
         d.level(
             "res",
             f"SELECT tot.*, {d.round2('tot.fit_raw')} AS fit, {d.round2('tot.eng_raw')} AS engagement, "
-            f"{d.round2('tot.fit_raw + tot.eng_raw')} AS score FROM tot",
+            f"{d.round2('tot.run_raw')} AS score FROM tot",
         )
     )
     decay_lines = []
+    before = f"res.c{criteria[-1][0]}" if criteria else d.round2("res.fit_raw + res.crit_sum")
     for i, rule in enumerate(spec.decay):
         head = d.text_param(p, json.dumps([DECAY, rule.key])[:-1] + ", ")
-        points = d.number_text("-" + d.round2(f"res.d{i}"))
+        points = d.number_text(d.cents_diff(f"res.q{i}", before))
         decay_lines.append(f"(CASE WHEN res.d{i} > 0 THEN {head} || {points} || ']' END)")
+        before = f"res.q{i}"
 
     seg_key = _case("res.seg", {s.index: d.text_param(p, s.key) for s in spec.segments}, "NULL")
     tiers, mqls = {}, {}
@@ -845,13 +900,18 @@ def _engagement_ctes(
     # descending IS time descending: the ranking's order (below) is already the order the ids
     # are listed in, and the planner sees that only if both spell the same keys.
     order = f"rk.lead_id, rk.idx, rk.bucket, rk.occurred_at DESC, {d.id_order('rk.xid')}, rk.pk DESC"
-    # A criterion's breakdown line as JSON text; the fixed head is one parameter per criterion.
-    heads = {c.index: d.text_param(p, json.dumps([ENGAGEMENT, c.key])[:-1] + ", ") for c in eng}
-    line = (
-        f"{_case('agg.idx', heads, 'NULL')} || {d.number_text(d.round2('agg.pts'))} "
-        "|| ', ' || agg.n || ', [' || agg.ids || ']]'"
+    # A criterion's breakdown line is JSON text: a fixed head (one parameter per criterion, added
+    # by the final select with the line's rounded share of the running total, see `_finish`),
+    # and this tail with the count and the event ids.
+    tail = "', ' || agg.n || ', [' || agg.ids || ']]'"
+    crit_sum = "0"
+    for c in eng:
+        crit_sum = f"({crit_sum} + COALESCE(engv.v{c.index}, 0))"
+    pivots = "".join(
+        f", {d.pick_one(tail, f'agg.idx = {c.index}')} AS t{c.index}"
+        f", {d.pick_one('agg.pts', f'agg.idx = {c.index}')} AS v{c.index}"
+        for c in eng
     )
-    pivots = "".join(f", {d.pick_one(line, f'agg.idx = {c.index}')} AS l{c.index}" for c in eng)
     if not track:
         agg = (
             f"agg AS (SELECT rk.lead_id, rk.idx, COUNT(*) AS n, SUM({points}) AS pts, "
@@ -889,7 +949,9 @@ def _engagement_ctes(
         f"ORDER BY ev.occurred_at DESC, {d.id_order('ev.xid')}, ev.pk DESC) AS rn "
         f"FROM (SELECT ev.*, {buckets} AS bucket FROM ev) AS ev)",
         agg,
-        f"eng AS (SELECT agg.lead_id, SUM(agg.pts) AS crit_sum{pivots}{until} FROM agg GROUP BY agg.lead_id)",
+        f"engv AS (SELECT agg.lead_id{pivots}{until} FROM agg GROUP BY agg.lead_id)",
+        # The criteria's total in document order, one addition at a time as the single-lead path adds.
+        d.level("eng", f"SELECT engv.*, {crit_sum} AS crit_sum FROM engv"),
     ]
 
 

@@ -87,6 +87,24 @@ def round2(value: float) -> Decimal:
     return Decimal(format(value, ".15g")).quantize(CENT, rounding=ROUND_HALF_UP) + 0
 
 
+def running_cents(start, values) -> tuple[list[Decimal], float]:
+    """Each value's share of the running total `start + values...`, rounded: round2(the total
+    after it) minus round2(the total before it), and the unrounded total at the end.
+
+    With `start` whole, the shares add up to exactly round2(end) - start; each is within 0.01 of
+    its value (docs/scoring.md, "Rounding"). The total is summed one addition at a time in the
+    order given, as the SQL path (engine/sql.py, `_finish`) does.
+    """
+    shares, total = [], start
+    shown = round2(total)
+    for value in values:
+        total += value
+        now = round2(total)
+        shares.append(now - shown)
+        shown = now
+    return shares, total
+
+
 def round2_float(value):
     if value is None:
         return None

@@ -571,3 +571,35 @@ def test_real_time_scoring_of_other_models_goes_on_when_one_model_fails(caplog, 
     assert score_leads(ids) == len(ids)
     assert Score.objects.filter(scoring_model_id=good.scoring_model_id).count() == len(ids)
     assert any(message in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.django_db
+def test_a_small_job_is_cut_into_chunks_so_its_progress_moves(settings):
+    # Given 300 leads and the default chunk size (far more than 300 leads per chunk)
+    settings.RESCORE_CHUNK_SIZE = 100_000
+    add_leads(300)
+    job = RescoreJob.objects.get(version=publish(model_doc()))
+    # When the job is planned, then it has several chunks of at least the floor size
+    assert rescore_job_plan(job_id=job.pk) == [0, 1, 2]
+    job.refresh_from_db()
+    assert (job.chunks_total, job.total_leads) == (3, 300)
+    # and when one chunk is done, progress and the time left show it before the job ends
+    rescore_chunk_run(job_id=job.pk, index=0)
+    job.refresh_from_db()
+    progress = job_progress(job)
+    assert (progress["leads_done"], progress["percent"], progress["state"]) == (100, 33.3, JobState.RUNNING)
+    assert progress["seconds_left"] is not None and progress["time_left"].startswith("about ")
+
+
+def test_chunk_sizes_aim_at_ten_chunks_between_the_floor_and_the_setting():
+    from leads.jobs import job_chunk_size
+
+    # The demo's 5,000 leads: ten chunks of 500
+    assert job_chunk_size(leads=5_000, maximum=100_000) == 500
+    # A few leads: one chunk of at least the floor
+    assert job_chunk_size(leads=40, maximum=100_000) == 100
+    # A million leads or more: the setting, as before (benchmarks/run.py plans with it too)
+    assert job_chunk_size(leads=1_000_000, maximum=100_000) == 100_000
+    assert job_chunk_size(leads=20_000_000, maximum=100_000) == 100_000
+    # The setting stays the maximum, also below the floor
+    assert job_chunk_size(leads=5_000, maximum=10) == 10

@@ -108,3 +108,30 @@ def test_a_rescore_rewrites_only_the_lines_that_changed():
     assert (after["L0000"] != before["L0000"], after["L0001"] == before["L0001"]) == (True, True)
     assert set(Score.objects.values_list("version_number", flat=True)) == {2}
     assert lines_by_lead() == {"L0000": [("vp", 10.0), ("demo", 70.0)], "L0001": [("vp", 10.0)]}
+
+
+def test_half_life_lines_add_up_to_the_score_on_the_lead_page(client, manager):
+    # Given a half-life model where the demo request earns 0.125 and the visit 0.625 (three days,
+    # three half-lives): rounded each on its own they would be 0.13 + 0.63, a cent over the score
+    doc = {**model_doc(demo_points=1), "half_life_days": 1}
+    add_leads(1)
+    add_events(
+        [
+            {"id": "E1", "lead": "L0000", "kind": "demo_request", "occurred_at": "2026-05-29T12:00:00Z"},
+            {"id": "E2", "lead": "L0000", "kind": "page_view", "occurred_at": "2026-05-29T12:00:00Z"},
+        ]
+    )
+    version = publish(doc)
+    # When it is scored
+    leads_rescore(version=version, as_of=AS_OF)
+    score = Score.objects.select_related("lead", "breakdown_row").get()
+    # Then the stored lines add up to the stored score exactly
+    assert str(score.score) == "10.75"
+    assert lines_by_lead() == {"L0000": [("vp", 10.0), ("demo", 0.13), ("visit", 0.62)]}
+    # and the lead page shows the same lines, their sum equal to the score, and no excuse for a gap
+    client.force_login(manager)
+    response = client.get(f"/leads/{score.lead_id}/")
+    explanation = response.context["explanation"]
+    assert explanation.matches_stored
+    assert explanation.lines_total == score.score
+    assert "the sum may differ" not in response.content.decode()

@@ -6,6 +6,7 @@ that match, in the order asked for, in one set-based query.
 """
 
 import csv
+import datetime as dt
 import io
 from datetime import timedelta
 
@@ -402,7 +403,9 @@ def test_csv_export_of_the_filtered_list_escapes_formulas(ws, client, rep):
     # Then the file holds those leads, every column of the table, and the formula as text
     assert response["Content-Type"].startswith("text/csv")
     assert response["Content-Disposition"].startswith(f'attachment; filename="leads-{SLUG}-')
-    table = list(csv.reader(io.StringIO(response.content.decode())))
+    # streamed as its rows are read, not built whole first
+    assert response.streaming
+    table = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     header, body = table[0], table[1:]
     assert header[:4] == ["Lead", "Score", "Tier", "Grade"] and "Lead id" in header and "E-mail" in header
     by_id = {row[header.index("Lead id")]: row for row in body}
@@ -410,6 +413,19 @@ def test_csv_export_of_the_filtered_list_escapes_formulas(ws, client, rep):
     assert by_id["L-COLD"][header.index("Company")] == '\'=HYPERLINK("http://x")'
     assert by_id["L-COLD"][header.index("Score")] == "-20.00"  # a number stays a number
     assert by_id["L-COLD"][header.index("Last activity")] == ""
+
+
+def test_export_rows_are_the_cells_django_tables2_would_export(ws, manager):
+    # Given the manager's list (every column, shown or not, every kind of cell)
+    def table():
+        return LeadTable(leads_prioritized(user=manager, model=ws.scoring_model), scoring_model=ws.scoring_model)
+
+    # When its rows are read for an export, then they are django-tables2's as_values cells, escaped
+    expected = [
+        ["" if i and v == table().default else export_cell(v) for v in row] for i, row in enumerate(table().as_values())
+    ]
+    assert list(table().export_rows()) == expected
+    assert len(expected) == 1 + len(ALL)
 
 
 def test_xlsx_export_has_no_formula_cells(ws, client, manager):
@@ -424,6 +440,10 @@ def test_xlsx_export_has_no_formula_cells(ws, client, manager):
     assert first[header.index("Company")] == '\'=HYPERLINK("http://x")'
     assert first[header.index("Score")] == -20
     assert sheet.max_row == 1 + len(ALL)
+    # typed cells: a number, a date and time, a "no"; the header bold and frozen
+    assert sheet.freeze_panes == "A2" and sheet["A1"].font.b
+    assert isinstance(first[header.index("Scored as of")], dt.datetime)
+    assert first[header.index("MQL")] == "no"
 
 
 def test_an_export_too_large_is_refused_with_a_message(ws, client, manager, monkeypatch):

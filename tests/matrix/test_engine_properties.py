@@ -613,6 +613,17 @@ def edge_scenarios(draw):
     return data, leads, events
 
 
+@st.composite
+def decaying_scenarios(draw):
+    """Scenarios whose models all have half-life decay, and floors with fractions of a cent."""
+    data, leads, events, as_of = draw(scenarios())
+    data["half_life_days"] = draw(st.sampled_from([0.5, 1, 3.5, 7, 30, 2.25]))
+    floor = draw(st.sampled_from(["keep", -2.125, 1.005, 0.375]))
+    if floor != "keep":
+        data["engagement_floor"] = floor
+    return data, leads, events, as_of
+
+
 @pytest.mark.django_db
 @SCENARIO_SETTINGS
 @given(edge_scenarios())
@@ -657,3 +668,19 @@ def test_the_largest_document_allowed_scores_on_every_path():
     problems = [f"{k}: {d}" for k in single for d in differences(bulk[k], single[k], 0.01)]
     assert not problems, "\n".join(problems)
     assert single["L0"]["fit"] == Decimal(-98_000) and single["L1"]["fit"] == Decimal(-1000 + 1)
+
+
+@given(decaying_scenarios())
+def test_lines_add_up_exactly_to_the_score_with_half_life(scenario):
+    # Given a model with half-life decay (every engagement line a fraction of a cent off a whole cent)
+    data, leads, events, as_of = scenario
+    # When each lead is scored on the bulk path (stored) and on the single-lead path (explained)
+    bulk, single = bulk_and_single(data, leads, events, as_of)
+    # Then on both paths the lines shown add up exactly to the score shown, and the paths agree
+    for path, lines in (("bulk", bulk), ("single", single)):
+        for lead_id, line in lines.items():
+            total = sum((Decimal(str(x["points"])) for x in line["breakdown"]), Decimal(0))
+            assert total == Decimal(str(line["score"])), f"{path} {lead_id}: lines {total}, score {line['score']}"
+            assert all(Decimal(str(x["points"])) == round(Decimal(str(x["points"])), 2) for x in line["breakdown"])
+    for lead_id in single:
+        assert not differences(bulk[lead_id], single[lead_id], 1e-9), lead_id

@@ -670,6 +670,8 @@ def test_the_largest_document_allowed_scores_on_every_path():
     assert single["L0"]["fit"] == Decimal(-98_000) and single["L1"]["fit"] == Decimal(-1000 + 1)
 
 
+@pytest.mark.django_db
+@SCENARIO_SETTINGS
 @given(decaying_scenarios())
 def test_lines_add_up_exactly_to_the_score_with_half_life(scenario):
     # Given a model with half-life decay (every engagement line a fraction of a cent off a whole cent)

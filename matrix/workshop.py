@@ -68,6 +68,15 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+# Scenario ages are subtracted from as_of: a century back stays a date on every path (Python's
+# datetime ends at year 1), and no scoring window reaches further (docs/scoring.md, limits).
+SCENARIO_MAX_DAYS = 36_500
+
+
+def _is_age(value) -> bool:
+    return _is_number(value) and 0 <= value <= SCENARIO_MAX_DAYS
+
+
 def _scalar_or_list(value) -> bool:
     if isinstance(value, list):
         return all(v is None or isinstance(v, (str, bool)) or _is_number(v) for v in value)
@@ -87,8 +96,8 @@ def scenario_validate(*, lead, events) -> tuple[dict, list[dict]]:
             if value is not None and not _is_number(value):
                 errors.append(f"lead.{key}: must be a number")
         elif key == "created_days_ago":
-            if not _is_number(value) or value < 0:
-                errors.append("lead.created_days_ago: must be a number of days, 0 or more")
+            if not _is_age(value):
+                errors.append(f"lead.created_days_ago: must be a number of days, from 0 to {SCENARIO_MAX_DAYS:,}")
         elif key == "attributes":
             if not isinstance(value, dict):
                 errors.append("lead.attributes: must be an object")
@@ -115,8 +124,8 @@ def scenario_validate(*, lead, events) -> tuple[dict, list[dict]]:
         if not isinstance(kind, str) or not kind.strip():
             errors.append(f"{where}.kind: must not be empty (e.g. page_view, demo_request)")
         days = event.get("days_ago")
-        if not _is_number(days) or days < 0:
-            errors.append(f"{where}.days_ago: must be a number of days before as_of, 0 or more")
+        if not _is_age(days):
+            errors.append(f"{where}.days_ago: must be a number of days before as_of, from 0 to {SCENARIO_MAX_DAYS:,}")
         properties = event.get("properties", {})
         if properties is None:
             properties = {}

@@ -74,9 +74,24 @@ def test_scenario_errors_name_the_bad_field(ws, marketer):
         "lead.colour: unknown field (use one of email, first_name, last_name, company, title, industry, country, "
         "lead_source, owner, employees, annual_revenue, or attributes.<name>)",
         "lead.attributes.plan: must be text, a number, true/false or a list of those",
-        "events[0].days_ago: must be a number of days before as_of, 0 or more",
+        "events[0].days_ago: must be a number of days before as_of, from 0 to 36,500",
         "events[1].kind: must not be empty (e.g. page_view, demo_request)",
         "events[2].when: unknown key (an action has kind, days_ago, properties)",
+    ]
+    assert not Scenario.objects.exists()
+
+
+@pytest.mark.parametrize("days", [36_501, 1e9, 10**12])
+def test_scenario_ages_past_a_century_are_refused_not_scored_into_an_overflow(ws, marketer, days):
+    # Given a buyer created, and an action taken, further back than any date the engine can hold
+    lead = {"title": "VP", "created_days_ago": days}
+    events = [{"kind": "page_view", "days_ago": days}]
+    # When it is saved, then both ages are refused by name and nothing is stored
+    with pytest.raises(ScenarioError) as caught:
+        scenario_create(scoring_model=ws.scoring_model, name="Old", lead=lead, events=events, user=marketer)
+    assert caught.value.errors == [
+        "lead.created_days_ago: must be a number of days, from 0 to 36,500",
+        "events[0].days_ago: must be a number of days before as_of, from 0 to 36,500",
     ]
     assert not Scenario.objects.exists()
 

@@ -5,7 +5,6 @@ import io
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -13,6 +12,7 @@ from django.core.management import CommandError, call_command
 
 from leads.models import Event, Lead, PendingScore, Score
 from tests.conftest import EXAMPLES
+from tests.leads.crm_data import CRM, EXPECTED, events_stored, leads_stored
 from tests.matrix.helpers import cond, doc, eng, fit, publish
 
 pytestmark = pytest.mark.django_db
@@ -560,9 +560,6 @@ def test_rescore_reuses_stored_counts_and_full_counts_afresh(scored_world):
 
 # --- real CRM exports, the same files as the import page (tests/fixtures/crm) ---------------------------
 
-CRM = Path(__file__).resolve().parent.parent / "fixtures" / "crm"
-EXPECTED = json.loads((CRM / "expected.json").read_text(encoding="utf-8"))
-
 
 def cli_options(options: dict) -> list[str]:
     flags = ["--date-format", options["date_format"], "--timezone", options["timezone"]]
@@ -581,19 +578,7 @@ def test_crm_exports_import_every_row_through_the_command(name, personas):
     assert ("read ';'-separated" if name.startswith("salesforce") else "read ','-separated") in out
     ((owner, rows),) = expected["unmatched_owners"].items()
     assert f"owner {owner!r} matches no user (no user has this username, e-mail or full name): {rows} leads" in err
-    stored = {
-        lead.external_id: {
-            "first_name": lead.first_name,
-            "company": lead.company,
-            "employees": lead.employees,
-            "annual_revenue": lead.annual_revenue,
-            "created_at": lead.created_at.astimezone(UTC).isoformat(),
-            "owner": lead.owner.username if lead.owner_id else None,
-            "attributes": lead.attributes,
-        }
-        for lead in Lead.objects.select_related("owner")
-    }
-    assert stored == expected["leads"]
+    assert leads_stored() == expected["leads"]
 
 
 def test_crm_activities_import_through_the_command(personas):
@@ -601,16 +586,7 @@ def test_crm_activities_import_through_the_command(personas):
     expected = EXPECTED["salesforce-activities.csv"]
     out, _ = run("import_events", str(CRM / "salesforce-activities.csv"), *cli_options(expected["options"]))
     assert "4 events stored, 0 rows refused" in out
-    stored = {
-        e.external_id: {
-            "lead": e.lead.external_id,
-            "kind": e.kind,
-            "occurred_at": e.occurred_at.astimezone(UTC).isoformat(),
-            "properties": e.properties,
-        }
-        for e in Event.objects.select_related("lead")
-    }
-    assert stored == expected["events"]
+    assert events_stored() == expected["events"]
 
 
 def test_owner_fallback_and_an_unknown_fallback(personas):

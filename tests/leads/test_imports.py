@@ -4,10 +4,7 @@ Malformed files (wrong encoding, UTF-16 byte-order mark, unclosed quote, wrong d
 refused with a clear message and store nothing; big files are streamed, never read whole.
 """
 
-import json
 import tracemalloc
-from datetime import UTC
-from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -30,6 +27,7 @@ from leads.uploads import (
     upload_store,
 )
 from tests.apihelpers import add_lead
+from tests.leads.crm_data import CRM, EXPECTED, events_stored, leads_stored
 
 pytestmark = pytest.mark.django_db
 START = "/leads/import/"
@@ -339,21 +337,7 @@ def test_others_cannot_see_an_upload(client, admin_user, personas):
 
 # --- real CRM exports (tests/fixtures/crm) -----------------------------------------------------------
 
-CRM = Path(__file__).resolve().parent.parent / "fixtures" / "crm"
-EXPECTED = json.loads((CRM / "expected.json").read_text(encoding="utf-8"))
 PAGE_OPTIONS = {"date_format": "iso", "timezone": "UTC", "decimal": ".", "ranges": "lower", "missing_created": "reject"}
-
-
-def lead_as_expected(lead: Lead) -> dict:
-    return {
-        "first_name": lead.first_name,
-        "company": lead.company,
-        "employees": lead.employees,
-        "annual_revenue": lead.annual_revenue,
-        "created_at": lead.created_at.astimezone(UTC).isoformat(),
-        "owner": lead.owner.username if lead.owner_id else None,
-        "attributes": lead.attributes,
-    }
 
 
 def import_on_the_page(client, monkeypatch, capture, name: str, kind: str, options: dict) -> tuple[ImportUpload, str]:
@@ -392,7 +376,7 @@ def test_crm_exports_import_every_row_through_the_page(
     (unmatched,) = expected["unmatched_owners"]
     assert "1 owner name in the file matches no user" in preview and f"<td>{unmatched}</td>" in preview
     assert (up.rows_total, up.accepted, up.rejected, up.errors) == (len(expected["leads"]),) * 2 + (0, [])
-    stored = {lead.external_id: lead_as_expected(lead) for lead in Lead.objects.select_related("owner")}
+    stored = leads_stored()
     assert stored == expected["leads"]
     assert up.options["result"]["unmatched_owners"] == expected["unmatched_owners"]
     progress = admin_client.get(f"{START}{up.pk}/progress/").content.decode()
@@ -416,16 +400,7 @@ def test_crm_activities_import_through_the_page(
         expected["options"],
     )
     assert (up.accepted, up.rejected) == (len(expected["events"]), 0)
-    stored = {
-        e.external_id: {
-            "lead": e.lead.external_id,
-            "kind": e.kind,
-            "occurred_at": e.occurred_at.astimezone(UTC).isoformat(),
-            "properties": e.properties,
-        }
-        for e in Event.objects.select_related("lead")
-    }
-    assert stored == expected["events"]
+    assert events_stored() == expected["events"]
 
 
 def test_unmatched_owners_can_all_go_to_one_user(

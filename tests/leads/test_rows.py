@@ -11,11 +11,12 @@ import math
 
 import pytest
 
-from leads.models import Event, Lead
+from leads.models import Lead
 from leads.rows import MAX_JSON_DEPTH, RowError, parse_event, parse_lead, parse_timestamp, read_rows
 
 pytestmark = pytest.mark.django_db
 
+SURROGATE = "contains an unpaired surrogate '\\ud800', which is not valid Unicode"
 RANGE = "is outside the supported range 1900-01-01 to 2200-12-31 (UTC)"
 
 
@@ -52,12 +53,16 @@ def test_a_timestamp_outside_the_supported_range_is_refused_naming_the_field(val
     assert refused(parse_lead, lead(created_at=value)) == f"created_at: {value} {RANGE}"
 
 
-@pytest.mark.parametrize(
-    "value",
-    ["1900-01-01T00:00:00Z", "1900-01-01T01:00:00+01:00", "2200-12-31T23:59:59.999999Z", "2026-06-01T12:00:00-14:00"],
-)
-def test_the_bounds_themselves_are_accepted(value):
-    assert parse_timestamp(value, "occurred_at").isoformat() == value.replace("Z", "+00:00")
+def test_the_range_is_1900_to_2200_in_utc_bounds_included():
+    for inside in (
+        "1900-01-01T00:00:00Z",
+        "1900-01-01T01:00:00+01:00",
+        "2200-12-31T23:59:59.999999Z",
+        "2201-01-01T09:59:59+14:00",
+    ):
+        assert parse_timestamp(inside, "occurred_at").isoformat() == inside.replace("Z", "+00:00")
+    for outside in ("1899-12-31T23:59:59.999999Z", "2200-12-31T23:59:59-00:01", "1900-01-01T00:00:00+00:01"):
+        assert refused(parse_event, event(occurred_at=outside)) == f"occurred_at: {outside} {RANGE}"
 
 
 # --- text ---------------------------------------------------------------------------------------
@@ -69,14 +74,6 @@ def test_a_text_wider_than_its_column_is_refused_with_the_columns_width(name):
     assert parse_lead(lead(**{name: "x" * width})).fields[name] == "x" * width
     message = refused(parse_lead, lead(**{name: "x" * (width + 1)}))
     assert message == f"{name}: longer than {width} characters (got {width + 1})"
-
-
-def test_ids_and_kinds_are_bounded_by_their_columns():
-    lead_width = Lead._meta.get_field("external_id").max_length
-    kind_width = Event._meta.get_field("kind").max_length
-    assert refused(parse_lead, lead(id="x" * (lead_width + 1))).startswith(f"id: longer than {lead_width} characters")
-    assert refused(parse_event, event(lead="x" * (lead_width + 1))).startswith(f"lead: longer than {lead_width}")
-    assert refused(parse_event, event(kind="k" * (kind_width + 1))).startswith(f"kind: longer than {kind_width}")
 
 
 @pytest.mark.parametrize(
@@ -106,11 +103,7 @@ def test_event_text_is_checked_the_same_way():
 @pytest.mark.parametrize(
     ("row", "message"),
     [
-        (lead(annual_revenue=math.inf), "annual_revenue: must be a finite number"),  # JSON's 1e309
-        (lead(annual_revenue=math.nan), "annual_revenue: must be a finite number"),
-        (lead(annual_revenue="1e309"), "annual_revenue: must be a finite number"),
         (lead(annual_revenue=10**400), "annual_revenue: out of range (at most about 1.8e308)"),
-        (lead(employees=2**63), "employees: out of range (a whole number below 2^63)"),
         # Refused without building the number (int() of it would take minutes and gigabytes).
         (lead(employees="1e999999999"), "employees: must be a finite number"),
     ],
@@ -134,7 +127,7 @@ def nested(depth: int):
     [
         ({"plan": "pro\x00"}, "attributes.plan: contains a NUL character (\\x00), which cannot be stored"),
         ({"pl\x00an": "pro"}, "attributes: key 'pl\\x00an' contains a NUL character (\\x00), which cannot be stored"),
-        ({"plan": ["a", "\ud800"]}, "attributes.plan[1]: contains an unpaired surrogate '\\ud800', which is not valid Unicode"),
+        ({"plan": ["a", "\ud800"]}, f"attributes.plan[1]: {SURROGATE}"),
         ({"seats": math.nan}, "attributes.seats: nan is not a number JSON can hold (use null or a finite number)"),
         ({"seats": math.inf}, "attributes.seats: inf is not a number JSON can hold (use null or a finite number)"),
         (nested(MAX_JSON_DEPTH + 1), f"attributes: nested deeper than {MAX_JSON_DEPTH} levels"),
@@ -146,8 +139,9 @@ def test_attributes_and_properties_the_database_cannot_store_are_refused_by_path
     assert refused(parse_event, event(properties=attributes)) == message.replace("attributes", "properties", 1)
 
 
-def test_json_as_deep_as_allowed_is_kept():
+def test_json_as_deep_as_allowed_is_kept_and_one_level_more_is_refused():
     assert parse_lead(lead(attributes=nested(MAX_JSON_DEPTH))).attributes == nested(MAX_JSON_DEPTH)
+    assert refused(parse_lead, lead(attributes=nested(MAX_JSON_DEPTH + 1))).startswith("attributes: nested deeper")
 
 
 def test_every_problem_of_a_row_is_named_at_once():

@@ -44,7 +44,17 @@ ERROR_RESPONSES = {
 
 
 class ApiSchema(AutoSchema):
-    """drf-spectacular's schema, plus ERROR_RESPONSES on every operation, so no view repeats them."""
+    """drf-spectacular's schema, plus ERROR_RESPONSES on every operation, so no view repeats them.
+
+    A request serializer with `unknown_keys_refused = True` (its view answers 400 to any other key)
+    is described as closed (`additionalProperties: false`), so a client knows a typo is refused.
+    """
+
+    def _map_basic_serializer(self, serializer, direction):
+        schema = super()._map_basic_serializer(serializer, direction)
+        if direction == "request" and getattr(serializer, "unknown_keys_refused", False):
+            schema["additionalProperties"] = False
+        return schema
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)

@@ -102,6 +102,7 @@ def _text(name: str, **kwargs) -> serializers.CharField:
 
 
 ID_LENGTH = Lead._meta.get_field("external_id").max_length
+IGNORED = "Read-only: ignored when sent, never assigned (so a lead as read can be sent back)."
 TIMESTAMP_HELP = f"ISO 8601 with offset, e.g. 2026-01-31T09:00:00Z; between {RANGE_TEXT}."
 
 
@@ -126,6 +127,16 @@ class LeadInputSerializer(serializers.Serializer):
     attributes = serializers.DictField(
         required=False, allow_null=True, help_text=f"Any JSON object, nested at most {MAX_JSON_DEPTH} levels."
     )
+    # A lead as read may be sent back: these keys of the read shape are accepted and ignored
+    # (leads/api/views.py READ_ONLY_KEYS); any other unknown key is a 400.
+    owner = serializers.JSONField(required=False, help_text=IGNORED)
+    scores = serializers.JSONField(required=False, help_text=IGNORED)
+    updated_at = serializers.JSONField(required=False, help_text=IGNORED)
+    score = serializers.JSONField(required=False, help_text=IGNORED)
+    version = serializers.JSONField(required=False, help_text=IGNORED)
+    version_number = serializers.JSONField(required=False, help_text=IGNORED)
+
+    unknown_keys_refused = True  # the schema says additionalProperties: false (leadscoring.api.ApiSchema)
 
 
 class LeadPatchSerializer(LeadInputSerializer):

@@ -47,7 +47,8 @@ for _filter in LeadFilterSet.base_filters.values():
         extend_schema_field({"type": "number", **{k: v for k, v in _bounds.items() if v is not None}})(_filter)
 
 # Read-only in the API: sent back as read, they are ignored, never assigned.
-READ_ONLY_KEYS = {"owner", "scores", "updated_at", "score", "version", "version_number"}
+# (Declared in LeadInputSerializer, so the schema lists them.)
+READ_ONLY_KEYS = {name for name, f in s.LeadInputSerializer().fields.items() if f.help_text == s.IGNORED}
 WRITABLE_KEYS = LEAD_KEYS - {"owner"}
 ERRORS = OpenApiResponse(ErrorsSerializer, description="The body broke these rules (one line per problem).")
 
@@ -62,7 +63,8 @@ def _errors(message: str) -> dict:
 
 def lead_as_row(lead: Lead) -> dict:
     """A stored lead in the input shape (what a PATCH is merged into)."""
-    row = {f: getattr(lead, f) for f in s.LeadInputSerializer().fields if f not in ("id", "created_at")}
+    fields = set(s.LeadInputSerializer().fields) - READ_ONLY_KEYS - {"id", "created_at"}
+    row = {f: getattr(lead, f) for f in fields}
     row.update(id=lead.external_id, created_at=lead.created_at.isoformat(), attributes=lead.attributes or {})
     return row
 

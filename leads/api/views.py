@@ -280,10 +280,10 @@ class EventBatchView(ApiView):
         ],
         responses={
             200: s.EventReportSerializer,
-            400: OpenApiResponse(description="Not a JSON list, or more events than the limit."),
-            409: OpenApiResponse(description="The first request with this Idempotency-Key is still running."),
-            413: OpenApiResponse(description="Body larger than DATA_UPLOAD_MAX_MEMORY_SIZE."),
-            422: OpenApiResponse(description="Idempotency-Key reused with a different body."),
+            400: OpenApiResponse(ErrorsSerializer, description="Not a JSON list, or more events than the limit."),
+            409: OpenApiResponse(ErrorsSerializer, description="The first request with this key is still running."),
+            413: OpenApiResponse(ErrorsSerializer, description="Body larger than DATA_UPLOAD_MAX_MEMORY_SIZE."),
+            422: OpenApiResponse(ErrorsSerializer, description="Idempotency-Key reused with a different body."),
         },
     )
     def post(self, request):

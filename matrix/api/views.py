@@ -42,8 +42,8 @@ IF_MATCH = OpenApiParameter(
 )
 ERRORS = OpenApiResponse(s.DocumentErrorsSerializer, description="The document broke these rules, by JSON path.")
 PRECONDITION = {
-    412: OpenApiResponse(description="The version changed since you read it (stale If-Match)."),
-    428: OpenApiResponse(description="If-Match missing."),
+    412: OpenApiResponse(ErrorsSerializer, description="The version changed since you read it (stale If-Match)."),
+    428: OpenApiResponse(ErrorsSerializer, description="If-Match missing."),
 }
 
 

@@ -11,8 +11,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 from pathlib import Path
 
+from leadscoring.timestamps import RANGE_TEXT, in_range
 from matrix.engine.values import NUMERIC_RE, trim
 
 from .choices import NUMBER_FIELDS
@@ -71,29 +73,79 @@ class RowReport:
         return text
 
 
+def shown(value, limit: int = 60) -> str:
+    """A value as an error message quotes it: escaped (NUL, unpaired surrogates) and shortened."""
+    if isinstance(value, str) and len(value) > limit:
+        return repr(value[:limit]) + "…"
+    return repr(value)
+
+
+def field_name(key) -> str:
+    """A key as an error message names it: as is when printable, else escaped like a value."""
+    if isinstance(key, str) and key.isprintable() and text_problem(key) is None and len(key) <= 60:
+        return key
+    return shown(key)
+
+
+def text_problem(text: str) -> str | None:
+    """Why a text cannot be stored on every database we run on, or None.
+
+    Postgres refuses NUL in text and JSON, and no database can store a string that is not valid
+    Unicode (an unpaired surrogate such as "\\ud800", which JSON's \\u escapes can produce).
+    """
+    if "\x00" in text:
+        return "contains a NUL character (\\x00), which cannot be stored"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"contains an unpaired surrogate {shown(text[exc.start])}, which is not valid Unicode"
+    return None
+
+
 def parse_timestamp(value, name: str) -> datetime:
+    """An ISO 8601 timestamp with a UTC offset, inside the supported range (leadscoring/timestamps.py)."""
     if not isinstance(value, str) or not value.strip():
         raise RowError(f"{name}: required, an ISO 8601 timestamp with offset")
+    text = value.strip()
     try:
-        parsed = datetime.fromisoformat(value.strip())
+        parsed = datetime.fromisoformat(text)
     except ValueError:
-        raise RowError(f"{name}: {value!r} is not an ISO 8601 timestamp") from None
+        raise RowError(f"{name}: {shown(value)} is not an ISO 8601 timestamp") from None
     if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise RowError(f"{name}: {value!r} has no UTC offset (add Z or +hh:mm)")
+        raise RowError(f"{name}: {shown(value)} has no UTC offset (add Z or +hh:mm)")
+    if not in_range(parsed):
+        raise RowError(f"{name}: {text} is outside the supported range {RANGE_TEXT}")
     return parsed
 
 
-def _id(value, name: str, required: bool) -> str | None:
+@cache
+def max_length(model_name: str, field: str) -> int:
+    """The column width of a stored text: the model field is the single source of the number."""
+    from django.contrib.auth import get_user_model
+
+    from .models import Event, Lead
+
+    model = {"lead": Lead, "event": Event, "user": get_user_model()}[model_name]
+    return model._meta.get_field(field).max_length
+
+
+def _checked_text(text: str, name: str, limit: int) -> str:
+    problem = text_problem(text)
+    if problem:
+        raise RowError(f"{name}: {problem}")
+    if len(text) > limit:
+        raise RowError(f"{name}: longer than {limit} characters (got {len(text)})")
+    return text
+
+
+def _id(value, name: str, required: bool, limit: int) -> str | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
             raise RowError(f"{name}: required")
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise RowError(f"{name}: must be text")
-    text = str(value).strip()
-    if len(text) > 200:
-        raise RowError(f"{name}: longer than 200 characters")
-    return text
+    return _checked_text(str(value).strip(), name, limit)
 
 
 def _text(value, name: str) -> str:
@@ -101,7 +153,15 @@ def _text(value, name: str) -> str:
         return ""
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise RowError(f"{name}: must be text")
-    return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise RowError(f"{name}: must be text, not {value!r}")
+    return _checked_text(str(value), name, max_length("lead", name))
+
+
+# Past this many digits a whole number is out of any column's range: refused before int() would
+# build it (int(Decimal("1e999999999")) takes minutes and gigabytes).
+_MAX_DIGITS = 30
+BIGINT = 2**63
 
 
 def _number(value, name: str, whole: bool):
@@ -110,20 +170,84 @@ def _number(value, name: str, whole: bool):
     if isinstance(value, bool):
         raise RowError(f"{name}: must be a number, not {value!r}")
     if isinstance(value, str):
+        problem = text_problem(value)
+        if problem:
+            raise RowError(f"{name}: {problem}")
         if not NUMERIC_RE.match(trim(value)):
-            raise RowError(f"{name}: {value!r} is not a number")
+            raise RowError(f"{name}: {shown(value)} is not a number")
         # Through Decimal, so a long whole number ("9007199254740993") keeps its last digits.
         number = Decimal(trim(value))
-        value = int(number) if whole and number == number.to_integral_value() else float(number)
-    if not isinstance(value, (int, float)) or not math.isfinite(value):
+        if number.adjusted() >= _MAX_DIGITS:
+            value = math.inf  # refused below, as any number out of range
+        elif whole and number == number.to_integral_value():
+            value = int(number)
+        else:
+            value = float(number)
+    if not isinstance(value, (int, float)):
+        raise RowError(f"{name}: must be a number, not {shown(value)}")
+    if isinstance(value, float) and not math.isfinite(value):
         raise RowError(f"{name}: must be a finite number")
     if whole:
         if isinstance(value, float) and not value.is_integer():
             raise RowError(f"{name}: must be a whole number, got {value!r}")
-        if abs(int(value)) >= 2**63:
-            raise RowError(f"{name}: out of range")
+        if abs(int(value)) >= BIGINT:
+            raise RowError(f"{name}: out of range (a whole number below 2^63)")
         return int(value)
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # a JSON integer of 400 digits
+        raise RowError(f"{name}: out of range (at most about 1.8e308)") from None
+
+
+# Nesting deeper than this in `attributes` / `properties` is refused: no criterion reads that deep,
+# and very deep JSON overflows the parsers and serializers that read it back.
+MAX_JSON_DEPTH = 32
+
+
+def json_problems(value, name: str, *, max_depth: int = MAX_JSON_DEPTH, limit: int = 10) -> list[str]:
+    """Why a JSON value (attributes, properties, a model document) cannot be stored, by path; [] if it can.
+
+    Walks without recursion, so a value nested 100,000 deep is reported rather than crashing.
+    """
+    problems: list[str] = []
+    stack = [(value, name, 0)]
+    while stack and len(problems) < limit:
+        item, path, depth = stack.pop()
+        if depth > max_depth:
+            problems.append(f"{name}: nested deeper than {max_depth} levels")
+            break
+        if isinstance(item, dict):
+            for key, child in reversed(item.items()):
+                if not isinstance(key, str):
+                    problems.append(f"{path}: key {shown(key)} is not text")
+                    continue
+                problem = text_problem(key)
+                if problem:
+                    problems.append(f"{path}: key {shown(key)} {problem}")
+                    continue
+                stack.append((child, f"{path}.{field_name(key)}", depth + 1))
+        elif isinstance(item, list):
+            stack.extend((child, f"{path}[{i}]", depth + 1) for i, child in reversed(list(enumerate(item))))
+        elif isinstance(item, str):
+            problem = text_problem(item)
+            if problem:
+                problems.append(f"{path}: {problem}")
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                problems.append(f"{path}: {item!r} is not a number JSON can hold (use null or a finite number)")
+        elif item is not None and not isinstance(item, (bool, int)):
+            problems.append(f"{path}: {shown(item)} is not a JSON value")
+    return problems
+
+
+def _json_object(value, name: str, errors: list[str]) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        errors.append(f"{name}: must be an object")
+        return {}
+    errors.extend(json_problems(value, name))
+    return value
 
 
 def parse_lead(data) -> LeadRow:
@@ -132,22 +256,19 @@ def parse_lead(data) -> LeadRow:
     errors = []
     values = {}
     for name, check in (
-        ("id", lambda v: _id(v, "id", True)),
+        ("id", lambda v: _id(v, "id", True, max_length("lead", "external_id"))),
         ("created_at", lambda v: parse_timestamp(v, "created_at")),
         ("employees", lambda v: _number(v, "employees", whole=True)),
         ("annual_revenue", lambda v: _number(v, "annual_revenue", whole=False)),
-        ("owner", lambda v: _id(v, "owner", False)),
+        # Looked up, not stored: as long as the longest user field it may name (an e-mail).
+        ("owner", lambda v: _id(v, "owner", False, max_length("user", "email"))),
         *((n, lambda v, n=n: _text(v, n)) for n in LEAD_TEXT_FIELDS),
     ):
         try:
             values[name] = check(data.get(name))
         except RowError as exc:
             errors.append(str(exc))
-    attributes = data.get("attributes")
-    if attributes is None:
-        attributes = {}
-    if not isinstance(attributes, dict):
-        errors.append("attributes: must be an object")
+    attributes = _json_object(data.get("attributes"), "attributes", errors)
     if errors:
         raise RowError("; ".join(errors))
     fields = {n: values[n] for n in (*LEAD_TEXT_FIELDS, *NUMBER_FIELDS)}
@@ -160,8 +281,8 @@ def parse_event(data) -> EventRow:
     errors = []
     values = {}
     for name, check in (
-        ("id", lambda v: _id(v, "id", False)),
-        ("lead", lambda v: _id(v, "lead", True)),
+        ("id", lambda v: _id(v, "id", False, max_length("event", "external_id"))),
+        ("lead", lambda v: _id(v, "lead", True, max_length("lead", "external_id"))),
         ("kind", lambda v: _kind(v)),
         ("occurred_at", lambda v: parse_timestamp(v, "occurred_at")),
     ):
@@ -169,11 +290,7 @@ def parse_event(data) -> EventRow:
             values[name] = check(data.get(name))
         except RowError as exc:
             errors.append(str(exc))
-    properties = data.get("properties")
-    if properties is None:
-        properties = {}
-    if not isinstance(properties, dict):
-        errors.append("properties: must be an object")
+    properties = _json_object(data.get("properties"), "properties", errors)
     if errors:
         raise RowError("; ".join(errors))
     return EventRow(values["id"], values["lead"], values["kind"], values["occurred_at"], properties)
@@ -182,9 +299,7 @@ def parse_event(data) -> EventRow:
 def _kind(value) -> str:
     if not isinstance(value, str) or not value.strip():
         raise RowError("kind: required, e.g. page_view or email_open")
-    if len(value) > 64:
-        raise RowError("kind: longer than 64 characters")
-    return value
+    return _checked_text(value, "kind", max_length("event", "kind"))
 
 
 def _csv_row_to_object(row: dict, nested: str) -> dict:
@@ -202,6 +317,8 @@ def _csv_row_to_object(row: dict, nested: str) -> dict:
                 out[nested] = json.loads(value)
             except json.JSONDecodeError:
                 raise RowError(f"{nested}: not a JSON object") from None
+            except RecursionError:
+                raise RowError(f"{nested}: nested deeper than {MAX_JSON_DEPTH} levels") from None
         else:
             out[key] = value if value != "" else None
     return out
@@ -220,6 +337,8 @@ def read_rows(path: str | Path, nested: str) -> Iterator[tuple[int, object]]:
                     yield number, json.loads(line)
                 except json.JSONDecodeError as exc:
                     yield number, RowError(f"row: not valid JSON ({exc.msg})")
+                except RecursionError:
+                    yield number, RowError(f"row: nested deeper than {MAX_JSON_DEPTH} levels")
     elif suffix == ".csv":
         with path.open(encoding="utf-8-sig", newline="") as fh:
             reader = csv.DictReader(fh)

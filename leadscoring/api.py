@@ -10,13 +10,60 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiResponse
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
-from rest_framework import status
-from rest_framework.exceptions import APIException, ParseError
+from rest_framework import serializers, status
+from rest_framework.exceptions import APIException, NotFound, ParseError
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.viewsets import GenericViewSet, ViewSet
+
+from .api_limits import ErrorBody  # noqa: F401  (the apps' views raise it from here)
+
+# --- Error answers in the schema ------------------------------------------------------------------
+
+
+class ErrorsSerializer(serializers.Serializer):
+    """The body of every error answer (leadscoring.api_limits.exception_handler)."""
+
+    errors = serializers.ListField(child=serializers.CharField(), help_text='One line per problem: "field: reason".')
+    detail = serializers.CharField(required=False, help_text="The same message, for errors that are not about a field.")
+
+
+# What any operation may answer besides its own responses; an operation that documents one of
+# these codes itself (a 400 with another body, say) keeps its own.
+ERROR_RESPONSES = {
+    400: "The request broke these rules (one line per problem, naming the field).",
+    401: "No valid token (or session): send `Authorization: Token <key>`.",
+    403: "Your role does not allow this.",
+    404: "No such object, or not one you may see; also a page number past the last page.",
+    429: "Too many requests: retry after the seconds in the Retry-After header.",
+}
+
+
+class ApiSchema(AutoSchema):
+    """drf-spectacular's schema, plus ERROR_RESPONSES on every operation, so no view repeats them.
+
+    A request serializer with `unknown_keys_refused = True` (its view answers 400 to any other key)
+    is described as closed (`additionalProperties: false`), so a client knows a typo is refused.
+    """
+
+    def _map_basic_serializer(self, serializer, direction):
+        schema = super()._map_basic_serializer(serializer, direction)
+        if direction == "request" and getattr(serializer, "unknown_keys_refused", False):
+            schema["additionalProperties"] = False
+        return schema
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        for code, description in ERROR_RESPONSES.items():
+            if str(code) not in responses:
+                error = OpenApiResponse(ErrorsSerializer, description=description)
+                responses[str(code)] = self._get_response_for_code(error, str(code), direction=direction)
+        return responses
+
 
 # --- Views open to token authentication ----------------------------------------------------------
 
@@ -27,7 +74,10 @@ class TokenFriendly:
     The middleware runs before DRF and knows only sessions, so without this an integration
     sending `Authorization: Token ...` would be redirected to the login page. (Recent DRF
     releases mark their views so already; this keeps the API's contract explicit.)
+    Every API view describes itself with ApiSchema.
     """
+
+    schema = ApiSchema()
 
     @classmethod
     def as_view(cls, *args, **kwargs):
@@ -46,6 +96,16 @@ class ApiViewSet(TokenFriendly, ViewSet):
 
 class ApiGenericViewSet(TokenFriendly, GenericViewSet):
     pass
+
+
+class ApiNotFoundView(ApiView):
+    """A path under /api/ that names no endpoint: 404 in the API's error shape (Django's is HTML)."""
+
+    schema = None  # not an operation
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)  # authentication first: anonymous callers get 401
+        raise NotFound(f"No API endpoint at {request.path!r}; the operations are listed at /api/schema/.")
 
 
 def has_perms(*perms: str) -> type[BasePermission]:
@@ -112,7 +172,9 @@ class IdempotencyInProgress(APIException):
 def body_hash(data) -> str:
     """Hash of the parsed body: the same JSON (key order and white space aside) hashes the same."""
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    # surrogatepass: a body may carry an unpaired surrogate ("\ud800", refused later by the
+    # row checks); the hash of every valid body stays what it was.
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def idempotent(request, handler) -> Response:

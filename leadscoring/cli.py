@@ -6,15 +6,15 @@ from django.core.management.base import CommandError
 
 
 def parse_as_of(value: str | None) -> datetime:
+    """`--as-of`: an ISO 8601 instant with offset in the supported range, as every input (leads/rows.py)."""
+    from leads.rows import RowError, parse_timestamp
+
     if value is None:
         return datetime.now(UTC)
     try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise CommandError(f"--as-of: {value!r} is not an ISO 8601 timestamp") from None
-    if parsed.tzinfo is None:
-        raise CommandError(f"--as-of: {value!r} has no UTC offset (add Z or +hh:mm)")
-    return parsed
+        return parse_timestamp(value, "--as-of")
+    except RowError as exc:
+        raise CommandError(str(exc)) from None
 
 
 def iso_z(value: datetime) -> str:

@@ -1,11 +1,11 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from leads import views_pipeline
 
 from . import views
-from .api import DocsView, SchemaView
+from .api import ApiNotFoundView, DocsView, SchemaView
 
 # LoginRequiredMiddleware guards every view; LoginView (and the admin's own login) carry
 # login_not_required since Django 5.1, so nothing here needs the decorator.
@@ -20,6 +20,8 @@ urlpatterns = [
     path("api/v1/", include("matrix.api.urls")),
     path("api/schema/", SchemaView.as_view(), name="api-schema"),
     path("api/docs/", DocsView.as_view(url_name="api-schema"), name="api-docs"),
+    # Last of the API: any other path under api/ is a JSON 404 like the API's own, not an HTML page.
+    re_path(r"^api/", ApiNotFoundView.as_view()),
     # Before any "leads/" include, so /leads/import/ is this and not a lead called "import".
     path("leads/import/", include("leads.imports")),
     # The rep workspace (docs/rep-workspace.md): lists, grid, lead pages, lifecycle actions.

@@ -1,8 +1,11 @@
 """The API against its own OpenAPI schema: Schemathesis generates requests (valid and invalid)
-for every operation of /api/schema/, and no answer may be a server error (5xx).
+for every operation of /api/schema/; no answer may be a server error (5xx), and every answer must
+match the schema: a documented status code and content type, and a body of the documented shape
+(a paginated object where the schema says so, `errors` in every error, booleans as booleans).
 
 Runs in process against the WSGI application, on the test database, with an admin token (the
-persona that may call every operation). One test per operation; more examples with
+persona that may call every operation). One test per operation and generation mode (schema-valid
+requests, and requests that break it); more examples with
 API_FUZZ_EXAMPLES=200 pytest tests/test_api_schema.py
 """
 
@@ -11,23 +14,48 @@ import os
 
 import pytest
 import schemathesis
+from django.core import signals
+from django.core.handlers.wsgi import WSGIHandler
+from django.db import close_old_connections
 from django.test import Client
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import HealthCheck, given, settings
-from schemathesis.checks import not_a_server_error
+from schemathesis import GenerationMode
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
-from leadscoring.wsgi import application
 from matrix.services import model_import
 from tests.apihelpers import add_events, add_lead, model_doc, publish, score_all, token_client
 
 EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "20"))
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+
+
+def _raw_schema() -> dict:
+    return json.loads(OpenApiJsonRenderer().render(SchemaGenerator().get_schema(request=None, public=True)))
 
 
 def _operations() -> list[tuple[str, str]]:
     """(method, path) of every operation, read from the schema the code generates."""
-    raw = json.loads(OpenApiJsonRenderer().render(SchemaGenerator().get_schema(request=None, public=True)))
-    return [(method.upper(), path) for path, item in raw["paths"].items() for method in item]
+    return [(method.upper(), path) for path, item in _raw_schema()["paths"].items() for method in item]
+
+
+def _cases() -> list[tuple[str, str, GenerationMode]]:
+    """Every operation with schema-valid requests; with invalid ones too where the schema has anything
+    to break (a body, a query or header parameter: a bare path id has no invalid value to send)."""
+    cases = []
+    for path, item in _raw_schema()["paths"].items():
+        for method, operation in item.items():
+            cases.append((method.upper(), path, GenerationMode.POSITIVE))
+            breakable = "requestBody" in operation or any(p["in"] != "path" for p in operation.get("parameters", []))
+            if breakable:
+                cases.append((method.upper(), path, GenerationMode.NEGATIVE))
+    return cases
 
 
 @pytest.fixture
@@ -50,8 +78,15 @@ def api_schema(db, auth, settings):
     response = Client().get("/api/schema/", {"format": "json"}, HTTP_AUTHORIZATION=auth["Authorization"])
     assert response.status_code == 200
     loaded = schemathesis.openapi.from_dict(response.json())
-    loaded.app = application  # requests go to the WSGI app in process, on the test database
-    return loaded
+    # Requests go to a WSGI app made now, in process, on the test database: its middleware reads
+    # the test settings (an app built at import would redirect every request to HTTPS). As the
+    # test client does, requests leave the test's database connection (and transaction) open.
+    loaded.app = WSGIHandler()
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield loaded
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
 
 
 def test_the_schema_lists_every_endpoint():
@@ -73,11 +108,11 @@ def test_the_schema_lists_every_endpoint():
         assert expected in operations
 
 
-@pytest.mark.parametrize(("method", "path"), _operations(), ids=lambda v: v)
-def test_no_operation_answers_with_a_server_error(api_schema, auth, method, path):
+@pytest.mark.parametrize(("method", "path", "mode"), _cases(), ids=lambda v: getattr(v, "value", v))
+def test_every_answer_is_documented_and_none_is_a_server_error(api_schema, auth, method, path, mode):
     operation = api_schema[path][method]
 
-    @given(case=operation.as_strategy())
+    @given(case=operation.as_strategy(generation_mode=mode))
     @settings(
         max_examples=EXAMPLES,
         deadline=None,
@@ -86,7 +121,7 @@ def test_no_operation_answers_with_a_server_error(api_schema, auth, method, path
     )
     def check(case):
         response = case.call(headers=auth)
-        case.validate_response(response, checks=[not_a_server_error])
+        case.validate_response(response, checks=CHECKS)
 
     check()
 

@@ -6,7 +6,9 @@ from rest_framework import serializers
 
 from leads.choices import RejectReason
 from leads.management.commands.export_scores import export_line
-from leads.models import Lead, Score
+from leads.models import Event, Lead, Score
+from leads.rows import MAX_JSON_DEPTH
+from leadscoring.timestamps import RANGE_TEXT
 
 
 def score_line(score: Score, lead: Lead) -> dict:
@@ -92,38 +94,68 @@ class LeadSerializer(serializers.ModelSerializer):
         return [score_line(s, lead) for s in scores]
 
 
+def _text(name: str, **kwargs) -> serializers.CharField:
+    """A lead's text field as written: as wide as its model column (the one number to keep)."""
+    return serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, max_length=Lead._meta.get_field(name).max_length, **kwargs
+    )
+
+
+ID_LENGTH = Lead._meta.get_field("external_id").max_length
+IGNORED = "Read-only: ignored when sent, never assigned (so a lead as read can be sent back)."
+TIMESTAMP_HELP = f"ISO 8601 with offset, e.g. 2026-01-31T09:00:00Z; between {RANGE_TEXT}."
+
+
 class LeadInputSerializer(serializers.Serializer):
     """A lead as written (spec section 1). `owner`, `scores` and `updated_at` are read-only: sent
     back unchanged they are ignored, never assigned. Timestamps need a UTC offset."""
 
-    id = serializers.CharField(max_length=200, help_text="External id; optional on PUT/PATCH (taken from the URL).")
-    email = serializers.CharField(required=False, allow_blank=True, allow_null=True)
-    first_name = serializers.CharField(required=False, allow_blank=True, allow_null=True)
-    last_name = serializers.CharField(required=False, allow_blank=True, allow_null=True)
-    company = serializers.CharField(required=False, allow_blank=True, allow_null=True)
-    title = serializers.CharField(required=False, allow_blank=True, allow_null=True)
-    industry = serializers.CharField(required=False, allow_blank=True, allow_null=True)
-    country = serializers.CharField(required=False, allow_blank=True, allow_null=True)
-    employees = serializers.IntegerField(required=False, allow_null=True)
+    id = serializers.CharField(
+        max_length=ID_LENGTH, help_text="External id; optional on PUT/PATCH (taken from the URL)."
+    )
+    email = _text("email")
+    first_name = _text("first_name")
+    last_name = _text("last_name")
+    company = _text("company")
+    title = _text("title")
+    industry = _text("industry")
+    country = _text("country")
+    employees = serializers.IntegerField(required=False, allow_null=True, min_value=-(2**63) + 1, max_value=2**63 - 1)
     annual_revenue = serializers.FloatField(required=False, allow_null=True)
-    lead_source = serializers.CharField(required=False, allow_blank=True, allow_null=True)
-    created_at = serializers.DateTimeField(help_text="ISO 8601 with offset, e.g. 2026-01-31T09:00:00Z.")
-    attributes = serializers.DictField(required=False, allow_null=True)
+    lead_source = _text("lead_source")
+    created_at = serializers.DateTimeField(help_text=TIMESTAMP_HELP)
+    attributes = serializers.DictField(
+        required=False, allow_null=True, help_text=f"Any JSON object, nested at most {MAX_JSON_DEPTH} levels."
+    )
+    # A lead as read may be sent back: these keys of the read shape are accepted and ignored
+    # (leads/api/views.py READ_ONLY_KEYS); any other unknown key is a 400.
+    owner = serializers.JSONField(required=False, help_text=IGNORED)
+    scores = serializers.JSONField(required=False, help_text=IGNORED)
+    updated_at = serializers.JSONField(required=False, help_text=IGNORED)
+    score = serializers.JSONField(required=False, help_text=IGNORED)
+    version = serializers.JSONField(required=False, help_text=IGNORED)
+    version_number = serializers.JSONField(required=False, help_text=IGNORED)
+
+    unknown_keys_refused = True  # the schema says additionalProperties: false (leadscoring.api.ApiSchema)
 
 
 class LeadPatchSerializer(LeadInputSerializer):
-    id = serializers.CharField(max_length=200, required=False)
-    created_at = serializers.DateTimeField(required=False)
+    id = serializers.CharField(max_length=ID_LENGTH, required=False)
+    created_at = serializers.DateTimeField(required=False, help_text=TIMESTAMP_HELP)
 
 
 class EventInputSerializer(serializers.Serializer):
     """An event (spec section 1): `kind` is any string, compared exactly; `id` makes repeats harmless."""
 
-    id = serializers.CharField(required=False, allow_null=True, max_length=200)
-    lead = serializers.CharField(max_length=200)
-    kind = serializers.CharField(max_length=64)
-    occurred_at = serializers.DateTimeField(help_text="ISO 8601 with offset, e.g. 2026-01-31T09:00:00Z.")
-    properties = serializers.DictField(required=False, allow_null=True)
+    id = serializers.CharField(
+        required=False, allow_null=True, max_length=Event._meta.get_field("external_id").max_length
+    )
+    lead = serializers.CharField(max_length=ID_LENGTH)
+    kind = serializers.CharField(max_length=Event._meta.get_field("kind").max_length)
+    occurred_at = serializers.DateTimeField(help_text=TIMESTAMP_HELP)
+    properties = serializers.DictField(
+        required=False, allow_null=True, help_text=f"Any JSON object, nested at most {MAX_JSON_DEPTH} levels."
+    )
 
 
 class RejectedRowSerializer(serializers.Serializer):
@@ -135,10 +167,6 @@ class EventReportSerializer(serializers.Serializer):
     accepted = serializers.IntegerField(help_text="Events stored now.")
     duplicates = serializers.IntegerField(help_text="Events ignored: their (lead, id) was already stored or repeated.")
     rejected = RejectedRowSerializer(many=True)
-
-
-class ErrorsSerializer(serializers.Serializer):
-    errors = serializers.ListField(child=serializers.CharField())
 
 
 class ModelActionSerializer(serializers.Serializer):

@@ -5,6 +5,7 @@ enqueue scoring on the `ingest` queue; reads apply the rule of the list page: a 
 only their own leads (leads.selectors.leads_prioritized).
 """
 
+import django_filters
 from django.conf import settings
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
@@ -25,11 +26,11 @@ from rest_framework.response import Response
 from leads.filtersets import LeadFilterSet
 from leads.lifecycle import LifecycleError, lead_accept, lead_recycle, lead_reject
 from leads.models import Lead, LeadStage, Score
-from leads.rows import LEAD_KEYS, RowError, parse_lead
+from leads.rows import LEAD_KEYS, RowError, field_name, parse_lead, shown, text_problem
 from leads.selectors import leads_prioritized
 from leads.services import events_ingest, leads_import
 from leads.tasks import enqueue_scoring
-from leadscoring.api import ApiGenericViewSet, ApiView, has_perms, idempotent
+from leadscoring.api import ApiGenericViewSet, ApiView, ErrorsSerializer, has_perms, idempotent
 from matrix.models import ScoringModel
 
 from . import serializers as s
@@ -37,11 +38,19 @@ from . import serializers as s
 # The schema of `?model=`: a model's slug (drf-spectacular cannot guess it from the filter's method,
 # and warns, which `check --deploy` counts). Schema metadata only; the filter is unchanged.
 extend_schema_field(OpenApiTypes.STR)(LeadFilterSet.base_filters["model"])
+# Number filters say the bounds their form field enforces (active_days from 1, django-filter's
+# default +-1e50 on the scores), so a client knows what is refused.
+for _filter in LeadFilterSet.base_filters.values():
+    if isinstance(_filter, django_filters.NumberFilter):
+        _field, _cap = _filter.field, _filter.get_max_validator()
+        _bounds = {"minimum": _field.min_value, "maximum": _field.max_value or (_cap and _cap.limit_value)}
+        extend_schema_field({"type": "number", **{k: v for k, v in _bounds.items() if v is not None}})(_filter)
 
 # Read-only in the API: sent back as read, they are ignored, never assigned.
-READ_ONLY_KEYS = {"owner", "scores", "updated_at", "score", "version", "version_number"}
+# (Declared in LeadInputSerializer, so the schema lists them.)
+READ_ONLY_KEYS = {name for name, f in s.LeadInputSerializer().fields.items() if f.help_text == s.IGNORED}
 WRITABLE_KEYS = LEAD_KEYS - {"owner"}
-ERRORS = OpenApiResponse(s.ErrorsSerializer, description="The body broke these rules (one line per problem).")
+ERRORS = OpenApiResponse(ErrorsSerializer, description="The body broke these rules (one line per problem).")
 
 
 class Conflict(ValidationError):
@@ -54,7 +63,8 @@ def _errors(message: str) -> dict:
 
 def lead_as_row(lead: Lead) -> dict:
     """A stored lead in the input shape (what a PATCH is merged into)."""
-    row = {f: getattr(lead, f) for f in s.LeadInputSerializer().fields if f not in ("id", "created_at")}
+    fields = set(s.LeadInputSerializer().fields) - READ_ONLY_KEYS - {"id", "created_at"}
+    row = {f: getattr(lead, f) for f in fields}
     row.update(id=lead.external_id, created_at=lead.created_at.isoformat(), attributes=lead.attributes or {})
     return row
 
@@ -96,7 +106,10 @@ class LeadViewSet(ApiGenericViewSet):
         )
 
     def get_lead(self) -> Lead:
-        return get_object_or_404(self.get_queryset(), external_id=self.kwargs["external_id"])
+        external_id = self.kwargs["external_id"]
+        if text_problem(external_id):  # no stored id has a NUL (Postgres could not even compare it)
+            raise NotFound(f"No lead {field_name(external_id)}.")
+        return get_object_or_404(self.get_queryset(), external_id=external_id)
 
     def list(self, request):
         queryset = self.filter_queryset(self.get_queryset())
@@ -111,14 +124,16 @@ class LeadViewSet(ApiGenericViewSet):
     def _write(self, data, *, external_id: str | None, existing: Lead | None, partial: bool) -> Response:
         if not isinstance(data, dict):
             raise ValidationError({"errors": ["body: must be a JSON object"]})
-        unknown = sorted(k for k in data if k not in WRITABLE_KEYS and k not in READ_ONLY_KEYS)
+        unknown = sorted((k for k in data if k not in WRITABLE_KEYS and k not in READ_ONLY_KEYS), key=field_name)
         if unknown:
-            raise ValidationError({"errors": [f"{k}: unknown field" for k in unknown]})
+            raise ValidationError({"errors": [f"{field_name(k)}: unknown field" for k in unknown]})
         given = {k: v for k, v in data.items() if k in WRITABLE_KEYS}
         if external_id is not None:
             body_id = given.get("id")
             if body_id is not None and (not isinstance(body_id, str) or body_id.strip() != external_id):
-                raise ValidationError({"errors": [f"id: {body_id!r} differs from the id in the URL {external_id!r}"]})
+                raise ValidationError(
+                    {"errors": [f"id: {shown(body_id)} differs from the id in the URL {shown(external_id)}"]}
+                )
             given["id"] = external_id
         row = {**lead_as_row(existing), **given} if (partial and existing) else given
         # The owner is never taken from the body: an existing lead keeps its owner.
@@ -143,6 +158,8 @@ class LeadViewSet(ApiGenericViewSet):
         )
 
     def _existing(self, external_id: str) -> Lead | None:
+        if text_problem(external_id):  # refused as the body's id by parse_lead, never looked up
+            return None
         return Lead.objects.select_related("owner").filter(external_id=external_id).first()
 
     @extend_schema(
@@ -178,7 +195,10 @@ class LeadViewSet(ApiGenericViewSet):
     @extend_schema(
         summary="The lead's current score under each model (export line)", responses=s.ScoreLineSerializer(many=True)
     )
-    @action(detail=True, methods=["get"], serializer_class=s.ScoreLineSerializer)
+    # One lead has a score per model, a handful: a plain list, never paginated.
+    @action(
+        detail=True, methods=["get"], serializer_class=s.ScoreLineSerializer, pagination_class=None, filter_backends=[]
+    )
     def scores(self, request, external_id=None):
         lead = self.get_lead()
         return Response(s.LeadSerializer().get_scores(lead))
@@ -251,7 +271,8 @@ class EventBatchView(ApiView):
         parameters=[
             OpenApiParameter(
                 "Idempotency-Key",
-                str,
+                # What idempotent() accepts: 1 to 255 characters, not only white space.
+                {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"\S"},
                 OpenApiParameter.HEADER,
                 description="Any unique string (e.g. a UUID): a retry with the same key and body replays "
                 "the first response; the same key with another body is refused with 422.",
@@ -259,10 +280,10 @@ class EventBatchView(ApiView):
         ],
         responses={
             200: s.EventReportSerializer,
-            400: OpenApiResponse(description="Not a JSON list, or more events than the limit."),
-            409: OpenApiResponse(description="The first request with this Idempotency-Key is still running."),
-            413: OpenApiResponse(description="Body larger than DATA_UPLOAD_MAX_MEMORY_SIZE."),
-            422: OpenApiResponse(description="Idempotency-Key reused with a different body."),
+            400: OpenApiResponse(ErrorsSerializer, description="Not a JSON list, or more events than the limit."),
+            409: OpenApiResponse(ErrorsSerializer, description="The first request with this key is still running."),
+            413: OpenApiResponse(ErrorsSerializer, description="Body larger than DATA_UPLOAD_MAX_MEMORY_SIZE."),
+            422: OpenApiResponse(ErrorsSerializer, description="Idempotency-Key reused with a different body."),
         },
     )
     def post(self, request):

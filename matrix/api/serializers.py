@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from leads.jobs import job_progress
 from leads.models import RescoreJob
+from leadscoring.api import ErrorsSerializer
 from matrix.models import Approval, ModelVersion, ScoringModel
 
 
@@ -79,14 +80,26 @@ class VersionSerializer(serializers.ModelSerializer):
         return _username(version.published_by)
 
 
+@extend_schema_field({"type": "object"})
+class DocumentField(serializers.JSONField):
+    """A model document: any JSON is read, so that a non-object is refused by the spec's own rules."""
+
+
 class DocumentInputSerializer(serializers.Serializer):
-    document = serializers.JSONField(help_text="A scoring model document (spec section 3).")
+    document = DocumentField(help_text="A scoring model document (spec section 3).")
     note = serializers.CharField(required=False, allow_blank=True, max_length=500)
 
 
 class ValidationResultSerializer(serializers.Serializer):
     valid = serializers.BooleanField()
     errors = serializers.ListField(child=serializers.CharField(), help_text='"json.path: message" per problem.')
+
+
+class DocumentErrorsSerializer(ErrorsSerializer):
+    """A refused document or draft write: `valid` is false when the document itself broke the rules
+    (absent when the request failed before the document was read, e.g. malformed JSON)."""
+
+    valid = serializers.BooleanField(required=False)
 
 
 class ProgressSerializer(serializers.Serializer):

@@ -17,7 +17,18 @@ from rest_framework.response import Response
 from leads.choices import JobTrigger
 from leads.jobs import rescore_job_create
 from leads.models import RescoreJob
-from leadscoring.api import ApiGenericViewSet, ApiView, PreconditionFailed, etag_for, has_perms, if_match_revision
+from leads.rows import json_problems, text_problem
+from leadscoring.api import (
+    ApiGenericViewSet,
+    ApiView,
+    ErrorBody,
+    ErrorsSerializer,
+    PreconditionFailed,
+    etag_for,
+    has_perms,
+    if_match_revision,
+)
+from leadscoring.api_limits import MAX_BODY_DEPTH, error_body
 from matrix import services
 from matrix.choices import VersionStatus
 from matrix.engine.document import DocumentError, parse_document
@@ -29,10 +40,10 @@ from . import serializers as s
 IF_MATCH = OpenApiParameter(
     "If-Match", str, OpenApiParameter.HEADER, required=True, description="The ETag of the version as you read it."
 )
-ERRORS = OpenApiResponse(s.ValidationResultSerializer, description="The document broke these rules, by JSON path.")
+ERRORS = OpenApiResponse(s.DocumentErrorsSerializer, description="The document broke these rules, by JSON path.")
 PRECONDITION = {
-    412: OpenApiResponse(description="The version changed since you read it (stale If-Match)."),
-    428: OpenApiResponse(description="If-Match missing."),
+    412: OpenApiResponse(ErrorsSerializer, description="The version changed since you read it (stale If-Match)."),
+    428: OpenApiResponse(ErrorsSerializer, description="If-Match missing."),
 }
 
 
@@ -40,16 +51,26 @@ class Conflict(ValidationError):
     status_code = status.HTTP_409_CONFLICT
 
 
-def _document_errors(exc: DocumentError) -> dict:
-    return {"valid": False, "errors": list(exc.errors)}
+def _invalid(errors: list[str], code: int = status.HTTP_400_BAD_REQUEST) -> ErrorBody:
+    """A refusal in the shape of the validate endpoint's answer: `valid` stays a JSON boolean."""
+    return ErrorBody({"valid": False, "errors": list(errors)}, code)
 
 
 def _document(data) -> tuple[object, str | None]:
-    form = s.DocumentInputSerializer(data=data if isinstance(data, dict) else {})
+    """The document and note of a body, or a 400 naming what is wrong with the body itself."""
     if not isinstance(data, dict):
-        raise ValidationError({"valid": False, "errors": ['body: must be an object {"document": {...}}']})
-    form.is_valid(raise_exception=True)
+        raise _invalid(['body: must be an object {"document": {...}}'])
+    form = s.DocumentInputSerializer(data=data)
+    if not form.is_valid():
+        raise _invalid(error_body(form.errors)["errors"])
     return form.validated_data["document"], form.validated_data.get("note")
+
+
+def _document_checked(document) -> None:
+    """Refuse what no database could store (NUL, unpaired surrogates, 1e309) before the spec's own rules."""
+    problems = json_problems(document, "document", max_depth=MAX_BODY_DEPTH)
+    if problems:
+        raise DocumentError(problems)
 
 
 def versions_queryset():
@@ -104,9 +125,10 @@ class ScoringModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiG
     def create(self, request):
         document, note = _document(request.data)
         try:
+            _document_checked(document)
             version = services.model_import(data=document, user=request.user, note=note or "")
         except DocumentError as exc:
-            raise ValidationError(_document_errors(exc)) from None
+            raise _invalid(exc.errors) from None
         return _version_response(request, version, status.HTTP_201_CREATED)
 
 
@@ -123,9 +145,10 @@ class ValidateView(ApiView):
     def post(self, request):
         document, _ = _document(request.data)
         try:
+            _document_checked(document)
             parse_document(document)
         except DocumentError as exc:
-            return Response(_document_errors(exc))
+            return Response({"valid": False, "errors": list(exc.errors)})
         return Response({"valid": True, "errors": []})
 
 
@@ -176,15 +199,16 @@ class VersionViewSet(ApiGenericViewSet):
         revision = if_match_revision(request, version)
         document, note = _document(request.data)
         try:
+            _document_checked(document)
             version = services.model_draft_update(
                 version=version, data=document, user=request.user, revision=revision, note=note
             )
         except services.StaleRevision as exc:
             raise PreconditionFailed(str(exc)) from None
         except services.DraftError as exc:
-            raise Conflict({"valid": False, "errors": [str(exc)]}) from None
+            raise _invalid([str(exc)], status.HTTP_409_CONFLICT) from None
         except DocumentError as exc:
-            raise ValidationError(_document_errors(exc)) from None
+            raise _invalid(exc.errors) from None
         return _version_response(request, version)
 
     @extend_schema(
@@ -199,7 +223,7 @@ class VersionViewSet(ApiGenericViewSet):
         try:
             services.model_version_approve(version=version, user=request.user, revision=revision)
         except (ValueError, PermissionError) as exc:
-            raise Conflict({"valid": False, "errors": [str(exc)]}) from None
+            raise _invalid([str(exc)], status.HTTP_409_CONFLICT) from None
         return _version_response(request, version)
 
     @extend_schema(
@@ -221,7 +245,7 @@ class VersionViewSet(ApiGenericViewSet):
             try:
                 version = services.model_version_publish(version=locked, user=request.user, enforce_approvals=True)
             except services.PublishError as exc:
-                raise Conflict({"valid": False, "errors": [str(exc)]}) from None
+                raise _invalid([str(exc)], status.HTTP_409_CONFLICT) from None
         job = (
             RescoreJob.objects.select_related("scoring_model", "version", "created_by").filter(version=version).first()
         )
@@ -242,6 +266,8 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiGenericVie
             "-created_at", "-id"
         )
         model = self.request.query_params.get("model")
+        if model and text_problem(model):  # Postgres cannot even compare a text with NUL in it
+            raise ValidationError({"errors": [f"model: {text_problem(model)}"]})
         return jobs.filter(scoring_model__slug=model) if model else jobs
 
     @extend_schema(
@@ -261,7 +287,10 @@ class RescoreView(ApiView):
     @extend_schema(
         summary="Rescore every lead with the model's live version now",
         request=None,
-        responses={202: s.JobSerializer, 409: OpenApiResponse(description="The model has no live version.")},
+        responses={
+            202: s.JobSerializer,
+            409: OpenApiResponse(ErrorsSerializer, description="The model has no live version."),
+        },
     )
     def post(self, request, slug):
         model = get_object_or_404(ScoringModel, slug=slug)

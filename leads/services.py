@@ -132,40 +132,9 @@ class ImportReport(RowReport):
         return text
 
 
-# The longest text each lead field holds (the column's max_length): a longer value is refused
-# with the row, before anything is written, on every database (SQLite would keep it whole).
-LEAD_MAX_LENGTHS = {f.name: f.max_length for f in Lead._meta.get_fields() if getattr(f, "max_length", None)}
+# A row that passed the row checks (leads/rows.py: widths, JSON, range) may still be refused by
+# the database (a constraint, a value a backend holds differently): such a row is refused alone.
 DB_ROW_ERRORS = (DataError, IntegrityError)
-
-
-def json_problem(value, name: str) -> str | None:
-    """Why `value` cannot be stored as JSON on every database, or None.
-
-    NaN and Infinity are not JSON (Postgres and SQLite refuse them), nor is a NUL character in a
-    jsonb text, and a lone surrogate cannot be encoded.
-    """
-    try:
-        text = json.dumps(value, allow_nan=False, ensure_ascii=False)
-        text.encode("utf-8")
-    except ValueError as exc:
-        if isinstance(exc, UnicodeEncodeError):
-            return f"{name}: contains a lone surrogate (not valid Unicode text)"
-        return f"{name}: NaN and Infinity are not JSON numbers"
-    except (TypeError, RecursionError):
-        return f"{name}: not storable as JSON (nested too deep, or not JSON values)"
-    if "\\u0000" in text:
-        return f"{name}: contains a NUL character"
-    return None
-
-
-def _lead_problems(row) -> list[str]:
-    problems = [
-        f"{name}: longer than {LEAD_MAX_LENGTHS[name]} characters"
-        for name, value in row.fields.items()
-        if isinstance(value, str) and name in LEAD_MAX_LENGTHS and len(value) > LEAD_MAX_LENGTHS[name]
-    ]
-    problem = json_problem(row.attributes, "attributes")
-    return problems + ([problem] if problem else [])
 
 
 def _db_reason(exc: Exception) -> str:
@@ -182,8 +151,8 @@ def leads_import(
 ) -> tuple[RowReport, set[int]]:
     """Upsert leads by external id. Each batch is one transaction of valid rows only.
 
-    Every row is checked before its batch is written (leads/rows.py, then the column lengths
-    and the attributes' JSON); a row the database still refuses is retried alone and refused
+    Every row is checked before its batch is written (leads/rows.py: column widths, the
+    attributes' JSON, the timestamp range); a row the database still refuses is retried alone and refused
     with the database's reason, so the valid rows of a batch are always stored and never a
     prefix. Owners are matched by `owners_match`; a lead whose owner matches no user goes to
     `owner_fallback` (a user id) or stays unassigned, and is counted in the report.
@@ -210,9 +179,6 @@ def leads_import(
                 if isinstance(obj, RowError):
                     raise obj
                 row = parse_lead(obj)
-                problems = _lead_problems(row)
-                if problems:
-                    raise RowError("; ".join(problems))
             except RowError as exc:
                 report.reject(line, str(exc))
                 continue
@@ -280,8 +246,8 @@ def events_ingest(*, rows: Iterable[tuple[int, object]], report: RowReport | Non
     """Store events; a repeated (lead, id) is ignored, not double counted. Returns affected lead pks.
 
     Each batch of valid rows is stored in one transaction; rows naming an unknown lead are
-    rejected with their line. Every row is checked before its batch is written (leads/rows.py,
-    then the properties' JSON); if the database still refuses the batch, its rows are stored one
+    rejected with their line. Every row is checked before its batch is written (leads/rows.py:
+    column widths, the properties' JSON, the timestamp range); if the database still refuses the batch, its rows are stored one
     by one and the refused ones listed, so a bad row never costs the others. On Postgres a batch
     is COPYed into a staging table and inserted in one statement; elsewhere it goes through
     bulk_create.
@@ -295,11 +261,7 @@ def events_ingest(*, rows: Iterable[tuple[int, object]], report: RowReport | Non
             try:
                 if isinstance(obj, RowError):
                     raise obj
-                row = parse_event(obj)
-                problem = json_problem(row.properties, "properties")
-                if problem:
-                    raise RowError(problem)
-                parsed.append((line, row))
+                parsed.append((line, parse_event(obj)))
             except RowError as exc:
                 report.reject(line, str(exc))
         # Within a batch the first row of a (lead, id) wins, as it would row by row.

@@ -7,6 +7,7 @@ the CSV import page) parses rows here, so a row means the same wherever it comes
 import csv
 import json
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,7 +16,7 @@ from functools import cache
 from pathlib import Path
 
 from leadscoring.timestamps import RANGE_TEXT, in_range
-from matrix.engine.values import NUMERIC_RE, trim
+from matrix.engine.values import trim
 
 from .choices import NUMBER_FIELDS
 
@@ -162,6 +163,9 @@ def _text(value, name: str) -> str:
 # build it (int(Decimal("1e999999999")) takes minutes and gigabytes).
 _MAX_DIGITS = 30
 BIGINT = 2**63
+# A number as text, with an exponent of any length: the scoring engine reads a 5-digit exponent as
+# text (matrix/engine/values.py), but a row's number column refuses it as out of range by name.
+_NUMBER_TEXT_RE = re.compile(r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$")
 
 
 def _number(value, name: str, whole: bool):
@@ -173,7 +177,7 @@ def _number(value, name: str, whole: bool):
         problem = text_problem(value)
         if problem:
             raise RowError(f"{name}: {problem}")
-        if not NUMERIC_RE.match(trim(value)):
+        if not _NUMBER_TEXT_RE.match(trim(value)):
             raise RowError(f"{name}: {shown(value)} is not a number")
         # Through Decimal, so a long whole number ("9007199254740993") keeps its last digits.
         number = Decimal(trim(value))

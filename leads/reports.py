@@ -864,11 +864,12 @@ def _suggest(segment: SegmentCalibration, histogram: dict[int, tuple[int, int]],
     if report.target == "rate":
         met = [o for o in outcomes if o.mqls >= report.min_n and o.rate is not None and o.rate >= report.target_value]
         chosen = met[0] if met else None
-        missing = f"No threshold gives {report.target_value:.0%} or better with at least {report.min_n} MQLs."
+        # The rate as the page writes rates (30.0%), so the note and the target above agree.
+        missing = f"No threshold gives {report.target_value:.1%} or better with at least {report.min_n:,} MQLs."
     else:
         met = [o for o in outcomes if o.mqls >= report.target_value]
         chosen = met[-1] if met else None
-        missing = f"No threshold gives {report.target_value:g} MQLs or more"
+        missing = f"No threshold gives {int(report.target_value):,} MQLs or more"
         if report.basis == "mql":
             missing += " from the MQLs of the period (lowering it needs basis: current scores)"
         missing += "."

@@ -312,7 +312,8 @@ def test_the_threshold_for_a_target_rate(world, manager):
     assert (suggested.threshold, suggested.mqls, suggested.sqls) == (54, 5, 3)
     # Too few MQLs left for any threshold to count.
     none = calibrate(world, manager, target="rate", target_value=0.9, min_n=3)["default"]
-    assert none.suggested is None and "No threshold gives 90%" in none.note
+    # The note writes the target as the page writes rates (90.0%, as "convert at 90.0% or better")
+    assert none.suggested is None and "No threshold gives 90.0% or better" in none.note
 
 
 def test_the_threshold_for_a_target_volume(world, manager):

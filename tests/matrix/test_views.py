@@ -203,3 +203,8 @@ def test_the_models_list_counts_tiers_with_thousands_separators(client, personas
     )  # fmt: skip
     html = get(client, personas["manager"], "/matrix/").content.decode()
     assert 'data-tier="cold">1,003<' in html
+
+
+def test_decay_rules_read_with_a_real_minus_on_the_model_page(client, personas, ws):
+    page = text(get(client, personas["marketer"], f"/matrix/{SLUG}/"))
+    assert "Inactivity : −10 points for every 30 days" in page and "-10 points" not in page

@@ -71,11 +71,12 @@ def _reason(exception) -> str:
 class ApiRootView(ApiView):
     """Every endpoint of version 1 of the API, with a link to each.
 
-    Authenticate with a token (`Authorization: Token <key>`) or your session. The interactive
+    Authenticate with a token (header Authorization: Token <key>) or your session. The interactive
     documentation is at /api/docs/, the OpenAPI schema at /api/schema/.
     """
 
-    # (The docstring is the browsable page's description.) DRF's DefaultRouter would give a root
+    # (The docstring is the browsable page's description, shown as plain text: no Markdown
+    # backticks.) DRF's DefaultRouter would give a root
     # per router; the API has two routers (leads, matrix) and plain paths, so one view lists all.
 
     # The links are the same for every user; what each endpoint lets them do is its own business.

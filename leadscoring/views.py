@@ -17,6 +17,8 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.reverse import reverse as api_reverse
 
+from leads.selectors import user_sees_all_leads
+
 from . import selectors
 from .api import ApiView
 
@@ -25,7 +27,12 @@ log = logging.getLogger(__name__)
 
 def home(request):
     """The start page: who you are, what there is, and where your role's work is."""
-    context = {"counts": selectors.counts(), "scoring_models": selectors.scoring_models_live()}
+    context = {
+        "counts": selectors.counts(),
+        "scoring_models": selectors.scoring_models_live(),
+        # The counts are the workbench's; a rep, who sees only their own leads, is told so.
+        "sees_all": user_sees_all_leads(user=request.user),
+    }
     return render(request, "home.html", context)
 
 

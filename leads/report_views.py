@@ -350,6 +350,13 @@ def conversion(request):
         )
         labels = [f"{p.key:%d %b}" if report.grain == "week" else p.label for p in report.periods]
         shaded = [not p.matured for p in report.periods]
+
+        def charted(period, value):
+            # A period that is not yet mature is drawn only when its rate rests on a fair number
+            # of mature MQLs: a handful just past the window, none accepted yet, would plot the
+            # very 0 % drop the maturity window exists to avoid. The table still lists it.
+            return value if period.matured or period.mature >= reports.SMALL_SAMPLE else None
+
         context.update(
             maturity=maturity,
             young=report.totals.immature,
@@ -369,7 +376,7 @@ def conversion(request):
             rate_chart=charts_svg.line_chart(
                 title="MQL→SQL conversion rate per MQL cohort (mature MQLs only)",
                 labels=labels,
-                series=[("rate", [p.rate for p in report.periods])],
+                series=[("rate", [charted(p, p.rate) for p in report.periods])],
                 fmt=charts_svg.percent,
                 y_max=1.0,
                 y_label="rate",
@@ -380,8 +387,8 @@ def conversion(request):
                 title="Time from MQL to SQL (hours)",
                 labels=labels,
                 series=[
-                    ("median", [p.median_hours for p in report.periods]),
-                    ("75th percentile", [p.p75_hours for p in report.periods]),
+                    ("median", [charted(p, p.median_hours) for p in report.periods]),
+                    ("75th percentile", [charted(p, p.p75_hours) for p in report.periods]),
                 ],
                 y_label="hours",
                 empty="No mature MQL was accepted in this period.",

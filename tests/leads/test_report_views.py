@@ -264,3 +264,26 @@ def test_the_conversion_counts_have_thousands_separators(world, client, manager,
     assert '<p class="count">1,011</p>' in body
     assert "1011" not in body
     assert "1,007" in cells_of(body)  # January: 7 + 1,000
+
+
+def test_a_young_period_with_a_handful_of_mature_mqls_draws_no_rate(db, client, personas):
+    """Given three MQLs of 14 hours ago, none accepted yet, and a 12-hour maturity window, when
+    the conversion opens, then their period (not yet mature) draws no 0 % point in the rate
+    chart, though the table still lists its figures."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.leads.report_data import Life
+
+    now = timezone.now()
+    lives = [
+        Life(f"Y{i}", "rep", "default", now - timedelta(hours=20), 55, mql_at=now - timedelta(hours=14), mql_score=55)
+        for i in range(3)
+    ]
+    report_world(users=personas, lives=lives)
+    client.force_login(personas["manager"])
+    response = client.get("/reports/conversion/", {"mature": "0.5"})
+    rate_chart = str(response.context["rate_chart"])
+    assert "<circle" not in rate_chart
+    assert rows_of(client.get("/reports/conversion/", {"mature": "0.5", "format": "csv"}))[-1][:3] == ["All", "3", "3"]

@@ -14,6 +14,8 @@ from django.utils.safestring import SafeString, mark_safe
 
 WIDTH, HEIGHT = 720, 260
 LEFT, RIGHT, TOP, BOTTOM = 56, 16, 28, 46
+# The width of a character of the 11 px tick labels, generous (no font metrics on the server).
+LABEL_CHAR_W = 6.5
 Format = Callable[[float], str]
 
 
@@ -302,14 +304,21 @@ def stacked_shares(
     rows = [(label, counts) for label, counts in rows if sum(counts)]
     if not rows:
         return _empty(empty)
-    row_h, label_w = 26, 150
+    # The row labels (segment labels can be long) get the room they need, up to 40 % of the width.
+    longest = max(len(label) for label, _ in rows)
+    row_h, label_w = 26, min(WIDTH * 2 // 5, max(150, round(longest * LABEL_CHAR_W) + 12))
     height = TOP + row_h * len(rows) + 40
     inner_w = WIDTH - label_w - RIGHT
     parts = _open(title, height=height)
     for r, (label, counts) in enumerate(rows):
         total = sum(counts)
         y = TOP + row_h * r
-        parts.append(f'<text class="tick" x="{label_w - 6}" y="{y + 15}" text-anchor="end">{escape(label)}</text>')
+        fits = int((label_w - 12) / LABEL_CHAR_W)
+        shown = label if len(label) <= fits else label[: fits - 1] + "…"
+        parts.append(
+            f'<text class="tick" x="{label_w - 6}" y="{y + 15}" text-anchor="end">'
+            f"<title>{escape(label)}</title>{escape(shown)}</text>"
+        )
         x = float(label_w)
         for i, n in enumerate(counts):
             if not n:

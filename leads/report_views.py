@@ -26,7 +26,7 @@ from matrix.choices import VersionStatus
 from matrix.models import ScoringModel
 
 from . import charts_svg, reports
-from .selectors import user_sees_all_leads
+from .selectors import segment_labels, user_sees_all_leads
 
 VIEW_PERMISSION = "leads.view_leadstage"
 EDIT_PERMISSION = "matrix.edit_draft"
@@ -224,6 +224,9 @@ class Column:
     fmt: Callable = num
     numeric: bool = True
     wide: bool = False  # a sentence (a note): kept readable instead of squeezed to a word a line
+    # What the CSV holds when it differs from what the page shows: a segment's key (stable, as in
+    # the API and export_scores) where the page shows its label.
+    export: Callable | None = None
 
 
 @dataclass
@@ -247,7 +250,7 @@ class Table:
         for row in self.rows:
             values = []
             for c in self.columns:
-                v = c.value(row)
+                v = (c.export or c.value)(row)
                 values.append(round(v, 4) if isinstance(v, float) else v)
             out.append(values)
         return out
@@ -288,12 +291,12 @@ def _scope(user) -> str:
     return "all owners" if user_sees_all_leads(user=user) else "your own leads"
 
 
-def _funnel_columns(first: str, mark_young: bool = False) -> list[Column]:
+def _funnel_columns(first: str, mark_young: bool = False, export: Callable | None = None) -> list[Column]:
     def label(row) -> str:
         return f"{row.label} (not yet mature)" if mark_young and row.key is not None and not row.matured else row.label
 
     return [
-        Column(first, label, str, numeric=False),
+        Column(first, label, str, numeric=False, export=export),
         Column("Leads", lambda r: r.leads),
         Column("MQLs (n)", lambda r: r.mqls),
         Column("Accepted", lambda r: r.accepted),
@@ -347,6 +350,13 @@ def conversion(request):
         )
         labels = [f"{p.key:%d %b}" if report.grain == "week" else p.label for p in report.periods]
         shaded = [not p.matured for p in report.periods]
+
+        def charted(period, value):
+            # A period that is not yet mature is drawn only when its rate rests on a fair number
+            # of mature MQLs: a handful just past the window, none accepted yet, would plot the
+            # very 0 % drop the maturity window exists to avoid. The table still lists it.
+            return value if period.matured or period.mature >= reports.SMALL_SAMPLE else None
+
         context.update(
             maturity=maturity,
             young=report.totals.immature,
@@ -366,7 +376,7 @@ def conversion(request):
             rate_chart=charts_svg.line_chart(
                 title="MQL→SQL conversion rate per MQL cohort (mature MQLs only)",
                 labels=labels,
-                series=[("rate", [p.rate for p in report.periods])],
+                series=[("rate", [charted(p, p.rate) for p in report.periods])],
                 fmt=charts_svg.percent,
                 y_max=1.0,
                 y_label="rate",
@@ -377,8 +387,8 @@ def conversion(request):
                 title="Time from MQL to SQL (hours)",
                 labels=labels,
                 series=[
-                    ("median", [p.median_hours for p in report.periods]),
-                    ("75th percentile", [p.p75_hours for p in report.periods]),
+                    ("median", [charted(p, p.median_hours) for p in report.periods]),
+                    ("75th percentile", [charted(p, p.p75_hours) for p in report.periods]),
                 ],
                 y_label="hours",
                 empty="No mature MQL was accepted in this period.",
@@ -420,7 +430,7 @@ def breakdown(request):
             small_sample=reports.SMALL_SAMPLE,
             chart=charts_svg.bar_chart(
                 title=f"MQL→SQL rate by {report.title} (n = MQLs; top {len(shown)} by volume)",
-                labels=[f"{r.label} (n={r.mqls})" for r in shown],
+                labels=[f"{r.label} (n={num(r.mqls)})" for r in shown],
                 series=[("rate", [r.rate for r in shown])],
                 fmt=charts_svg.percent,
                 y_max=1.0,
@@ -428,7 +438,8 @@ def breakdown(request):
                 empty="No MQLs in this period.",
             ),
         )
-        columns = _funnel_columns(report.title)
+        # A segment's key in the CSV, its label on the page; other groups are what is stored.
+        columns = _funnel_columns(report.title, export=lambda r: r.key)
         rate_at = next(i for i, c in enumerate(columns) if c.header == "MQL→SQL rate")
         columns.insert(
             rate_at + 1, Column("Small sample", lambda r: "yes" if r.small_sample else "", str, numeric=False)
@@ -448,7 +459,7 @@ def rejections(request):
             user=request.user, scoring_model=data["model"], start=data["start"], end=data["end"]
         )
         names = [label for _, label in reports.RejectReason.choices]
-        rows = [(s.segment, [r.count for r in s.reasons[: len(names)]]) for s in [*report.segments, report.total]]
+        rows = [(s.label, [r.count for r in s.reasons[: len(names)]]) for s in [*report.segments, report.total]]
         context.update(
             report=report,
             chart=charts_svg.stacked_shares(
@@ -463,7 +474,7 @@ def rejections(request):
             Table(
                 "reasons",
                 [
-                    Column("Segment", lambda x: x[0].segment, str, numeric=False),
+                    Column("Segment", lambda x: x[0].label, str, numeric=False, export=lambda x: x[0].segment),
                     Column("Reason", lambda x: x[1].label, str, numeric=False),
                     Column("Rejections", lambda x: x[1].count),
                     Column("Share of segment's rejections", lambda x: x[1].share, pct),
@@ -507,7 +518,7 @@ def calibration(request):
                 s,
                 charts_svg.bar_chart(
                     title=f"{s.label}: SQL rate by score band ({basis})",
-                    labels=[f"{b.label} (n={b.n})" for b in s.bands],
+                    labels=[f"{b.label} (n={num(b.n)})" for b in s.bands],
                     series=[("rate", [b.rate for b in s.bands])],
                     fmt=charts_svg.percent,
                     y_max=1.0,
@@ -531,7 +542,7 @@ def calibration(request):
             Table(
                 "suggestions",
                 [
-                    Column("Segment", lambda s: s.key, str, numeric=False),
+                    Column("Segment", lambda s: s.label, str, numeric=False, export=lambda s: s.key),
                     Column("Current threshold", lambda s: s.current.threshold),
                     Column("Current MQLs", lambda s: s.current.mqls),
                     Column("Current SQLs", lambda s: s.current.sqls),
@@ -548,7 +559,7 @@ def calibration(request):
             Table(
                 "bands",
                 [
-                    Column("Segment", lambda x: x[0].key, str, numeric=False),
+                    Column("Segment", lambda x: x[0].label, str, numeric=False, export=lambda x: x[0].key),
                     Column("Score band", lambda x: x[1].label, str, numeric=False),
                     Column("Leads (n)", lambda x: x[1].n),
                     Column("SQLs", lambda x: x[1].sqls),
@@ -597,6 +608,7 @@ def calibration_draft(request):
         messages.error(request, f"No draft changed: {exc}.")
         return redirect(back)
     draft, threshold = done.draft, num(data["threshold"])
+    segment = segment_labels(scoring_model=scoring_model).get(data["segment"], data["segment"])
     if done.created:
         what = format_html("Draft v{} of {} created: {}.", draft.number, scoring_model.name, draft.note)
     elif done.changed:
@@ -605,7 +617,7 @@ def calibration_draft(request):
             draft.number,
             scoring_model.name,
             threshold,
-            data["segment"],
+            segment,
             num(done.old),
         )
     else:
@@ -614,7 +626,7 @@ def calibration_draft(request):
             draft.number,
             scoring_model.name,
             threshold,
-            data["segment"],
+            segment,
         )
     sign = "" if not done.changed else " Both editors (marketing and sales) must approve it before it is published."
     messages.success(
@@ -639,7 +651,8 @@ def distribution(request):
                 (
                     s,
                     charts_svg.histogram(
-                        title=f"{s.label}: current scores (n={s.n}) with the warm, hot and MQL thresholds",
+                        # Short enough for the chart's width; the markers name the thresholds.
+                        title=f"{s.label}: current scores (n={num(s.n)})",
                         bands=[(b.start, b.width, b.n) for b in s.bands],
                         markers=markers,
                         empty="No lead of this segment is scored.",
@@ -651,7 +664,7 @@ def distribution(request):
             Table(
                 "bands",
                 [
-                    Column("Segment", lambda x: x[0].key, str, numeric=False),
+                    Column("Segment", lambda x: x[0].label, str, numeric=False, export=lambda x: x[0].key),
                     Column("Score band", lambda x: x[1].label, str, numeric=False),
                     Column("Leads", lambda x: x[1].n),
                     Column("Warm", lambda x: x[0].thresholds.get("warm")),

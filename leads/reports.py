@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import (
     Aggregate,
@@ -53,7 +54,7 @@ from matrix.services import DraftError, StaleRevision, ThresholdProposal, model_
 
 from .choices import RejectReason, Stage
 from .models import Lead, LeadStage, Score, StageTransition
-from .selectors import user_sees_all_leads
+from .selectors import segment_labels, user_sees_all_leads
 
 GRAINS = ("week", "month")
 DIMENSIONS = {
@@ -540,10 +541,12 @@ def conversion_breakdown(
     args = {"user": user, "scoring_model": scoring_model, "start": start, "end": end}
     joined = _join_segment(scoring_model)
     rows: dict[str, Funnel] = {}
+    # Segments are stored by key; people read their labels (the CSV keeps the key).
+    labels = segment_labels(scoring_model=scoring_model) if dimension == "segment" else {}
 
     def row(value) -> Funnel:
-        label = _label(value)
-        return rows.setdefault(label, Funnel(key=label, label=label))
+        key = _label(value)
+        return rows.setdefault(key, Funnel(key=key, label=labels.get(key, key)))
 
     def dim(queryset, *, lead="lead__", segment_of=joined):
         return _dimension(queryset, dimension=dimension, attribute=attribute, lead=lead, segment_of=segment_of)
@@ -560,6 +563,11 @@ def conversion_breakdown(
         row(found["dim"]).leads += found["n"]
     for found in dim(_direct_sqls(**args)).values("dim").annotate(n=Count("id")).order_by():
         row(found["dim"]).direct_sqls += found["n"]
+    if dimension == "owner":
+        # Owners are grouped by username (unique); people read their names, as on the lead list.
+        users = get_user_model().objects.filter(username__in=list(rows))
+        for user in users.only("username", "first_name", "last_name"):
+            rows[user.username].label = user.get_full_name() or user.username
     ordered = sorted(rows.values(), key=lambda r: (-r.mqls, -r.leads, -r.direct_sqls, r.label))
     return Breakdown(scoring_model, start, end, dimension, attribute, ordered)
 
@@ -577,10 +585,11 @@ class ReasonCount:
 
 @dataclass
 class SegmentRejections:
-    segment: str
+    segment: str  # the key ("All segments" for the total)
     mqls: int
     rejected: int
     reasons: list[ReasonCount]
+    label: str = ""  # what the page shows
 
     @property
     def rejected_share(self) -> float | None:
@@ -618,6 +627,8 @@ def rejection_reasons(*, user, scoring_model: ScoringModel, start: date, end: da
         counts.setdefault(_label(row["dim"]), {}).setdefault(row["reason"], 0)
         counts[_label(row["dim"])][row["reason"]] += row["n"]
 
+    labels = segment_labels(scoring_model=scoring_model)
+
     def summary(name: str, by_reason: dict) -> SegmentRejections:
         mqls = sum(by_reason.values())
         rejected = sum(n for reason, n in by_reason.items() if reason is not None)
@@ -629,7 +640,7 @@ def rejection_reasons(*, user, scoring_model: ScoringModel, start: date, end: da
         unknown = sum(n for reason, n in by_reason.items() if reason == "")
         if unknown:
             reasons.append(ReasonCount("", "(no reason)", unknown, unknown / rejected))
-        return SegmentRejections(name, mqls, rejected, reasons)
+        return SegmentRejections(name, mqls, rejected, reasons, labels.get(name, name))
 
     segments = [summary(name, by_reason) for name, by_reason in counts.items()]
     segments.sort(key=lambda s: (-s.rejected, -s.mqls, s.segment))
@@ -652,7 +663,8 @@ class Band:
 
     @property
     def label(self) -> str:
-        return f"{self.start}–{self.start + self.width}"
+        # A real minus, as every score on the pages ("−50–−40", never "-50–-40").
+        return f"{self.start}–{self.start + self.width}".replace("-", "−")
 
     @property
     def rate(self) -> float | None:
@@ -852,11 +864,12 @@ def _suggest(segment: SegmentCalibration, histogram: dict[int, tuple[int, int]],
     if report.target == "rate":
         met = [o for o in outcomes if o.mqls >= report.min_n and o.rate is not None and o.rate >= report.target_value]
         chosen = met[0] if met else None
-        missing = f"No threshold gives {report.target_value:.0%} or better with at least {report.min_n} MQLs."
+        # The rate as the page writes rates (30.0%), so the note and the target above agree.
+        missing = f"No threshold gives {report.target_value:.1%} or better with at least {report.min_n:,} MQLs."
     else:
         met = [o for o in outcomes if o.mqls >= report.target_value]
         chosen = met[-1] if met else None
-        missing = f"No threshold gives {report.target_value:g} MQLs or more"
+        missing = f"No threshold gives {int(report.target_value):,} MQLs or more"
         if report.basis == "mql":
             missing += " from the MQLs of the period (lowering it needs basis: current scores)"
         missing += "."
@@ -892,8 +905,9 @@ def calibration_draft_create(
     if live is None:
         raise CalibrationError(f"{scoring_model.name} has no live version to start a draft from")
     old = _segment_mql(live, segment)
+    label = segment_labels(scoring_model=scoring_model).get(segment, segment)
     note = (
-        f"Threshold calibration (reports): segment {segment} MQL threshold {_number(old)} -> {_number(threshold)}, "
+        f"Threshold calibration (reports): segment {label} MQL threshold {_number(old)} → {_number(threshold)}, "
         f"from v{live.number}"
         if old is not None
         else ""  # no such segment: the service says so
@@ -974,6 +988,8 @@ def score_distribution(*, user, scoring_model: ScoringModel, band_width: int = 1
         bands = _bands(histograms.get(spec.key, {}), band_width)
         segments.append(SegmentDistribution(spec.key, spec.label, thresholds, bands))
     # Scores of a segment the live version no longer has (scored by an older version).
-    for key in sorted(set(histograms) - known):
-        segments.append(SegmentDistribution(key, key, {}, _bands(histograms[key], band_width)))
+    gone = sorted(set(histograms) - known)
+    labels = segment_labels(scoring_model=scoring_model) if gone else {}
+    for key in gone:
+        segments.append(SegmentDistribution(key, labels.get(key, key), {}, _bands(histograms[key], band_width)))
     return DistributionReport(scoring_model, version, band_width, segments)

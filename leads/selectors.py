@@ -179,3 +179,30 @@ def lead_stages(*, lead: Lead) -> dict[int, LeadStage]:
 def lead_score_history(*, lead: Lead, scoring_model: ScoringModel) -> list[ScoreHistory]:
     """The lead's past scores under one model, oldest first (one query on history_lead_time)."""
     return list(ScoreHistory.objects.filter(lead=lead, scoring_model=scoring_model).order_by("as_of", "id"))
+
+
+def segment_label(*, version: ModelVersion, key: str) -> str:
+    """The label people read for a segment key of a version (the key itself if it has none)."""
+    return next((s.label for s in version_spec(version=version).segments if s.key == key), key)
+
+
+def segment_labels(*, scoring_model: ScoringModel) -> dict[str, str]:
+    """Segment key -> label for every segment a version of `scoring_model` ever had (one query).
+
+    The newest version naming a key gives its label, so a segment the live version dropped still
+    reads as people knew it on the scores an older version wrote; drafts are left out (their
+    labels are not agreed yet).
+    """
+    documents = (
+        ModelVersion.objects.filter(scoring_model_id=scoring_model.pk)
+        .exclude(status=VersionStatus.DRAFT)
+        .order_by("-number")
+        .values_list("document", flat=True)
+    )
+    labels: dict[str, str] = {}
+    for document in documents:
+        for segment in document.get("segments") or []:
+            key = segment.get("key")
+            if isinstance(key, str):
+                labels.setdefault(key, segment.get("label") or key)
+    return labels

@@ -41,6 +41,7 @@ from .selectors import (
     leads_scored_by,
     leads_visible,
     scoring_models_listed,
+    segment_label,
     user_sees_all_leads,
 )
 from .tables import LeadTable
@@ -57,11 +58,6 @@ def _pick_model(models: list[ScoringModel], slug: str | None) -> ScoringModel | 
                 return model
         raise Http404(f"No scoring model {slug!r}.")
     return models[0] if models else None
-
-
-def segment_label(*, version, key: str) -> str:
-    """The label people read for a segment key of a version (the key itself if it has none)."""
-    return next((s.label for s in version_spec(version=version).segments if s.key == key), key)
 
 
 def _segments(model: ScoringModel | None) -> list[tuple[str, str]] | None:
@@ -123,6 +119,16 @@ def _filters(request, models):
     return model, data
 
 
+def _stage_scope(request, data) -> dict:
+    """Which stages a list page shows (open leads by default) and the links to switch."""
+    current = querystring_clean(request.GET.urlencode())
+    return {
+        "stage_scope": "open" if stages_default(request.GET) else "chosen" if data.getlist("stage") else "every",
+        "every_stage_query": _with_params(current, stage=ANY_STAGE),
+        "open_only_query": _with_params(current, stage=None),
+    }
+
+
 @permission_required(VIEW, raise_exception=True)
 def lead_list(request):
     """The prioritized lead list: filters, presets, sortable columns, pages, CSV/XLSX export."""
@@ -147,9 +153,7 @@ def lead_list(request):
 
     current = querystring_clean(request.GET.urlencode())
     context = {
-        "stage_scope": "open" if stages_default(request.GET) else "chosen" if data.getlist("stage") else "every",
-        "every_stage_query": _with_params(current, stage=ANY_STAGE),
-        "open_only_query": _with_params(current, stage=None),
+        **_stage_scope(request, data),
         "table": table,
         "filterset": filterset,
         "scoring_model": model,
@@ -198,6 +202,7 @@ def lead_grid(request):
         for letter in "ABCD"
     ]
     context = {
+        **_stage_scope(request, data),
         "rows": rows,
         "digits": digits,
         "total": sum(counts.get(g, 0) for g in GRADES),

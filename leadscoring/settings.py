@@ -277,7 +277,11 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Lead-scoring workbench API",
-    "DESCRIPTION": "Leads, events, scores and scoring models. See docs/api.md.",
+    # Shown on /api/docs/: a repository path there would be a dead end (the docs are not served).
+    "DESCRIPTION": (
+        "Leads, events, scores and scoring models. Browse every endpoint at /api/v1/ (logged in); "
+        "integrations send `Authorization: Token <key>`."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],

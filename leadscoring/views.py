@@ -17,6 +17,8 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.reverse import reverse as api_reverse
 
+from leads.selectors import user_sees_all_leads
+
 from . import selectors
 from .api import ApiView
 
@@ -25,7 +27,12 @@ log = logging.getLogger(__name__)
 
 def home(request):
     """The start page: who you are, what there is, and where your role's work is."""
-    context = {"counts": selectors.counts(), "scoring_models": selectors.scoring_models_live()}
+    context = {
+        "counts": selectors.counts(),
+        "scoring_models": selectors.scoring_models_live(),
+        # The counts are the workbench's; a rep, who sees only their own leads, is told so.
+        "sees_all": user_sees_all_leads(user=request.user),
+    }
     return render(request, "home.html", context)
 
 
@@ -71,11 +78,12 @@ def _reason(exception) -> str:
 class ApiRootView(ApiView):
     """Every endpoint of version 1 of the API, with a link to each.
 
-    Authenticate with a token (`Authorization: Token <key>`) or your session. The interactive
+    Authenticate with a token (header Authorization: Token <key>) or your session. The interactive
     documentation is at /api/docs/, the OpenAPI schema at /api/schema/.
     """
 
-    # (The docstring is the browsable page's description.) DRF's DefaultRouter would give a root
+    # (The docstring is the browsable page's description, shown as plain text: no Markdown
+    # backticks.) DRF's DefaultRouter would give a root
     # per router; the API has two routers (leads, matrix) and plain paths, so one view lists all.
 
     # The links are the same for every user; what each endpoint lets them do is its own business.

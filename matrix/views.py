@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from leads.explain import signed
 from leads.models import RescoreJob
 
 from . import services
@@ -55,12 +56,13 @@ def model_list(request):
 
 def _decay_words(rule) -> str:
     events = ", ".join(rule.events) if rule.events else "any event"
+    points = signed(rule.points)  # a real minus, as every score and point on the pages
     if rule.type == "inactivity_step":
-        return f"{rule.points} points for every {rule.every_days} days without {events}"
+        return f"{points} points for every {rule.every_days} days without {events}"
     if rule.type == "inactivity_once":
-        return f"{rule.points} points once after {rule.after_days} days without {events}"
+        return f"{points} points once after {rule.after_days} days without {events}"
     return (
-        f"{rule.points} points when {events} gets no {', '.join(rule.responses)} "
+        f"{points} points when {events} gets no {', '.join(rule.responses)} "
         f"(matched on {rule.match_property}) within {rule.after_days} days"
     )
 

@@ -91,6 +91,9 @@ def test_home_shows_work_for_the_role(client, marketer, rep, manager, admin_user
     assert "Work your MQLs" in pages["rep"] and "Work your MQLs" not in pages["marketer"]
     assert "Conversion report" in pages["manager"] and "Conversion report" not in pages["rep"]
     assert 'href="/admin/"' in pages["admin"] and 'href="/admin/"' not in pages["manager"]
+    # The counts are the workbench's: a rep, who sees only their own leads, is told so
+    assert "<header>Leads of every owner</header>" in pages["rep"] and "yours are on" in pages["rep"]
+    assert "<header>Leads</header>" in pages["manager"] and "of every owner" not in pages["manager"]
 
 
 def scoring_models(n: int):

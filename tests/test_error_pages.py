@@ -100,6 +100,9 @@ def test_the_api_root_lists_every_endpoint(db, personas):
 
 def test_the_api_root_is_browsable_and_linked_from_every_page(db, personas):
     client = as_user(personas["manager"])
-    assert "Lead-scoring workbench API" in client.get("/api/v1/", headers={"Accept": "text/html"}).content.decode()
+    page = client.get("/api/v1/", headers={"Accept": "text/html"}).content.decode()
+    assert "Lead-scoring workbench API" in page
+    # Its description is shown as plain text: no Markdown backticks around the header
+    assert "header Authorization: Token &lt;key&gt;" in page and "`Authorization" not in page
     home = client.get("/").content.decode()
     assert 'href="/api/v1/"' in home and 'href="/api/docs/"' in home

@@ -47,3 +47,11 @@ def test_the_reports_name_no_repository_file_as_plain_text(db, client, personas)
     client.force_login(personas["manager"])
     response = client.get("/reports/conversion/")
     assert response.status_code == 200 and ".md" not in response.content.decode()
+
+
+def test_the_api_documentation_names_no_repository_file(db, client, personas):
+    # /api/docs/ shows the schema's description: it points at the browsable root instead
+    client.force_login(personas["manager"])
+    schema = client.get("/api/schema/", {"format": "json"}).json()
+    description = schema["info"]["description"]
+    assert ".md" not in description and "/api/v1/" in description

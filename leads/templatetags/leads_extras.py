@@ -33,3 +33,22 @@ def amount(value) -> str:
 def words(value) -> str:
     """A stored key read as words: `budget_confirmed` -> "budget confirmed"."""
     return str(value).replace("_", " ").replace("-", " ") if value is not None else ""
+
+
+def _fact_value(value) -> str:
+    if value is True or value is False:
+        return "yes" if value else "no"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return _signed(value).lstrip("+")  # 8,000; 12.5; −3
+    return str(value)
+
+
+@register.filter
+def facts(lead) -> str:
+    """A lead given as a dict (a scenario's buyer) in one line: "Title: Director of IT · Employees:
+    8,000 · Budget confirmed: yes", fields then attributes, empty values left out."""
+    if not isinstance(lead, dict):
+        return ""
+    pairs = [(k, v) for k, v in lead.items() if k != "attributes"]
+    pairs += list((lead.get("attributes") or {}).items())
+    return " · ".join(f"{words(k).capitalize()}: {_fact_value(v)}" for k, v in pairs if v not in (None, ""))

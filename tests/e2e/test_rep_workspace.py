@@ -66,6 +66,17 @@ def test_rep_filters_to_hot_leads_reads_the_breakdown_and_accepts(page, live_ser
         expect(lines.nth(i)).to_have_attribute("data-key", key)
         expect(lines.nth(i).locator("td.points")).to_have_text(points)
     expect(lines.nth(2)).to_contain_text("/pricing/enterprise")
+    # Each line reads its dimension above its label, both from the cell's left edge (no gap in
+    # which a long label wraps under a short "FIT")
+    offsets = page.evaluate(
+        """() => [...document.querySelectorAll('table.lines tbody th')].map(th => {
+            const dim = th.querySelector('.dimension').getBoundingClientRect();
+            const r = document.createRange(); r.setStart(th.lastChild, 0); r.setEnd(th.lastChild, 1);
+            const label = r.getBoundingClientRect();
+            return [Math.round(label.left - dim.left), label.top >= dim.bottom - 1];
+        })"""
+    )
+    assert offsets and all(abs(dx) <= 2 and below for dx, below in offsets), offsets
     expect(page.locator("[data-sum]")).to_have_text("120")
     expect(page.locator("[data-score]")).to_have_text("120")
     expect(page.locator(".check.ok")).to_contain_text("These lines are the stored score")

@@ -38,7 +38,7 @@ def test_the_manager_proposes_a_threshold_into_one_draft_and_follows_the_link(pa
     assert page.evaluate("document.documentElement.scrollWidth") <= 1440
 
     # When the manager turns the suggestion into a draft
-    page.get_by_role("button", name="Create a draft with MQL threshold 52 for default").click()
+    page.get_by_role("button", name="Create a draft with MQL threshold 52 for Mid-market").click()
 
     # Then the confirmation says who signs and links to the new draft
     message = page.locator(".messages .message")
@@ -48,8 +48,8 @@ def test_the_manager_proposes_a_threshold_into_one_draft_and_follows_the_link(pa
     expect(link).to_have_attribute("href", f"/matrix/{slug}/?version=2")
 
     # And the page now offers the open draft; a second click changes nothing and makes no draft
-    page.get_by_role("button", name="Put MQL threshold 52 for default into open draft v2").click()
-    expect(message).to_contain_text("already has MQL threshold 52 for segment default: nothing changed")
+    page.get_by_role("button", name="Put MQL threshold 52 for Mid-market into open draft v2").click()
+    expect(message).to_contain_text("already has MQL threshold 52 for segment Mid-market: nothing changed")
     assert ModelVersion.objects.filter(scoring_model=world.scoring_model).count() == 2
 
     # When they follow the link, the draft's page opens for them
@@ -90,4 +90,24 @@ def test_the_grid_is_a_heat_map_whose_cells_open_their_leads(page, live_server, 
     page.locator('td[data-grade="A4"] a').click()
     page.wait_for_url(re.compile(r".*grade=A4.*"))
     expect(page.locator("table.data-table tbody tr")).to_have_count(2)
+    assert page.console_errors == []
+
+
+@pytest.mark.parametrize("report", ["conversion", "breakdown", "rejections", "calibration", "distribution"])
+def test_a_report_fits_the_window_and_no_number_breaks_over_two_lines(page, live_server, world, personas, report):
+    """Given a window narrower than the breakdown's thirteen columns, when a report opens, then the
+    page stays within the window (a wide table scrolls in its own box) and every number of its
+    tables, and every group's name, stays on one line ("58.1 h", never "58.1" over "h")."""
+    page.set_viewport_size({"width": 1024, "height": 800})
+    login(page, live_server, personas["manager"])
+    page.goto(f"{live_server.url}/reports/{report}/?start=2025-01-01&end=2025-02-28")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1024
+    broken = page.evaluate(
+        """() => [...document.querySelectorAll('.report-table td.num, .report-table td:first-child')]
+            .filter(td => td.textContent.trim())
+            .filter(td => { const r = document.createRange(); r.selectNodeContents(td);
+                            return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size > 1; })
+            .map(td => td.textContent.trim())"""
+    )
+    assert broken == []
     assert page.console_errors == []

@@ -107,3 +107,14 @@ def test_four_leads_and_522_do_not_look_alike():
         assert step.level == heat_level(count, 522)
     # Few leads: the levels that no whole count reaches are left out of the legend.
     assert [(s.level, s.low, s.high) for s in heat_legend(2)] == [(4, 1, 1), (5, 2, 2)]
+
+
+def test_the_grid_says_it_counts_open_leads_and_links_to_every_stage(ws, client, manager):
+    """Given the default (open leads), when the grid opens, then its caption and the notice say
+    so, as the list does, and one link shows every stage."""
+    client.force_login(manager)
+    body = client.get("/leads/grid/").content.decode()
+    assert "7 open leads scored by" in body
+    assert "Showing <strong>open leads</strong>" in body and "stage=any" in body
+    every = client.get("/leads/grid/", {"stage": "any"}).content.decode()
+    assert "open leads scored by" not in every and "Showing leads at <strong>every stage</strong>" in every

@@ -482,6 +482,8 @@ def test_a_row_too_long_for_its_column_is_refused_and_every_other_row_stored(
     assert not Lead.objects.filter(external_id="L-02301").exists()
     progress = admin_client.get(f"{START}{up.pk}/progress/").content.decode()
     assert "Done" in progress and "2302" in progress and "company:" in progress
+    # Counts read with thousands separators (a line number stays a plain number)
+    assert "<td>2,500 of 2,500</td>" in progress and "<td>2,499 leads" in progress
 
 
 def test_repeated_ids_count_once(admin_user, settings):

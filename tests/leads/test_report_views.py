@@ -7,9 +7,10 @@ import re
 import pytest
 from django.contrib.messages import get_messages
 
+from leads.models import Lead
 from leads.report_views import csv_cell
 from matrix.models import ModelVersion
-from tests.leads.report_data import report_world
+from tests.leads.report_data import at, report_world
 
 PERIOD = {"start": "2025-01-01", "end": "2025-02-28"}
 PAGES = ["conversion", "breakdown", "rejections", "calibration", "distribution"]
@@ -131,7 +132,7 @@ def test_a_period_that_ends_before_it_starts_is_an_error_on_the_form(world, clie
 
 def test_editors_see_the_draft_button_and_it_creates_a_draft(world, client, marketer):
     page = get(client, marketer, "calibration", rate=50, min_n=2).content.decode()
-    assert "Create a draft with MQL threshold 52 for default" in page
+    assert "Create a draft with MQL threshold 52 for Mid-market" in page
 
     back = "start=2025-01-01&end=2025-02-28&rate=50&min_n=2"
     client.force_login(marketer)
@@ -154,7 +155,7 @@ def test_the_manager_proposes_into_one_open_draft_and_is_linked_to_it(world, cli
     exists, the page offers the open draft on the second visit, and each confirmation links to the
     draft's page (the manager has no draft editor); the draft waits for both editors."""
     page = get(client, manager, "calibration", rate=50, min_n=2).content.decode()
-    assert "Create a draft with MQL threshold 52 for default" in page
+    assert "Create a draft with MQL threshold 52 for Mid-market" in page
     assert "a marketing and a sales editor approve and publish it" in page
     post = {"model": world.scoring_model.slug, "segment": "default", "threshold": "52"}
     first = client.post("/reports/calibration/draft/", post)
@@ -164,11 +165,11 @@ def test_the_manager_proposes_into_one_open_draft_and_is_linked_to_it(world, cli
     assert "must approve it" in message
 
     page = get(client, manager, "calibration", rate=50, min_n=2).content.decode()
-    assert "Put MQL threshold 52 for default into open draft v2" in page
+    assert "Put MQL threshold 52 for Mid-market into open draft v2" in page
     assert 'name="revision" value="1"' in page
     second = client.post("/reports/calibration/draft/", {**post, "revision": "1"})
     (message,) = [str(m) for m in get_messages(second.wsgi_request)]
-    assert "already has MQL threshold 52 for segment default: nothing changed" in message and link in message
+    assert "already has MQL threshold 52 for segment Mid-market: nothing changed" in message and link in message
     assert ModelVersion.objects.filter(scoring_model=world.scoring_model).count() == 2
     # The page the link leads to opens for the manager and shows the draft.
     assert client.get(f"/matrix/{world.scoring_model.slug}/", {"version": 2}).status_code == 200
@@ -221,3 +222,68 @@ def test_the_current_month_of_the_conversion_chart_is_marked_not_yet_mature(worl
     # The young periods are the last ones: one band (in the one chart drawn) covers them all.
     young = [p.endswith("(not yet mature)") for p in periods]
     assert young == sorted(young) and body.count('class="shade"') == 1
+
+
+# --- words and numbers (issue 17, point 10) ----------------------------------------------------------
+
+
+def cells_of(body: str) -> list[str]:
+    return re.findall(r"<td[^>]*>([^<]*)</td>", body)
+
+
+@pytest.mark.parametrize(
+    ("page", "params"),
+    [("breakdown", {}), ("rejections", {}), ("calibration", {"rate": 50, "min_n": 2}), ("distribution", {})],
+)
+def test_the_report_pages_show_segment_labels_and_their_csv_keeps_the_keys(world, client, manager, page, params):
+    """Given the model's segments `default` ("Mid-market") and `enterprise` ("Enterprise"), when a
+    report lays them out, then its table and chart read the labels and its CSV the stable keys."""
+    body = get(client, manager, page, **params).content.decode()
+    cells = cells_of(body)
+    assert "Mid-market" in cells and "Enterprise" in cells
+    assert "default" not in cells and "enterprise" not in cells
+    assert ">default<" not in body and ">enterprise<" not in body  # nor in the charts' labels
+    assert "for default" not in body
+    first = {row[0] for row in rows_of(get(client, manager, page, format="csv", **params))[1:]}
+    assert {"default", "enterprise"} <= first and "Mid-market" not in first
+
+
+def test_the_rejection_reasons_say_which_segment_a_lead_counts_in(world, client, manager):
+    body = get(client, manager, "rejections").content.decode()
+    assert "the segment the lead was in when it became an MQL" in body
+    assert "current segment" not in body
+
+
+def test_the_conversion_counts_have_thousands_separators(world, client, manager, rep):
+    """Given 1,000 more leads created in January, when the conversion opens, then its cards, its
+    headline and its table read 1,011 (never 1011), and the grid's caption likewise."""
+    Lead.objects.bulk_create(
+        Lead(external_id=f"BULK{i}", email=f"bulk{i}@example.com", owner=rep, created_at=at(1, 2)) for i in range(1000)
+    )
+    body = get(client, manager, "conversion").content.decode()
+    assert '<p class="count">1,011</p>' in body
+    assert "1011" not in body
+    assert "1,007" in cells_of(body)  # January: 7 + 1,000
+
+
+def test_a_young_period_with_a_handful_of_mature_mqls_draws_no_rate(db, client, personas):
+    """Given three MQLs of 14 hours ago, none accepted yet, and a 12-hour maturity window, when
+    the conversion opens, then their period (not yet mature) draws no 0 % point in the rate
+    chart, though the table still lists its figures."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.leads.report_data import Life
+
+    now = timezone.now()
+    lives = [
+        Life(f"Y{i}", "rep", "default", now - timedelta(hours=20), 55, mql_at=now - timedelta(hours=14), mql_score=55)
+        for i in range(3)
+    ]
+    report_world(users=personas, lives=lives)
+    client.force_login(personas["manager"])
+    response = client.get("/reports/conversion/", {"mature": "0.5"})
+    rate_chart = str(response.context["rate_chart"])
+    assert "<circle" not in rate_chart
+    assert rows_of(client.get("/reports/conversion/", {"mature": "0.5", "format": "csv"}))[-1][:3] == ["All", "3", "3"]

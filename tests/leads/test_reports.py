@@ -212,8 +212,9 @@ def test_breakdown_by_segment_owner_source_and_country(world, manager):
     def by(dimension):
         return [(r.label, r.mqls, r.accepted) for r in breakdown(world, manager, dimension).rows]
 
-    assert by("segment") == [("default", 7, 3), ("enterprise", 2, 1)]
-    assert by("owner") == [("rep2", 5, 2), ("rep", 4, 2)]
+    assert by("segment") == [("Mid-market", 7, 3), ("Enterprise", 2, 1)]  # labels; keys in r.key
+    # Owners read as people (the CSV keeps the username, in r.key)
+    assert by("owner") == [("Robin Rep", 5, 2), ("Riley Rep", 4, 2)]
     assert by("lead_source") == [("organic", 6, 3), ("paid", 2, 0), ("webinar", 1, 1), ("referral", 0, 0)]
     assert by("country") == [("US", 8, 3), ("GB", 1, 1)]
 
@@ -224,12 +225,12 @@ def test_the_cohort_keeps_the_segment_of_the_mql_moment_when_the_lead_moves_on(w
     def by_segment():
         return [(r.label, r.mqls, r.accepted, r.leads) for r in breakdown(world, manager, "segment").rows]
 
-    assert by_segment() == [("default", 7, 3, 8), ("enterprise", 2, 1, 3)]
+    assert by_segment() == [("Mid-market", 7, 3, 8), ("Enterprise", 2, 1, 3)]
     # Given A3 (an enterprise MQL, accepted) whose current score now puts it in default
     Score.objects.filter(lead__external_id="A3").update(segment="default")
     # When the segment breakdown is read, then its MQL and SQL figures stay with enterprise,
     # where A3 crossed the line, while the leads created count it under its current segment
-    assert by_segment() == [("default", 7, 3, 9), ("enterprise", 2, 1, 2)]
+    assert by_segment() == [("Mid-market", 7, 3, 9), ("Enterprise", 2, 1, 2)]
     # and the rejection report is unchanged too
     report = reports.rejection_reasons(user=manager, scoring_model=world.scoring_model, start=START, end=END)
     assert {s.segment: s.mqls for s in report.segments} == {"default": 7, "enterprise": 2}
@@ -259,7 +260,7 @@ def test_a_bad_dimension_or_attribute_key_is_refused(world, manager):
 
 
 def test_rejection_reasons_per_segment(world, manager, rep, django_assert_max_num_queries):
-    with django_assert_max_num_queries(3):
+    with django_assert_max_num_queries(4):  # the aggregate, the segments' labels, the permissions
         report = reports.rejection_reasons(user=manager, scoring_model=world.scoring_model, start=START, end=END)
 
     def counted(s):
@@ -311,7 +312,8 @@ def test_the_threshold_for_a_target_rate(world, manager):
     assert (suggested.threshold, suggested.mqls, suggested.sqls) == (54, 5, 3)
     # Too few MQLs left for any threshold to count.
     none = calibrate(world, manager, target="rate", target_value=0.9, min_n=3)["default"]
-    assert none.suggested is None and "No threshold gives 90%" in none.note
+    # The note writes the target as the page writes rates (90.0%, as "convert at 90.0% or better")
+    assert none.suggested is None and "No threshold gives 90.0% or better" in none.note
 
 
 def test_the_threshold_for_a_target_volume(world, manager):
@@ -355,7 +357,7 @@ def test_a_suggestion_becomes_a_new_draft_of_the_model(world, marketer):
     draft = done.draft
     assert (done.created, done.changed, done.old) == (True, True, 50)
     assert (draft.number, draft.status, draft.created_by) == (2, VersionStatus.DRAFT, marketer)
-    assert "segment default MQL threshold 50 -> 52" in draft.note
+    assert "segment Mid-market MQL threshold 50 → 52" in draft.note
     live = world.version.document
     assert draft.document["segments"][1]["thresholds"] == {"warm": 30, "hot": 60, "mql": 52}
     assert {k: v for k, v in draft.document.items() if k != "segments"} == {
@@ -537,3 +539,10 @@ def test_the_demo_backfill_shape_is_read_as_written(world, manager):
     # The lifecycle rows the reports read are exactly these: a stage row per lead with an MQL or SQL.
     assert LeadStage.objects.filter(scoring_model=world.scoring_model).count() == 11
     assert LeadStage.objects.filter(scoring_model=world.scoring_model, stage=Stage.RECYCLED).count() == 1
+
+
+def test_a_band_of_negative_scores_reads_with_a_real_minus(world, manager):
+    """Scores below zero are written −20 on every page: a band reads "−50–−40", never "-50–-40"."""
+    assert reports.Band(-50, 10).label == "−50–−40"
+    assert reports.Band(-10, 10).label == "−10–0"
+    assert reports.Band(40, 10).label == "40–50"

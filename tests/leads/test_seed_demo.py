@@ -297,3 +297,16 @@ def test_now_must_be_a_past_instant_with_an_offset(value):
     with pytest.raises(CommandError, match="--now"):
         call_command("seed_demo", "--leads", "5", "--now", value, stdout=io.StringIO())
     assert not Lead.objects.exists()
+
+
+@pytest.mark.parametrize("name", ["b2b-saas.json", "upsell.json"])
+def test_every_rule_of_the_demo_models_has_a_label_people_read(name):
+    """The lead page and the model page name decay lines by their label; without one they fell
+    back to the key ("no-social", "unopened-email")."""
+    from leads.demo import FIXTURES
+
+    spec = parse_document(json.loads((FIXTURES / name).read_text()))
+    rules = [*spec.criteria, *spec.decay, *spec.segments]
+    assert rules and all(rule.label and rule.label != rule.key for rule in rules)
+    # One spelling, as the pages' event words ("an e-mail sent")
+    assert not [rule.label for rule in rules if "email" in rule.label.lower()]

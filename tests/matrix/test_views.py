@@ -184,3 +184,27 @@ def test_unknown_models_and_versions_are_404(client, personas, ws):
     assert client.get("/matrix/nope/").status_code == 404
     assert client.get(f"/matrix/{SLUG}/?version=9").status_code == 404
     assert client.get(f"/matrix/{SLUG}/history/?a=1&b=9").status_code == 404
+
+
+def test_the_models_list_counts_tiers_with_thousands_separators(client, personas, ws):
+    """Given 1,000 more cold leads, the list reads 1,003 cold (never 1003), as every count does."""
+    from decimal import Decimal
+
+    from leads.models import Lead, Score
+
+    leads = Lead.objects.bulk_create(
+        Lead(external_id=f"BULK{i}", email=f"bulk{i}@example.com", created_at=ws.as_of) for i in range(1000)
+    )
+    Score.objects.bulk_create(
+        Score(lead=lead, scoring_model_id=ws.version.scoring_model_id, version=ws.version,
+              version_number=ws.version.number, as_of=ws.as_of, score=Decimal(1), fit=Decimal(0),
+              engagement=Decimal(1), segment="default", tier="cold", grade="D1", mql=False, computed_at=ws.as_of)
+        for lead in leads
+    )  # fmt: skip
+    html = get(client, personas["manager"], "/matrix/").content.decode()
+    assert 'data-tier="cold">1,003<' in html
+
+
+def test_decay_rules_read_with_a_real_minus_on_the_model_page(client, personas, ws):
+    page = text(get(client, personas["marketer"], f"/matrix/{SLUG}/"))
+    assert "Inactivity : −10 points for every 30 days" in page and "-10 points" not in page

@@ -603,3 +603,12 @@ def test_a_new_draft_is_not_called_a_restore(client, personas, db):
     # Then its note says where it started, not "Restored from version 1"
     assert draft.note == "Started from the live version 1"
     assert "Restored" not in text(client.get(f"/matrix/{SLUG}/"))
+
+
+def test_the_catch_all_segment_reads_every_other_lead(client, personas, draft):
+    """The last segment has no condition: its row reads "every other lead", not "leads where
+    every other lead"."""
+    client.force_login(personas["marketer"])
+    page = text(client.get(EDITOR))
+    assert "every other lead : warm from" in page or "every other lead: warm from" in page
+    assert "leads where every other lead" not in page

@@ -234,3 +234,19 @@ def test_a_failed_preview_shows_its_reason(client, ws, marketer):
 def test_the_matrix_page_links_to_the_workshop(client, ws, rep):
     html = get(client, rep, f"/matrix/{SLUG}/").content.decode()
     assert f'href="{SCENARIOS}"' in html and f'href="{IMPACT}"' in html
+
+
+def test_a_scenarios_buyer_reads_in_words_with_formatted_numbers(client, personas, ws):
+    """The buyer's fields and attributes on one line: words for keys, 8,000 for a number, yes/no
+    for a boolean, and no empty " · · " where the attributes begin."""
+    scenario_create(
+        scoring_model=ws.scoring_model,
+        name="Director gone quiet",
+        lead={"title": "Director of IT", "employees": 8000, "attributes": {"budget_confirmed": True}},
+        events=[],
+        user=personas["marketer"],
+    )
+    html = get(client, personas["marketer"], SCENARIOS).content.decode()
+    assert '<p class="muted">Title: Director of IT · Employees: 8,000 · Budget confirmed: yes</p>' in html
+    buyers = re.findall(r'<p class="muted">([^<]*)</p>', html)
+    assert buyers and not any("budget_confirmed" in b or "· ·" in b or b.startswith(" ·") for b in buyers)

@@ -23,6 +23,7 @@ pyinstrument) and prints where its time went.
 import argparse
 import copy
 import os
+import secrets
 import statistics
 import sys
 import tempfile
@@ -42,6 +43,8 @@ def setup(database: str | None) -> str:
     os.environ["DATABASE_URL"] = f"sqlite:///{path}"
     os.environ.setdefault("LEADSCORING_VAR_DIR", str(Path(path).parent / "var"))
     os.environ.pop("REDIS_URL", None)  # never post to a shared broker: the queue is a folder beside the file
+    # The exports are requests served in this process with DEBUG off, as in production: they need a key.
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadscoring.settings")
     import django

@@ -133,6 +133,7 @@ def audit_sentence(entry) -> str:
         "approved": lambda: f"Approved revision {revision} of version {n} for {d.get('role', 'a team')}",
         "published": lambda: f"Published version {n}: every lead is rescored",
         "restored": lambda: f"Restored version {d.get('from_number')} as draft version {n}",
+        "threshold_proposed": lambda: _threshold_proposed(d),
     }
     if entry.action in sentences:
         return sentences[entry.action]()
@@ -140,6 +141,24 @@ def audit_sentence(entry) -> str:
     words = entry.action.replace("_", " ").capitalize()
     extra = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in d.items() if k != "changes")
     return f"{words} ({extra})" if extra else words
+
+
+def _threshold_proposed(d: dict) -> str:
+    """ "Proposed MQL threshold 45 for Enterprise from the calibration report as draft version 2"
+    (a new draft, copied from the live version) or "... in draft version 2, now at revision 3"."""
+    from leads.explain import signed
+
+    def plain(value) -> str:
+        return signed(value).lstrip("+")
+
+    what = f"Proposed MQL threshold {plain(d.get('threshold'))} for {d.get('segment_label') or d.get('segment')}"
+    if d.get("old") is not None:
+        what += f" (was {plain(d['old'])})"
+    if d.get("origin"):
+        what += f" from {d['origin']}"
+    if "from_number" in d:
+        return f"{what} as draft version {d.get('number')}, copied from the live version {d['from_number']}"
+    return f"{what} in draft version {d.get('number')}, now at revision {d.get('revision')}"
 
 
 @permission_required(VIEW, raise_exception=True)

@@ -14,6 +14,11 @@ def version_live(*, scoring_model: ScoringModel) -> ModelVersion | None:
     return scoring_model.versions.filter(status=VersionStatus.PUBLISHED).first()
 
 
+def version_open_draft(*, scoring_model: ScoringModel) -> ModelVersion | None:
+    """The model's open draft: its newest draft, the one the editor and the sign-off work on."""
+    return scoring_model.versions.filter(status=VersionStatus.DRAFT).order_by("-number").first()
+
+
 def versions_live() -> list[ModelVersion]:
     """The published version of every model that has one, in model order."""
     return list(

@@ -26,6 +26,7 @@ from .selectors import (
     scoring_models_overview,
     spec_max_score,
     version_live,
+    version_open_draft,
     version_spec,
     versions_diff,
     workspace_settings,
@@ -146,7 +147,6 @@ def audit_sentence(entry) -> str:
 def _threshold_proposed(d: dict) -> str:
     """ "Proposed MQL threshold 45 for Enterprise from the calibration report as draft version 2"
     (a new draft, copied from the live version) or "... in draft version 2, now at revision 3"."""
-    from leads.explain import signed
 
     def plain(value) -> str:
         return signed(value).lstrip("+")
@@ -175,6 +175,10 @@ def model_history(request, slug):
     context = {
         "scoring_model": scoring_model,
         "versions": versions,
+        # The newest draft is the one the editor and the sign-off work on: restoring it onto itself
+        # is not offered, and restoring another version says it takes its place (model_version_restore).
+        "open_draft": next((v for v in versions if v.status == VersionStatus.DRAFT), None),
+        "next_number": (versions[0].number + 1) if versions else 1,
         "diff": diff,
         "a": a or (versions[1].number if len(versions) > 1 else ""),
         "b": b or (versions[0].number if versions else ""),
@@ -266,10 +270,14 @@ def _publish_confirm(request, slug, number):
 @permission_required("matrix.edit_draft", raise_exception=True)
 def version_restore(request, slug, number):
     version = _version(slug, number)
+    replaced = version_open_draft(scoring_model=version.scoring_model)
     try:
         draft = services.model_version_restore(version=version, user=request.user)
     except DocumentError as exc:
         messages.error(request, str(exc))
         return redirect("matrix:history", slug=slug)
-    messages.success(request, f"Version {version.number} restored as draft version {draft.number}.")
+    text = f"Version {version.number} restored as draft version {draft.number}, now the open draft."
+    if replaced is not None:
+        text += f" Draft version {replaced.number} is kept in the history as it was; it is no longer the open draft."
+    messages.success(request, text)
     return redirect("matrix:history", slug=slug)

@@ -47,12 +47,42 @@ def _live_models():
     return ScoringModel.objects.filter(versions__status=VersionStatus.PUBLISHED).distinct().order_by("name")
 
 
+class IsoDateField(forms.DateField):
+    """A date typed and shown as YYYY-MM-DD, the one date format of the pages.
+
+    Not `<input type="date">`: Chromium draws it in the browser's locale ("12/03/2026" for
+    en-US) whatever the page's `lang` says, beside pages that write 2026-12-03. A text input
+    with a pattern and a placeholder reads the same everywhere; the form checks the format.
+    """
+
+    def __init__(self, **kwargs):
+        widget = forms.DateInput(
+            format="%Y-%m-%d",
+            attrs={
+                "type": "text",
+                "placeholder": "YYYY-MM-DD",
+                "pattern": r"\d{4}-\d{2}-\d{2}",
+                "title": "A date as YYYY-MM-DD, e.g. 2026-12-03",
+                "inputmode": "numeric",
+                "autocomplete": "off",
+                "size": 10,
+            },
+        )
+        super().__init__(
+            required=False,
+            input_formats=["%Y-%m-%d"],
+            widget=widget,
+            error_messages={"invalid": "Enter the date as YYYY-MM-DD, e.g. 2026-12-03."},
+            **kwargs,
+        )
+
+
 class ReportForm(forms.Form):
     """Model and period; every field has a default, so a page opened bare shows the last year."""
 
     model = forms.ModelChoiceField(queryset=ScoringModel.objects.none(), to_field_name="slug", required=False)
-    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    start = IsoDateField(label="Start")
+    end = IsoDateField(label="End")
 
     def __init__(self, data, *args, **kwargs):
         super().__init__(data, *args, **kwargs)

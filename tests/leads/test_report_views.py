@@ -309,3 +309,17 @@ def test_the_history_says_a_draft_came_from_the_calibration_report(world, client
         "now at revision 2" in page
     )
     assert "Imported as draft version 2" not in page
+
+
+def test_the_period_is_typed_and_shown_as_yyyy_mm_dd_like_every_date_of_the_pages(world, client, manager):
+    """Given the manager's conversion report, when the page is read, then the period's inputs are
+    text inputs showing 2025-01-01 with a YYYY-MM-DD placeholder and pattern (a native date input
+    would show 01/01/2025 in an en-US Chromium); when a US-style date is typed, the form names the
+    format it takes."""
+    html = get(client, manager, "conversion").content.decode()
+    start = re.search(r"<input[^>]*name=\"start\"[^>]*>", html).group(0)
+    assert 'type="text"' in start and 'value="2025-01-01"' in start
+    assert 'placeholder="YYYY-MM-DD"' in start and r'pattern="\d{4}-\d{2}-\d{2}"' in start
+
+    page = get(client, manager, "conversion", start="01/01/2025").content.decode()
+    assert "Enter the date as YYYY-MM-DD, e.g. 2026-12-03." in page

@@ -6,7 +6,7 @@ from django.db.models import Count, Prefetch
 
 from .choices import ApprovalRole, VersionStatus
 from .engine.conditions import describe
-from .engine.document import ModelSpec, parse_document, structure_key
+from .engine.document import DocumentError, ModelSpec, parse_document, structure_key
 from .models import Approval, AuditEntry, ModelVersion, ScoringModel, WorkspaceSettings
 
 
@@ -29,7 +29,28 @@ def versions_live() -> list[ModelVersion]:
 
 
 def version_spec(*, version: ModelVersion) -> ModelSpec:
+    """The version's rules; DocumentError if its stored document no longer validates (see below)."""
     return parse_document(version.document)
+
+
+def version_unreadable_note(error: DocumentError) -> str:
+    """What a page says about a version whose stored document the validator refuses today."""
+    first = error.errors[0] if error.errors else str(error)
+    return f"This version's rules no longer validate: {first}; publish a corrected version."
+
+
+def version_spec_or_note(*, version: ModelVersion) -> tuple[ModelSpec | None, str | None]:
+    """The version's rules, or None and the note to show when its stored document no longer validates.
+
+    A document stored before the validator's current bounds (or edited in the database) is kept
+    as it is: the writes refuse it (publish, restore, edits), the rescore job ends failed with the
+    reason, and the readers show the stored scores with this note instead of answering 500
+    (docs/scoring.md, "When scoring fails").
+    """
+    try:
+        return parse_document(version.document), None
+    except DocumentError as exc:
+        return None, version_unreadable_note(exc)
 
 
 class VersionSpecs(dict):

@@ -27,7 +27,8 @@ from .selectors import (
     spec_max_score,
     version_live,
     version_open_draft,
-    version_spec,
+    version_spec_or_note,
+    version_unreadable_note,
     versions_diff,
     workspace_settings,
 )
@@ -97,8 +98,8 @@ def model_detail(request, slug):
         "glossary": sorted(settings.glossary.items()) if isinstance(settings.glossary, dict) else [],
         "draft_status": approvals_status(version=draft, settings=settings) if draft else None,
     }
-    if shown is not None:
-        spec = version_spec(version=shown)
+    spec, context["unreadable"] = version_spec_or_note(version=shown) if shown else (None, None)
+    if spec is not None:
         context.update(
             spec=spec,
             fit_rows=[_criterion_row(c) for c in spec.fit_criteria if c.points >= 0],
@@ -171,7 +172,11 @@ def model_history(request, slug):
     if a or b:
         if a not in by_number or b not in by_number:
             raise Http404("Pick two versions of this model.")
-        diff = {"old": by_number[a], "new": by_number[b], "lines": versions_diff(old=by_number[a], new=by_number[b])}
+        try:
+            lines = versions_diff(old=by_number[a], new=by_number[b])
+        except DocumentError as exc:
+            lines = [f"Not compared: {version_unreadable_note(exc)}"]
+        diff = {"old": by_number[a], "new": by_number[b], "lines": lines}
     context = {
         "scoring_model": scoring_model,
         "versions": versions,

@@ -57,9 +57,26 @@ class VersionSpecs(dict):
     """Version pk -> its spec, each read (one query) the first time it is asked for: for readers
     of many stored scores, whose lines are priced by their own version (lines_priced)."""
 
+    def __init__(self):
+        super().__init__()
+        self.unreadable: set[int] = set()
+
     def __missing__(self, pk: int) -> ModelSpec:
         spec = self[pk] = parse_document(ModelVersion.objects.values_list("document", flat=True).get(pk=pk))
         return spec
+
+    def readable(self, pk: int) -> ModelSpec | None:
+        """The spec, or None (remembered: one query per version) when the version's stored
+        document no longer validates: a reader then shows the stored lines as they are."""
+        if pk in self:
+            return self[pk]
+        if pk in self.unreadable:
+            return None
+        try:
+            return self[pk]
+        except DocumentError:
+            self.unreadable.add(pk)
+            return None
 
 
 # The versions whose stored counts a rescore may reuse: recent ones are where scores are.

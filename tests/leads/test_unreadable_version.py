@@ -93,3 +93,20 @@ def test_the_reports_answer(broken, client, manager, page):
     assert response.status_code == 200
     if page in ("calibration", "distribution"):  # drawn from the live version's thresholds
         assert NOTE in response.content.decode()
+
+
+@pytest.mark.parametrize("export", ["csv", "xlsx"])
+def test_the_list_exports_answer(broken, client, manager, export):
+    client.force_login(manager)
+    response = client.get(f"/leads/?stage=any&_export={export}")
+    assert response.status_code == 200
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    assert body
+
+
+def test_export_scores_writes_the_stored_lines(broken, tmp_path):
+    from django.core.management import call_command
+
+    out = tmp_path / "scores.jsonl"
+    call_command("export_scores", "--model", SLUG, "--output", str(out))
+    assert "pricing-visit" in out.read_text()

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from matrix.engine.document import parse_document
+from matrix.engine.document import DocumentError, parse_document
 from matrix.engine.lines import lines_decode, lines_encode, lines_priced
 from matrix.models import ModelVersion, ScoringModel
 
@@ -152,7 +152,13 @@ class Score(models.Model):
             return []
         if self.basis is None:
             return lines
-        return lines_priced(lines, spec=parse_document(self.version.document), basis=self.basis)
+        try:
+            spec = parse_document(self.version.document)
+        except DocumentError:
+            # The version's stored document no longer validates (docs/scoring.md, "When scoring
+            # fails"): its points cannot be read, so the lines are shown as they were stored.
+            return lines
+        return lines_priced(lines, spec=spec, basis=self.basis)
 
 
 class BreakdownField(models.TextField):

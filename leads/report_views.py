@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from matrix.choices import VersionStatus
 from matrix.models import ScoringModel
+from matrix.selectors import version_live, version_spec_or_note
 
 from . import charts_svg, reports
 from .selectors import segment_labels, user_sees_all_leads
@@ -47,12 +48,42 @@ def _live_models():
     return ScoringModel.objects.filter(versions__status=VersionStatus.PUBLISHED).distinct().order_by("name")
 
 
+class IsoDateField(forms.DateField):
+    """A date typed and shown as YYYY-MM-DD, the one date format of the pages.
+
+    Not `<input type="date">`: Chromium draws it in the browser's locale ("12/03/2026" for
+    en-US) whatever the page's `lang` says, beside pages that write 2026-12-03. A text input
+    with a pattern and a placeholder reads the same everywhere; the form checks the format.
+    """
+
+    def __init__(self, **kwargs):
+        widget = forms.DateInput(
+            format="%Y-%m-%d",
+            attrs={
+                "type": "text",
+                "placeholder": "YYYY-MM-DD",
+                "pattern": r"\d{4}-\d{2}-\d{2}",
+                "title": "A date as YYYY-MM-DD, e.g. 2026-12-03",
+                "inputmode": "numeric",
+                "autocomplete": "off",
+                "size": 10,
+            },
+        )
+        super().__init__(
+            required=False,
+            input_formats=["%Y-%m-%d"],
+            widget=widget,
+            error_messages={"invalid": "Enter the date as YYYY-MM-DD, e.g. 2026-12-03."},
+            **kwargs,
+        )
+
+
 class ReportForm(forms.Form):
     """Model and period; every field has a default, so a page opened bare shows the last year."""
 
     model = forms.ModelChoiceField(queryset=ScoringModel.objects.none(), to_field_name="slug", required=False)
-    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    start = IsoDateField(label="Start")
+    end = IsoDateField(label="End")
 
     def __init__(self, data, *args, **kwargs):
         super().__init__(data, *args, **kwargs)
@@ -287,6 +318,17 @@ def _csv_or_page(request, template: str, context: dict, tables: list[Table], ste
     return render(request, template, context)
 
 
+def _live_unreadable(context: dict, scoring_model) -> bool:
+    """True (and the note in `context["unreadable"]`) when the live version's stored rules no longer
+    validate: the calibration and the distribution need its thresholds, so they are not drawn
+    (docs/scoring.md, "When scoring fails"); the other reports read only stored figures."""
+    version = version_live(scoring_model=scoring_model)
+    note = version_spec_or_note(version=version)[1] if version else None
+    if note:
+        context["unreadable"] = f"{scoring_model.name} version {version.number}: {note}"
+    return bool(note)
+
+
 def _scope(user) -> str:
     return "all owners" if user_sees_all_leads(user=user) else "your own leads"
 
@@ -498,7 +540,7 @@ def calibration(request):
         {"active": "calibration", "can_draft": reports.calibration_may_propose(request.user)},
     )
     tables = []
-    if valid and data["model"]:
+    if valid and data["model"] and not _live_unreadable(context, data["model"]):
         target_value = float(data["rate"]) / 100 if data["target"] == "rate" else float(data["volume"])
         report = reports.calibration_report(
             user=request.user,
@@ -642,7 +684,7 @@ def distribution(request):
     form, valid, data = _bound(request, DistributionForm)
     context = _page(request, form, {"active": "distribution"})
     tables = []
-    if valid and data["model"]:
+    if valid and data["model"] and not _live_unreadable(context, data["model"]):
         report = reports.score_distribution(user=request.user, scoring_model=data["model"], band_width=data["band"])
         charts = []
         for s in report.segments:

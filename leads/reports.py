@@ -914,7 +914,13 @@ def calibration_draft_create(
     )
     try:
         return model_draft_threshold_propose(
-            scoring_model=scoring_model, segment=segment, threshold=threshold, user=user, revision=revision, note=note
+            scoring_model=scoring_model,
+            segment=segment,
+            threshold=threshold,
+            user=user,
+            revision=revision,
+            note=note,
+            origin="the calibration report",
         )
     except StaleRevision as exc:
         raise CalibrationError(f"{exc} (someone edited the draft since this page was opened)") from None

@@ -22,7 +22,7 @@ from django.utils import timezone
 from matrix.choices import VersionStatus
 from matrix.engine.single import EventData, LeadData, ScoreResult, score_lead
 from matrix.models import ModelVersion, ScoringModel
-from matrix.selectors import version_spec
+from matrix.selectors import version_spec, version_spec_or_note
 
 from .choices import Stage
 from .models import Event, Lead, LeadStage, Score, ScoreHistory
@@ -182,8 +182,21 @@ def lead_score_history(*, lead: Lead, scoring_model: ScoringModel) -> list[Score
 
 
 def segment_label(*, version: ModelVersion, key: str) -> str:
-    """The label people read for a segment key of a version (the key itself if it has none)."""
-    return next((s.label for s in version_spec(version=version).segments if s.key == key), key)
+    """The label people read for a segment key of a version (the key itself if it has none, or if
+    the version's stored document no longer validates)."""
+    spec, _ = version_spec_or_note(version=version)
+    return next((s.label for s in spec.segments if s.key == key), key) if spec else key
+
+
+def segment_choices(*, version: ModelVersion) -> list[tuple[str, str]]:
+    """(key, label) of the version's segments, in order; keys as labels when its stored document
+    no longer validates (read from the document as stored, so the list can still filter by them)."""
+    spec, _ = version_spec_or_note(version=version)
+    if spec is not None:
+        return [(s.key, s.label) for s in spec.segments]
+    segments = version.document.get("segments") if isinstance(version.document, dict) else None
+    keys = [s.get("key") for s in segments or [] if isinstance(s, dict)]
+    return [(key, key) for key in keys if isinstance(key, str)]
 
 
 def segment_labels(*, scoring_model: ScoringModel) -> dict[str, str]:

@@ -13,8 +13,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from leadscoring.tables import EXPORT_FORMATS, PER_PAGE_CHOICES, ExportTooLarge
+from matrix.engine.document import DocumentError
 from matrix.models import ScoringModel
-from matrix.selectors import version_live, version_spec
+from matrix.selectors import version_live, version_spec_or_note, version_unreadable_note
 
 from . import lifecycle
 from .charts import chart_points, heat_legend, heat_level, score_chart
@@ -41,6 +42,7 @@ from .selectors import (
     leads_scored_by,
     leads_visible,
     scoring_models_listed,
+    segment_choices,
     segment_label,
     user_sees_all_leads,
 )
@@ -60,9 +62,17 @@ def _pick_model(models: list[ScoringModel], slug: str | None) -> ScoringModel | 
     return models[0] if models else None
 
 
-def _segments(model: ScoringModel | None) -> list[tuple[str, str]] | None:
+def _segments(request, model: ScoringModel | None) -> list[tuple[str, str]] | None:
+    """The live version's segments (key, label) for the filters and the table; when its stored
+    rules no longer validate, keys as labels and a warning on the page (the stored scores are still
+    listed; docs/scoring.md, "When scoring fails")."""
     version = version_live(scoring_model=model) if model else None
-    return [(s.key, s.label) for s in version_spec(version=version).segments] if version else None
+    if version is None:
+        return None
+    note = version_spec_or_note(version=version)[1]
+    if note:
+        messages.warning(request, f"{model.name} version {version.number}: {note}")
+    return segment_choices(version=version)
 
 
 def _as_asked(data, query):
@@ -135,7 +145,7 @@ def lead_list(request):
     models = scoring_models_listed()
     model, data = _filters(request, models)
     queryset = leads_prioritized(user=request.user, model=model) if model else Lead.objects.none()
-    segments = _segments(model)
+    segments = _segments(request, model)
     filterset = LeadFilterSet(data, queryset, request=request, segments=segments, scoring_models=models)
     rows = filterset.qs if filterset.is_valid() else queryset.none()
     table = LeadTable(rows, scoring_model=model, segment_labels=dict(segments or ()))
@@ -178,7 +188,9 @@ def lead_grid(request):
     counts, valid = {}, True
     if model is not None:
         scored = leads_scored_by(queryset=leads_visible(user=request.user), scoring_model=model)
-        filterset = LeadFilterSet(data, scored, request=request, segments=_segments(model), scoring_models=models)
+        filterset = LeadFilterSet(
+            data, scored, request=request, segments=_segments(request, model), scoring_models=models
+        )
         valid = filterset.is_valid()
         counts = leads_grade_counts(queryset=filterset.qs) if valid else {}
     else:
@@ -294,9 +306,16 @@ def lead_detail(request, pk: int):
     ]
     context = {"lead": lead, "cards": cards, "chosen": chosen, "can_act": can_act}
     if chosen is not None:
-        explanation = lead_explanation(lead=lead, score=chosen)
-        segment = next((s for s in explanation.spec.segments if s.key == chosen.segment), None)
-        thresholds = {"warm": segment.warm, "hot": segment.hot} if segment else None
+        try:
+            explanation = lead_explanation(lead=lead, score=chosen)
+        except DocumentError as exc:
+            # The version's stored rules no longer validate: nothing can be explained again, so
+            # the stored score and its stored lines are shown with the reason.
+            explanation, thresholds = None, None
+            context.update(unreadable=version_unreadable_note(exc), stored_lines=chosen.breakdown)
+        else:
+            segment = next((s for s in explanation.spec.segments if s.key == chosen.segment), None)
+            thresholds = {"warm": segment.warm, "hot": segment.hot} if segment else None
         history = lead_score_history(lead=lead, scoring_model=chosen.scoring_model)
         context.update(
             explanation=explanation,

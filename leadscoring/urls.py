@@ -1,5 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpResponsePermanentRedirect
+from django.templatetags.static import static
 from django.urls import include, path, re_path
 
 from leads import views_pipeline
@@ -7,10 +10,18 @@ from leads import views_pipeline
 from . import views
 from .api import ApiNotFoundView, DocsView, SchemaView
 
+
+@login_not_required
+def favicon(request):
+    """/favicon.ico, which browsers and tools ask for whatever a page links: the site's SVG icon."""
+    return HttpResponsePermanentRedirect(static("favicon.svg"))
+
+
 # LoginRequiredMiddleware guards every view; LoginView (and the admin's own login) carry
 # login_not_required since Django 5.1, so nothing here needs the decorator.
 urlpatterns = [
     path("", views.home, name="home"),
+    path("favicon.ico", favicon, name="favicon"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -6,12 +6,17 @@ from django.db.models import Count, Prefetch
 
 from .choices import ApprovalRole, VersionStatus
 from .engine.conditions import describe
-from .engine.document import ModelSpec, parse_document, structure_key
+from .engine.document import DocumentError, ModelSpec, parse_document, structure_key
 from .models import Approval, AuditEntry, ModelVersion, ScoringModel, WorkspaceSettings
 
 
 def version_live(*, scoring_model: ScoringModel) -> ModelVersion | None:
     return scoring_model.versions.filter(status=VersionStatus.PUBLISHED).first()
+
+
+def version_open_draft(*, scoring_model: ScoringModel) -> ModelVersion | None:
+    """The model's open draft: its newest draft, the one the editor and the sign-off work on."""
+    return scoring_model.versions.filter(status=VersionStatus.DRAFT).order_by("-number").first()
 
 
 def versions_live() -> list[ModelVersion]:
@@ -24,16 +29,54 @@ def versions_live() -> list[ModelVersion]:
 
 
 def version_spec(*, version: ModelVersion) -> ModelSpec:
+    """The version's rules; DocumentError if its stored document no longer validates (see below)."""
     return parse_document(version.document)
+
+
+def version_unreadable_note(error: DocumentError) -> str:
+    """What a page says about a version whose stored document the validator refuses today."""
+    first = error.errors[0] if error.errors else str(error)
+    return f"This version's rules no longer validate: {first}; publish a corrected version."
+
+
+def version_spec_or_note(*, version: ModelVersion) -> tuple[ModelSpec | None, str | None]:
+    """The version's rules, or None and the note to show when its stored document no longer validates.
+
+    A document stored before the validator's current bounds (or edited in the database) is kept
+    as it is: the writes refuse it (publish, restore, edits), the rescore job ends failed with the
+    reason, and the readers show the stored scores with this note instead of answering 500
+    (docs/scoring.md, "When scoring fails").
+    """
+    try:
+        return parse_document(version.document), None
+    except DocumentError as exc:
+        return None, version_unreadable_note(exc)
 
 
 class VersionSpecs(dict):
     """Version pk -> its spec, each read (one query) the first time it is asked for: for readers
     of many stored scores, whose lines are priced by their own version (lines_priced)."""
 
+    def __init__(self):
+        super().__init__()
+        self.unreadable: set[int] = set()
+
     def __missing__(self, pk: int) -> ModelSpec:
         spec = self[pk] = parse_document(ModelVersion.objects.values_list("document", flat=True).get(pk=pk))
         return spec
+
+    def readable(self, pk: int) -> ModelSpec | None:
+        """The spec, or None (remembered: one query per version) when the version's stored
+        document no longer validates: a reader then shows the stored lines as they are."""
+        if pk in self:
+            return self[pk]
+        if pk in self.unreadable:
+            return None
+        try:
+            return self[pk]
+        except DocumentError:
+            self.unreadable.add(pk)
+            return None
 
 
 # The versions whose stored counts a rescore may reuse: recent ones are where scores are.

@@ -24,8 +24,14 @@ def audit(*, scoring_model: ScoringModel, action: str, user=None, version=None, 
 
 
 @transaction.atomic
-def model_import(*, data, user=None, note: str = "") -> ModelVersion:
-    """Validate a model document whole and store it as a new draft version of the model with its slug."""
+def model_import(
+    *, data, user=None, note: str = "", action: str = "draft_imported", detail: dict | None = None
+) -> ModelVersion:
+    """Validate a model document whole and store it as a new draft version of the model with its slug.
+
+    Audited as `action` with `detail` (a caller that made the document, as a threshold proposal,
+    records what it did: the history says that, not "Imported").
+    """
     spec: ModelSpec = parse_document(data)
     scoring_model, created = ScoringModel.objects.select_for_update().get_or_create(
         slug=spec.slug, defaults={"name": spec.name, "description": spec.description}
@@ -42,7 +48,7 @@ def model_import(*, data, user=None, note: str = "") -> ModelVersion:
         created_by=user,
         updated_by=user,
     )
-    audit(scoring_model=scoring_model, version=version, user=user, action="draft_imported", number=number)
+    audit(scoring_model=scoring_model, version=version, user=user, action=action, number=number, **(detail or {}))
     return version
 
 
@@ -103,13 +109,20 @@ class StaleRevision(DraftError):
 
 @transaction.atomic
 def model_draft_update(
-    *, version: ModelVersion, data, user=None, revision: int, note: str | None = None
+    *,
+    version: ModelVersion,
+    data,
+    user=None,
+    revision: int,
+    note: str | None = None,
+    action: str = "draft_updated",
+    detail: dict | None = None,
 ) -> ModelVersion:
     """Replace a draft's document, if it is still at `revision` (optimistic concurrency).
 
     The document is validated whole (DocumentError lists every problem by JSON path) and must
     keep the model's slug. The revision is bumped, so approvals given to the old revision no
-    longer count, and the edit is audited.
+    longer count, and the edit is audited (as `action` with `detail`, "draft_updated" by default).
     """
     ScoringModel.objects.select_for_update().get(pk=version.scoring_model_id)
     version = ModelVersion.objects.select_for_update().select_related("scoring_model").get(pk=version.pk)
@@ -137,10 +150,11 @@ def model_draft_update(
         scoring_model=version.scoring_model,
         version=version,
         user=user,
-        action="draft_updated",
+        action=action,
         number=version.number,
         revision=version.revision,
         changes=changes,
+        **(detail or {}),
     )
     return version
 
@@ -189,7 +203,14 @@ class ThresholdProposal:
 
 @transaction.atomic
 def model_draft_threshold_propose(
-    *, scoring_model: ScoringModel, segment: str, threshold, user=None, revision: int | None = None, note: str = ""
+    *,
+    scoring_model: ScoringModel,
+    segment: str,
+    threshold,
+    user=None,
+    revision: int | None = None,
+    note: str = "",
+    origin: str = "",
 ) -> ThresholdProposal:
     """Put one segment's MQL threshold into the model's open draft; a new draft only when none is open.
 
@@ -199,7 +220,9 @@ def model_draft_threshold_propose(
     again); `revision`, when given, is the revision the proposer saw (StaleRevision otherwise).
     A draft that already has this threshold is returned unchanged. With no draft, the live
     version's document is copied with the threshold changed and imported as a new draft with
-    `note`. Permissions are the caller's to check: editors and, for the calibration report,
+    `note`. Either way the audit entry is "threshold_proposed" with the segment (key and label),
+    the old and new threshold and `origin` (e.g. "the calibration report"), so the history says
+    what happened. Permissions are the caller's to check: editors and, for the calibration report,
     sales managers may propose; publishing still needs both approvals.
     Raises DraftError (no live version, unknown segment) or DocumentError.
     """
@@ -222,11 +245,22 @@ def model_draft_threshold_propose(
     if draft is not None and float(old) == float(new):
         return ThresholdProposal(draft, created=False, changed=False, old=old)
     target["thresholds"]["mql"] = new
+    detail = {
+        "segment": segment,
+        "segment_label": target.get("label") or segment,
+        "threshold": new,
+        "old": old,
+        "origin": origin,
+    }
     if draft is None:
         if float(old) == float(new):
             raise DraftError(f"the MQL threshold of segment {segment} is already {new}")
-        return ThresholdProposal(model_import(data=document, user=user, note=note), created=True, changed=True, old=old)
-    updated = model_draft_update(version=draft, data=document, user=user, revision=draft.revision)
+        detail["from_number"] = source.number
+        created = model_import(data=document, user=user, note=note, action="threshold_proposed", detail=detail)
+        return ThresholdProposal(created, created=True, changed=True, old=old)
+    updated = model_draft_update(
+        version=draft, data=document, user=user, revision=draft.revision, action="threshold_proposed", detail=detail
+    )
     return ThresholdProposal(updated, created=False, changed=True, old=old)
 
 

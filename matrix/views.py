@@ -26,7 +26,9 @@ from .selectors import (
     scoring_models_overview,
     spec_max_score,
     version_live,
-    version_spec,
+    version_open_draft,
+    version_spec_or_note,
+    version_unreadable_note,
     versions_diff,
     workspace_settings,
 )
@@ -96,8 +98,8 @@ def model_detail(request, slug):
         "glossary": sorted(settings.glossary.items()) if isinstance(settings.glossary, dict) else [],
         "draft_status": approvals_status(version=draft, settings=settings) if draft else None,
     }
-    if shown is not None:
-        spec = version_spec(version=shown)
+    spec, context["unreadable"] = version_spec_or_note(version=shown) if shown else (None, None)
+    if spec is not None:
         context.update(
             spec=spec,
             fit_rows=[_criterion_row(c) for c in spec.fit_criteria if c.points >= 0],
@@ -133,6 +135,7 @@ def audit_sentence(entry) -> str:
         "approved": lambda: f"Approved revision {revision} of version {n} for {d.get('role', 'a team')}",
         "published": lambda: f"Published version {n}: every lead is rescored",
         "restored": lambda: f"Restored version {d.get('from_number')} as draft version {n}",
+        "threshold_proposed": lambda: _threshold_proposed(d),
     }
     if entry.action in sentences:
         return sentences[entry.action]()
@@ -140,6 +143,23 @@ def audit_sentence(entry) -> str:
     words = entry.action.replace("_", " ").capitalize()
     extra = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in d.items() if k != "changes")
     return f"{words} ({extra})" if extra else words
+
+
+def _threshold_proposed(d: dict) -> str:
+    """ "Proposed MQL threshold 45 for Enterprise from the calibration report as draft version 2"
+    (a new draft, copied from the live version) or "... in draft version 2, now at revision 3"."""
+
+    def plain(value) -> str:
+        return signed(value).lstrip("+")
+
+    what = f"Proposed MQL threshold {plain(d.get('threshold'))} for {d.get('segment_label') or d.get('segment')}"
+    if d.get("old") is not None:
+        what += f" (was {plain(d['old'])})"
+    if d.get("origin"):
+        what += f" from {d['origin']}"
+    if "from_number" in d:
+        return f"{what} as draft version {d.get('number')}, copied from the live version {d['from_number']}"
+    return f"{what} in draft version {d.get('number')}, now at revision {d.get('revision')}"
 
 
 @permission_required(VIEW, raise_exception=True)
@@ -152,10 +172,18 @@ def model_history(request, slug):
     if a or b:
         if a not in by_number or b not in by_number:
             raise Http404("Pick two versions of this model.")
-        diff = {"old": by_number[a], "new": by_number[b], "lines": versions_diff(old=by_number[a], new=by_number[b])}
+        try:
+            lines = versions_diff(old=by_number[a], new=by_number[b])
+        except DocumentError as exc:
+            lines = [f"Not compared: {version_unreadable_note(exc)}"]
+        diff = {"old": by_number[a], "new": by_number[b], "lines": lines}
     context = {
         "scoring_model": scoring_model,
         "versions": versions,
+        # The newest draft is the one the editor and the sign-off work on: restoring it onto itself
+        # is not offered, and restoring another version says it takes its place (model_version_restore).
+        "open_draft": next((v for v in versions if v.status == VersionStatus.DRAFT), None),
+        "next_number": (versions[0].number + 1) if versions else 1,
         "diff": diff,
         "a": a or (versions[1].number if len(versions) > 1 else ""),
         "b": b or (versions[0].number if versions else ""),
@@ -247,10 +275,14 @@ def _publish_confirm(request, slug, number):
 @permission_required("matrix.edit_draft", raise_exception=True)
 def version_restore(request, slug, number):
     version = _version(slug, number)
+    replaced = version_open_draft(scoring_model=version.scoring_model)
     try:
         draft = services.model_version_restore(version=version, user=request.user)
     except DocumentError as exc:
         messages.error(request, str(exc))
         return redirect("matrix:history", slug=slug)
-    messages.success(request, f"Version {version.number} restored as draft version {draft.number}.")
+    text = f"Version {version.number} restored as draft version {draft.number}, now the open draft."
+    if replaced is not None:
+        text += f" Draft version {replaced.number} is kept in the history as it was; it is no longer the open draft."
+    messages.success(request, text)
     return redirect("matrix:history", slug=slug)

@@ -287,3 +287,39 @@ def test_a_young_period_with_a_handful_of_mature_mqls_draws_no_rate(db, client, 
     rate_chart = str(response.context["rate_chart"])
     assert "<circle" not in rate_chart
     assert rows_of(client.get("/reports/conversion/", {"mature": "0.5", "format": "csv"}))[-1][:3] == ["All", "3", "3"]
+
+
+def test_the_history_says_a_draft_came_from_the_calibration_report(world, client, manager):
+    """Given the manager's suggestion turned into a new draft and then changed again in that open
+    draft, when the model's history is read, then each audit entry says what happened (a proposed
+    threshold, for which segment, from the calibration report), not "Imported as draft"."""
+    client.force_login(manager)
+    post = {"model": world.scoring_model.slug, "segment": "default", "threshold": "52"}
+    assert client.post("/reports/calibration/draft/", post).status_code == 302
+    assert client.post("/reports/calibration/draft/", {**post, "threshold": "55", "revision": "1"}).status_code == 302
+
+    page = client.get(f"/matrix/{world.scoring_model.slug}/history/").content.decode()
+
+    assert (
+        "Proposed MQL threshold 52 for Mid-market (was 50) from the calibration report as draft version 2, "
+        "copied from the live version 1" in page
+    )
+    assert (
+        "Proposed MQL threshold 55 for Mid-market (was 52) from the calibration report in draft version 2, "
+        "now at revision 2" in page
+    )
+    assert "Imported as draft version 2" not in page
+
+
+def test_the_period_is_typed_and_shown_as_yyyy_mm_dd_like_every_date_of_the_pages(world, client, manager):
+    """Given the manager's conversion report, when the page is read, then the period's inputs are
+    text inputs showing 2025-01-01 with a YYYY-MM-DD placeholder and pattern (a native date input
+    would show 01/01/2025 in an en-US Chromium); when a US-style date is typed, the form names the
+    format it takes."""
+    html = get(client, manager, "conversion").content.decode()
+    start = re.search(r"<input[^>]*name=\"start\"[^>]*>", html).group(0)
+    assert 'type="text"' in start and 'value="2025-01-01"' in start
+    assert 'placeholder="YYYY-MM-DD"' in start and r'pattern="\d{4}-\d{2}-\d{2}"' in start
+
+    page = get(client, manager, "conversion", start="01/01/2025").content.decode()
+    assert "Enter the date as YYYY-MM-DD, e.g. 2026-12-03." in page

@@ -83,7 +83,25 @@ def test_every_role_reads_the_history(client, personas, ws, role):
     assert "From v1 to v2" in page and "Imported as draft version 2" in page and "Published version 1" in page
     # Audit entries read as sentences, never as raw actions and keys
     assert "draft_imported" not in page and "from_number" not in page and "number 2" not in page
-    assert ("Restore as draft" in page) is (role not in READERS)
+    assert ("Restore as new draft v3" in page) is (role not in READERS)
+
+
+def test_the_history_does_not_offer_restoring_the_open_draft_and_says_what_a_restore_does(client, ws, marketer):
+    """Given live v1 and the open draft v2, when an editor reads the history, then v2's row links to
+    the draft editor instead of restoring v2 onto itself, v1's button says it makes a new draft v3,
+    and the page says v3 becomes the open draft while v2 stays; restoring v1 says so too."""
+    html = get(client, marketer, f"/matrix/{SLUG}/history/").content.decode()
+    rows = dict(re.findall(r'<tr data-number="(\d+)">(.*?)</tr>', html, flags=re.S))
+
+    assert "/restore/" not in rows["2"] and "Open draft: edit it" in rows["2"]
+    assert "Restore as new draft v3" in rows["1"]
+    assert "Draft v2 is the open draft. Restoring another version makes a new draft v3" in " ".join(html.split())
+
+    response = client.post(f"/matrix/{SLUG}/versions/1/restore/", follow=True)
+    page = text(response)
+    assert "Version 1 restored as draft version 3, now the open draft." in page
+    assert "Draft version 2 is kept in the history as it was; it is no longer the open draft." in page
+    assert ModelVersion.objects.get(scoring_model__slug=SLUG, number=2).status == VersionStatus.DRAFT
 
 
 # list: models, versions, approvals, tiers (GROUP BY), settings; detail: model, versions,

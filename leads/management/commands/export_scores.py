@@ -45,8 +45,10 @@ def _with_breakdown():
 
     def add(row: dict) -> dict:
         lines, basis = row.get("breakdown_row__lines") or [], row.get("basis")
-        if basis is not None:
-            lines = lines_priced(lines, spec=specs[row["version_id"]], basis=basis)
+        # A version whose stored document no longer validates: its lines as stored (docs/scoring.md).
+        spec = specs.readable(row["version_id"]) if basis is not None else None
+        if spec is not None:
+            lines = lines_priced(lines, spec=spec, basis=basis)
         return {**row, "breakdown": lines}
 
     return add

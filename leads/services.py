@@ -247,10 +247,10 @@ def events_ingest(*, rows: Iterable[tuple[int, object]], report: RowReport | Non
 
     Each batch of valid rows is stored in one transaction; rows naming an unknown lead are
     rejected with their line. Every row is checked before its batch is written (leads/rows.py:
-    column widths, the properties' JSON, the timestamp range); if the database still refuses the batch, its rows are stored one
-    by one and the refused ones listed, so a bad row never costs the others. On Postgres a batch
-    is COPYed into a staging table and inserted in one statement; elsewhere it goes through
-    bulk_create.
+    column widths, the properties' JSON, the timestamp range); if the database still refuses the
+    batch, its rows are stored one by one and the refused ones listed, so a bad row never costs the
+    others. On Postgres a batch is COPYed into a staging table and inserted in one statement;
+    elsewhere it goes through bulk_create.
     """
     report = report or RowReport()
     touched: set[int] = set()

@@ -1139,17 +1139,17 @@ def seed_demo(
 
         ranges = lead_ranges(chunk_size=chunk_size)
         total = sum(n for _, _, n in ranges)
-        live = list(versions_live())
-        started = timezone.now()
-        for version in live:
-            done = 0
+        for version in versions_live():
+            started, done = timezone.now(), 0
             for lo, hi, n in ranges:
                 # First scores are not news to anyone: no alerts (the service sends none for them anyway).
                 summary.scores += leads_rescore(version=version, as_of=now, id_range=(lo, hi), alerts=False)
                 done += n
                 progress(f"scores {version.scoring_model.slug} v{version.number}: {done}/{total}")
-        # The publishes above queued a rescore job per model: every lead is scored now, so they are done.
-        rescore_jobs_done_inline(versions=live, as_of=now, started_at=started, total_leads=total, chunks=len(ranges))
+            # Its publish above queued a rescore job: every lead is scored now, so that job is done.
+            rescore_jobs_done_inline(
+                versions=[version], as_of=now, started_at=started, total_leads=total, chunks=len(ranges)
+            )
         lap("scores")
         summary.lifecycle = lifecycle_counts(versions=demo)
     return summary

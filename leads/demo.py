@@ -6,7 +6,8 @@ generated leads and events go in as rows of the spec's JSON shape (`leads_import
 `events_ingest`), every lead is scored at past instants of the last 12 weeks to fill the score
 history (`score_history_backfill`, through `leads_rescore`), the funnel history of the past year
 is backfilled (`lifecycle_backfill`), and every lead is scored by each live version at `now`
-(`leads_rescore` over `lead_ranges`).
+(`leads_rescore` over `lead_ranges`), which is the work of the rescore jobs the publishes
+queued: they are recorded done (`rescore_jobs_done_inline`).
 
 Everything is derived from one `random.Random(seed)` and from `now`: the same seed and the same
 `now` give the same leads, events, scores and lifecycle rows, whatever the day it runs.
@@ -27,6 +28,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, QuerySet
+from django.utils import timezone
 
 import matrix
 from matrix.engine.conditions import holds
@@ -37,6 +39,7 @@ from matrix.selectors import version_live, version_spec, versions_live
 from matrix.services import model_import, model_version_publish
 
 from .choices import RejectReason, Stage
+from .jobs import rescore_jobs_done_inline
 from .models import Event, Lead, LeadStage, Score, ScoreBreakdown, ScoreHistory, StageTransition
 from .rows import RowReport
 from .selectors import lead_data
@@ -1082,7 +1085,8 @@ def seed_demo(
     """Build the demo workspace (models, leads, events, lifecycle, scores) in one transaction.
 
     All or nothing: a failure leaves the database as it was. The publishes also queue their
-    rescore jobs (sent on commit); a worker that runs them later rescores at its own now.
+    rescore jobs; scoring every lead here does their work, so they are recorded done (scored as
+    of `now`) and a worker that receives their message finds nothing left to do.
     """
     rng = random.Random(seed)
     now = now.astimezone(UTC).replace(microsecond=0)
@@ -1136,12 +1140,16 @@ def seed_demo(
         ranges = lead_ranges(chunk_size=chunk_size)
         total = sum(n for _, _, n in ranges)
         for version in versions_live():
-            done = 0
+            started, done = timezone.now(), 0
             for lo, hi, n in ranges:
                 # First scores are not news to anyone: no alerts (the service sends none for them anyway).
                 summary.scores += leads_rescore(version=version, as_of=now, id_range=(lo, hi), alerts=False)
                 done += n
                 progress(f"scores {version.scoring_model.slug} v{version.number}: {done}/{total}")
+            # Its publish above queued a rescore job: every lead is scored now, so that job is done.
+            rescore_jobs_done_inline(
+                versions=[version], as_of=now, started_at=started, total_leads=total, chunks=len(ranges)
+            )
         lap("scores")
         summary.lifecycle = lifecycle_counts(versions=demo)
     return summary

@@ -13,6 +13,7 @@ and retried as a lost worker's chunk is.
 """
 
 import logging
+import math
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -86,6 +87,29 @@ def rescore_job_plan(*, job_id: int) -> list[int]:
                 job.state, job.finished_at = JobState.DONE, timezone.now()
             job.save()
         return list(job.chunks.filter(done_at__isnull=True).order_by("index").values_list("index", flat=True))
+
+
+def rescore_jobs_done_inline(
+    *, versions: list[ModelVersion], as_of: datetime, started_at: datetime, total_leads: int, chunks: int
+) -> int:
+    """Mark done the pending jobs of `versions` whose every lead the caller has just scored itself,
+    at `as_of`, in the same transaction (seed_demo scores every lead right after its publishes).
+
+    Left pending they would wait on /jobs/ for a worker (for ever if none runs, or when the
+    database file is copied away from its broker folder) only to redo the same scores; done, a
+    worker that still receives their message finds nothing to do (`rescore_job_plan`).
+    Returns the number of jobs marked done.
+    """
+    return RescoreJob.objects.filter(version__in=versions, state=JobState.PENDING).update(
+        state=JobState.DONE,
+        as_of=as_of,
+        started_at=started_at,
+        finished_at=timezone.now(),
+        total_leads=total_leads,
+        leads_done=total_leads,
+        chunks_total=chunks,
+        chunks_done=chunks,
+    )
 
 
 def job_chunk_size(*, leads: int, maximum: int) -> int:
@@ -182,11 +206,12 @@ def nightly_decay(*, now: datetime | None = None) -> list[RescoreJob]:
 
 
 def job_progress(job: RescoreJob) -> dict:
-    """Progress figures for the jobs page and the API: done, rate, time left.
+    """Progress figures for the jobs pages and the API: done, rate, time left, and `text`, the one
+    line both pages show (so the list and a job's page can never tell two stories).
 
     Progress moves chunk by chunk (a job has at least MIN_CHUNKS when it has the leads for it);
     the time left is the leads still to do at the rate of those done so far, known once the first
-    chunk is done.
+    chunk is done. A job no worker has started has no progress, rate or time left: it is waiting.
     """
     elapsed = ((job.finished_at or timezone.now()) - job.started_at).total_seconds() if job.started_at else 0
     rate = job.leads_done / elapsed if elapsed > 0 else 0
@@ -203,7 +228,20 @@ def job_progress(job: RescoreJob) -> dict:
         "seconds_left": None if left is None or job.state != JobState.RUNNING else round(left),
         "time_left": _time_left(left) if left is not None and job.state == JobState.RUNNING else "",
         "seconds": round(elapsed, 1),
+        "started": job.started_at is not None,
+        "text": _progress_text(job, percent),
     }
+
+
+def _progress_text(job: RescoreJob, percent: float) -> str:
+    """`2,000 of 5,000 leads (40%)`; the whole percent is rounded down, so 100% means every lead."""
+    if job.state == JobState.PENDING:
+        return "Waiting for a worker"
+    if job.state == JobState.SUPERSEDED and job.started_at is None:
+        return "Not run: a newer version was published first"
+    if not job.total_leads:
+        return "No lead to score"
+    return f"{job.leads_done:,} of {job.total_leads:,} leads ({math.floor(percent)}%)"
 
 
 def _time_left(seconds: float) -> str:

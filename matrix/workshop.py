@@ -448,8 +448,9 @@ def _impact_compute(preview: ImpactPreview) -> dict:
         )
         moves = cursor.fetchall()
         # The biggest movers: by |draft - live| (a lead without a live score moves from 0), then
-        # tier changes first among equals (a threshold change moves tiers without points). Their
-        # live breakdown lines (a table of their own) join once the top rows are chosen.
+        # tier or MQL changes first among equals (a threshold change moves a lead across a line
+        # without points, and is a move the page must list). Their live breakdown lines (a table
+        # of their own) join once the top rows are chosen.
         cursor.execute(
             "SELECT m.lead_id, m.external_id, m.first_name, m.last_name, m.company, m.owner_id, "
             "m.l_score, m.l_tier, m.l_mql, m.l_segment, b.lines, m.d_score, m.d_tier, m.d_mql, m.d_segment, "
@@ -458,9 +459,9 @@ def _impact_compute(preview: ImpactPreview) -> dict:
             "s.score AS l_score, s.tier AS l_tier, s.mql AS l_mql, s.segment AS l_segment, "
             "d.score AS d_score, d.tier AS d_tier, d.mql AS d_mql, d.segment AS d_segment, d.breakdown AS d_lines, "
             "ABS(d.score - COALESCE(s.score, 0)) AS moved, "
-            "CASE WHEN s.id IS NULL OR d.tier <> s.tier THEN 0 ELSE 1 END AS tier_first "
+            "CASE WHEN s.id IS NULL OR d.tier <> s.tier OR d.mql <> s.mql THEN 0 ELSE 1 END AS tier_first "
             f"{joined} JOIN {leads} l ON l.id = d.lead_id "
-            "WHERE s.id IS NULL OR d.score <> s.score OR d.tier <> s.tier "
+            "WHERE s.id IS NULL OR d.score <> s.score OR d.tier <> s.tier OR d.mql <> s.mql "
             "ORDER BY moved DESC, tier_first, l.external_id LIMIT %(limit)s) m "
             f"LEFT JOIN {breakdowns} b ON b.score_id = m.sid ORDER BY m.moved DESC, m.tier_first, m.external_id",
             params,
@@ -523,20 +524,19 @@ def _mover(row, spec: ModelSpec, live_spec: ModelSpec | None, specs: VersionSpec
         live = lines_priced(live, spec=specs[l_version], basis=l_basis)
     why = breakdown_changes(live=live, draft=lines_decode(d_lines), labels=labels)
     notes = []
+    old = next((s for s in (live_spec.segments if live_spec else ()) if s.key == l_seg), None)
+    new = next((s for s in spec.segments if s.key == d_seg), None)
     if l_tier is None:
         notes.append("no live score yet")
     elif l_seg != d_seg:
-        notes.append(f"segment {l_seg} → {d_seg}")
-    elif not why and l_tier != d_tier:
-        old = next((s for s in (live_spec.segments if live_spec else ()) if s.key == l_seg), None)
-        new = next((s for s in spec.segments if s.key == d_seg), None)
-        if old and new:
-            moved = [
-                f"{name} {a:g} → {b:g}"
-                for name, a, b in (("warm", old.warm, new.warm), ("hot", old.hot, new.hot), ("mql", old.mql, new.mql))
-                if a != b
-            ]
-            notes.append(f"same points; thresholds of {d_seg}: " + ", ".join(moved) if moved else "same points")
+        notes.append(f"segment {old.label if old else l_seg} → {new.label if new else d_seg}")
+    elif not why and (l_tier != d_tier or bool(l_mql) != bool(d_mql)) and old and new:
+        moved = [
+            f"{name} {a:g} → {b:g}"
+            for name, a, b in (("warm", old.warm, new.warm), ("hot", old.hot, new.hot), ("mql", old.mql, new.mql))
+            if a != b
+        ]
+        notes.append(f"same points; thresholds of {new.label}: " + ", ".join(moved) if moved else "same points")
     live_score, draft_score = _number(l_score), _number(d_score)
     return {
         "lead_id": lead_id,

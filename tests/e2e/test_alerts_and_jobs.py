@@ -35,7 +35,7 @@ def test_a_publish_shows_progress_then_one_digest_of_the_rep_leads(
     page.goto(f"{live_server.url}/jobs/")
     row = page.locator("tbody tr").filter(has_text=f"#{job.pk}")
     # Then the job is part done, with the time left estimated from the chunk done
-    expect(row).to_contain_text("66.7%")
+    expect(row).to_contain_text("2 of 3 leads (66%)")
     expect(row.locator("[data-time-left]")).to_contain_text("about")
 
     # When the job is over and the rep opens the alerts

@@ -245,7 +245,7 @@ def test_marketing_and_sales_take_a_draft_to_published_and_the_leads_are_rescore
 
     # Then the job page (it refreshes itself while the job runs) shows it done, every lead scored
     expect(maya.locator(".state")).to_have_text("Done", timeout=POLLED)
-    expect(maya.locator("dl.facts")).to_contain_text("7 of 7 (100.0%)")
+    expect(maya.locator("dl.facts")).to_contain_text("7 of 7 leads (100%)")
     job.refresh_from_db()
     assert (job.state, job.leads_done, job.created_by) == (JobState.DONE, 7, marketer)
 

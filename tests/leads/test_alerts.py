@@ -107,6 +107,22 @@ def test_the_alerts_page_pages(rep, client):
     assert len(client.get("/notifications/?page=2").context["entries"]) == 10
 
 
+def test_mark_all_read_shows_only_while_something_is_unread_and_no_alerts_says_so(rep, settings, client):
+    client.force_login(rep)
+    # Given a rep without any alert, the page says so, with no table and nothing to mark read
+    body = client.get("/notifications/").content.decode()
+    assert 'id="no-alerts"' in body and "Mark all read" not in body and "<table" not in body
+    # Given a publish that made 3 of the rep's leads MQLs, the digest is listed with the button
+    run_job(publish_crossing(rep, settings))
+    body = client.get("/notifications/").content.decode()
+    assert "Mark all read" in body and "3 leads became MQL in Pipeline after version 2" in body
+    assert 'id="no-alerts"' not in body
+    # When the rep marks them read, the digest stays listed and the button goes
+    client.post("/notifications/read/")
+    body = client.get("/notifications/").content.decode()
+    assert "Mark all read" not in body and "3 leads became MQL in Pipeline after version 2" in body
+
+
 def test_a_digest_split_over_batches_is_e_mailed_once_with_every_lead_counted(rep, settings):
     # Given a publish that made 5 of a rep's leads MQLs, its job over
     job = publish_crossing(rep, settings, leads=5)

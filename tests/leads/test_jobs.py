@@ -394,6 +394,41 @@ def test_jobs_pages_show_progress_and_refresh_while_running(client, manager, set
     assert "3 of 3" in page and 'http-equiv="refresh"' not in page
 
 
+def progress_cells(html: str) -> list[str]:
+    """The text of each job's progress on a jobs page (one per job on the list, one on a job's page)."""
+    import re
+
+    return [re.sub(r"\s+", " ", text).strip() for text in re.findall(r"data-progress>(.*?)</span>", html, re.S)]
+
+
+@pytest.mark.django_db
+def test_the_jobs_list_and_a_jobs_page_tell_the_same_progress_and_a_waiting_job_has_none(
+    client, manager, saleslead, settings
+):
+    # Given a published job no worker has started yet, published by the sales lead
+    settings.RESCORE_CHUNK_SIZE = 2
+    add_leads(3)
+    waiting = RescoreJob.objects.get(version=publish(model_doc(), user=saleslead))
+    client.force_login(manager)
+    # when the manager opens the list and the job's page
+    listing, page = client.get("/jobs/").content.decode(), client.get(f"/jobs/{waiting.pk}/").content.decode()
+    # then both say it waits for a worker, with no count, rate or time left of a job that never ran
+    assert progress_cells(listing) == progress_cells(page) == ["Waiting for a worker"]
+    assert "0 of 0" not in page and "leads/s" not in page and "0%" not in listing + page
+    # and the page names who published it as people read it
+    assert "Model published by Sam Saleslead" in page and "by saleslead" not in page
+    # when a worker has done one of its two chunks, then list and page show the same figures
+    rescore_job_plan(job_id=waiting.pk)
+    rescore_chunk_run(job_id=waiting.pk, index=0)
+    listing, page = client.get("/jobs/").content.decode(), client.get(f"/jobs/{waiting.pk}/").content.decode()
+    assert progress_cells(listing) == progress_cells(page) == ["2 of 3 leads (66%)"]
+    assert "leads/s" in page
+    # and once done, 100% on both
+    rescore_chunk_run(job_id=waiting.pk, index=1)
+    listing, page = client.get("/jobs/").content.decode(), client.get(f"/jobs/{waiting.pk}/").content.decode()
+    assert progress_cells(listing) == progress_cells(page) == ["3 of 3 leads (100%)"]
+
+
 @pytest.mark.django_db
 def test_header_shows_unread_alerts_and_they_can_be_marked_read(client, rep):
     add_leads(1, owner=rep)

@@ -18,8 +18,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.management import CommandError, call_command
 
-from leads.choices import RejectReason, Stage
-from leads.models import Event, Lead, LeadStage, Score, StageTransition
+from leads.choices import JobState, JobTrigger, RejectReason, Stage
+from leads.jobs import rescore_job_plan
+from leads.models import Event, Lead, LeadStage, RescoreJob, Score, StageTransition
 from leads.selectors import lead_explain
 from matrix.choices import VersionStatus
 from matrix.engine.document import parse_document
@@ -164,6 +165,21 @@ def test_both_models_are_published_and_every_lead_has_a_score_for_each():
         assert set(scores.values_list("version_id", flat=True)) == {live.get().pk}
         assert set(scores.values_list("as_of", flat=True)) == {NOW_DT}
     assert Score.objects.filter(mql=True).exists()
+
+
+def test_the_publishes_rescore_jobs_are_done_by_the_seeding_so_none_waits_for_a_worker():
+    # Given a fresh workspace, when seed_demo publishes both models and scores every lead
+    seed()
+    # then each publish's rescore job is recorded done, as of the seeding's now, over every lead
+    jobs = RescoreJob.objects.order_by("pk")
+    assert [(j.trigger, j.state, j.as_of, j.total_leads, j.leads_done) for j in jobs] == [
+        (JobTrigger.PUBLISH, JobState.DONE, NOW_DT, LEADS, LEADS)
+    ] * 2
+    assert all(j.chunks_done == j.chunks_total > 0 and j.finished_at for j in jobs)
+    # and a worker that still receives their messages has nothing to do and rescores nothing
+    scores = list(Score.objects.order_by("pk").values_list("pk", "as_of"))
+    assert [rescore_job_plan(job_id=j.pk) for j in jobs] == [[], []]
+    assert list(Score.objects.order_by("pk").values_list("pk", "as_of")) == scores
 
 
 def test_the_upsell_fixture_is_valid_and_shaped_like_the_main_model():

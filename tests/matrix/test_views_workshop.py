@@ -186,7 +186,9 @@ def test_an_editor_asks_the_page_polls_then_shows_moves_and_movers(client, perso
     assert "<html" not in fragment and 'hx-trigger="every 2s"' not in fragment
     page = text(get(client, rep, IMPACT))
     # L-HOT, L-MEGA, L-OTHER each lose 20 (the demo), none changes tier or crosses the MQL line
-    assert re.search(r"Leads scored 7 Change tier 0 Cross the MQL line upwards 0 Fall below the MQL line 0", page)
+    assert re.search(r"Leads scored 7 Change tier 0 Become MQL 0 Stop being MQL 0", page)
+    # and the sales lead who asked for it is named as people read it
+    assert "asked by Sam Saleslead at" in page
     html = get(client, personas["manager"], IMPACT).content.decode()
     assert re.findall(r'data-lead="([\w-]+)"', html) == ["L-HOT", "L-MEGA", "L-OTHER"]
     assert "Demo request: 50 → 30" in page

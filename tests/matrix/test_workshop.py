@@ -244,9 +244,9 @@ def expected_impact(ws, draft):
         moves[(result.segment, old.tier if old else "none", result.tier)] += 1
         up += result.mql and not (old and old.mql)
         down += bool(old and old.mql and not result.mql)
-        if old is None or old.score != result.score or old.tier != result.tier:
+        if old is None or old.score != result.score or old.tier != result.tier or old.mql != result.mql:
             delta = result.score - (old.score if old else 0)
-            changed_tier = old is None or old.tier != result.tier
+            changed_tier = old is None or old.tier != result.tier or old.mql != result.mql
             movers.append((-abs(delta), not changed_tier, lead.external_id, float(delta)))
     return moves, up, down, [(xid, delta) for _, _, xid, delta in sorted(movers)]
 
@@ -323,7 +323,30 @@ def test_threshold_only_moves_are_explained(ws, marketer):
     # then L-FREE (15, cold) turns hot with the same points, and the note says why
     free = next(m for m in preview.movers if m["external_id"] == "L-FREE")
     assert (free["delta"], free["live"]["tier"], free["draft"]["tier"], free["why"]) == (0.0, "cold", "hot", [])
-    assert free["notes"] == ["same points; thresholds of default: warm 30 → 5, hot 60 → 10"]
+    assert free["notes"] == ["same points; thresholds of Mid-market: warm 30 → 5, hot 60 → 10"]
+
+
+def test_a_draft_that_only_moves_the_mql_line_lists_the_leads_it_moves_across_it(ws, marketer):
+    # Given a draft that only raises the mid-market MQL line from 50 to 200 (no points, no tier line)
+    data = model_document()
+    data["segments"][1]["thresholds"] = {"warm": 30, "hot": 60, "mql": 200}
+    ws.draft = model_draft_update(version=ws.draft, data=data, user=marketer, revision=ws.draft.revision)
+    live_mql = set(
+        Score.objects.filter(scoring_model=ws.scoring_model, mql=True, segment="default").values_list(
+            "lead__external_id", flat=True
+        )
+    )
+    assert live_mql == {"L-HOT", "L-OTHER"}
+    # when its impact preview runs
+    preview = run_preview(ws, marketer)
+    # then the leads that stop being MQL are the movers, with the same score and tier, and say why
+    assert (preview.tier_changed, preview.mql_up, preview.mql_down) == (0, 0, 2)
+    movers = {m["external_id"]: m for m in preview.movers}
+    assert set(movers) == live_mql
+    for mover in movers.values():
+        assert (mover["delta"], mover["why"], mover["live"]["mql"], mover["draft"]["mql"]) == (0.0, [], True, False)
+        assert mover["live"]["tier"] == mover["draft"]["tier"] == "hot"
+        assert mover["notes"] == ["same points; thresholds of Mid-market: mql 50 → 200"]
 
 
 def test_running_twice_does_nothing_the_second_time(ws, marketer, django_assert_num_queries):

@@ -502,7 +502,8 @@ def leads_rescore(
             lifecycle.append(
                 "INSERT INTO {notification} (user_id, lead_id, scoring_model_id, kind, message, created_at, job_id) "
                 f"SELECT l.owner_id, c.lead_id, %(ls_model)s, {kind}, "
-                f"'Score ' || CAST(c.score AS TEXT) || ' (' || c.tier || ')', %(ls_now)s, CAST(%(ls_job)s AS BIGINT) "
+                f"'Score ' || {dialect.score_words('c.score')} || ' (' || c.tier || ')', %(ls_now)s, "
+                "CAST(%(ls_job)s AS BIGINT) "
                 f"FROM {changed} c "
                 f"JOIN {{lead}} l ON l.id = c.lead_id WHERE c.sid IS NOT NULL AND l.owner_id IS NOT NULL AND {crossed}"
             )

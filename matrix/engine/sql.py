@@ -193,6 +193,11 @@ class Postgres(Dialect):
     def number_text(self, x):
         return f"({x})::text"
 
+    def score_words(self, x):
+        # A score as the pages write it (to the cent, no trailing zeros: "47", "47.5"); the text
+        # of a 2-decimal numeric always has its point, so trimming zeros stops there.
+        return f"rtrim(rtrim(round(({x})::numeric, 2)::text, '0'), '.')"
+
     def json_quote_agg(self, x, where=None):
         # Fed in order by the caller: no ORDER BY inside the aggregate, which Postgres 15 would
         # run as one sort per group. The aggregate consumes the rows of an ordered subquery in
@@ -333,6 +338,10 @@ class SQLite(Dialect):
 
     def number_text(self, x):
         return f"({x})"
+
+    def score_words(self, x):
+        # As on Postgres; printf always writes the point. (%% is one % once the parameters are filled.)
+        return f"rtrim(rtrim(printf('%%.2f', {x}), '0'), '.')"
 
     def json_quote_agg(self, x, where=None):
         # SQLite 3.40 has no ORDER BY inside aggregates; callers feed rows already ordered.

@@ -134,3 +134,12 @@ def test_a_digest_split_over_batches_is_e_mailed_once_with_every_lead_counted(re
     (message,) = mail.outbox
     assert message.subject == "5 leads became MQL in Pipeline after version 2"
     assert not Notification.objects.filter(emailed_at__isnull=True).exists()
+
+
+def test_an_alert_writes_its_score_as_the_pages_do(rep, settings):
+    # Given a publish that makes a rep's leads MQLs at a score of 10 (a VP title, no events)
+    job = publish_crossing(rep, settings, leads=2)
+    # When its chunks run
+    run_job(job)
+    # Then each alert says the score as every page writes it: no trailing zeros, on any database
+    assert set(Notification.objects.filter(job=job).values_list("message", flat=True)) == {"Score 10 (cold)"}

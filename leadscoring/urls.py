@@ -4,6 +4,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import HttpResponsePermanentRedirect
 from django.templatetags.static import static
 from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 
 from leads import views_pipeline
 
@@ -26,13 +27,17 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     # The API (docs/api.md): one package per app, token or session auth, schema and docs beside it.
+    # /api/ itself leads to the current version (and stays out of the browsable API's breadcrumbs).
+    path("api/", RedirectView.as_view(pattern_name="api-root"), name="api"),
     path("api/v1/", views.ApiRootView.as_view(), name="api-root"),
     path("api/v1/", include("leads.api.urls")),
     path("api/v1/", include("matrix.api.urls")),
     path("api/schema/", SchemaView.as_view(), name="api-schema"),
     path("api/docs/", DocsView.as_view(url_name="api-schema"), name="api-docs"),
     # Last of the API: any other path under api/ is a JSON 404 like the API's own, not an HTML page.
-    re_path(r"^api/", ApiNotFoundView.as_view()),
+    # Only paths ending in a slash: one without is first sent on to its slashed form (APPEND_SLASH),
+    # and "/api/v1" stays no step of the browsable API's breadcrumbs.
+    re_path(r"^api/.*/$", ApiNotFoundView.as_view()),
     # Before any "leads/" include, so /leads/import/ is this and not a lead called "import".
     path("leads/import/", include("leads.imports")),
     # The rep workspace (docs/rep-workspace.md): lists, grid, lead pages, lifecycle actions.

@@ -102,6 +102,12 @@ def test_the_api_root_is_browsable_and_linked_from_every_page(db, personas):
     client = as_user(personas["manager"])
     page = client.get("/api/v1/", headers={"Accept": "text/html"}).content.decode()
     assert "Lead-scoring workbench API" in page
+    # Its breadcrumbs start at the root itself: /api/ leads there, it is no "Not Found" step
+    assert "Not Found" not in page
+    assert client.get("/api/").url == "/api/v1/"
+    # and a path under /api/ that names nothing is still the API's JSON 404, slash or not
+    missing = client.get("/api/v1/nothing", follow=True, headers={"Accept": "application/json"})
+    assert missing.status_code == 404 and "No API endpoint" in missing.json()["errors"][0]
     # Its description is shown as plain text: no Markdown backticks around the header
     assert "header Authorization: Token &lt;key&gt;" in page and "`Authorization" not in page
     home = client.get("/").content.decode()

@@ -37,7 +37,7 @@ urlpatterns = [
     # Last of the API: any other path under api/ is a JSON 404 like the API's own, not an HTML page.
     # Only paths ending in a slash: one without is first sent on to its slashed form (APPEND_SLASH),
     # and "/api/v1" stays no step of the browsable API's breadcrumbs.
-    re_path(r"^api/.*/$", ApiNotFoundView.as_view()),
+    re_path(r"^api/[\s\S]*/$", ApiNotFoundView.as_view()),
     # Before any "leads/" include, so /leads/import/ is this and not a lead called "import".
     path("leads/import/", include("leads.imports")),
     # The rep workspace (docs/rep-workspace.md): lists, grid, lead pages, lifecycle actions.

@@ -36,7 +36,7 @@ from leadscoring.cli import iso_z
 from .choices import ImportKind, ImportState
 from .crm_values import DELIMITERS, NUMBER_TARGETS, TIME_TARGETS, ImportOptions, number, sniff_delimiter, timestamp
 from .models import ImportUpload, Lead
-from .rows import LEAD_TEXT_FIELDS, RowError, parse_event, parse_lead
+from .rows import LEAD_TEXT_FIELDS, MAX_JSON_DEPTH, RowError, parse_event, parse_lead
 from .services import ImportReport, events_ingest, leads_import, owners_match
 
 log = logging.getLogger(__name__)
@@ -368,6 +368,8 @@ def _json_object(value: str, nested: str) -> dict:
         parsed = json.loads(value, parse_constant=_no_constant)
     except (json.JSONDecodeError, ValueError):
         raise RowError(f"{nested}: not a JSON object") from None
+    except RecursionError:
+        raise RowError(f"{nested}: nested deeper than {MAX_JSON_DEPTH} levels") from None
     if not isinstance(parsed, dict):
         raise RowError(f"{nested}: not a JSON object")
     return parsed
@@ -545,6 +547,9 @@ def _jsonl_rows(path: Path, kind: str, options: ImportOptions, notes) -> Iterato
                 continue
             except ValueError as exc:  # NaN, Infinity
                 yield number_, RowError(f"row: {exc} (NaN and Infinity are not JSON numbers)")
+                continue
+            except RecursionError:
+                yield number_, RowError(f"row: nested deeper than {MAX_JSON_DEPTH} levels")
                 continue
             if isinstance(obj, dict):
                 row_notes: list[str] = []

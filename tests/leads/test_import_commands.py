@@ -741,3 +741,18 @@ def test_owners_are_matched_by_username_email_or_full_name():
         "Sam Smith": "its full name fits 2 users",
         "Nobody": "no user has this username, e-mail or full name",
     }
+
+
+def test_a_line_nested_past_what_json_reads_is_refused_alone(tmp_path):
+    # Given a JSONL and a CSV whose second lead's attributes nest 5,000 levels deep
+    deep = '{"a": ' * 5000 + "1" + "}" * 5000
+    path = jsonl(tmp_path / "leads.jsonl", [lead_row("L-1"), f'{{"id": "L-2", "attributes": {deep}}}', lead_row("L-3")])
+    cells = csv_file(tmp_path / "leads.csv", ["id", "created_at", "attributes"], [
+        ["L-4", "2026-01-01T00:00:00Z", ""], ["L-5", "2026-01-01T00:00:00Z", deep],
+    ])  # fmt: skip
+    # When imported, then that row is refused by name and the others are stored
+    out, err = run_refused("import_leads", path)
+    assert "2 leads stored" in out and "line 2: refused: row: nested deeper than" in err
+    out, err = run_refused("import_leads", cells)
+    assert "1 leads stored" in out and "line 3: refused: attributes: nested deeper than" in err
+    assert sorted(Lead.objects.values_list("external_id", flat=True)) == ["L-1", "L-3", "L-4"]

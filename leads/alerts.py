@@ -152,12 +152,15 @@ class AlertEntry:
     message: str = ""
 
 
-def alert_groups(*, user) -> QuerySet:
+def alert_groups(*, user, unread_only: bool = False) -> QuerySet:
     """The user's alerts as page lines, newest first: a real-time alert alone, a job's alerts of
-    one kind together (`group` is the job's id, or minus the alert's id)."""
+    one kind together (`group` is the job's id, or minus the alert's id). `unread_only` keeps the
+    lines that hold an unread alert (their counts then are of the unread alerts only)."""
+    alerts = Notification.objects.filter(user=user)
+    if unread_only:
+        alerts = alerts.filter(read_at__isnull=True)
     return (
-        Notification.objects.filter(user=user)
-        .annotate(
+        alerts.annotate(
             group=Case(When(job__isnull=True, then=-F("id")), default=F("job_id"), output_field=BigIntegerField())
         )
         .values("group", "kind", "scoring_model_id")
@@ -205,7 +208,8 @@ def alert_entries(groups) -> list[AlertEntry]:
 
 def alerts_unread_count(*, user) -> int:
     """Unread lines of the alerts page: a job's digest counts once, however many leads it holds."""
-    return alert_groups(user=user).filter(unread__gt=0).count()
+    # On every page (the header): grouped over the unread alerts alone, on the (user, read_at) index.
+    return alert_groups(user=user, unread_only=True).count()
 
 
 def digest_alerts(*, user, job: RescoreJob, kind: str) -> QuerySet:

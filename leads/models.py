@@ -2,9 +2,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from matrix.engine.document import DocumentError, parse_document
 from matrix.engine.lines import lines_decode, lines_encode, lines_priced
 from matrix.models import ModelVersion, ScoringModel
+from matrix.selectors import version_spec_or_note
 
 from .choices import (
     DeliveryState,
@@ -152,13 +152,10 @@ class Score(models.Model):
             return []
         if self.basis is None:
             return lines
-        try:
-            spec = parse_document(self.version.document)
-        except DocumentError:
-            # The version's stored document no longer validates (docs/scoring.md, "When scoring
-            # fails"): its points cannot be read, so the lines are shown as they were stored.
-            return lines
-        return lines_priced(lines, spec=spec, basis=self.basis)
+        spec, _ = version_spec_or_note(version=self.version)
+        # A version whose stored document no longer validates (docs/scoring.md, "When scoring
+        # fails") has no points to read: its lines are shown as they were stored.
+        return lines_priced(lines, spec=spec, basis=self.basis) if spec else lines
 
 
 class BreakdownField(models.TextField):

@@ -115,7 +115,10 @@ class MaturityField(forms.DecimalField):
             decimal_places=1,
             required=False,
             label="Maturity window (days)",
-            help_text="MQLs younger than this are left out of rates. Empty: the 75th percentile of time to SQL.",
+            help_text=(
+                "MQLs younger than this are left out of rates. Empty: the 75th percentile of time to SQL "
+                "(14 days with under 20 accepted MQLs)."
+            ),
             widget=forms.NumberInput(attrs={"step": "0.5", "placeholder": "auto"}),
             **kwargs,
         )

@@ -46,10 +46,9 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Floor, Trunc
 from django.utils import timezone
 
-from matrix.choices import VersionStatus
 from matrix.engine.document import DocumentError
 from matrix.models import ModelVersion, ScoringModel
-from matrix.selectors import version_live, version_spec
+from matrix.selectors import version_live, version_open_draft, version_spec
 from matrix.services import DraftError, StaleRevision, ThresholdProposal, model_draft_threshold_propose
 
 from .choices import RejectReason, Stage
@@ -935,13 +934,8 @@ def _segment_mql(version: ModelVersion, segment: str):
     return found["thresholds"]["mql"] if found else None
 
 
-def calibration_open_draft(*, scoring_model: ScoringModel) -> ModelVersion | None:
-    """The model's open (newest) draft, which a suggestion would change; None when there is none."""
-    return (
-        ModelVersion.objects.filter(scoring_model_id=scoring_model.pk, status=VersionStatus.DRAFT)
-        .order_by("-number")
-        .first()
-    )
+# The draft a suggestion would change (the model's open draft), for the page's confirmation.
+calibration_open_draft = version_open_draft
 
 
 # --- score distribution -------------------------------------------------------------------------

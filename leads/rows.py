@@ -1,7 +1,9 @@
-"""Reading lead and event rows from JSONL or CSV files, validating each row on its own.
+"""Validating lead and event rows, each on its own (parse_lead, parse_event).
 
 Every path that takes leads or events from outside (import commands, the API, the dry run,
-the CSV import page) parses rows here, so a row means the same wherever it comes from.
+the CSV import page) checks its rows here, so a row means the same wherever it comes from.
+The imports read their files through leads/uploads.py (CRM value forms, mappings); read_rows
+reads plain .jsonl/.csv files for the dry run (score_file).
 """
 
 import csv

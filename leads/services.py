@@ -109,15 +109,14 @@ class ImportReport(RowReport):
 
     `accepted` counts distinct leads stored; `duplicates` the rows whose id an earlier row of the
     same import already had (the last row of an id wins); `created` / `updated` split the leads
-    stored; `unmatched_owners` counts the rows per owner name that matched no user; `notes` are
-    (line, text) remarks on rows stored, such as a range kept as text.
+    stored; `unmatched_owners` counts the rows per owner name that matched no user. (Remarks on
+    rows stored, such as a range kept as text, are the file reader's: leads/uploads.py.)
     """
 
     created: int = 0
     updated: int = 0
     unmatched_owners: dict[str, int] = field(default_factory=dict)
     owner_reasons: dict[str, str] = field(default_factory=dict)
-    notes: list[tuple[int, str]] = field(default_factory=list)
 
     def summary(self, noun: str) -> str:
         if noun != "leads":
@@ -190,6 +189,7 @@ def leads_import(
             if row.owner and row.owner not in owners:
                 extra.unmatched_owners[row.owner] = extra.unmatched_owners.get(row.owner, 0) + 1
                 extra.owner_reasons.setdefault(row.owner, unmatched.get(row.owner, ""))
+        now = timezone.now()
         objs = {
             external_id: (
                 line,
@@ -198,7 +198,7 @@ def leads_import(
                     created_at=row.created_at,
                     attributes=row.attributes,
                     owner_id=(owners.get(row.owner, owner_fallback) if row.owner else None),
-                    updated_at=timezone.now(),
+                    updated_at=now,
                     **{
                         k: ("" if v is None and k not in ("employees", "annual_revenue") else v)
                         for k, v in row.fields.items()

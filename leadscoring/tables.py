@@ -40,7 +40,7 @@ PER_PAGE_CHOICES = (25, 50, 100, 250)
 DEFAULT_PER_PAGE = 25
 EXPORT_FORMATS = (TableExport.CSV, TableExport.XLSX)
 CONTENT_TYPES = {fmt: TableExport.FORMATS[fmt] for fmt in EXPORT_FORMATS}
-# An XLSX is built whole before it is sent; past this many rows we ask the user to narrow the filters.
+# Past this many rows an export (CSV or XLSX; an XLSX is built whole in memory) is refused: narrow the filters.
 EXPORT_MAX_ROWS = 100_000
 # Rows read from the database, and CSV lines sent, at a time.
 EXPORT_BATCH = 1_000

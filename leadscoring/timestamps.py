@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 TIMESTAMP_MIN = datetime(1900, 1, 1, tzinfo=UTC)
 TIMESTAMP_MAX = datetime(2200, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
-RANGE_TEXT = "1900-01-01 to 2200-12-31 (UTC)"
+RANGE_TEXT = f"{TIMESTAMP_MIN:%Y-%m-%d} to {TIMESTAMP_MAX:%Y-%m-%d} (UTC)"
 
 
 def in_range(value: datetime) -> bool:

@@ -68,8 +68,6 @@ class VersionSpecs(dict):
     def readable(self, pk: int) -> ModelSpec | None:
         """The spec, or None (remembered: one query per version) when the version's stored
         document no longer validates: a reader then shows the stored lines as they are."""
-        if pk in self:
-            return self[pk]
         if pk in self.unreadable:
             return None
         try:

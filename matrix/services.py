@@ -10,7 +10,7 @@ from django.utils import timezone
 from .choices import ApprovalRole, VersionStatus
 from .engine.document import DocumentError, ModelSpec, parse_document
 from .models import Approval, AuditEntry, ModelVersion, ScoringModel
-from .selectors import approvals_status
+from .selectors import approvals_status, version_live, version_open_draft
 
 
 class PublishError(ValueError):
@@ -227,9 +227,8 @@ def model_draft_threshold_propose(
     Raises DraftError (no live version, unknown segment) or DocumentError.
     """
     ScoringModel.objects.select_for_update().get(pk=scoring_model.pk)
-    versions = ModelVersion.objects.filter(scoring_model_id=scoring_model.pk)
-    draft = versions.filter(status=VersionStatus.DRAFT).order_by("-number").first()
-    source = draft or versions.filter(status=VersionStatus.PUBLISHED).first()
+    draft = version_open_draft(scoring_model=scoring_model)
+    source = draft or version_live(scoring_model=scoring_model)
     if source is None:
         raise DraftError(f"{scoring_model.name} has neither a draft nor a live version to start from")
     if draft is not None and revision is not None and draft.revision != revision:
@@ -242,7 +241,9 @@ def model_draft_threshold_propose(
         raise DraftError(f"{scoring_model.name} v{source.number} has no segment {segment!r}")
     old = target["thresholds"]["mql"]
     new = int(threshold) if float(threshold).is_integer() else float(threshold)
-    if draft is not None and float(old) == float(new):
+    if float(old) == float(new):
+        if draft is None:
+            raise DraftError(f"the MQL threshold of segment {segment} is already {new}")
         return ThresholdProposal(draft, created=False, changed=False, old=old)
     target["thresholds"]["mql"] = new
     detail = {
@@ -253,8 +254,6 @@ def model_draft_threshold_propose(
         "origin": origin,
     }
     if draft is None:
-        if float(old) == float(new):
-            raise DraftError(f"the MQL threshold of segment {segment} is already {new}")
         detail["from_number"] = source.number
         created = model_import(data=document, user=user, note=note, action="threshold_proposed", detail=detail)
         return ThresholdProposal(created, created=True, changed=True, old=old)

@@ -8,7 +8,6 @@ with the stored live scores in SQL; it always runs on a worker (`matrix.tasks`),
 """
 
 import logging
-import math
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,7 +23,7 @@ from leads.models import Lead, Score, ScoreBreakdown
 from leadscoring.celery import task_send
 
 from .choices import PreviewState, VersionStatus
-from .engine.document import ModelSpec
+from .engine.document import ModelSpec, is_number
 from .engine.lines import lines_decode, lines_priced
 from .engine.single import EventData, LeadData, ScoreResult, score_lead
 from .engine.sql import compile_scores, dialect_for
@@ -64,23 +63,19 @@ class ImpactPreviewError(ValueError):
 # --- scenarios: validation and writes ------------------------------------------------------------
 
 
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 # Scenario ages are subtracted from as_of: a century back stays a date on every path (Python's
 # datetime ends at year 1), and no scoring window reaches further (docs/scoring.md, limits).
 SCENARIO_MAX_DAYS = 36_500
 
 
 def _is_age(value) -> bool:
-    return _is_number(value) and 0 <= value <= SCENARIO_MAX_DAYS
+    return is_number(value) and 0 <= value <= SCENARIO_MAX_DAYS
 
 
 def _scalar_or_list(value) -> bool:
     if isinstance(value, list):
-        return all(v is None or isinstance(v, (str, bool)) or _is_number(v) for v in value)
-    return value is None or isinstance(value, (str, bool)) or _is_number(value)
+        return all(v is None or isinstance(v, (str, bool)) or is_number(v) for v in value)
+    return value is None or isinstance(value, (str, bool)) or is_number(value)
 
 
 def scenario_validate(*, lead, events) -> tuple[dict, list[dict]]:
@@ -93,7 +88,7 @@ def scenario_validate(*, lead, events) -> tuple[dict, list[dict]]:
             if value is not None and not isinstance(value, str):
                 errors.append(f"lead.{key}: must be text")
         elif key in NUMBER_FIELDS:
-            if value is not None and not _is_number(value):
+            if value is not None and not is_number(value):
                 errors.append(f"lead.{key}: must be a number")
         elif key == "created_days_ago":
             if not _is_age(value):

@@ -106,8 +106,8 @@ def test_the_api_root_is_browsable_and_linked_from_every_page(db, personas):
     assert "Not Found" not in page
     assert client.get("/api/").url == "/api/v1/"
     # and a path under /api/ that names nothing is still the API's JSON 404, slash or not
-    for path in ("/api/v1/nothing", "/api/v1/models/a%0Ab/versions/1/"):  # a newline in a slug, too
-        missing = client.get(path, follow=True, headers={"Accept": "application/json"})
+    for address in ("/api/v1/nothing", "/api/v1/models/a%0Ab/versions/1/"):  # a newline in a slug, too
+        missing = client.get(address, follow=True, headers={"Accept": "application/json"})
         assert missing.status_code == 404 and "No API endpoint" in missing.json()["errors"][0]
     # Its description is shown as plain text: no Markdown backticks around the header
     assert "header Authorization: Token &lt;key&gt;" in page and "`Authorization" not in page

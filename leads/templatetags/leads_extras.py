@@ -7,7 +7,7 @@ register = template.Library()
 
 @register.filter
 def signed(value) -> str:
-    """Points with their sign and a real minus: +20, −20, 0, +12.50."""
+    """Points with their sign and a real minus: +20, −20, 0, +12.5."""
     if value is None or value == "":
         return ""
     return _signed(value)
@@ -15,18 +15,15 @@ def signed(value) -> str:
 
 @register.filter
 def plain(value) -> str:
-    """A score without a plus sign: 63, −5, 12.50."""
+    """A score without a plus sign: 63, −5, 12.5; also a money-like amount, currency unknown:
+    4,763,902,000 or 12,500.5 (at most two decimals)."""
     if value is None or value == "":
         return ""
     return _signed(value).lstrip("+")
 
 
-@register.filter
-def amount(value) -> str:
-    """A money-like amount, currency unknown: 4,763,902,000 or 12,500.5 (at most two decimals)."""
-    if value is None or value == "":
-        return ""
-    return _signed(value).lstrip("+")
+# Amounts (annual revenue) read as scores do; the name says what a template shows.
+register.filter("amount", plain)
 
 
 @register.filter
@@ -39,7 +36,7 @@ def _fact_value(value) -> str:
     if value is True or value is False:
         return "yes" if value else "no"
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return _signed(value).lstrip("+")  # 8,000; 12.5; −3
+        return plain(value)  # 8,000; 12.5; −3
     return str(value)
 
 

@@ -161,7 +161,8 @@ class ModelSpec:
 # --- helpers --------------------------------------------------------------------------------
 
 
-def _is_number(value) -> bool:
+def is_number(value) -> bool:
+    """A JSON number a document may hold: not a bool, and finite (an int of any size is)."""
     if isinstance(value, bool):
         return False
     if isinstance(value, int):
@@ -178,7 +179,7 @@ def _is_int(value) -> bool:
 
 
 def _within(value, limit) -> bool:
-    return _is_number(value) and -limit <= value <= limit
+    return is_number(value) and -limit <= value <= limit
 
 
 def _bad_operand(value) -> str | None:
@@ -205,7 +206,9 @@ def _bad_operand(value) -> str | None:
 def _bad_text(text: str) -> str | None:
     if "\x00" in text:
         return "must not contain the NUL character (\\u0000)"
-    if any("\ud800" <= ch <= "\udfff" for ch in text):
+    try:
+        text.encode("utf-8")  # refuses exactly the surrogates, U+D800-U+DFFF, in one pass in C
+    except UnicodeEncodeError:
         return "must not contain a lone surrogate (\\ud800-\\udfff): not valid Unicode text"
     return None
 
@@ -230,7 +233,7 @@ def _text_problems(value, path: str, out: list[str]) -> None:
 
 
 def _is_scalar_value(value) -> bool:
-    return isinstance(value, (str, bool)) or _is_number(value)
+    return isinstance(value, (str, bool)) or is_number(value)
 
 
 class _Checker:
@@ -393,7 +396,7 @@ class _Checker:
             if not isinstance(value, str):
                 self.err(vpath, f"{op} needs a text value")
         elif op in NUMERIC_OPS:
-            if not _is_number(value):
+            if not is_number(value):
                 self.err(vpath, f"{op} needs a number")
             elif _bad_operand(value):
                 self.err(vpath, _bad_operand(value))
@@ -401,7 +404,7 @@ class _Checker:
             if (
                 not isinstance(value, list)
                 or len(value) != 2
-                or not all(_is_number(v) for v in value)
+                or not all(is_number(v) for v in value)
                 or value[0] > value[1]
             ):
                 self.err(vpath, "between needs two numbers [lo, hi] with lo <= hi")
@@ -414,7 +417,7 @@ def _number_or_none(checker: _Checker, data: dict, name: str, lo, hi) -> float |
     value = data.get(name)
     if value is None:
         return None
-    if not _is_number(value) or not lo <= value <= hi:
+    if not is_number(value) or not lo <= value <= hi:
         positive = " positive" if lo > 0 else ""
         unit = " (days)" if name.endswith("_days") else ""
         checker.err(name, f"must be a{positive} number or null, from {lo} to {hi}{unit}")

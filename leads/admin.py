@@ -11,10 +11,8 @@ import json
 from django.contrib import admin
 from django.utils.html import format_html
 
-from leadscoring.admin import ReadOnlyAdmin
-
-from . import admin_api  # noqa: F401  (registers the webhook, upload and idempotency admins)
-from .models import (
+from leads import admin_api  # noqa: F401  (registers the webhook, upload and idempotency admins)
+from leads.models import (
     Event,
     Lead,
     LeadStage,
@@ -28,6 +26,7 @@ from .models import (
     ScoreHistory,
     StageTransition,
 )
+from leadscoring.admin import ReadOnlyAdmin
 
 
 @admin.register(Lead)

@@ -7,10 +7,9 @@ from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
 
+from leads.choices import DeliveryState, WebhookEventType
+from leads.models import IdempotencyRecord, ImportUpload, WebhookDelivery, WebhookEndpoint
 from leadscoring.admin import ReadOnlyAdmin
-
-from .choices import DeliveryState, WebhookEventType
-from .models import IdempotencyRecord, ImportUpload, WebhookDelivery, WebhookEndpoint
 
 
 class WebhookEndpointForm(forms.ModelForm):
@@ -74,7 +73,7 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Send again (one more series of attempts)")
     def send_again(self, request, queryset):
-        from .webhooks import _enqueue
+        from leads.webhooks import _enqueue
 
         ids = list(queryset.values_list("pk", flat=True))
         queryset.update(state=DeliveryState.PENDING, attempts=0, next_attempt_at=None)

@@ -18,8 +18,8 @@ from django.db.models import BigIntegerField, Case, Count, F, Max, Min, Q, Query
 from django.urls import reverse
 from django.utils import timezone
 
-from .choices import JobState, NotificationKind
-from .models import Notification, RescoreJob
+from leads.choices import JobState, NotificationKind
+from leads.models import Notification, RescoreJob
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -117,7 +117,7 @@ def _send_batch(limit: int) -> tuple[int, int]:
 def _webhooks_for(notes: list[Notification]) -> None:
     """Crossings also go to the webhooks subscribed to them, one event per lead (the payload
     integrations expect; a job's digest is for people only), one delivery per endpoint."""
-    from .webhooks import webhooks_dispatch
+    from leads.webhooks import webhooks_dispatch
 
     with transaction.atomic():
         for note in notes:

@@ -7,7 +7,7 @@ class LeadsConfig(AppConfig):
     verbose_name = "Leads"
 
     def ready(self):
-        from .reports import register_sqlite_aggregates
+        from leads.reports import register_sqlite_aggregates
 
         # The reports' percentile_cont on SQLite (Postgres has its own), on every new connection.
         connection_created.connect(register_sqlite_aggregates, dispatch_uid="leads.reports.sqlite_aggregates")

@@ -31,19 +31,18 @@ from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 import matrix
+from leads.choices import RejectReason, Stage
+from leads.jobs import rescore_jobs_done_inline
+from leads.models import Event, Lead, LeadStage, Score, ScoreBreakdown, ScoreHistory, StageTransition
+from leads.rows import RowReport
+from leads.selectors import lead_data
+from leads.services import events_ingest, lead_ranges, leads_import, leads_rescore
 from matrix.engine.conditions import holds
 from matrix.engine.document import ModelSpec
 from matrix.engine.single import EventData, LeadData, ScoreResult, score_lead
 from matrix.models import ModelVersion, ScoringModel
 from matrix.selectors import version_live, version_spec, versions_live
 from matrix.services import model_import, model_version_publish
-
-from .choices import RejectReason, Stage
-from .jobs import rescore_jobs_done_inline
-from .models import Event, Lead, LeadStage, Score, ScoreBreakdown, ScoreHistory, StageTransition
-from .rows import RowReport
-from .selectors import lead_data
-from .services import events_ingest, lead_ranges, leads_import, leads_rescore
 
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)

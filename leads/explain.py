@@ -12,15 +12,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from leads.models import Lead, Score
+from leads.selectors import lead_explain
 from matrix.engine import single
 from matrix.engine.conditions import holds
 from matrix.engine.document import Criterion, DecayRule, ModelSpec
 from matrix.engine.single import EventNote, ScoreResult
 from matrix.engine.values import round2
 from matrix.selectors import version_spec
-
-from .models import Lead, Score
-from .selectors import lead_explain
 
 WHY_NOW_DAYS = 3
 MINUS = "\u2212"

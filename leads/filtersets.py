@@ -15,12 +15,11 @@ from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from leads.choices import Stage
+from leads.models import Event, Lead, LeadStage, Score
+from leads.selectors import leads_scored_by, scored_model_pk
 from matrix.choices import Tier
 from matrix.models import ScoringModel
-
-from .choices import Stage
-from .models import Event, Lead, LeadStage, Score
-from .selectors import leads_scored_by, scored_model_pk
 
 GRADES = [f"{letter}{digit}" for letter in "ABCD" for digit in "4321"]
 GRADE_CHOICES = [(g, g) for g in GRADES]

@@ -2,8 +2,8 @@
 
 from django import forms
 
-from .choices import RejectReason
-from .saved_filters import NAME_MAX
+from leads.choices import RejectReason
+from leads.saved_filters import NAME_MAX
 
 
 class RejectForm(forms.Form):

@@ -14,10 +14,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.views.decorators.http import require_http_methods
 
-from .choices import ImportKind, ImportState
-from .crm_values import DATE_FORMATS, DECIMALS, DELIMITERS, RANGES, zone_names
-from .models import ImportUpload
-from .uploads import (
+from leads.choices import ImportKind, ImportState
+from leads.crm_values import DATE_FORMATS, DECIMALS, DELIMITERS, RANGES, zone_names
+from leads.models import ImportUpload
+from leads.uploads import (
     EXTRA,
     PRESETS,
     SKIP,

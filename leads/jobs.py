@@ -21,13 +21,12 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from leads.choices import JobState, JobTrigger
+from leads.models import Lead, RescoreChunk, RescoreJob
+from leads.services import lead_ranges, leads_rescore, scores_analyze, scoring_error_is_transient, scoring_error_text
 from leadscoring.celery import task_send
 from matrix.choices import VersionStatus
 from matrix.models import ModelVersion
-
-from .choices import JobState, JobTrigger
-from .models import Lead, RescoreChunk, RescoreJob
-from .services import lead_ranges, leads_rescore, scores_analyze, scoring_error_is_transient, scoring_error_text
 
 # A job is cut into at least this many chunks when it has enough leads, so that its progress (done
 # chunk by chunk) moves in steps of at most a tenth; a chunk never has fewer than MIN_CHUNK_LEADS
@@ -51,7 +50,7 @@ def rescore_job_create(*, version: ModelVersion, trigger: str, user=None, as_of:
 
 def job_enqueue(*, job_id: int) -> bool:
     """Send the job's first task. A broker that is down is logged, not raised: the sweep resends."""
-    from .tasks import rescore_job_start
+    from leads.tasks import rescore_job_start
 
     if not task_send(rescore_job_start, job_id, what=f"rescore job {job_id} (the sweep resends it)"):
         return False
@@ -157,7 +156,7 @@ def rescore_chunk_run(*, job_id: int, index: int) -> bool:
         )
     if finished:
         scores_analyze()
-        from .tasks import enqueue_vacuum
+        from leads.tasks import enqueue_vacuum
 
         enqueue_vacuum()
     return True

@@ -18,12 +18,11 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
+from leads.choices import RejectReason, Stage
+from leads.models import Lead, LeadStage, Score, StageTransition
+from leads.selectors import user_sees_all_leads
+from leads.webhooks import webhooks_dispatch
 from matrix.models import ScoringModel
-
-from .choices import RejectReason, Stage
-from .models import Lead, LeadStage, Score, StageTransition
-from .selectors import user_sees_all_leads
-from .webhooks import webhooks_dispatch
 
 ACT_PERMISSION = "leads.act_on_leads"
 TEXT_MAX = 500

@@ -2,11 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from matrix.engine.lines import lines_decode, lines_encode, lines_priced
-from matrix.models import ModelVersion, ScoringModel
-from matrix.selectors import version_spec_or_note
-
-from .choices import (
+from leads.choices import (
     DeliveryState,
     ImportKind,
     ImportState,
@@ -16,6 +12,9 @@ from .choices import (
     RejectReason,
     Stage,
 )
+from matrix.engine.lines import lines_decode, lines_encode, lines_priced
+from matrix.models import ModelVersion, ScoringModel
+from matrix.selectors import version_spec_or_note
 
 
 class Lead(models.Model):

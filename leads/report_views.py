@@ -22,12 +22,11 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 
+from leads import charts_svg, reports
+from leads.selectors import segment_labels, user_sees_all_leads
 from matrix.choices import VersionStatus
 from matrix.models import ScoringModel
 from matrix.selectors import version_live, version_spec_or_note
-
-from . import charts_svg, reports
-from .selectors import segment_labels, user_sees_all_leads
 
 VIEW_PERMISSION = "leads.view_leadstage"
 EDIT_PERMISSION = "matrix.edit_draft"

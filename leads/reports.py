@@ -46,14 +46,13 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Floor, Trunc
 from django.utils import timezone
 
+from leads.choices import RejectReason, Stage
+from leads.models import Lead, LeadStage, Score, StageTransition
+from leads.selectors import segment_labels, user_sees_all_leads
 from matrix.engine.document import DocumentError
 from matrix.models import ModelVersion, ScoringModel
 from matrix.selectors import version_live, version_open_draft, version_spec
 from matrix.services import DraftError, StaleRevision, ThresholdProposal, model_draft_threshold_propose
-
-from .choices import RejectReason, Stage
-from .models import Lead, LeadStage, Score, StageTransition
-from .selectors import segment_labels, user_sees_all_leads
 
 GRAINS = ("week", "month")
 DIMENSIONS = {

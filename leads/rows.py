@@ -17,10 +17,9 @@ from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
+from leads.choices import NUMBER_FIELDS
 from leadscoring.timestamps import RANGE_TEXT, in_range
 from matrix.engine.values import trim
-
-from .choices import NUMBER_FIELDS
 
 LEAD_TEXT_FIELDS = (
     "email",
@@ -126,7 +125,7 @@ def max_length(model_name: str, field: str) -> int:
     """The column width of a stored text: the model field is the single source of the number."""
     from django.contrib.auth import get_user_model
 
-    from .models import Event, Lead
+    from leads.models import Event, Lead
 
     model = {"lead": Lead, "event": Event, "user": get_user_model()}[model_name]
     return model._meta.get_field(field).max_length

@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from django.db import transaction
 
-from .models import SavedFilter
+from leads.models import SavedFilter
 
 # Never part of a preset: where the user was in the list, or a download.
 TRANSIENT_PARAMS = {"page", "_export", "csrfmiddlewaretoken"}

@@ -19,13 +19,12 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from leads.choices import Stage
+from leads.models import Event, Lead, LeadStage, Score, ScoreHistory
 from matrix.choices import VersionStatus
 from matrix.engine.single import EventData, LeadData, ScoreResult, score_lead
 from matrix.models import ModelVersion, ScoringModel
 from matrix.selectors import version_spec, version_spec_or_note
-
-from .choices import Stage
-from .models import Event, Lead, LeadStage, Score, ScoreHistory
 
 TEXT_FIELDS = ("email", "first_name", "last_name", "company", "title", "industry", "country", "lead_source")
 

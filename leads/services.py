@@ -14,13 +14,8 @@ from django.db.models import CharField, Q, Value
 from django.db.models.functions import Concat, Lower
 from django.utils import timezone
 
-from matrix.engine.reuse import compile_kept, compile_reuse
-from matrix.engine.sql import BASIS_COLUMNS, compile_scores, dialect_for
-from matrix.models import ModelVersion
-from matrix.selectors import version_spec, versions_live, versions_reusable
-
-from .choices import NotificationKind, Stage
-from .models import (
+from leads.choices import NotificationKind, Stage
+from leads.models import (
     Event,
     Lead,
     LeadStage,
@@ -31,7 +26,11 @@ from .models import (
     ScoreHistory,
     StageTransition,
 )
-from .rows import RowError, RowReport, parse_event, parse_lead
+from leads.rows import RowError, RowReport, parse_event, parse_lead
+from matrix.engine.reuse import compile_kept, compile_reuse
+from matrix.engine.sql import BASIS_COLUMNS, compile_scores, dialect_for
+from matrix.models import ModelVersion
+from matrix.selectors import version_spec, versions_live, versions_reusable
 
 BATCH = 2000
 LEAD_UPDATE_FIELDS = [
@@ -551,7 +550,7 @@ def leads_rescore(
             if statement.startswith(f"INSERT INTO {tables['notification']}"):
                 notified += cursor.rowcount
         if notified:
-            from .tasks import enqueue_alerts
+            from leads.tasks import enqueue_alerts
 
             enqueue_alerts()
         cursor.execute(f"SELECT COUNT(*) FROM {computed}")

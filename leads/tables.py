@@ -8,12 +8,11 @@ from django.db.models.functions import Substr
 from django.urls import reverse
 from django.utils.html import format_html
 
+from leads.choices import Stage
+from leads.explain import signed
+from leads.models import Lead
 from leadscoring.tables import BaseTable
 from matrix.choices import Tier
-
-from .choices import Stage
-from .explain import signed
-from .models import Lead
 
 TIER_RANK = {Tier.HOT: 0, Tier.WARM: 1, Tier.COLD: 2}
 STAGE_RANK = {Stage.MQL: 0, Stage.SQL: 1, Stage.LEAD: 2, Stage.RECYCLED: 3, Stage.REJECTED: 4}

@@ -4,12 +4,11 @@ from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
 
+from leads import alerts, jobs
+from leads.models import PendingScore
+from leads.services import scores_vacuum, scoring_drain_pending, scoring_mark_pending, scoring_rescore_isolated
 from leadscoring.celery import task_send
 from matrix.selectors import versions_live
-
-from . import alerts, jobs
-from .models import PendingScore
-from .services import scores_vacuum, scoring_drain_pending, scoring_mark_pending, scoring_rescore_isolated
 
 
 @shared_task(name="leads.rescore_job_start")

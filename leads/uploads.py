@@ -30,14 +30,13 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from leads.choices import ImportKind, ImportState
+from leads.crm_values import DELIMITERS, NUMBER_TARGETS, TIME_TARGETS, ImportOptions, number, sniff_delimiter, timestamp
+from leads.models import ImportUpload, Lead
+from leads.rows import LEAD_TEXT_FIELDS, MAX_JSON_DEPTH, RowError, parse_event, parse_lead
+from leads.services import ImportReport, events_ingest, leads_import, owners_match
 from leadscoring.celery import task_send
 from leadscoring.cli import iso_z
-
-from .choices import ImportKind, ImportState
-from .crm_values import DELIMITERS, NUMBER_TARGETS, TIME_TARGETS, ImportOptions, number, sniff_delimiter, timestamp
-from .models import ImportUpload, Lead
-from .rows import LEAD_TEXT_FIELDS, MAX_JSON_DEPTH, RowError, parse_event, parse_lead
-from .services import ImportReport, events_ingest, leads_import, owners_match
 
 log = logging.getLogger(__name__)
 
@@ -482,7 +481,7 @@ def file_rows(
     """The rows of a .csv or .jsonl file, read as the import page reads them (same mapping,
     presets and CRM values), for the import commands. UploadError for a file that cannot be read
     at all: not UTF-8, malformed CSV, an empty file, a mapping that cannot work."""
-    from .rows import check_readable
+    from leads.rows import check_readable
 
     path = Path(path)
     csv_file = path.suffix.lower() == ".csv" and path.is_file()
@@ -762,7 +761,7 @@ def _finish(upload: ImportUpload, state: str, error: str) -> None:
 def _import_rows(upload: ImportUpload) -> None:
     """Store the rows batch by batch; each batch's valid rows, its refused rows and the counters
     commit together. Leads count once however often their id repeats (within this run)."""
-    from .tasks import enqueue_scoring
+    from leads.tasks import enqueue_scoring
 
     now = iso_z(upload.created_at)
     options = upload_options(upload)

@@ -12,19 +12,14 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from leadscoring.tables import EXPORT_FORMATS, PER_PAGE_CHOICES, ExportTooLarge
-from matrix.engine.document import DocumentError
-from matrix.models import ScoringModel
-from matrix.selectors import version_live, version_spec_or_note, version_unreadable_note
-
-from . import lifecycle
-from .charts import chart_points, heat_legend, heat_level, score_chart
-from .choices import RejectReason, Stage
-from .explain import lead_explanation
-from .filtersets import GRADES, LeadFilterSet
-from .forms import RejectForm, SaveFilterForm
-from .models import Lead, LeadStage
-from .saved_filters import (
+from leads import lifecycle
+from leads.charts import chart_points, heat_legend, heat_level, score_chart
+from leads.choices import RejectReason, Stage
+from leads.explain import lead_explanation
+from leads.filtersets import GRADES, LeadFilterSet
+from leads.forms import RejectForm, SaveFilterForm
+from leads.models import Lead, LeadStage
+from leads.saved_filters import (
     BUILTIN_PRESETS,
     SavedFilterError,
     querystring_clean,
@@ -32,7 +27,7 @@ from .saved_filters import (
     saved_filter_save,
     saved_filters_for,
 )
-from .selectors import (
+from leads.selectors import (
     lead_for_user,
     lead_score_history,
     lead_scores,
@@ -46,7 +41,11 @@ from .selectors import (
     segment_label,
     user_sees_all_leads,
 )
-from .tables import LeadTable
+from leads.tables import LeadTable
+from leadscoring.tables import EXPORT_FORMATS, PER_PAGE_CHOICES, ExportTooLarge
+from matrix.engine.document import DocumentError
+from matrix.models import ScoringModel
+from matrix.selectors import version_live, version_spec_or_note, version_unreadable_note
 
 VIEW = "leads.view_lead"
 ACT = lifecycle.ACT_PERMISSION

@@ -7,10 +7,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from .alerts import alert_entries, alert_groups, digest_alerts, digest_title
-from .choices import JobState, NotificationKind
-from .jobs import job_progress
-from .models import Notification, RescoreJob
+from leads.alerts import alert_entries, alert_groups, digest_alerts, digest_title
+from leads.choices import JobState, NotificationKind
+from leads.jobs import job_progress
+from leads.models import Notification, RescoreJob
 
 
 @permission_required("leads.view_rescorejob", raise_exception=True)

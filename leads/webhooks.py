@@ -27,11 +27,10 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
+from leads.choices import DeliveryState, WebhookEventType
+from leads.models import WebhookDelivery, WebhookEndpoint
 from leadscoring.celery import task_send
 from leadscoring.cli import iso_z
-
-from .choices import DeliveryState, WebhookEventType
-from .models import WebhookDelivery, WebhookEndpoint
 
 log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Leadscoring-Signature"

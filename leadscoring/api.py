@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.viewsets import GenericViewSet, ViewSet
 
-from .api_limits import ErrorBody  # noqa: F401  (the apps' views raise it from here)
+from leadscoring.api_limits import ErrorBody  # noqa: F401  (the apps' views raise it from here)
 
 # --- Error answers in the schema ------------------------------------------------------------------
 

@@ -6,4 +6,4 @@ class LeadscoringConfig(AppConfig):
     verbose_name = "Lead scoring"
 
     def ready(self):
-        from . import checks, db  # noqa: F401  (registers the system checks; SQLite functions on connect)
+        from leadscoring import checks, db  # noqa: F401  (registers the system checks; SQLite functions on connect)

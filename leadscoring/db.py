@@ -19,7 +19,7 @@ from django.db.backends.signals import connection_created
 from django.dispatch import receiver
 from django.utils.dateparse import parse_datetime
 
-from .timestamps import bound_for_year, clamp
+from leadscoring.timestamps import bound_for_year, clamp
 
 _YEAR = re.compile(r"\s*(-?\d+)")
 

@@ -16,7 +16,7 @@ from django.core.signals import got_request_exception
 from django.http import Http404
 from django.urls import Resolver404, get_resolver
 
-from . import views
+from leadscoring import views
 
 log = logging.getLogger("django.request")
 

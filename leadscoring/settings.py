@@ -10,7 +10,7 @@ from pathlib import Path
 import dj_database_url
 from celery.schedules import crontab
 
-from .env import envbool, envint, envlist, envstr
+from leadscoring.env import envbool, envint, envlist, envstr
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(envstr("LEADSCORING_VAR_DIR", str(BASE_DIR / "var")))

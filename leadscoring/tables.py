@@ -32,7 +32,7 @@ from django_tables2.paginators import LazyPaginator
 from django_tables2.rows import BoundRow
 from django_tables2.utils import Accessor
 
-from .xlsx import xlsx_bytes
+from leadscoring.xlsx import xlsx_bytes
 
 PER_PAGE_CHOICES = (25, 50, 100, 250)
 # 25 rows hold a morning's calls; rendering cells is most of the list's server time at 1M leads,

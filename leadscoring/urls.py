@@ -7,9 +7,8 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
 from leads import views_pipeline
-
-from . import views
-from .api import ApiNotFoundView, DocsView, SchemaView
+from leadscoring import views
+from leadscoring.api import ApiNotFoundView, DocsView, SchemaView
 
 
 @login_not_required

@@ -18,9 +18,8 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse as api_reverse
 
 from leads.selectors import user_sees_all_leads
-
-from . import selectors
-from .api import ApiView
+from leadscoring import selectors
+from leadscoring.api import ApiView
 
 log = logging.getLogger(__name__)
 

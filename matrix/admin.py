@@ -1,9 +1,8 @@
 from django.contrib import admin
 
 from leadscoring.admin import ReadOnlyAdmin
-
-from .choices import VersionStatus
-from .models import Approval, AuditEntry, ImpactPreview, ModelVersion, Scenario, ScoringModel, WorkspaceSettings
+from matrix.choices import VersionStatus
+from matrix.models import Approval, AuditEntry, ImpactPreview, ModelVersion, Scenario, ScoringModel, WorkspaceSettings
 
 
 @admin.register(ScoringModel)

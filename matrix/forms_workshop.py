@@ -8,7 +8,7 @@ import re
 
 from django import forms
 
-from .workshop import NUMBER_FIELDS, SCENARIO_TEXT_FIELDS
+from matrix.workshop import NUMBER_FIELDS, SCENARIO_TEXT_FIELDS
 
 NUMBER_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\Z")
 REPEAT_RE = re.compile(r"^(\d+)\s*[x×]\s+(.*)\Z")

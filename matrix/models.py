@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from .choices import ApprovalRole, PreviewState, VersionStatus
+from matrix.choices import ApprovalRole, PreviewState, VersionStatus
 
 
 class ScoringModel(models.Model):

@@ -4,10 +4,10 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Prefetch
 
-from .choices import ApprovalRole, VersionStatus
-from .engine.conditions import describe
-from .engine.document import DocumentError, ModelSpec, parse_document, structure_key
-from .models import Approval, AuditEntry, ModelVersion, ScoringModel, WorkspaceSettings
+from matrix.choices import ApprovalRole, VersionStatus
+from matrix.engine.conditions import describe
+from matrix.engine.document import DocumentError, ModelSpec, parse_document, structure_key
+from matrix.models import Approval, AuditEntry, ModelVersion, ScoringModel, WorkspaceSettings
 
 
 def version_live(*, scoring_model: ScoringModel) -> ModelVersion | None:
@@ -353,8 +353,7 @@ def condition_suggestions(*, spec: ModelSpec) -> dict[str, list[str]]:
     event properties, from the spec itself plus a sample of the newest leads and events (two
     queries; a sample, because listing every key of a large table is a full scan)."""
     from leads.models import Event, Lead
-
-    from .engine.document import LEAD_FIELDS
+    from matrix.engine.document import LEAD_FIELDS
 
     lead_fields, kinds, properties = dict.fromkeys(LEAD_FIELDS), {}, {}
 

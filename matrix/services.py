@@ -7,10 +7,10 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from .choices import ApprovalRole, VersionStatus
-from .engine.document import DocumentError, ModelSpec, parse_document
-from .models import Approval, AuditEntry, ModelVersion, ScoringModel
-from .selectors import approvals_status, version_live, version_open_draft
+from matrix.choices import ApprovalRole, VersionStatus
+from matrix.engine.document import DocumentError, ModelSpec, parse_document
+from matrix.models import Approval, AuditEntry, ModelVersion, ScoringModel
+from matrix.selectors import approvals_status, version_live, version_open_draft
 
 
 class PublishError(ValueError):
@@ -160,7 +160,7 @@ def model_draft_update(
 
 
 def _draft_changes(*, old_document, new_document) -> list[str]:
-    from .selectors import documents_diff
+    from matrix.selectors import documents_diff
 
     try:
         return documents_diff(old_document=old_document, new_document=new_document)

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import workshop
+from matrix import workshop
 
 
 @shared_task(name="matrix.impact_preview")

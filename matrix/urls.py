@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from . import views, views_edit, views_workshop
+from matrix import views, views_edit, views_workshop
 
 app_name = "matrix"
 # /<slug>/draft/<number>/<criteria|decay|segments>/ ...; keys are slugs (engine.document.SLUG_RE).

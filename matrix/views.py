@@ -12,13 +12,12 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from leads.explain import signed
 from leads.models import RescoreJob
-
-from . import services
-from .choices import VersionStatus
-from .engine.conditions import describe
-from .engine.document import DocumentError
-from .models import ModelVersion, ScoringModel
-from .selectors import (
+from matrix import services
+from matrix.choices import VersionStatus
+from matrix.engine.conditions import describe
+from matrix.engine.document import DocumentError
+from matrix.models import ModelVersion, ScoringModel
+from matrix.selectors import (
     approvals_status,
     model_audit,
     model_grade_counts,
@@ -32,7 +31,7 @@ from .selectors import (
     versions_diff,
     workspace_settings,
 )
-from .workshop import impact_preview_latest
+from matrix.workshop import impact_preview_latest
 
 VIEW = "matrix.view_scoringmodel"
 FIT_LETTERS = ("A", "B", "C", "D")

@@ -16,14 +16,20 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
-from . import drafts, services
-from .choices import VersionStatus
-from .engine.conditions import describe
-from .engine.document import DocumentError
-from .forms import ITEM_FORMS, SettingsForm, plain, split_errors
-from .models import ModelVersion, ScoringModel
-from .selectors import approvals_status, condition_suggestions, draft_edits_since, version_spec, workspace_settings
-from .views import _can, _criterion_row, _decay_words
+from matrix import drafts, services
+from matrix.choices import VersionStatus
+from matrix.engine.conditions import describe
+from matrix.engine.document import DocumentError
+from matrix.forms import ITEM_FORMS, SettingsForm, plain, split_errors
+from matrix.models import ModelVersion, ScoringModel
+from matrix.selectors import (
+    approvals_status,
+    condition_suggestions,
+    draft_edits_since,
+    version_spec,
+    workspace_settings,
+)
+from matrix.views import _can, _criterion_row, _decay_words
 
 EDIT = "matrix.edit_draft"
 HEADINGS = {"criteria": "Criteria", "decay": "Decay rules", "segments": "Segments and thresholds"}

@@ -13,11 +13,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from leads.selectors import user_sees_all_leads
-
-from . import workshop
-from .choices import PreviewState, VersionStatus
-from .forms_workshop import ScenarioForm
-from .models import ImpactPreview, ModelVersion, Scenario, ScoringModel
+from matrix import workshop
+from matrix.choices import PreviewState, VersionStatus
+from matrix.forms_workshop import ScenarioForm
+from matrix.models import ImpactPreview, ModelVersion, Scenario, ScoringModel
 
 VIEW = "matrix.view_scoringmodel"
 EDIT = "matrix.edit_draft"

@@ -21,15 +21,14 @@ from leads.choices import NUMBER_FIELDS, TEXT_FIELDS
 from leads.explain import _criterion_words, _decay_words, kind_words, signed
 from leads.models import Lead, Score, ScoreBreakdown
 from leadscoring.celery import task_send
-
-from .choices import PreviewState, VersionStatus
-from .engine.document import ModelSpec, is_number
-from .engine.lines import lines_decode, lines_priced
-from .engine.single import EventData, LeadData, ScoreResult, score_lead
-from .engine.sql import compile_scores, dialect_for
-from .engine.values import round2
-from .models import ImpactPreview, ModelVersion, Scenario, ScoringModel
-from .selectors import VersionSpecs, version_live, version_spec
+from matrix.choices import PreviewState, VersionStatus
+from matrix.engine.document import ModelSpec, is_number
+from matrix.engine.lines import lines_decode, lines_priced
+from matrix.engine.single import EventData, LeadData, ScoreResult, score_lead
+from matrix.engine.sql import compile_scores, dialect_for
+from matrix.engine.values import round2
+from matrix.models import ImpactPreview, ModelVersion, Scenario, ScoringModel
+from matrix.selectors import VersionSpecs, version_live, version_spec
 
 log = logging.getLogger(__name__)
 
@@ -370,7 +369,7 @@ def impact_preview_request(
 
 def impact_preview_enqueue(*, preview_id: int) -> bool:
     """Send the preview's task; a broker that is down is logged, asking again resends it."""
-    from .tasks import impact_preview_task
+    from matrix.tasks import impact_preview_task
 
     if not task_send(impact_preview_task, preview_id, what=f"impact preview {preview_id}"):
         return False

@@ -23,6 +23,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
+from leads.api import serializers as s
 from leads.filtersets import LeadFilterSet
 from leads.lifecycle import LifecycleError, lead_accept, lead_recycle, lead_reject
 from leads.models import Lead, LeadStage, Score
@@ -32,8 +33,6 @@ from leads.services import events_ingest, leads_import
 from leads.tasks import enqueue_scoring
 from leadscoring.api import ApiGenericViewSet, ApiView, ErrorsSerializer, has_perms, idempotent
 from matrix.models import ScoringModel
-
-from . import serializers as s
 
 # The schema of `?model=`: a model's slug (drf-spectacular cannot guess it from the filter's method,
 # and warns, which `check --deploy` counts). Schema metadata only; the filter is unchanged.

@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from . import views
+from matrix.api import views
 
 app_name = "matrix-api"
 

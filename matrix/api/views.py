@@ -30,12 +30,11 @@ from leadscoring.api import (
 )
 from leadscoring.api_limits import MAX_BODY_DEPTH, error_body
 from matrix import services
+from matrix.api import serializers as s
 from matrix.choices import VersionStatus
 from matrix.engine.document import DocumentError, parse_document
 from matrix.models import Approval, ModelVersion, ScoringModel
 from matrix.selectors import version_live
-
-from . import serializers as s
 
 IF_MATCH = OpenApiParameter(
     "If-Match", str, OpenApiParameter.HEADER, required=True, description="The ETag of the version as you read it."

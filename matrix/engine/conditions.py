@@ -2,8 +2,8 @@
 
 from collections.abc import Callable
 
-from .document import NEGATIVE_OPS
-from .values import WHITESPACE, as_number, is_empty, scalar_eq
+from matrix.engine.document import NEGATIVE_OPS
+from matrix.engine.values import WHITESPACE, as_number, is_empty, scalar_eq
 
 
 def _scalar_holds(op: str, element, value) -> bool:

@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from leads.choices import NUMBER_FIELDS, TEXT_FIELDS
-
-from .values import as_number
+from matrix.engine.values import as_number
 
 SLUG_RE = re.compile(r"^[-a-zA-Z0-9_]+\Z")  # \Z, not $: "$" also matches before a final newline
 POSITIVE_OPS = ("eq", "in", "contains", "startswith", "endswith", "gt", "gte", "lt", "lte", "between")

@@ -17,9 +17,9 @@ by `lines_priced`: a rescore that only changes points leaves its stored lines as
 
 import json
 
-from .document import ModelSpec
-from .single import effective_decay
-from .values import running_cents
+from matrix.engine.document import ModelSpec
+from matrix.engine.single import effective_decay
+from matrix.engine.values import running_cents
 
 FIT, ENGAGEMENT, DECAY = "f", "e", "d"
 

@@ -24,8 +24,8 @@ are in neither, and are counted afresh by the full statement.
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from .document import ModelSpec
-from .sql import BASIS_COLUMNS, LEAD_TABLE, Compiled, Dialect, Params, _finish
+from matrix.engine.document import ModelSpec
+from matrix.engine.sql import BASIS_COLUMNS, LEAD_TABLE, Compiled, Dialect, Params, _finish
 
 SCORE_TABLE = "leads_score"
 PENDING_TABLE = "leads_pendingscore"

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from .conditions import holds
-from .document import Criterion, DecayRule, ModelSpec
-from .values import HALF_LIVES_MAX, days_between, match_key, round2, running_cents
+from matrix.engine.conditions import holds
+from matrix.engine.document import Criterion, DecayRule, ModelSpec
+from matrix.engine.values import HALF_LIVES_MAX, days_between, match_key, round2, running_cents
 
 # Why an event earned nothing (or what it earned), for the lead page's timeline.
 COUNTED = "counted"

@@ -12,9 +12,9 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from .document import NEGATIVE_OPS, Criterion, DecayRule, ModelSpec, structure_key
-from .lines import DECAY, ENGAGEMENT, FIT
-from .values import HALF_LIVES_MAX, NUMERIC_MAX_LENGTH, NUMERIC_RE, as_number, as_text, trim
+from matrix.engine.document import NEGATIVE_OPS, Criterion, DecayRule, ModelSpec, structure_key
+from matrix.engine.lines import DECAY, ENGAGEMENT, FIT
+from matrix.engine.values import HALF_LIVES_MAX, NUMERIC_MAX_LENGTH, NUMERIC_RE, as_number, as_text, trim
 
 LEAD_TABLE = "leads_lead"
 EVENT_TABLE = "leads_event"

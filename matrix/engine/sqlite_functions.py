@@ -1,6 +1,6 @@
 """SQL functions for SQLite connections: the engine's own text and number rules."""
 
-from . import values
+from matrix.engine import values
 
 
 def register(dbapi_connection) -> None:

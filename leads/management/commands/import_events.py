@@ -3,10 +3,9 @@ import time
 from django.core.management.base import BaseCommand
 
 from leads.choices import ImportKind
+from leads.management.commands._rows import add_import_arguments, open_rows, write_report
 from leads.services import ImportReport, events_ingest
 from leads.tasks import enqueue_scoring
-
-from ._rows import add_import_arguments, open_rows, write_report
 
 
 class Command(BaseCommand):

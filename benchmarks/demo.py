@@ -88,9 +88,9 @@ class Demo:
         from django.contrib.auth import get_user_model
         from django.db import transaction
 
-        from matrix.models import ImpactPreview
         from matrix.services import model_draft_start, model_draft_update
-        from matrix.workshop import impact_preview_request, impact_preview_run
+        from scoring.impact import impact_preview_request, impact_preview_run
+        from scoring.models import ImpactPreview
 
         marketer = get_user_model().objects.get(username="marketer")
         with transaction.atomic():
@@ -110,7 +110,7 @@ class Demo:
         from django.db import transaction
         from django.utils import timezone
 
-        from leads.services import leads_rescore
+        from scoring.services import leads_rescore
 
         with transaction.atomic():
             scored = leads_rescore(version=self.live, as_of=timezone.now())
@@ -120,8 +120,8 @@ class Demo:
     def rescore_job(self) -> str:
         from django.db import transaction
 
-        from leads.choices import JobTrigger
-        from leads.jobs import rescore_chunk_run, rescore_job_create, rescore_job_plan
+        from scoring.choices import JobTrigger
+        from scoring.jobs import rescore_chunk_run, rescore_job_create, rescore_job_plan
 
         with transaction.atomic():
             job = rescore_job_create(version=self.live, trigger=JobTrigger.PUBLISH)

@@ -92,14 +92,15 @@ def main():
         django.setup()
         from django.db import transaction
 
-        from leads.models import PendingScore, Score
         from leads.services import events_ingest
-        from leads.tasks import enqueue_scoring
         from matrix.selectors import versions_live
-        from matrix.services import model_import, model_version_publish
+        from matrix.services import model_import
+        from scoring.jobs import model_version_publish
+        from scoring.models import PendingScore, Score
+        from scoring.tasks import enqueue_scoring
 
         if not versions_live():
-            document = json.loads((ROOT / "matrix" / "fixtures" / "b2b-saas.json").read_text())
+            document = json.loads((ROOT / "demo" / "fixtures" / "b2b-saas.json").read_text())
             model_version_publish(version=model_import(data=document))
 
         # 1. import_events throughput on a file of fresh events
@@ -229,12 +230,12 @@ def main():
         # counts (basis), so that the next rescore counts those leads afresh rather than reusing them.
         with run.connect(args.database_url) as conn:
             conn.execute(
-                "UPDATE leads_score SET basis = NULL "
+                "UPDATE scoring_score SET basis = NULL "
                 "WHERE lead_id IN (SELECT DISTINCT lead_id FROM leads_event WHERE id > %s)",
                 [last_event],
             )
             removed = conn.execute("DELETE FROM leads_event WHERE id > %s", [last_event]).rowcount
-            conn.execute("DELETE FROM leads_pendingscore")
+            conn.execute("DELETE FROM scoring_pendingscore")
         print(f"removed the {removed:,} events this benchmark added")
 
 

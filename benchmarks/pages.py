@@ -27,10 +27,10 @@ import run  # noqa: E402
 # rejected with one of the reasons, the rest are still pending. Pseudo-random but deterministic
 # (multiplicative hashes of the lead id), set-based, and only once per database.
 LIFECYCLE_SQL = [
-    "DELETE FROM leads_stagetransition WHERE scoring_model_id = %(m)s",
-    "DELETE FROM leads_leadstage WHERE scoring_model_id = %(m)s",
+    "DELETE FROM scoring_stagetransition WHERE scoring_model_id = %(m)s",
+    "DELETE FROM scoring_leadstage WHERE scoring_model_id = %(m)s",
     """
-    INSERT INTO leads_leadstage (lead_id, scoring_model_id, stage, mql_at, mql_score, mql_version_id,
+    INSERT INTO scoring_leadstage (lead_id, scoring_model_id, stage, mql_at, mql_score, mql_version_id,
                                  mql_segment, accepted_at, rejected_at, reject_reason, reject_text, changed_at)
     SELECT f.lead_id, %(m)s,
            CASE WHEN f.outcome < 35 THEN 'sql' WHEN f.outcome < 55 THEN 'rejected' ELSE 'mql' END,
@@ -47,24 +47,24 @@ LIFECYCLE_SQL = [
                %(now)s - make_interval(days => ((s.lead_id * 104729) %% 365)::int,
                                        secs => ((s.lead_id * 13) %% 86400)::int) AS mql_at,
                make_interval(secs => (3600 + (s.lead_id * 31) %% (30 * 86400))::int) AS wait
-        FROM leads_score s
+        FROM scoring_score s
         WHERE s.scoring_model_id = %(m)s AND (s.lead_id * 2654435761) %% 10 < 3
     ) f
     """,
     """
-    INSERT INTO leads_stagetransition (lead_id, scoring_model_id, from_stage, to_stage, score, version_id,
+    INSERT INTO scoring_stagetransition (lead_id, scoring_model_id, from_stage, to_stage, score, version_id,
                                        reason, reason_text, occurred_at)
     SELECT lead_id, scoring_model_id, 'lead', 'mql', mql_score, mql_version_id, '', '', mql_at
-    FROM leads_leadstage WHERE scoring_model_id = %(m)s
+    FROM scoring_leadstage WHERE scoring_model_id = %(m)s
     UNION ALL
     SELECT lead_id, scoring_model_id, 'mql', 'sql', mql_score, mql_version_id, '', '', accepted_at
-    FROM leads_leadstage WHERE scoring_model_id = %(m)s AND accepted_at IS NOT NULL
+    FROM scoring_leadstage WHERE scoring_model_id = %(m)s AND accepted_at IS NOT NULL
     UNION ALL
     SELECT lead_id, scoring_model_id, 'mql', 'rejected', mql_score, mql_version_id, reject_reason, '', rejected_at
-    FROM leads_leadstage WHERE scoring_model_id = %(m)s AND rejected_at IS NOT NULL
+    FROM scoring_leadstage WHERE scoring_model_id = %(m)s AND rejected_at IS NOT NULL
     """,
-    "VACUUM ANALYZE leads_leadstage",
-    "VACUUM ANALYZE leads_stagetransition",
+    "VACUUM ANALYZE scoring_leadstage",
+    "VACUUM ANALYZE scoring_stagetransition",
 ]
 
 
@@ -74,7 +74,7 @@ def lifecycle_ensure(connection, model_id: int) -> None:
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT EXISTS (SELECT 1 FROM leads_stagetransition WHERE scoring_model_id = %s AND to_stage = 'sql')",
+            "SELECT EXISTS (SELECT 1 FROM scoring_stagetransition WHERE scoring_model_id = %s AND to_stage = 'sql')",
             [model_id],
         )
         if cursor.fetchone()[0]:
@@ -82,7 +82,7 @@ def lifecycle_ensure(connection, model_id: int) -> None:
         started = time.perf_counter()
         for statement in LIFECYCLE_SQL:
             cursor.execute(statement, {"m": model_id, "now": timezone.now()})
-        cursor.execute("SELECT count(*) FROM leads_leadstage WHERE scoring_model_id = %s", [model_id])
+        cursor.execute("SELECT count(*) FROM scoring_leadstage WHERE scoring_model_id = %s", [model_id])
         print(f"synthetic funnel: {cursor.fetchone()[0]:,} MQLs in {time.perf_counter() - started:.1f} s")
 
 
@@ -115,9 +115,10 @@ def main():
     from django.db import connection
     from django.test import Client
 
-    from leads.models import Lead, Score
+    from leads.models import Lead
     from leadscoring.roles import demo_users_ensure
     from matrix.selectors import versions_live
+    from scoring.models import Score
 
     settings.ALLOWED_HOSTS = ["testserver"]
     users = demo_users_ensure()

@@ -73,7 +73,7 @@ def ensure_database(url: str) -> None:
 def generate(url: str, leads: int, events: int) -> None:
     with connect(url) as conn:
         conn.execute("SET maintenance_work_mem = '1GB'")
-        conn.execute("TRUNCATE leads_score, leads_scorehistory, leads_event, leads_lead RESTART IDENTITY CASCADE")
+        conn.execute("TRUNCATE scoring_score, scoring_scorehistory, leads_event, leads_lead RESTART IDENTITY CASCADE")
         conn.execute("SELECT setseed(0.42)")
         started = time.monotonic()
         conn.execute(
@@ -158,7 +158,7 @@ def floor_query(url: str) -> float:
 
 
 def _rescore_chunk(version, lo: int, hi: int, as_of, reuse: bool) -> float:
-    from leads.services import leads_rescore
+    from scoring.services import leads_rescore
 
     leads_rescore(version=version, as_of=as_of, id_range=(lo, hi), reuse=reuse)
     return rss_mb()
@@ -166,7 +166,7 @@ def _rescore_chunk(version, lo: int, hi: int, as_of, reuse: bool) -> float:
 
 def _rescore_all(version, *, chunk_size: int, workers: int, progress: bool, as_of=AS_OF, reuse=False) -> list[float]:
     """Every lead through leads_rescore in chunks, on `workers` processes; the RSS after each chunk."""
-    from leads.services import lead_ranges, leads_rescore
+    from scoring.services import lead_ranges, leads_rescore
 
     ranges = lead_ranges(chunk_size=chunk_size)
     memory = []
@@ -204,12 +204,13 @@ def points_change(args):
     leads whose pricing visits count moving score. Later runs (--reuse) flip the points back and
     forth (+5, then the fixture's value again) for the same reason.
     """
-    from leads.models import Score
     from matrix.models import ScoringModel
     from matrix.selectors import version_live
-    from matrix.services import model_import, model_version_publish
+    from matrix.services import model_import
+    from scoring.jobs import model_version_publish
+    from scoring.models import Score
 
-    document = json.loads((ROOT / "matrix" / "fixtures" / "b2b-saas.json").read_text())
+    document = json.loads((ROOT / "demo" / "fixtures" / "b2b-saas.json").read_text())
     base_points = next(c for c in document["criteria"] if c["key"] == "pricing-visit")["points"]
     model = ScoringModel.objects.filter(slug=document["slug"]).first()
     live = version_live(scoring_model=model) if model else None
@@ -287,7 +288,7 @@ def main() -> None:
 
 def timed_rescore(args, leads: int, *, full: bool) -> None:
     """A points change, then every lead rescored in chunks, timed against the floor query."""
-    from leads.services import scores_analyze, scores_vacuum
+    from scoring.services import scores_analyze, scores_vacuum
 
     version = points_change(args)
     # A previous run (--reuse) leaves a dead copy of every score and breakdown row until
@@ -295,7 +296,7 @@ def timed_rescore(args, leads: int, *, full: bool) -> None:
     started = time.monotonic()
     with connect(args.database_url) as conn:
         conn.autocommit = True
-        conn.execute("VACUUM (ANALYZE) leads_score, leads_scorebreakdown, leads_scorehistory")
+        conn.execute("VACUUM (ANALYZE) scoring_score, scoring_scorebreakdown, scoring_scorehistory")
     log(f"vacuumed the score tables ({time.monotonic() - started:.1f} s, not timed)")
     as_of = AS_OF + timedelta(hours=args.later)
     reusable, moving = (0, 0) if full else reusable_leads(version, as_of)
@@ -315,7 +316,7 @@ def timed_rescore(args, leads: int, *, full: bool) -> None:
     floor_again = floor_query(args.database_url)
     floor_best = min(floor_s, floor_again)
     with connect(args.database_url) as conn:
-        scored = conn.execute("SELECT COUNT(*) FROM leads_score WHERE version_id = %s", [version.pk]).fetchone()[0]
+        scored = conn.execute("SELECT COUNT(*) FROM scoring_score WHERE version_id = %s", [version.pk]).fetchone()[0]
     how = (
         "every lead counted afresh from its events, as a manual rescore does"
         if full
@@ -341,8 +342,8 @@ def reusable_leads(version, as_of) -> tuple[int, int]:
     """How many leads' stored counts still hold at as_of, and how many of those change score."""
     from django.db import connection
 
-    from matrix.engine.reuse import _reuse
-    from matrix.engine.sql import Params, dialect_for
+    from engine.reuse import reuse_parts
+    from engine.sql import Params, dialect_for
     from matrix.selectors import version_spec, versions_reusable
 
     spec = version_spec(version=version)
@@ -350,10 +351,10 @@ def reusable_leads(version, as_of) -> tuple[int, int]:
     if not sources:
         return 0, 0
     p = Params()
-    reuse = _reuse(spec, dialect_for(connection), p, as_of, version.scoring_model_id, sources, None)
+    reuse = reuse_parts(spec, dialect_for(connection), p, as_of, version.scoring_model_id, sources, None)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT COUNT(*), COUNT(*) FILTER (WHERE {reuse.affected}) FROM leads_score s, leads_lead l "
+            f"SELECT COUNT(*), COUNT(*) FILTER (WHERE {reuse.affected}) FROM scoring_score s, leads_lead l "
             f"WHERE {reuse.where}",
             p.values,
         )

@@ -17,9 +17,9 @@ from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
-from leads.choices import NUMBER_FIELDS
+from engine.fields import NUMBER_FIELDS
+from engine.values import trim
 from leadscoring.timestamps import RANGE_TEXT, in_range
-from matrix.engine.values import trim
 
 LEAD_TEXT_FIELDS = (
     "email",

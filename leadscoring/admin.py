@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from leadscoring.models import IdempotencyRecord
+
 
 class ReadOnlyAdmin(admin.ModelAdmin):
     """An admin that shows rows but never adds, changes or deletes them.
@@ -16,3 +18,13 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(IdempotencyRecord)
+class IdempotencyRecordAdmin(ReadOnlyAdmin):
+    """Idempotency-Key of API requests and the first response each got (kept IDEMPOTENCY_TTL_SECONDS)."""
+
+    list_display = ["created_at", "user", "key", "method", "path", "status_code"]
+    list_select_related = ["user"]
+    search_fields = ["=key"]
+    show_full_result_count = False

@@ -14,7 +14,7 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException, NotFound, ParseError
+from rest_framework.exceptions import APIException, NotFound, ParseError, ValidationError
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -185,7 +185,7 @@ def idempotent(request, handler) -> Response:
     too. A handler error releases the key, so the client may retry. Keys expire after
     IDEMPOTENCY_TTL_SECONDS.
     """
-    from leads.models import IdempotencyRecord
+    from leadscoring.models import IdempotencyRecord
 
     key = request.headers.get("Idempotency-Key")
     if key is None:
@@ -253,3 +253,9 @@ class DocsView(SpectacularSwaggerSplitView):
         view = super().as_view(*args, **kwargs)
         view.login_required = True
         return view
+
+
+class Conflict(ValidationError):
+    """409: the request is well formed but the state of what it names does not allow it."""
+
+    status_code = status.HTTP_409_CONFLICT

@@ -28,7 +28,7 @@ _YEAR = re.compile(r"\s*(-?\d+)")
 def register_sqlite_functions(sender, connection, **kwargs):
     if connection.vendor != "sqlite":
         return
-    from matrix.engine import sqlite_functions
+    from engine import sqlite_functions
 
     sqlite_functions.register(connection.connection)
 

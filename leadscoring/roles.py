@@ -24,11 +24,11 @@ READ = [
     "matrix.view_auditentry",
     "leads.view_lead",
     "leads.view_event",
-    "leads.view_score",
-    "leads.view_scorehistory",
-    "leads.view_leadstage",
-    "leads.view_stagetransition",
-    "leads.view_rescorejob",
+    "scoring.view_score",
+    "scoring.view_scorehistory",
+    "scoring.view_leadstage",
+    "scoring.view_stagetransition",
+    "scoring.view_rescorejob",
 ]
 EDITOR = READ + ["matrix.edit_draft", "matrix.approve_version", "matrix.publish_version", "matrix.add_modelversion"]
 ROLE_PERMISSIONS: dict[str, list[str]] = {

@@ -42,8 +42,12 @@ INSTALLED_APPS = [
     "csp",
     "axes",
     "leadscoring",
-    "matrix",
     "leads",
+    "matrix",
+    "scoring",
+    "reports",
+    "imports",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -80,7 +84,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "leadscoring.context_processors.notifications",
+                "scoring.context_processors.notifications",
             ],
         },
     },
@@ -215,29 +219,32 @@ if REDIS_URL:
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Named queues (README "Background work"): big rescores never delay real-time scoring.
 CELERY_TASK_ROUTES = {
-    "leads.rescore_job_start": {"queue": "rescore"},
-    "leads.rescore_chunk": {"queue": "rescore"},
-    "leads.vacuum_scores": {"queue": "rescore"},
-    "leads.score_leads": {"queue": "ingest"},
-    "leads.score_pending": {"queue": "ingest"},
-    "leads.send_alerts": {"queue": "alerts"},
-    "leads.import_upload": {"queue": "ingest"},
-    "leads.webhook_deliver": {"queue": "alerts"},
-    "leads.webhooks_resend_stale": {"queue": "alerts"},
-    "leads.uploads_resend_stale": {"queue": "ingest"},
+    "scoring.rescore_job_start": {"queue": "rescore"},
+    "scoring.rescore_chunk": {"queue": "rescore"},
+    "scoring.vacuum_scores": {"queue": "rescore"},
+    "scoring.score_leads": {"queue": "ingest"},
+    "scoring.score_pending": {"queue": "ingest"},
+    "scoring.send_alerts": {"queue": "alerts"},
+    "imports.import_upload": {"queue": "ingest"},
+    "scoring.webhook_deliver": {"queue": "alerts"},
+    "scoring.webhooks_resend_stale": {"queue": "alerts"},
+    "imports.uploads_resend_stale": {"queue": "ingest"},
     # An impact preview scores every lead with a draft: as heavy as a publish's rescore.
-    "matrix.impact_preview": {"queue": "rescore"},
+    "scoring.impact_preview": {"queue": "rescore"},
 }
 # Task modules outside leads/tasks.py (autodiscovery only finds `tasks` modules).
-CELERY_IMPORTS = ["leads.uploads", "leads.webhooks"]
+CELERY_IMPORTS = ["imports.uploads", "scoring.webhooks"]
 CELERY_BEAT_SCHEDULE = {
-    "webhooks-resend-stale": {"task": "leads.webhooks_resend_stale", "schedule": 300.0},
-    "uploads-resend-stale": {"task": "leads.uploads_resend_stale", "schedule": 300.0},
+    "webhooks-resend-stale": {"task": "scoring.webhooks_resend_stale", "schedule": 300.0},
+    "uploads-resend-stale": {"task": "imports.uploads_resend_stale", "schedule": 300.0},
     # Uploads never imported are deleted after IMPORT_UNUSED_HOURS (default queue).
-    "uploads-purge-unimported": {"task": "leads.uploads_purge_unimported", "schedule": 3600.0},
-    "rescore-jobs-sweep": {"task": "leads.rescore_jobs_sweep", "schedule": float(envint("RESCORE_SWEEP_SECONDS", 60))},
+    "uploads-purge-unimported": {"task": "imports.uploads_purge_unimported", "schedule": 3600.0},
+    "rescore-jobs-sweep": {
+        "task": "scoring.rescore_jobs_sweep",
+        "schedule": float(envint("RESCORE_SWEEP_SECONDS", 60)),
+    },
     "nightly-decay": {
-        "task": "leads.nightly_decay",
+        "task": "scoring.nightly_decay",
         "schedule": crontab(hour=envint("NIGHTLY_DECAY_HOUR", 2), minute=0),
     },
 }

@@ -6,9 +6,13 @@ from django.templatetags.static import static
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
-from leads import views_pipeline
+import matrix.api.urls
+import matrix.urls
+import scoring.api.urls
+import scoring.urls
 from leadscoring import views
 from leadscoring.api import ApiNotFoundView, DocsView, SchemaView
+from scoring.views import home, pipeline
 
 
 @login_not_required
@@ -20,7 +24,7 @@ def favicon(request):
 # LoginRequiredMiddleware guards every view; LoginView (and the admin's own login) carry
 # login_not_required since Django 5.1, so nothing here needs the decorator.
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", home.home, name="home"),
     path("favicon.ico", favicon, name="favicon"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -29,8 +33,8 @@ urlpatterns = [
     # /api/ itself leads to the current version (and stays out of the browsable API's breadcrumbs).
     path("api/", RedirectView.as_view(pattern_name="api-root"), name="api"),
     path("api/v1/", views.ApiRootView.as_view(), name="api-root"),
-    path("api/v1/", include("leads.api.urls")),
-    path("api/v1/", include("matrix.api.urls")),
+    path("api/v1/", include("scoring.api.urls")),
+    path("api/v1/", include((matrix.api.urls.urlpatterns + scoring.api.urls.model_urlpatterns, "matrix-api"))),
     path("api/schema/", SchemaView.as_view(), name="api-schema"),
     path("api/docs/", DocsView.as_view(url_name="api-schema"), name="api-docs"),
     # Last of the API: any other path under api/ is a JSON 404 like the API's own, not an HTML page.
@@ -38,16 +42,16 @@ urlpatterns = [
     # and "/api/v1" stays no step of the browsable API's breadcrumbs.
     re_path(r"^api/[\s\S]*/$", ApiNotFoundView.as_view()),
     # Before any "leads/" include, so /leads/import/ is this and not a lead called "import".
-    path("leads/import/", include("leads.imports")),
+    path("leads/import/", include("imports.urls")),
     # The rep workspace (docs/rep-workspace.md): lists, grid, lead pages, lifecycle actions.
-    path("leads/", include("leads.urls")),
-    path("reports/", include("leads.report_urls")),
-    path("matrix/", include("matrix.urls")),
-    path("jobs/", views_pipeline.job_list, name="jobs"),
-    path("jobs/<int:pk>/", views_pipeline.job_detail, name="job-detail"),
-    path("notifications/", views_pipeline.notification_list, name="notifications"),
-    path("notifications/read/", views_pipeline.notifications_read, name="notifications-read"),
-    path("notifications/job/<int:job_id>/<str:kind>/", views_pipeline.notification_digest, name="notification-digest"),
+    path("leads/", include("scoring.urls")),
+    path("reports/", include("reports.urls")),
+    path("matrix/", include((scoring.urls.model_urlpatterns + matrix.urls.urlpatterns, "matrix"))),
+    path("jobs/", pipeline.job_list, name="jobs"),
+    path("jobs/<int:pk>/", pipeline.job_detail, name="job-detail"),
+    path("notifications/", pipeline.notification_list, name="notifications"),
+    path("notifications/read/", pipeline.notifications_read, name="notifications-read"),
+    path("notifications/job/<int:job_id>/<str:kind>/", pipeline.notification_digest, name="notification-digest"),
 ]
 
 # The site's own error pages (templates/403.html, 404.html, 500.html); with DEBUG on,

@@ -10,29 +10,15 @@ docs/rep-workspace.md, "Error pages").
 import logging
 
 from django.http import HttpResponseForbidden, HttpResponseNotFound, HttpResponseServerError
-from django.shortcuts import render
 from django.template import loader
 from django.views.decorators.csrf import requires_csrf_token
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.reverse import reverse as api_reverse
 
-from leads.selectors import user_sees_all_leads
-from leadscoring import selectors
 from leadscoring.api import ApiView
 
 log = logging.getLogger(__name__)
-
-
-def home(request):
-    """The start page: who you are, what there is, and where your role's work is."""
-    context = {
-        "counts": selectors.counts(),
-        "scoring_models": selectors.scoring_models_live(),
-        # The counts are the workbench's; a rep, who sees only their own leads, is told so.
-        "sees_all": user_sees_all_leads(user=request.user),
-    }
-    return render(request, "home.html", context)
 
 
 def _is_htmx(request) -> bool:

@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from leadscoring.admin import ReadOnlyAdmin
 from matrix.choices import VersionStatus
-from matrix.models import Approval, AuditEntry, ImpactPreview, ModelVersion, Scenario, ScoringModel, WorkspaceSettings
+from matrix.models import Approval, AuditEntry, ModelVersion, Scenario, ScoringModel, WorkspaceSettings
 
 
 @admin.register(ScoringModel)
@@ -101,12 +101,3 @@ class ScenarioAdmin(admin.ModelAdmin):
     list_filter = ["scoring_model"]
     list_select_related = ["scoring_model", "created_by"]
     search_fields = ["name", "description"]
-
-
-@admin.register(ImpactPreview)
-class ImpactPreviewAdmin(ReadOnlyAdmin):
-    """Impact previews, read-only: a worker computes them from the draft and the live scores."""
-
-    list_display = ["created_at", "version", "revision", "state", "leads_total", "tier_changed", "mql_up", "mql_down"]
-    list_filter = ["state"]
-    list_select_related = ["version__scoring_model"]

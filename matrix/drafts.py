@@ -7,7 +7,7 @@ would not explain in the editor's words (the catch-all segment must stay last).
 
 import copy
 
-from matrix.engine.document import DocumentError
+from engine.document import DocumentError
 
 SECTIONS = ("criteria", "decay", "segments")
 NOUNS = {"criteria": "criterion", "decay": "decay rule", "segments": "segment"}

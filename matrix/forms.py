@@ -14,8 +14,8 @@ import re
 
 from django import forms
 
-from matrix.engine.conditions import OP_WORDS
-from matrix.engine.document import (
+from engine.conditions import OP_WORDS
+from engine.document import (
     CAP_MAX,
     DAYS_MAX,
     DECAY_TYPES,

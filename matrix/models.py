@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from matrix.choices import ApprovalRole, PreviewState, VersionStatus
+from matrix.choices import ApprovalRole, VersionStatus
 
 
 class ScoringModel(models.Model):
@@ -152,37 +152,3 @@ class Scenario(models.Model):
 
     def __str__(self):
         return self.name
-
-
-class ImpactPreview(models.Model):
-    """A draft revision scored against every lead, compared with the live scores (computed by a worker)."""
-
-    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="impact_previews")
-    # The draft's revision it scored: an edit since makes the preview stale.
-    revision = models.PositiveIntegerField()
-    live_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    as_of = models.DateTimeField()
-    state = models.CharField(max_length=16, choices=PreviewState.choices, default=PreviewState.QUEUED)
-    error = models.TextField(blank=True, default="")
-    leads_total = models.PositiveIntegerField(default=0)
-    tier_changed = models.PositiveIntegerField(default=0)
-    mql_up = models.PositiveIntegerField(default=0)
-    mql_down = models.PositiveIntegerField(default=0)
-    # [{"segment", "label", "leads", "moves": {from_tier: {to_tier: n}}, "tier_changed", "mql_up", "mql_down"}]
-    summary = models.JSONField(default=list, blank=True)
-    # The biggest movers by |draft - live|, each with the breakdown lines that differ ("why").
-    movers = models.JSONField(default=list, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    enqueued_at = models.DateTimeField(null=True, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["version", "revision"], name="impact_preview_revision")]
-
-    def __str__(self):
-        return f"impact of {self.version} r{self.revision} ({self.state})"

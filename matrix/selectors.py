@@ -2,11 +2,11 @@
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Prefetch
+from django.db.models import Prefetch
 
+from engine.conditions import describe
+from engine.document import DocumentError, ModelSpec, parse_document, structure_key
 from matrix.choices import ApprovalRole, VersionStatus
-from matrix.engine.conditions import describe
-from matrix.engine.document import DocumentError, ModelSpec, parse_document, structure_key
 from matrix.models import Approval, AuditEntry, ModelVersion, ScoringModel, WorkspaceSettings
 
 
@@ -129,54 +129,16 @@ def approvals_status(*, version: ModelVersion, settings: WorkspaceSettings | Non
 # --- the matrix workspace pages ----------------------------------------------------------------
 
 
-def _versions_with_people():
+def versions_with_people():
+    """Versions with their authors and approvals loaded, for pages that name the people."""
     return ModelVersion.objects.select_related("created_by", "published_by", "updated_by").prefetch_related(
         Prefetch("approvals", queryset=Approval.objects.select_related("user").order_by("id"))
     )
 
 
-def scoring_models_overview() -> list[dict]:
-    """Every model with its live version, its newest draft and its leads per tier (four queries)."""
-    from leads.models import Score
-
-    models = list(ScoringModel.objects.order_by("name", "pk"))
-    versions = _versions_with_people().exclude(status=VersionStatus.ARCHIVED).order_by("scoring_model_id", "-number")
-    live, draft = {}, {}
-    for version in versions:
-        if version.status == VersionStatus.PUBLISHED:
-            live[version.scoring_model_id] = version
-        else:
-            draft.setdefault(version.scoring_model_id, version)
-    tiers: dict[int, dict[str, int]] = {}
-    rows = Score.objects.order_by().values_list("scoring_model_id", "tier").annotate(n=Count("pk"))
-    for model_id, tier, n in rows:
-        tiers.setdefault(model_id, {})[tier] = n
-    settings = workspace_settings()
-    return [
-        {
-            "model": model,
-            "live": live.get(model.pk),
-            "draft": draft.get(model.pk),
-            "draft_approvals": approvals_status(version=draft[model.pk], settings=settings)
-            if model.pk in draft
-            else None,
-            "tiers": tiers.get(model.pk, {}),
-        }
-        for model in models
-    ]
-
-
 def model_versions(*, scoring_model: ScoringModel) -> list[ModelVersion]:
     """Every version of the model, newest first, with its people and approvals (three queries)."""
-    return list(_versions_with_people().filter(scoring_model=scoring_model).order_by("-number"))
-
-
-def model_grade_counts(*, scoring_model: ScoringModel) -> dict[str, int]:
-    """How many leads hold each grade (e.g. "B3") under the model (one GROUP BY)."""
-    from leads.models import Score
-
-    rows = Score.objects.filter(scoring_model=scoring_model).order_by().values_list("grade").annotate(n=Count("pk"))
-    return dict(rows)
+    return list(versions_with_people().filter(scoring_model=scoring_model).order_by("-number"))
 
 
 def model_audit(*, scoring_model: ScoringModel, limit: int = 200) -> list[AuditEntry]:
@@ -352,8 +314,8 @@ def condition_suggestions(*, spec: ModelSpec) -> dict[str, list[str]]:
     """What the condition pickers offer (free text stays allowed): lead fields, event kinds and
     event properties, from the spec itself plus a sample of the newest leads and events (two
     queries; a sample, because listing every key of a large table is a full scan)."""
+    from engine.document import LEAD_FIELDS
     from leads.models import Event, Lead
-    from matrix.engine.document import LEAD_FIELDS
 
     lead_fields, kinds, properties = dict.fromkeys(LEAD_FIELDS), {}, {}
 

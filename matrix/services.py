@@ -7,8 +7,8 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from engine.document import DocumentError, ModelSpec, parse_document
 from matrix.choices import ApprovalRole, VersionStatus
-from matrix.engine.document import DocumentError, ModelSpec, parse_document
 from matrix.models import Approval, AuditEntry, ModelVersion, ScoringModel
 from matrix.selectors import approvals_status, version_live, version_open_draft
 
@@ -53,8 +53,10 @@ def model_import(
 
 
 @transaction.atomic
-def model_version_publish(*, version: ModelVersion, user=None, enforce_approvals: bool = False) -> ModelVersion:
+def version_publish(*, version: ModelVersion, user=None, enforce_approvals: bool = False) -> ModelVersion:
     """Make a draft the live version of its model; the previous live version is archived.
+
+    Versions only: scoring.jobs.model_version_publish also starts the rescore of every lead.
 
     With `enforce_approvals` (the pages and the API), the current revision must carry a marketing
     and a sales approval unless the workspace setting relaxes that; PublishError names what is
@@ -91,11 +93,6 @@ def model_version_publish(*, version: ModelVersion, user=None, enforce_approvals
         action="published",
         number=version.number,
     )
-    # In the same transaction: the job exists exactly when the publish does, and is sent on commit.
-    from leads.choices import JobTrigger
-    from leads.jobs import rescore_job_create
-
-    rescore_job_create(version=version, trigger=JobTrigger.PUBLISH, user=user)
     return version
 
 
@@ -318,10 +315,10 @@ def model_version_approve(*, version: ModelVersion, user, revision: int) -> Appr
 
 
 @transaction.atomic
-def model_draft_publish(*, version: ModelVersion, user, revision: int) -> ModelVersion:
+def version_draft_publish(*, version: ModelVersion, user, revision: int) -> ModelVersion:
     """The pages' publish: the draft as the user saw it (`revision`), approvals enforced.
 
-    Locks in the same order as model_version_publish (model, then version), so the revision
+    Locks in the same order as version_publish (model, then version), so the revision
     checked is the one published. Raises StaleRevision or PublishError.
     """
     ScoringModel.objects.select_for_update().get(pk=version.scoring_model_id)
@@ -330,7 +327,7 @@ def model_draft_publish(*, version: ModelVersion, user, revision: int) -> ModelV
         raise StaleRevision(
             f"version {locked.number} is at revision {locked.revision}, you saw revision {revision}: read it again"
         )
-    return model_version_publish(version=locked, user=user, enforce_approvals=True)
+    return version_publish(version=locked, user=user, enforce_approvals=True)
 
 
 @transaction.atomic

@@ -16,10 +16,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
+from engine.conditions import describe
+from engine.document import DocumentError
 from matrix import drafts, services
 from matrix.choices import VersionStatus
-from matrix.engine.conditions import describe
-from matrix.engine.document import DocumentError
 from matrix.forms import ITEM_FORMS, SettingsForm, plain, split_errors
 from matrix.models import ModelVersion, ScoringModel
 from matrix.selectors import (
@@ -29,7 +29,8 @@ from matrix.selectors import (
     version_spec,
     workspace_settings,
 )
-from matrix.views import _can, _criterion_row, _decay_words
+from matrix.views import can_of
+from matrix.wording import criterion_row, decay_rule_words
 
 EDIT = "matrix.edit_draft"
 HEADINGS = {"criteria": "Criteria", "decay": "Decay rules", "segments": "Segments and thresholds"}
@@ -70,9 +71,9 @@ def _auto_id(section: str, key: str | None) -> str:
 
 def _rows(spec, section: str) -> list[dict]:
     if section == "criteria":
-        return [{"key": c.key, "label": c.label, **_criterion_row(c)} for c in spec.criteria]
+        return [{"key": c.key, "label": c.label, **criterion_row(c)} for c in spec.criteria]
     if section == "decay":
-        return [{"key": d.key, "label": d.label, "words": _decay_words(d)} for d in spec.decay]
+        return [{"key": d.key, "label": d.label, "words": decay_rule_words(d)} for d in spec.decay]
     return [
         {
             "key": s.key,
@@ -119,7 +120,7 @@ def _editor_context(draft: ModelVersion, *, opened=None, notice=None, stale=None
         "notice": notice,
         "stale": stale,
         "saved": saved,
-        "can": _can(user) if user is not None else {},
+        "can": can_of(user) if user is not None else {},
         "status": approvals_status(version=draft, settings=workspace_settings()),
         "suggestions": condition_suggestions(spec=spec),
     }

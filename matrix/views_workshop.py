@@ -12,17 +12,16 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from leads.selectors import user_sees_all_leads
 from matrix import workshop
-from matrix.choices import PreviewState, VersionStatus
+from matrix.choices import VersionStatus
 from matrix.forms_workshop import ScenarioForm
-from matrix.models import ImpactPreview, ModelVersion, Scenario, ScoringModel
+from matrix.models import ModelVersion, Scenario, ScoringModel
 
 VIEW = "matrix.view_scoringmodel"
 EDIT = "matrix.edit_draft"
 
 
-def _draft_and_live(scoring_model: ScoringModel) -> tuple[ModelVersion | None, ModelVersion | None]:
+def draft_and_live(scoring_model: ScoringModel) -> tuple[ModelVersion | None, ModelVersion | None]:
     """The newest draft and the live version, in one query."""
     versions = ModelVersion.objects.filter(
         scoring_model=scoring_model, status__in=[VersionStatus.DRAFT, VersionStatus.PUBLISHED]
@@ -37,7 +36,7 @@ def _draft_and_live(scoring_model: ScoringModel) -> tuple[ModelVersion | None, M
 
 
 def _scenarios_page(request, scoring_model, form, editing=None, status=200):
-    draft, live = _draft_and_live(scoring_model)
+    draft, live = draft_and_live(scoring_model)
     scenarios = list(Scenario.objects.filter(scoring_model=scoring_model).select_related("created_by"))
     as_of = timezone.now().replace(microsecond=0)
     context = {
@@ -115,58 +114,3 @@ def scenario_delete(request, slug, pk):
     workshop.scenario_delete(scenario=scenario)
     messages.success(request, f"Scenario “{scenario.name}” deleted.")
     return redirect("matrix:scenarios", slug=slug)
-
-
-def _impact_context(request, scoring_model) -> dict:
-    draft, live = _draft_and_live(scoring_model)
-    preview = None
-    if draft is not None:
-        preview = (
-            ImpactPreview.objects.filter(version=draft)
-            .select_related("created_by", "live_version")
-            .order_by("-created_at", "-id")
-            .first()
-        )
-    movers = preview.movers if preview is not None and preview.state == PreviewState.DONE else []
-    hidden = 0
-    if not user_sees_all_leads(user=request.user):
-        # Counts are for everyone; a rep sees by name only the movers among their own leads.
-        mine = [m for m in movers if m.get("owner_id") == request.user.pk]
-        movers, hidden = mine, len(movers) - len(mine)
-    in_progress = preview is not None and preview.state in (PreviewState.QUEUED, PreviewState.RUNNING)
-    lost = preview is not None and workshop.impact_preview_is_lost(preview)
-    return {
-        "scoring_model": scoring_model,
-        "draft": draft,
-        "live": live,
-        "preview": preview,
-        "stale": preview is not None and draft is not None and preview.revision != draft.revision,
-        "polling": in_progress and not lost,
-        "lost": lost,
-        "movers": movers,
-        "movers_hidden": hidden,
-        "rows": workshop.impact_rows(preview) if preview is not None and preview.state == PreviewState.DONE else [],
-        "can_edit": request.user.has_perm(EDIT),
-    }
-
-
-@permission_required(VIEW, raise_exception=True)
-def impact(request, slug):
-    """GET: the latest preview of the newest draft (htmx polls the status part). POST: ask for one."""
-    scoring_model = get_object_or_404(ScoringModel, slug=slug)
-    if request.method == "POST":
-        if not request.user.has_perm(EDIT):
-            raise PermissionDenied
-        draft, _ = _draft_and_live(scoring_model)
-        if draft is None:
-            messages.error(request, "There is no draft to preview.")
-        else:
-            try:
-                workshop.impact_preview_request(version=draft, user=request.user, rerun=bool(request.POST.get("rerun")))
-            except (workshop.ImpactPreviewError, PermissionError) as exc:
-                messages.error(request, str(exc))
-        return redirect("matrix:impact", slug=slug)
-    context = _impact_context(request, scoring_model)
-    if request.htmx:
-        return render(request, "matrix/workshop/_impact_result.html", context)
-    return render(request, "matrix/workshop/impact.html", context)

@@ -5,8 +5,10 @@ from datetime import UTC, datetime
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from leads.services import events_ingest, leads_import, leads_rescore
-from matrix.services import model_import, model_version_publish
+from leads.services import events_ingest, leads_import
+from matrix.services import model_import
+from scoring.jobs import model_version_publish
+from scoring.services import leads_rescore
 
 AS_OF = datetime(2026, 6, 1, 12, tzinfo=UTC)
 

@@ -7,11 +7,13 @@ from django.apps import apps
 from django.contrib import admin
 from django.urls import reverse
 
-from leads.models import (
-    Event,
-    IdempotencyRecord,
-    ImportUpload,
-    Lead,
+from imports.models import ImportUpload
+from leads.models import Event, Lead
+from leadscoring.models import IdempotencyRecord
+from matrix.choices import VersionStatus
+from matrix.models import Approval, AuditEntry, ModelVersion, Scenario, ScoringModel
+from scoring.models import (
+    ImpactPreview,
     LeadStage,
     Notification,
     PendingScore,
@@ -25,8 +27,6 @@ from leads.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from matrix.choices import VersionStatus
-from matrix.models import Approval, AuditEntry, ImpactPreview, ModelVersion, Scenario, ScoringModel
 
 T0 = datetime(2026, 1, 5, 12, tzinfo=UTC)
 MODELS = [m for label in ("matrix", "leads") for m in apps.get_app_config(label).get_models()]

@@ -8,12 +8,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from leads.models import Event, Lead
-from leadscoring import selectors
 from leadscoring.roles import DEMO_PASSWORD
-from leadscoring.selectors import Tally
 from leadscoring.templatetags.workbench import tally
 from matrix.choices import VersionStatus
 from matrix.models import ModelVersion, ScoringModel
+from scoring import selectors
+from scoring.selectors import Tally
 
 LOGIN = "/accounts/login/"
 

@@ -8,7 +8,7 @@ every date computation of the engine).
 import pytest
 from django.core.management import CommandError, call_command
 
-from leads.models import Score
+from scoring.models import Score
 from tests.apihelpers import add_lead, publish
 
 

@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 from django.template import Context, Template
 
-from leads.explain import signed
-from leads.report_views import hours
+from matrix.wording import signed
+from reports.views import hours
 
 
 @pytest.mark.parametrize(

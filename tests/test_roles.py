@@ -62,7 +62,7 @@ def test_reps_and_managers_act_on_leads_but_only_managers_see_all_reports(market
 def test_every_role_reads_but_only_admin_writes_raw_data(personas):
     for user in personas.values():
         assert user.has_perm("leads.view_lead")
-        assert user.has_perm("leads.view_score")
+        assert user.has_perm("scoring.view_score")
         assert user.has_perm("leads.change_lead") == (user.username == "admin")
         assert user.has_perm("leads.delete_event") == (user.username == "admin")
 

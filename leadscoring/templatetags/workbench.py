@@ -19,7 +19,7 @@ def roles(user) -> list[str]:
 
 @register.filter
 def tally(value) -> str:
-    """A selectors.Tally with thousands separators, marked "≈" when it is an estimate."""
+    """A scoring.selectors.Tally with thousands separators, marked "≈" when it is an estimate."""
     text = intcomma(value.value)
     return text if value.exact else f"≈ {text}"
 

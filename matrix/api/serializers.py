@@ -3,13 +3,11 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from leads.jobs import job_progress
-from leads.models import RescoreJob
 from leadscoring.api import ErrorsSerializer
 from matrix.models import Approval, ModelVersion, ScoringModel
 
 
-def _username(user) -> str | None:
+def username(user) -> str | None:
     return user.username if user is not None else None
 
 
@@ -69,15 +67,15 @@ class VersionSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_created_by(self, version) -> str | None:
-        return _username(version.created_by)
+        return username(version.created_by)
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_updated_by(self, version) -> str | None:
-        return _username(version.updated_by)
+        return username(version.updated_by)
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_published_by(self, version) -> str | None:
-        return _username(version.published_by)
+        return username(version.published_by)
 
 
 @extend_schema_field({"type": "object"})
@@ -100,53 +98,3 @@ class DocumentErrorsSerializer(ErrorsSerializer):
     (absent when the request failed before the document was read, e.g. malformed JSON)."""
 
     valid = serializers.BooleanField(required=False)
-
-
-class ProgressSerializer(serializers.Serializer):
-    state = serializers.CharField()
-    chunks_done = serializers.IntegerField()
-    chunks_total = serializers.IntegerField()
-    leads_done = serializers.IntegerField()
-    total_leads = serializers.IntegerField()
-    percent = serializers.FloatField()
-    rate = serializers.FloatField(help_text="Leads per second.")
-    seconds_left = serializers.IntegerField(allow_null=True)
-    seconds = serializers.FloatField()
-
-
-class JobSerializer(serializers.ModelSerializer):
-    model = serializers.CharField(source="scoring_model.slug")
-    version = serializers.IntegerField(source="version.number")
-    created_by = serializers.SerializerMethodField()
-    progress = serializers.SerializerMethodField()
-
-    class Meta:
-        model = RescoreJob
-        fields = [
-            "id",
-            "model",
-            "version",
-            "trigger",
-            "state",
-            "as_of",
-            "created_by",
-            "created_at",
-            "started_at",
-            "finished_at",
-            "error",
-            "progress",
-        ]
-        read_only_fields = fields
-
-    @extend_schema_field(serializers.CharField(allow_null=True))
-    def get_created_by(self, job) -> str | None:
-        return _username(job.created_by)
-
-    @extend_schema_field(ProgressSerializer)
-    def get_progress(self, job) -> dict:
-        return job_progress(job)
-
-
-class PublishResultSerializer(serializers.Serializer):
-    version = VersionSerializer()
-    job = JobSerializer(allow_null=True)

@@ -5,19 +5,15 @@ Draft writes use optimistic concurrency: a version's ETag carries its revision, 
 to an existing version needs `If-Match` with that ETag (428 without it, 412 when stale).
 """
 
-from django.db import transaction
 from django.db.models import OuterRef, Prefetch, Subquery
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
-from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from leads.choices import JobTrigger
-from leads.jobs import rescore_job_create
-from leads.models import RescoreJob
-from leads.rows import json_problems, text_problem
+from engine.document import DocumentError, parse_document
+from leads.rows import json_problems
 from leadscoring.api import (
     ApiGenericViewSet,
     ApiView,
@@ -32,9 +28,7 @@ from leadscoring.api_limits import MAX_BODY_DEPTH, error_body
 from matrix import services
 from matrix.api import serializers as s
 from matrix.choices import VersionStatus
-from matrix.engine.document import DocumentError, parse_document
 from matrix.models import Approval, ModelVersion, ScoringModel
-from matrix.selectors import version_live
 
 IF_MATCH = OpenApiParameter(
     "If-Match", str, OpenApiParameter.HEADER, required=True, description="The ETag of the version as you read it."
@@ -46,11 +40,8 @@ PRECONDITION = {
 }
 
 
-class Conflict(ValidationError):
-    status_code = status.HTTP_409_CONFLICT
-
-
-def _invalid(errors: list[str], code: int = status.HTTP_400_BAD_REQUEST) -> ErrorBody:
+def invalid(errors: list[str], code: int = status.HTTP_400_BAD_REQUEST) -> ErrorBody:
+    """A refusal naming every problem, with `code` (400 unless said)."""
     """A refusal in the shape of the validate endpoint's answer: `valid` stays a JSON boolean."""
     return ErrorBody({"valid": False, "errors": list(errors)}, code)
 
@@ -58,10 +49,10 @@ def _invalid(errors: list[str], code: int = status.HTTP_400_BAD_REQUEST) -> Erro
 def _document(data) -> tuple[object, str | None]:
     """The document and note of a body, or a 400 naming what is wrong with the body itself."""
     if not isinstance(data, dict):
-        raise _invalid(['body: must be an object {"document": {...}}'])
+        raise invalid(['body: must be an object {"document": {...}}'])
     form = s.DocumentInputSerializer(data=data)
     if not form.is_valid():
-        raise _invalid(error_body(form.errors)["errors"])
+        raise invalid(error_body(form.errors)["errors"])
     return form.validated_data["document"], form.validated_data.get("note")
 
 
@@ -78,7 +69,9 @@ def versions_queryset():
     ).prefetch_related(Prefetch("approvals", queryset=Approval.objects.select_related("user").order_by("id")))
 
 
-def _version_response(request, version: ModelVersion, code=status.HTTP_200_OK, **extra) -> Response:
+def version_response(request, version: ModelVersion, code=status.HTTP_200_OK, **extra) -> Response:
+    """A version as the API answers it, with its ETag (and Location when created); `extra`
+    wraps it as {"version": ..., **extra}."""
     version = versions_queryset().get(pk=version.pk)
     body = s.VersionSerializer(version).data
     if extra:
@@ -127,8 +120,8 @@ class ScoringModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiG
             _document_checked(document)
             version = services.model_import(data=document, user=request.user, note=note or "")
         except DocumentError as exc:
-            raise _invalid(exc.errors) from None
-        return _version_response(request, version, status.HTTP_201_CREATED)
+            raise invalid(exc.errors) from None
+        return version_response(request, version, status.HTTP_201_CREATED)
 
 
 class ValidateView(ApiView):
@@ -161,7 +154,6 @@ class VersionViewSet(ApiGenericViewSet):
     PERMISSIONS = {
         "update": ("matrix.edit_draft",),
         "approve": ("matrix.approve_version",),
-        "publish": ("matrix.publish_version",),
     }
 
     def get_permissions(self):
@@ -185,7 +177,7 @@ class VersionViewSet(ApiGenericViewSet):
 
     @extend_schema(summary="One version with its document; the ETag header carries its revision")
     def retrieve(self, request, slug=None, number=None):
-        return _version_response(request, self.get_version())
+        return version_response(request, self.get_version())
 
     @extend_schema(
         summary="Replace a draft's document (If-Match required)",
@@ -205,10 +197,10 @@ class VersionViewSet(ApiGenericViewSet):
         except services.StaleRevision as exc:
             raise PreconditionFailed(str(exc)) from None
         except services.DraftError as exc:
-            raise _invalid([str(exc)], status.HTTP_409_CONFLICT) from None
+            raise invalid([str(exc)], status.HTTP_409_CONFLICT) from None
         except DocumentError as exc:
-            raise _invalid(exc.errors) from None
-        return _version_response(request, version)
+            raise invalid(exc.errors) from None
+        return version_response(request, version)
 
     @extend_schema(
         summary="Approve this revision of a draft (your role's sign-off; If-Match required)",
@@ -222,86 +214,5 @@ class VersionViewSet(ApiGenericViewSet):
         try:
             services.model_version_approve(version=version, user=request.user, revision=revision)
         except (ValueError, PermissionError) as exc:
-            raise _invalid([str(exc)], status.HTTP_409_CONFLICT) from None
-        return _version_response(request, version)
-
-    @extend_schema(
-        summary="Publish a draft: it becomes the live version and every lead is rescored (If-Match required)",
-        request=None,
-        parameters=[IF_MATCH],
-        responses={200: s.PublishResultSerializer, 409: ERRORS, **PRECONDITION},
-    )
-    def publish(self, request, slug=None, number=None):
-        version = self.get_version()
-        if_match_revision(request, version)
-        with transaction.atomic():
-            # Same lock order as model_version_publish (model, then version), so the revision
-            # checked is the one published: no edit can slip in between.
-            ScoringModel.objects.select_for_update().get(pk=version.scoring_model_id)
-            locked = ModelVersion.objects.select_for_update().get(pk=version.pk)
-            if locked.revision != version.revision:
-                raise PreconditionFailed(f"version {locked.number} changed while publishing; read it again")
-            try:
-                version = services.model_version_publish(version=locked, user=request.user, enforce_approvals=True)
-            except services.PublishError as exc:
-                raise _invalid([str(exc)], status.HTTP_409_CONFLICT) from None
-        job = (
-            RescoreJob.objects.select_related("scoring_model", "version", "created_by").filter(version=version).first()
-        )
-        return _version_response(request, version, job=s.JobSerializer(job).data if job else None)
-
-
-class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiGenericViewSet):
-    """Rescore jobs with their progress (the same figures as the jobs page)."""
-
-    serializer_class = s.JobSerializer
-    filter_backends = []
-
-    def get_permissions(self):
-        return [has_perms("leads.view_rescorejob")()]
-
-    def get_queryset(self):
-        jobs = RescoreJob.objects.select_related("scoring_model", "version", "created_by").order_by(
-            "-created_at", "-id"
-        )
-        model = self.request.query_params.get("model")
-        if model and text_problem(model):  # Postgres cannot even compare a text with NUL in it
-            raise ValidationError({"errors": [f"model: {text_problem(model)}"]})
-        return jobs.filter(scoring_model__slug=model) if model else jobs
-
-    @extend_schema(
-        summary="Rescore jobs, newest first",
-        parameters=[OpenApiParameter("model", str, description="Only the jobs of the model with this slug.")],
-    )
-    def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
-
-
-class RescoreView(ApiView):
-    """Start a manual rescore of every lead with the model's live version."""
-
-    permission_classes = [has_perms("matrix.publish_version")]
-    throttle_scope = "writes"
-
-    @extend_schema(
-        summary="Rescore every lead with the model's live version now",
-        request=None,
-        responses={
-            202: s.JobSerializer,
-            409: OpenApiResponse(ErrorsSerializer, description="The model has no live version."),
-        },
-    )
-    def post(self, request, slug):
-        model = get_object_or_404(ScoringModel, slug=slug)
-        version = version_live(scoring_model=model)
-        if version is None:
-            raise Conflict({"errors": [f"model {slug!r} has no published version to rescore with"]})
-        with transaction.atomic():
-            job = rescore_job_create(version=version, trigger=JobTrigger.MANUAL, user=request.user)
-        job = RescoreJob.objects.select_related("scoring_model", "version", "created_by").get(pk=job.pk)
-        url = reverse("matrix-api:job-detail", kwargs={"pk": job.pk})
-        return Response(
-            s.JobSerializer(job).data,
-            status=status.HTTP_202_ACCEPTED,
-            headers={"Location": request.build_absolute_uri(url)},
-        )
+            raise invalid([str(exc)], status.HTTP_409_CONFLICT) from None
+        return version_response(request, version)

@@ -78,10 +78,10 @@ def _no_broker(monkeypatch):
     rescore job to the broker on commit, events would wake the real-time scoring, a rescore could
     queue alerts and a draft's impact preview its task. Nothing is sent; the tests run what the
     worker would themselves (leads_rescore, the job's chunks, impact_preview_run)."""
-    monkeypatch.setattr("leads.jobs.job_enqueue", lambda **kwargs: False)
-    monkeypatch.setattr("leads.tasks.enqueue_alerts", lambda: None)
-    monkeypatch.setattr("leads.tasks.score_pending.apply_async", lambda *args, **kwargs: None)
-    monkeypatch.setattr("matrix.workshop.impact_preview_enqueue", lambda **kwargs: False)
+    monkeypatch.setattr("scoring.jobs.job_enqueue", lambda **kwargs: False)
+    monkeypatch.setattr("scoring.tasks.enqueue_alerts", lambda: None)
+    monkeypatch.setattr("scoring.tasks.score_pending.apply_async", lambda *args, **kwargs: None)
+    monkeypatch.setattr("scoring.impact.impact_preview_enqueue", lambda **kwargs: False)
 
 
 @pytest.fixture(scope="session")

@@ -9,10 +9,10 @@ the job is over, the rep's alerts page has one line for the three leads, which o
 import pytest
 from playwright.sync_api import expect
 
-from leads.jobs import rescore_chunk_run, rescore_job_plan
-from leads.models import RescoreJob
+from scoring.jobs import rescore_chunk_run, rescore_job_plan
+from scoring.models import RescoreJob
 from tests.e2e.conftest import login
-from tests.leads.test_jobs import add_leads, model_doc, publish, run_job
+from tests.scoring.test_jobs import add_leads, model_doc, publish, run_job
 
 pytestmark = [pytest.mark.browser]
 

@@ -25,13 +25,13 @@ from decimal import Decimal
 import pytest
 from playwright.sync_api import expect
 
-from leads.choices import JobState
-from leads.jobs import rescore_chunk_run, rescore_job_plan
-from leads.models import RescoreJob, Score
 from matrix.choices import PreviewState, VersionStatus
-from matrix.models import Approval, ImpactPreview, ModelVersion
+from matrix.models import Approval, ModelVersion
 from matrix.services import model_draft_start
-from matrix.workshop import impact_preview_run
+from scoring.choices import JobState
+from scoring.impact import impact_preview_run
+from scoring.jobs import rescore_chunk_run, rescore_job_plan
+from scoring.models import ImpactPreview, RescoreJob, Score
 from tests.e2e.conftest import login, new_browser_page
 from tests.leads.workspace_data import SLUG, workspace_build
 

@@ -13,8 +13,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from leads.choices import Stage
-from leads.models import LeadStage, StageTransition
+from scoring.choices import Stage
+from scoring.models import LeadStage, StageTransition
 from tests.e2e.conftest import login
 from tests.leads.workspace_data import SLUG, workspace_build
 

@@ -14,8 +14,8 @@ from playwright.sync_api import expect
 
 from matrix.models import ModelVersion
 from tests.e2e.conftest import login
-from tests.leads.report_data import report_world
 from tests.leads.workspace_data import SLUG, workspace_build
+from tests.reports.report_data import report_world
 
 pytestmark = [pytest.mark.browser]
 CALIBRATION = "/reports/calibration/?start=2025-01-01&end=2025-02-28&rate=50&min_n=2"

@@ -5,8 +5,10 @@ from datetime import UTC, datetime
 import pytest
 from django.db import IntegrityError, transaction
 
-from leads.models import Event, Lead, LeadStage, Score
-from matrix.services import model_import, model_version_publish
+from leads.models import Event, Lead
+from matrix.services import model_import
+from scoring.jobs import model_version_publish
+from scoring.models import LeadStage, Score
 from tests.matrix.helpers import doc as model_doc
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)

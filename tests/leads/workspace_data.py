@@ -13,9 +13,11 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from leads.models import Lead
-from leads.services import events_ingest, leads_import, leads_rescore
+from leads.services import events_ingest, leads_import
 from matrix.models import ModelVersion
-from matrix.services import model_import, model_version_publish
+from matrix.services import model_import
+from scoring.jobs import model_version_publish
+from scoring.services import leads_rescore
 
 SLUG = "new-biz"
 

@@ -10,10 +10,12 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from leads.models import Event, Lead, Score
-from leads.selectors import lead_explain
-from leads.services import leads_rescore
-from matrix.services import model_import, model_version_publish
+from leads.models import Event, Lead
+from matrix.services import model_import
+from scoring.jobs import model_version_publish
+from scoring.models import Score
+from scoring.selectors import lead_explain
+from scoring.services import leads_rescore
 
 AS_OF = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 CREATED = AS_OF - timedelta(days=400)

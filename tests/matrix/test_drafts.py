@@ -5,8 +5,8 @@ import copy
 
 import pytest
 
+from engine.document import DocumentError, parse_document
 from matrix import drafts
-from matrix.engine.document import DocumentError, parse_document
 from matrix.forms import ConditionForm, CriterionForm, DecayForm, SegmentForm, SettingsForm, condition_rows
 from matrix.selectors import documents_diff, draft_edits_since
 from matrix.services import model_draft_update, model_import

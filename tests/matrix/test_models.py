@@ -5,7 +5,8 @@ from django.db import IntegrityError, transaction
 
 from matrix.choices import VersionStatus
 from matrix.models import ModelVersion, ScoringModel
-from matrix.services import PublishError, model_import, model_version_publish
+from matrix.services import PublishError, model_import
+from scoring.jobs import model_version_publish
 from tests.matrix.helpers import doc as model_doc
 
 

@@ -5,7 +5,6 @@ import copy
 
 import pytest
 
-from leads.models import RescoreJob
 from matrix.choices import VersionStatus
 from matrix.models import Approval, AuditEntry, ModelVersion, WorkspaceSettings
 from matrix.selectors import approvals_status, spec_max_score, version_spec, versions_diff, workspace_settings
@@ -13,13 +12,13 @@ from matrix.services import (
     DraftError,
     PublishError,
     StaleRevision,
-    model_draft_publish,
     model_draft_update,
     model_import,
     model_version_approve,
-    model_version_publish,
     model_version_restore,
 )
+from scoring.jobs import model_draft_publish, model_version_publish
+from scoring.models import RescoreJob
 from tests.matrix.helpers import cond, doc, eng, fit, segment, step
 
 pytestmark = pytest.mark.django_db

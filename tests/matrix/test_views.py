@@ -8,11 +8,11 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from leads.models import RescoreJob
 from matrix.choices import VersionStatus
 from matrix.models import Approval, ModelVersion
 from matrix.selectors import workspace_settings
 from matrix.services import model_draft_update, model_import, model_version_approve
+from scoring.models import RescoreJob
 from tests.leads.workspace_data import SLUG, model_document, workspace_build
 
 ROLES = ["marketer", "saleslead", "rep", "manager", "admin"]
@@ -208,7 +208,8 @@ def test_the_models_list_counts_tiers_with_thousands_separators(client, personas
     """Given 1,000 more cold leads, the list reads 1,003 cold (never 1003), as every count does."""
     from decimal import Decimal
 
-    from leads.models import Lead, Score
+    from leads.models import Lead
+    from scoring.models import Score
 
     leads = Lead.objects.bulk_create(
         Lead(external_id=f"BULK{i}", email=f"bulk{i}@example.com", created_at=ws.as_of) for i in range(1000)

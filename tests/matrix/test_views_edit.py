@@ -12,7 +12,8 @@ import pytest
 from matrix.choices import VersionStatus
 from matrix.models import AuditEntry, ModelVersion
 from matrix.selectors import approvals_status
-from matrix.services import model_draft_update, model_import, model_version_approve, model_version_publish
+from matrix.services import model_draft_update, model_import, model_version_approve
+from scoring.jobs import model_version_publish
 from tests.leads.workspace_data import SLUG, model_document
 
 EDITOR = f"/matrix/{SLUG}/draft/"
@@ -563,7 +564,7 @@ def test_approve_and_publish_are_reachable_from_the_draft_editor(client, persona
 
 def test_publishing_asks_first_with_the_impact_summary(client, personas, draft):
     from matrix.choices import PreviewState
-    from matrix.models import ImpactPreview
+    from scoring.models import ImpactPreview
 
     marketer = personas["marketer"]
     version = ModelVersion.objects.get(number=2)

@@ -9,9 +9,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from matrix.choices import PreviewState, VersionStatus
-from matrix.models import ImpactPreview, ModelVersion, Scenario
+from matrix.models import ModelVersion, Scenario
 from matrix.services import model_draft_update, model_import
-from matrix.workshop import impact_preview_run, scenario_create
+from matrix.workshop import scenario_create
+from scoring.impact import impact_preview_run
+from scoring.models import ImpactPreview
 from tests.leads.workspace_data import SLUG, model_document, workspace_build
 
 ROLES = ["marketer", "saleslead", "rep", "manager", "admin"]

@@ -9,22 +9,18 @@ from decimal import Decimal
 
 import pytest
 
-from leads.models import Lead, Score
-from leads.selectors import lead_explain
-from leads.services import events_ingest, leads_import, leads_rescore
+from leads.models import Lead
+from leads.services import events_ingest, leads_import
 from matrix.choices import PreviewState
 from matrix.forms_workshop import parse_actions, parse_buyer
-from matrix.models import ImpactPreview, Scenario
-from matrix.services import model_draft_update, model_import, model_version_publish
-from matrix.workshop import (
-    ScenarioError,
-    impact_preview_request,
-    impact_preview_run,
-    scenario_create,
-    scenario_delete,
-    scenario_score,
-    scenario_update,
-)
+from matrix.models import Scenario
+from matrix.services import model_draft_update, model_import
+from matrix.workshop import ScenarioError, scenario_create, scenario_delete, scenario_score, scenario_update
+from scoring.impact import impact_preview_request, impact_preview_run
+from scoring.jobs import model_version_publish
+from scoring.models import ImpactPreview, Score
+from scoring.selectors import lead_explain
+from scoring.services import leads_rescore
 from tests.leads.workspace_data import model_document, workspace_build
 
 pytestmark = pytest.mark.django_db
@@ -384,12 +380,12 @@ def test_only_editors_ask_and_only_for_drafts(ws, rep, marketer):
 
 
 def test_a_failure_is_recorded_on_the_preview(ws, marketer, monkeypatch):
-    import matrix.workshop
+    import scoring.impact
 
     def boom(preview):
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(matrix.workshop, "_impact_compute", boom)
+    monkeypatch.setattr(scoring.impact, "_impact_compute", boom)
     preview = impact_preview_request(version=ws.draft, user=marketer)
     assert impact_preview_run(preview_id=preview.pk) is False
     preview.refresh_from_db()
@@ -414,7 +410,7 @@ def test_without_a_live_version_every_lead_is_new(personas, marketer):
 def test_the_demo_scenarios_are_valid_and_tell_three_stories(db):
     from datetime import UTC, datetime
 
-    from leads.demo import DEMO_SCENARIOS, demo_documents, demo_scenarios_ensure
+    from demo.generator import DEMO_SCENARIOS, demo_documents, demo_scenarios_ensure
 
     # Given the demo's main model, when its scenarios are ensured twice
     version = model_import(data=demo_documents()[0])

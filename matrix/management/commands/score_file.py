@@ -3,10 +3,10 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
+from engine.document import DocumentError, load_document_file, parse_document
+from engine.single import EventData, LeadData, score_lead
+from leads.cli import iso_z, parse_as_of
 from leads.rows import RowError, check_readable, parse_event, parse_lead, read_rows
-from leadscoring.cli import iso_z, parse_as_of
-from matrix.engine.document import DocumentError, load_document_file, parse_document
-from matrix.engine.single import EventData, LeadData, score_lead
 
 
 class Command(BaseCommand):

@@ -6,10 +6,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from leads.models import RescoreJob
 from matrix.choices import VersionStatus
 from matrix.models import AuditEntry, ModelVersion
 from matrix.services import model_import, model_version_approve
+from scoring.models import RescoreJob
 from tests.apihelpers import model_doc, publish, token_client
 
 pytestmark = pytest.mark.django_db

@@ -1,0 +1,12 @@
+"""SQL functions for SQLite connections: the engine's own text and number rules."""
+
+from engine import values
+
+
+def register(dbapi_connection) -> None:
+    dbapi_connection.create_function("ls_lower", 1, values.sql_lower, deterministic=True)
+    dbapi_connection.create_function("ls_num", 1, values.sql_num, deterministic=True)
+    dbapi_connection.create_function("ls_round2", 1, values.round2_float, deterministic=True)
+    dbapi_connection.create_function("ls_days", 2, values.sql_days_between, deterministic=True)
+    dbapi_connection.create_function("ls_key", 2, values.sql_match_key, deterministic=True)
+    dbapi_connection.create_function("ls_plus_days", 2, values.sql_plus_days, deterministic=True)

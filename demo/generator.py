@@ -40,6 +40,7 @@ from leads.services import events_ingest, leads_import
 from matrix.models import ModelVersion, ScoringModel
 from matrix.selectors import version_live, version_spec, versions_live
 from matrix.services import model_import
+from matrix.workshop import scenario_create
 from scoring.choices import RejectReason, Stage
 from scoring.jobs import model_version_publish, rescore_jobs_done_inline
 from scoring.models import LeadStage, Score, ScoreBreakdown, ScoreHistory, StageTransition
@@ -1061,8 +1062,6 @@ DEMO_SCENARIOS = [
 
 def demo_scenarios_ensure(*, scoring_model: ScoringModel, user=None) -> int:
     """Save the demo scenarios with the model, those not there yet (by name). Returns how many were added."""
-    from matrix.workshop import scenario_create
-
     have = set(scoring_model.scenarios.values_list("name", flat=True))
     added = 0
     for scenario in DEMO_SCENARIOS:

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from engine.fields import NUMBER_FIELDS, TEXT_FIELDS
 from engine.values import as_number
 
@@ -629,8 +631,6 @@ def load_document_file(path: str | Path) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise DocumentError([f"(file): cannot read {path}: {exc}"]) from None
     if path.suffix.lower() in (".yaml", ".yml"):
-        import yaml
-
         try:
             return yaml.safe_load(text)
         except yaml.YAMLError as exc:

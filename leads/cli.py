@@ -4,11 +4,11 @@ from datetime import UTC, datetime
 
 from django.core.management.base import CommandError
 
+from leads.rows import RowError, parse_timestamp
+
 
 def parse_as_of(value: str | None) -> datetime:
     """`--as-of`: an ISO 8601 instant with offset in the supported range, as every input (leads/rows.py)."""
-    from leads.rows import RowError, parse_timestamp
-
     if value is None:
         return datetime.now(UTC)
     try:

@@ -17,8 +17,11 @@ from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
+from django.contrib.auth import get_user_model
+
 from engine.fields import NUMBER_FIELDS
 from engine.values import trim
+from leads.models import Event, Lead
 from leadscoring.timestamps import RANGE_TEXT, in_range
 
 LEAD_TEXT_FIELDS = (
@@ -123,10 +126,6 @@ def parse_timestamp(value, name: str) -> datetime:
 @cache
 def max_length(model_name: str, field: str) -> int:
     """The column width of a stored text: the model field is the single source of the number."""
-    from django.contrib.auth import get_user_model
-
-    from leads.models import Event, Lead
-
     model = {"lead": Lead, "event": Event, "user": get_user_model()}[model_name]
     return model._meta.get_field(field).max_length
 

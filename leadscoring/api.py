@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 from rest_framework.viewsets import GenericViewSet, ViewSet
 
 from leadscoring.api_limits import ErrorBody  # noqa: F401  (the apps' views raise it from here)
+from leadscoring.models import IdempotencyRecord
 
 # --- Error answers in the schema ------------------------------------------------------------------
 
@@ -185,8 +186,6 @@ def idempotent(request, handler) -> Response:
     too. A handler error releases the key, so the client may retry. Keys expire after
     IDEMPOTENCY_TTL_SECONDS.
     """
-    from leadscoring.models import IdempotencyRecord
-
     key = request.headers.get("Idempotency-Key")
     if key is None:
         return handler()

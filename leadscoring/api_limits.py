@@ -7,6 +7,7 @@ module must not import rest_framework.views itself.
 import json
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import JSONParser
@@ -129,7 +130,8 @@ def exception_handler(exc, context):
     `detail` and gets it in `errors` too, so a client reads `errors` whatever went wrong. Django's
     "body too big" (raised when DRF reads request.body) becomes a clear 413.
     """
-    from django.core.exceptions import RequestDataTooBig
+    # Here, not at the top: rest_framework.views reads REST_FRAMEWORK's classes, this module's
+    # among them, when it is first imported.
     from rest_framework.response import Response
     from rest_framework.views import exception_handler as drf_handler
 

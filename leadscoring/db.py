@@ -15,10 +15,13 @@ import re
 import sqlite3
 from functools import cache
 
+from django.db.backends.postgresql.psycopg_any import BaseTzLoader
 from django.db.backends.signals import connection_created
 from django.dispatch import receiver
 from django.utils.dateparse import parse_datetime
+from psycopg import DataError
 
+from engine import sqlite_functions
 from leadscoring.timestamps import bound_for_year, clamp
 
 _YEAR = re.compile(r"\s*(-?\d+)")
@@ -28,8 +31,6 @@ _YEAR = re.compile(r"\s*(-?\d+)")
 def register_sqlite_functions(sender, connection, **kwargs):
     if connection.vendor != "sqlite":
         return
-    from engine import sqlite_functions
-
     sqlite_functions.register(connection.connection)
 
 
@@ -78,9 +79,6 @@ def read_sqlite_timestamps_clamped(sender, connection, **kwargs):
 
 @cache
 def _postgres_loader(tz):
-    from django.db.backends.postgresql.psycopg_any import BaseTzLoader
-    from psycopg import DataError
-
     class ClampedTzLoader(BaseTzLoader):
         """Django's timestamptz loader, reading instants outside the supported range as its bounds."""
 

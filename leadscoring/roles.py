@@ -8,6 +8,7 @@ from functools import reduce
 from operator import or_
 
 from django.apps import apps as global_apps
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q
 
@@ -91,8 +92,6 @@ def roles_sync(apps=global_apps, strict: bool = True) -> dict:
 @transaction.atomic
 def demo_users_ensure() -> dict:
     """Create (or reset) the demo logins; returns users by username."""
-    from django.contrib.auth import get_user_model
-
     groups = roles_sync()
     users = {}
     User = get_user_model()

@@ -5,7 +5,8 @@ from dataclasses import dataclass
 from django.db.models import Prefetch
 
 from engine.conditions import describe
-from engine.document import DocumentError, ModelSpec, parse_document, structure_key
+from engine.document import LEAD_FIELDS, DocumentError, ModelSpec, parse_document, structure_key
+from leads.models import Event, Lead
 from matrix.choices import ApprovalRole, VersionStatus
 from matrix.models import Approval, AuditEntry, ModelVersion, ScoringModel, WorkspaceSettings
 
@@ -314,9 +315,6 @@ def condition_suggestions(*, spec: ModelSpec) -> dict[str, list[str]]:
     """What the condition pickers offer (free text stays allowed): lead fields, event kinds and
     event properties, from the spec itself plus a sample of the newest leads and events (two
     queries; a sample, because listing every key of a large table is a full scan)."""
-    from engine.document import LEAD_FIELDS
-    from leads.models import Event, Lead
-
     lead_fields, kinds, properties = dict.fromkeys(LEAD_FIELDS), {}, {}
 
     def walk(cond, into: dict) -> None:

@@ -8,9 +8,10 @@ from django.db.models import Max
 from django.utils import timezone
 
 from engine.document import DocumentError, ModelSpec, parse_document
+from leadscoring.roles import ADMIN, APPROVAL_ROLE_OF_GROUP, user_roles
 from matrix.choices import ApprovalRole, VersionStatus
 from matrix.models import Approval, AuditEntry, ModelVersion, ScoringModel
-from matrix.selectors import approvals_status, version_live, version_open_draft
+from matrix.selectors import approvals_status, documents_diff, version_live, version_open_draft
 
 
 class PublishError(ValueError):
@@ -157,8 +158,6 @@ def model_draft_update(
 
 
 def _draft_changes(*, old_document, new_document) -> list[str]:
-    from matrix.selectors import documents_diff
-
     try:
         return documents_diff(old_document=old_document, new_document=new_document)
     except DocumentError:
@@ -263,8 +262,6 @@ def model_draft_threshold_propose(
 def _approval_roles(user) -> list[str]:
     """The approval roles the user may give, in ApprovalRole order: an editor's own; every role
     for an admin (or a member of both editor groups)."""
-    from leadscoring.roles import ADMIN, APPROVAL_ROLE_OF_GROUP, user_roles
-
     names = user_roles(user)
     if ADMIN in names:
         return [role.value for role in ApprovalRole]

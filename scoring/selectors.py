@@ -235,8 +235,6 @@ def segment_labels(*, scoring_model: ScoringModel) -> dict[str, str]:
 
 def scoring_models_overview() -> list[dict]:
     """Every model with its live version, its newest draft and its leads per tier (four queries)."""
-    from scoring.models import Score
-
     models = list(ScoringModel.objects.order_by("name", "pk"))
     versions = versions_with_people().exclude(status=VersionStatus.ARCHIVED).order_by("scoring_model_id", "-number")
     live, draft = {}, {}
@@ -266,7 +264,5 @@ def scoring_models_overview() -> list[dict]:
 
 def model_grade_counts(*, scoring_model: ScoringModel) -> dict[str, int]:
     """How many leads hold each grade (e.g. "B3") under the model (one GROUP BY)."""
-    from scoring.models import Score
-
     rows = Score.objects.filter(scoring_model=scoring_model).order_by().values_list("grade").annotate(n=Count("pk"))
     return dict(rows)

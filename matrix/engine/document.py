@@ -482,11 +482,18 @@ def _number_or_none(checker: _Checker, data: dict, name: str, lo, hi) -> float |
     return value
 
 
+def _listed(ck: _Checker, data: dict, name: str, problem: str, optional: bool = False) -> list:
+    """A top-level list of the document, or [] with the problem (none when it is optional and absent or null)."""
+    value = data.get(name)
+    if isinstance(value, list):
+        return value
+    if value is not None or not optional:
+        ck.err(name, problem)
+    return []
+
+
 def _criteria(ck: _Checker, data: dict) -> list[Criterion]:
-    raw = data.get("criteria")
-    if not isinstance(raw, list):
-        ck.err("criteria", "is required and must be a list")
-        raw = []
+    raw = _listed(ck, data, "criteria", "is required and must be a list")
     criteria = (_criterion(ck, i, path, c) for i, path, c in ck.entries(raw, "criteria", "criteria", MAX_CRITERIA))
     return [c for c in criteria if c is not None]
 
@@ -516,12 +523,7 @@ def _criterion(ck: _Checker, i: int, path: str, c: dict) -> Criterion | None:
 
 
 def _decay(ck: _Checker, data: dict) -> list[DecayRule]:
-    raw = data.get("decay")
-    if raw is None:  # decay is optional: absent or null is no rules
-        raw = []
-    elif not isinstance(raw, list):
-        ck.err("decay", "must be a list")
-        raw = []
+    raw = _listed(ck, data, "decay", "must be a list", optional=True)
     rules = (_decay_rule(ck, i, path, d) for i, path, d in ck.entries(raw, "decay", "decay rules", MAX_DECAY))
     return [r for r in rules if r is not None]
 

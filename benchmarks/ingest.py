@@ -82,161 +82,191 @@ def main():
     )  # fmt: skip
     worker = None
     try:
-        os.environ.update(env, SECURE_SSL_REDIRECT="0")
-        # Requests are served in this process with DEBUG off, as in production: they need a key.
-        os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadscoring.settings")
-        sys.path.insert(0, str(ROOT))
-        import django
-
-        django.setup()
-        from django.db import transaction
-
-        from leads.services import events_ingest
-        from matrix.selectors import versions_live
-        from matrix.services import model_import
-        from scoring.jobs import model_version_publish
-        from scoring.models import PendingScore, Score
-        from scoring.tasks import enqueue_scoring
-
-        if not versions_live():
-            document = json.loads((ROOT / "demo" / "fixtures" / "b2b-saas.json").read_text())
-            model_version_publish(version=model_import(data=document))
-
-        # 1. import_events throughput on a file of fresh events
+        django_setup(env)
         rng = random.Random(5)
-        tag = f"F{int(time.time())}-"
-        path = tmp / "events.jsonl"
-        with path.open("w") as fh:
-            for n in range(args.file_events):
-                fh.write(json.dumps(event(rng, n, leads, tag, datetime(2026, 5, 1, tzinfo=UTC))) + "\n")
-        started = time.monotonic()
-        out = subprocess.run([sys.executable, "manage.py", "import_events", str(path)], cwd=ROOT, env=env,
-                             capture_output=True, text=True, check=True)  # fmt: skip
-        file_s = time.monotonic() - started
-        print(out.stdout.strip().splitlines()[0])
-        print(f"import_events: {args.file_events:,} events in {file_s:.1f} s = {args.file_events / file_s:,.0f} "
-              "events/s (process start included; target >= 5,000)")  # fmt: skip
-        # The batch endpoint: POST /api/v1/events/ with 1,000 events a request, token auth, through
-        # the whole stack (middleware, auth, throttling, idempotency, parsing, ingest) in-process.
-        from django.conf import settings as dj_settings
-        from django.test import Client
-        from rest_framework.authtoken.models import Token
-
-        from leadscoring.roles import demo_users_ensure
-
-        dj_settings.ALLOWED_HOSTS = ["testserver"]
-        token, _ = Token.objects.get_or_create(user=demo_users_ensure()["admin"])
-        client = Client(HTTP_AUTHORIZATION=f"Token {token.key}")
-        tag, requests, per_request = f"A{int(time.time())}-", 30, 1000
-        bodies = [
-            json.dumps([event(rng, r * per_request + i, leads, tag, datetime(2026, 5, 2, tzinfo=UTC))
-                        for i in range(per_request)])
-            for r in range(requests)
-        ]  # fmt: skip
-        started = time.monotonic()
-        for body in bodies:
-            response = client.post("/api/v1/events/", body, content_type="application/json")
-            if response.status_code != 200:
-                raise SystemExit(f"the batch endpoint answered {response.status_code}: {response.content[:300]}")
-        api_s = time.monotonic() - started
-        print(f"POST /api/v1/events/: {requests * per_request:,} events in {requests} requests, {api_s:.1f} s = "
-              f"{requests * per_request / api_s:,.0f} events/s (server time; target >= 5,000)")  # fmt: skip
+        import_file(args.file_events, rng, leads, env, tmp)
+        post_batches(rng, leads)
         # The latency phase measures steady state: drop the file import's scoring backlog (its
         # messages and its pending leads), which a drain would otherwise work through first.
+        from scoring.models import PendingScore
+
         subprocess.run(["redis-cli", "-p", str(redis_port), "FLUSHALL"], check=True, capture_output=True)
         PendingScore.objects.all().delete()
-
-        # 2. sustained ingestion with a real worker on the ingest queue
         worker = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "leadscoring", "worker", "-Q", "ingest", "--concurrency", "2",
              "--loglevel", "WARNING"], cwd=ROOT, env=env, start_new_session=True,
         )  # fmt: skip
-        from leadscoring.celery import app as celery_app
-
-        for _ in range(120):  # the worker is ready when it answers a ping
-            if celery_app.control.ping(timeout=1):
-                break
-        else:
-            raise SystemExit("the Celery worker did not start")
-        # A poller thread (its own database connection) watches each batch while more arrive.
-        batches: list = []  # (accepted at, lead pks, events)
-        latencies: list[float] = []
-        lock, sending = threading.Lock(), threading.Event()
-        sending.set()
-
-        def poll():
-            from django.db import connection
-
-            pending = []
-            deadline = None
-            while True:
-                with lock:
-                    pending.extend(batches)
-                    batches.clear()
-                if not sending.is_set():
-                    deadline = deadline or time.monotonic() + 60
-                    if not pending or time.monotonic() > deadline:
-                        break
-                still = []
-                for accepted, lead_ids, count in pending:
-                    rows = Score.objects.filter(lead_id__in=lead_ids, computed_at__gte=accepted).values_list("lead_id")
-                    if len({r[0] for r in rows}) >= len(lead_ids):
-                        # Observed now: an upper bound (it includes the polling interval).
-                        latencies.extend([(datetime.now(UTC) - accepted).total_seconds()] * count)
-                    else:
-                        still.append((accepted, lead_ids, count))
-                pending = still
-                time.sleep(0.05)
-            connection.close()
-
-        poller = threading.Thread(target=poll)
-        poller.start()
-        tick, per_tick = 0.1, max(1, args.rate // 10)
-        tag = f"S{int(time.time())}-"
-        n = 0
-        end = time.monotonic() + args.seconds
-        while time.monotonic() < end:
-            t0 = time.monotonic()
-            rows = [(i, event(rng, n + i, leads, tag)) for i in range(per_tick)]
-            n += per_tick
-            # Stamped when the batch arrives: a drain may score it the moment it commits.
-            accepted = datetime.now(UTC)
-            with transaction.atomic():
-                report, touched = events_ingest(rows=rows)
-                enqueue_scoring(touched)
-            with lock:
-                batches.append((accepted, sorted(touched), len(rows)))
-            time.sleep(max(0.0, tick - (time.monotonic() - t0)))
-        sending.clear()
-        poller.join()
-        sent_s = args.seconds
-        print(f"sustained: {n:,} events at {n / sent_s:,.0f} events/s for {sent_s} s; "
-              f"{len(latencies):,} reflected in scores")  # fmt: skip
-        if latencies:
-            within = sum(1 for x in latencies if x <= 2.0) / len(latencies)
-            print(f"latency accepted -> score: p50 {percentile(latencies, 0.5):.2f} s, "
-                  f"p95 {percentile(latencies, 0.95):.2f} s, max {max(latencies):.2f} s; "
-                  f"{within:.1%} within 2 s (target 95%)")  # fmt: skip
-        print("(latency is observed by polling every 50 ms: an upper bound for each event)")
+        worker_wait()
+        sustain(args.rate, args.seconds, rng, leads)
     finally:
         if worker and worker.poll() is None:
             os.killpg(worker.pid, signal.SIGTERM)
             worker.wait(30)
         redis.terminate()
         redis.wait(10)
-        # Leave the data as run.py made it: its --reuse keeps the data only while the sizes match.
-        # The scores of the leads it touched counted events that are gone now: drop their stored
-        # counts (basis), so that the next rescore counts those leads afresh rather than reusing them.
-        with run.connect(args.database_url) as conn:
-            conn.execute(
-                "UPDATE scoring_score SET basis = NULL "
-                "WHERE lead_id IN (SELECT DISTINCT lead_id FROM leads_event WHERE id > %s)",
-                [last_event],
-            )
-            removed = conn.execute("DELETE FROM leads_event WHERE id > %s", [last_event]).rowcount
-            conn.execute("DELETE FROM scoring_pendingscore")
+        removed = events_forget(args.database_url, last_event)
         print(f"removed the {removed:,} events this benchmark added")
+
+
+def django_setup(env: dict) -> None:
+    """Django in this process, on the benchmark database and broker, with a live model to score by."""
+    os.environ.update(env, SECURE_SSL_REDIRECT="0")
+    # Requests are served in this process with DEBUG off, as in production: they need a key.
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadscoring.settings")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from matrix.selectors import versions_live
+    from matrix.services import model_import
+    from scoring.jobs import model_version_publish
+
+    if not versions_live():
+        document = json.loads((ROOT / "demo" / "fixtures" / "b2b-saas.json").read_text())
+        model_version_publish(version=model_import(data=document))
+
+
+def import_file(count: int, rng, leads: int, env: dict, tmp: Path) -> None:
+    """1. import_events throughput on a file of fresh events."""
+    tag = f"F{int(time.time())}-"
+    path = tmp / "events.jsonl"
+    with path.open("w") as fh:
+        for n in range(count):
+            fh.write(json.dumps(event(rng, n, leads, tag, datetime(2026, 5, 1, tzinfo=UTC))) + "\n")
+    started = time.monotonic()
+    out = subprocess.run([sys.executable, "manage.py", "import_events", str(path)], cwd=ROOT, env=env,
+                         capture_output=True, text=True, check=True)  # fmt: skip
+    file_s = time.monotonic() - started
+    print(out.stdout.strip().splitlines()[0])
+    print(f"import_events: {count:,} events in {file_s:.1f} s = {count / file_s:,.0f} "
+          "events/s (process start included; target >= 5,000)")  # fmt: skip
+
+
+def post_batches(rng, leads: int) -> None:
+    """The batch endpoint: POST /api/v1/events/ with 1,000 events a request, token auth, through
+    the whole stack (middleware, auth, throttling, idempotency, parsing, ingest) in-process."""
+    from django.conf import settings as dj_settings
+    from django.test import Client
+    from rest_framework.authtoken.models import Token
+
+    from leadscoring.roles import demo_users_ensure
+
+    dj_settings.ALLOWED_HOSTS = ["testserver"]
+    token, _ = Token.objects.get_or_create(user=demo_users_ensure()["admin"])
+    client = Client(HTTP_AUTHORIZATION=f"Token {token.key}")
+    tag, requests, per_request = f"A{int(time.time())}-", 30, 1000
+    bodies = [
+        json.dumps([event(rng, r * per_request + i, leads, tag, datetime(2026, 5, 2, tzinfo=UTC))
+                    for i in range(per_request)])
+        for r in range(requests)
+    ]  # fmt: skip
+    started = time.monotonic()
+    for body in bodies:
+        response = client.post("/api/v1/events/", body, content_type="application/json")
+        if response.status_code != 200:
+            raise SystemExit(f"the batch endpoint answered {response.status_code}: {response.content[:300]}")
+    api_s = time.monotonic() - started
+    print(f"POST /api/v1/events/: {requests * per_request:,} events in {requests} requests, {api_s:.1f} s = "
+          f"{requests * per_request / api_s:,.0f} events/s (server time; target >= 5,000)")  # fmt: skip
+
+
+def worker_wait() -> None:
+    """Until the Celery worker answers a ping, for two minutes at most."""
+    from leadscoring.celery import app as celery_app
+
+    for _ in range(120):
+        if celery_app.control.ping(timeout=1):
+            return
+    raise SystemExit("the Celery worker did not start")
+
+
+def sustain(rate: int, seconds: int, rng, leads: int) -> None:
+    """2. sustained ingestion, scored by the worker; latency from acceptance to a score that has it."""
+    from django.db import transaction
+
+    from leads.services import events_ingest
+    from scoring.tasks import enqueue_scoring
+
+    # A poller thread (its own database connection) watches each batch while more arrive.
+    batches: list = []  # (accepted at, lead pks, events)
+    latencies: list[float] = []
+    lock, sending = threading.Lock(), threading.Event()
+    sending.set()
+    poller = threading.Thread(target=poll, args=(batches, latencies, lock, sending))
+    poller.start()
+    tick, per_tick = 0.1, max(1, rate // 10)
+    tag = f"S{int(time.time())}-"
+    n = 0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        t0 = time.monotonic()
+        rows = [(i, event(rng, n + i, leads, tag)) for i in range(per_tick)]
+        n += per_tick
+        # Stamped when the batch arrives: a drain may score it the moment it commits.
+        accepted = datetime.now(UTC)
+        with transaction.atomic():
+            report, touched = events_ingest(rows=rows)
+            enqueue_scoring(touched)
+        with lock:
+            batches.append((accepted, sorted(touched), len(rows)))
+        time.sleep(max(0.0, tick - (time.monotonic() - t0)))
+    sending.clear()
+    poller.join()
+    print(f"sustained: {n:,} events at {n / seconds:,.0f} events/s for {seconds} s; "
+          f"{len(latencies):,} reflected in scores")  # fmt: skip
+    if latencies:
+        within = sum(1 for x in latencies if x <= 2.0) / len(latencies)
+        print(f"latency accepted -> score: p50 {percentile(latencies, 0.5):.2f} s, "
+              f"p95 {percentile(latencies, 0.95):.2f} s, max {max(latencies):.2f} s; "
+              f"{within:.1%} within 2 s (target 95%)")  # fmt: skip
+    print("(latency is observed by polling every 50 ms: an upper bound for each event)")
+
+
+def poll(batches: list, latencies: list, lock: threading.Lock, sending: threading.Event) -> None:
+    """Until sending stops and every batch is scored (or a minute more has passed), note each
+    batch's latency when the scores of all its leads are newer than its acceptance."""
+    from django.db import connection
+
+    from scoring.models import Score
+
+    pending = []
+    deadline = None
+    while True:
+        with lock:
+            pending.extend(batches)
+            batches.clear()
+        if not sending.is_set():
+            deadline = deadline or time.monotonic() + 60
+            if not pending or time.monotonic() > deadline:
+                break
+        still = []
+        for accepted, lead_ids, count in pending:
+            rows = Score.objects.filter(lead_id__in=lead_ids, computed_at__gte=accepted).values_list("lead_id")
+            if len({r[0] for r in rows}) >= len(lead_ids):
+                # Observed now: an upper bound (it includes the polling interval).
+                latencies.extend([(datetime.now(UTC) - accepted).total_seconds()] * count)
+            else:
+                still.append((accepted, lead_ids, count))
+        pending = still
+        time.sleep(0.05)
+    connection.close()
+
+
+def events_forget(database_url: str, last_event: int) -> int:
+    """Leave the data as run.py made it: its --reuse keeps the data only while the sizes match.
+    The scores of the leads the benchmark touched counted events that are gone now: drop their
+    stored counts (basis), so that the next rescore counts those leads afresh rather than reusing
+    them. Returns how many events were removed."""
+    with run.connect(database_url) as conn:
+        conn.execute(
+            "UPDATE scoring_score SET basis = NULL "
+            "WHERE lead_id IN (SELECT DISTINCT lead_id FROM leads_event WHERE id > %s)",
+            [last_event],
+        )
+        removed = conn.execute("DELETE FROM leads_event WHERE id > %s", [last_event]).rowcount
+        conn.execute("DELETE FROM scoring_pendingscore")
+    return removed
 
 
 if __name__ == "__main__":

@@ -307,6 +307,21 @@ def _iso(value: datetime) -> str:
     return value.astimezone(UTC).replace(microsecond=0).isoformat()
 
 
+class _JourneyLog:
+    """The events drawn for one journey, each kept only if it falls between the lead's creation and now."""
+
+    def __init__(self, created_at: datetime, now: datetime):
+        self.created_at, self.now = created_at, now
+        self.out: list[tuple[datetime, str, dict]] = []
+
+    def add(self, at: datetime, kind: str, **props) -> None:
+        if self.created_at <= at <= self.now:
+            self.out.append((at.replace(microsecond=0), kind, props))
+
+    def page(self, at: datetime, url: str, **props) -> None:
+        self.add(at, "page_view", url=url, **props)
+
+
 class DemoGenerator:
     """Leads and events as rows of the spec's JSON shape, drawn from one random.Random.
 
@@ -505,110 +520,124 @@ class DemoGenerator:
         return at.replace(microsecond=0)
 
     def _journey_events(self, j: Journey) -> list[tuple[datetime, str, dict]]:
-        rng, now = self.rng, self.now
-        e = j.propensity
-        out: list[tuple[datetime, str, dict]] = []
-
-        def add(at: datetime, kind: str, **props) -> None:
-            if j.created_at <= at <= now:
-                out.append((at.replace(microsecond=0), kind, props))
-
-        def page(at: datetime, url: str, **props) -> None:
-            add(at, "page_view", url=url, **props)
-
+        log = _JourneyLog(j.created_at, self.now)
         active_until = j.active_until or j.created_at
+        self._first_touch(j, log)
+        self._awareness(j, log, active_until)
+        if j.considered_at:
+            self._consideration(j, log, active_until)
+        if j.decided_at:
+            self._decision(j, log, active_until)
+        self._newsletter(j, log, active_until)
+        if j.careers:
+            # Job seekers and students look at the careers page.
+            for _ in range(self.rng.randint(1, 3)):
+                log.page(
+                    self._between(j.created_at, self.now),
+                    self.rng.choice(("/careers", "/careers/software-engineer", "/careers/account-executive")),
+                )
+        if j.surge_at:
+            self._surge(j, log)
+        if j.usage:
+            self._product_events(j, log.add)
+        return log.out
 
-        # First touch, by lead source.
-        t0 = j.created_at
+    def _first_touch(self, j: Journey, log: _JourneyLog) -> None:
+        """How the lead came in, by lead source."""
+        rng, t0 = self.rng, j.created_at
         form = FIRST_TOUCH_FORMS[j.source]
         if j.source == "organic":
-            page(t0, f"/blog/{rng.choice(BLOG_POSTS)}", referrer="google")
+            log.page(t0, f"/blog/{rng.choice(BLOG_POSTS)}", referrer="google")
         elif j.source == "paid":
-            page(t0, "/lp/lead-scoring-guide", utm_source=rng.choice(("google", "linkedin", "capterra")))
+            log.page(t0, "/lp/lead-scoring-guide", utm_source=rng.choice(("google", "linkedin", "capterra")))
         if j.source == "trade_show":
-            add(t0, "form_submit", form=form, event=rng.choice(TRADE_SHOWS))
+            log.add(t0, "form_submit", form=form, event=rng.choice(TRADE_SHOWS))
         else:
-            add(t0, "form_submit", form=form)
+            log.add(t0, "form_submit", form=form)
         if j.source == "webinar":
             upcoming = [w for w in self.webinars if w >= t0]
             if upcoming and rng.random() < 0.5:
-                add(upcoming[0], "webinar_attended", webinar=rng.choice(PROSPECT_WEBINARS), audience="prospects")
+                log.add(upcoming[0], "webinar_attended", webinar=rng.choice(PROSPECT_WEBINARS), audience="prospects")
 
-        # Awareness: blog reading and social engagement while the lead is active.
+    def _awareness(self, j: Journey, log: _JourneyLog, active_until: datetime) -> None:
+        """Blog reading and social engagement while the lead is active, and a rare return visit later."""
+        rng, e, t0 = self.rng, j.propensity, j.created_at
         weeks = (active_until - t0) / timedelta(weeks=1)
         for _ in range(_poisson(rng, weeks * (0.08 + 0.5 * e))):
-            page(self._between(t0, active_until), f"/blog/{rng.choice(BLOG_POSTS)}")
+            log.page(self._between(t0, active_until), f"/blog/{rng.choice(BLOG_POSTS)}")
         for _ in range(_poisson(rng, weeks * (0.02 + 0.2 * e))):
-            add(
+            log.add(
                 self._between(t0, active_until),
                 "social_engagement",
                 network=rng.choice(SOCIAL),
                 action=rng.choice(SOCIAL_ACTIONS),
             )
         for _ in range(_poisson(rng, weeks * 0.25)):
-            page(self._between(t0, active_until), rng.choice(SITE_PAGES))
-        # Now and then a return visit long after the lead went quiet.
-        for _ in range(_poisson(rng, (now - t0) / timedelta(weeks=1) * (0.03 + 0.1 * e))):
-            at = self._between(t0, now)
-            page(at, f"/blog/{rng.choice(BLOG_POSTS)}" if rng.random() < 0.6 else rng.choice(SITE_PAGES))
+            log.page(self._between(t0, active_until), rng.choice(SITE_PAGES))
+        for _ in range(_poisson(rng, (self.now - t0) / timedelta(weeks=1) * (0.03 + 0.1 * e))):
+            at = self._between(t0, self.now)
+            log.page(at, f"/blog/{rng.choice(BLOG_POSTS)}" if rng.random() < 0.6 else rng.choice(SITE_PAGES))
 
-        # Consideration: content, webinars, pricing.
-        if j.considered_at:
-            t1, t1_end = j.considered_at, max(j.considered_at, min(active_until, j.decided_at or active_until))
-            for _ in range(1 + _poisson(rng, 1.2 * e)):
-                add(self._between(t1, t1_end + 3 * DAY), "content_download", asset=rng.choice(ASSETS))
-            for w in self.webinars:
-                if t1 <= w <= active_until and rng.random() < 0.1 + 0.25 * e:
-                    add(
-                        w + timedelta(minutes=rng.randint(0, 20)),
-                        "webinar_attended",
-                        webinar=rng.choice(PROSPECT_WEBINARS),
-                        audience="prospects",
-                    )
-            for _ in range(1 + _poisson(rng, 1.5 * e)):
-                page(self._between(t1, active_until), "/pricing")
-            for _ in range(_poisson(rng, 1.5)):
-                page(self._between(t1, active_until), rng.choice(SITE_PAGES))
-
-        # Decision: a demo request or a contact-sales form, usually after a last look at pricing.
-        if j.decided_at:
-            t2 = j.decided_at
-            if rng.random() < 0.7:
-                page(t2 - timedelta(minutes=rng.randint(2, 90)), "/pricing")
-            if rng.random() < 0.72:
-                add(t2, "demo_request", form="demo-request", product=rng.choice(PRODUCT_INTERESTS))
-            else:
-                add(
-                    t2,
-                    "contact_sales",
-                    form="contact-sales",
-                    topic=rng.choice(("pricing", "security review", "procurement")),
+    def _consideration(self, j: Journey, log: _JourneyLog, active_until: datetime) -> None:
+        """Content, webinars, pricing."""
+        rng, e = self.rng, j.propensity
+        t1, t1_end = j.considered_at, max(j.considered_at, min(active_until, j.decided_at or active_until))
+        for _ in range(1 + _poisson(rng, 1.2 * e)):
+            log.add(self._between(t1, t1_end + 3 * DAY), "content_download", asset=rng.choice(ASSETS))
+        for w in self.webinars:
+            if t1 <= w <= active_until and rng.random() < 0.1 + 0.25 * e:
+                log.add(
+                    w + timedelta(minutes=rng.randint(0, 20)),
+                    "webinar_attended",
+                    webinar=rng.choice(PROSPECT_WEBINARS),
+                    audience="prospects",
                 )
-            for _ in range(_poisson(rng, 2)):
-                page(
-                    self._between(t2, active_until + 7 * DAY),
-                    rng.choice(("/docs/getting-started", "/security", "/customers", "/pricing")),
-                )
+        for _ in range(1 + _poisson(rng, 1.5 * e)):
+            log.page(self._between(t1, active_until), "/pricing")
+        for _ in range(_poisson(rng, 1.5)):
+            log.page(self._between(t1, active_until), rng.choice(SITE_PAGES))
 
-        # E-mail: the newsletter every other week (by lead), until an unsubscribe; opens carry the
-        # send's message_id, clicks follow some opens. Many sends are never opened.
-        stop = j.unsubscribed_at or now
+    def _decision(self, j: Journey, log: _JourneyLog, active_until: datetime) -> None:
+        """A demo request or a contact-sales form, usually after a last look at pricing."""
+        rng, t2 = self.rng, j.decided_at
+        if rng.random() < 0.7:
+            log.page(t2 - timedelta(minutes=rng.randint(2, 90)), "/pricing")
+        if rng.random() < 0.72:
+            log.add(t2, "demo_request", form="demo-request", product=rng.choice(PRODUCT_INTERESTS))
+        else:
+            log.add(
+                t2,
+                "contact_sales",
+                form="contact-sales",
+                topic=rng.choice(("pricing", "security review", "procurement")),
+            )
+        for _ in range(_poisson(rng, 2)):
+            log.page(
+                self._between(t2, active_until + 7 * DAY),
+                rng.choice(("/docs/getting-started", "/security", "/customers", "/pricing")),
+            )
+
+    def _newsletter(self, j: Journey, log: _JourneyLog, active_until: datetime) -> None:
+        """The newsletter every other week (by lead), until an unsubscribe; opens carry the send's
+        message_id, clicks follow some opens. Many sends are never opened."""
+        rng = self.rng
+        stop = j.unsubscribed_at or self.now
         for idx, sent in enumerate(self.newsletters):
-            if sent < t0 or sent > stop or (idx + j.number) % 2:
+            if sent < j.created_at or sent > stop or (idx + j.number) % 2:
                 continue
             sent = sent + timedelta(seconds=rng.randint(0, 1800))
             campaign = f"newsletter-{sent:%Y-%m-%d}"
             message_id = f"{campaign}.{j.external_id}"
-            add(sent, "email_sent", message_id=message_id, campaign=campaign)
+            log.add(sent, "email_sent", message_id=message_id, campaign=campaign)
             rate = j.open_rate if sent <= active_until else j.open_rate * 0.35
             if j.surge_at and sent >= j.surge_at - 3 * DAY:
                 rate = max(rate, 0.6)
             if rng.random() < rate:
                 opened = sent + timedelta(minutes=int(rng.expovariate(1 / 600)))
-                add(opened, "email_open", message_id=message_id, campaign=campaign)
-                if rng.random() < 0.12 + 0.35 * e:
+                log.add(opened, "email_open", message_id=message_id, campaign=campaign)
+                if rng.random() < 0.12 + 0.35 * j.propensity:
                     target = "/pricing" if j.considered_at and rng.random() < 0.3 else f"/blog/{rng.choice(BLOG_POSTS)}"
-                    add(
+                    log.add(
                         opened + timedelta(seconds=rng.randint(5, 300)),
                         "email_click",
                         message_id=message_id,
@@ -616,36 +645,24 @@ class DemoGenerator:
                         url=target,
                     )
         if j.unsubscribed_at:
-            add(j.unsubscribed_at, "unsubscribe", list="newsletter")
+            log.add(j.unsubscribed_at, "unsubscribe", list="newsletter")
 
-        # Job seekers and students look at the careers page.
-        if j.careers:
-            for _ in range(rng.randint(1, 3)):
-                page(
-                    self._between(t0, now),
-                    rng.choice(("/careers", "/careers/software-engineer", "/careers/account-executive")),
-                )
-
-        # A recent surge: someone picks the topic up again (or a buying committee forms).
-        if j.surge_at:
-            s = j.surge_at
-            for _ in range(rng.randint(3, 9)):
-                kind = rng.choices(("pricing", "blog", "page", "download"), weights=(3, 3, 2, 1))[0]
-                at = self._between(s, s + 4 * DAY)
-                if kind == "pricing":
-                    page(at, "/pricing")
-                elif kind == "blog":
-                    page(at, f"/blog/{rng.choice(BLOG_POSTS)}")
-                elif kind == "page":
-                    page(at, rng.choice(SITE_PAGES))
-                else:
-                    add(at, "content_download", asset=rng.choice(ASSETS))
-            if rng.random() < 0.3:
-                add(self._between(s, s + 4 * DAY), rng.choice(("demo_request", "contact_sales")), form="surge")
-
-        if j.usage:
-            self._product_events(j, add)
-        return out
+    def _surge(self, j: Journey, log: _JourneyLog) -> None:
+        """A recent surge: someone picks the topic up again (or a buying committee forms)."""
+        rng, s = self.rng, j.surge_at
+        for _ in range(rng.randint(3, 9)):
+            kind = rng.choices(("pricing", "blog", "page", "download"), weights=(3, 3, 2, 1))[0]
+            at = self._between(s, s + 4 * DAY)
+            if kind == "pricing":
+                log.page(at, "/pricing")
+            elif kind == "blog":
+                log.page(at, f"/blog/{rng.choice(BLOG_POSTS)}")
+            elif kind == "page":
+                log.page(at, rng.choice(SITE_PAGES))
+            else:
+                log.add(at, "content_download", asset=rng.choice(ASSETS))
+        if rng.random() < 0.3:
+            log.add(self._between(s, s + 4 * DAY), rng.choice(("demo_request", "contact_sales")), form="surge")
 
     def _product_events(self, j: Journey, add: Callable) -> None:
         """Product usage of a lead whose company has an account (the upsell model reads these)."""

@@ -12,6 +12,7 @@ it at the extremes of each bound).
 import json
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -241,6 +242,7 @@ class _Checker:
     def __init__(self):
         self.errors: list[str] = []
         self.values = 0  # field tests and listed values in the whole document (MAX_DOCUMENT_VALUES)
+        self.keys: dict[str, str] = {}  # criterion and decay rule keys, each with the path that has it
 
     def err(self, path: str, message: str) -> None:
         self.errors.append(f"{path}: {message}")
@@ -335,83 +337,138 @@ class _Checker:
             return 0
         groups = [k for k in ("all", "any", "not") if k in cond]
         if groups:
-            if len(cond) != 1:
-                self.err(path, "a group has exactly one of all, any, not and nothing else")
-                return 0
-            if depth >= MAX_DEPTH:
-                self.err(path, f"groups (all, any, not) are nested more than {MAX_DEPTH} deep")
-                return 0
-            key = groups[0]
-            inner = cond[key]
-            if key == "not":
-                return self._condition(inner, f"{path}.not", context, depth + 1)
-            if not isinstance(inner, list):
-                self.err(f"{path}.{key}", "must be a list of conditions")
-                return 0
-            if len(inner) > MAX_LEAVES:
-                self.err(f"{path}.{key}", f"lists {len(inner)} conditions: at most {MAX_LEAVES}")
-                return len(inner)
-            return sum(self._condition(sub, f"{path}.{key}[{i}]", context, depth + 1) for i, sub in enumerate(inner))
+            return self._group(cond, groups[0], path, context, depth)
         self.unknown_keys(cond, {"field", "op", "value"}, path)
-        fld = cond.get("field")
-        if not isinstance(fld, str) or not fld:
-            self.err(f"{path}.field", "is required and must be text")
-        elif not self.name(fld, f"{path}.field", "a field"):
-            pass
-        elif context == "lead":
-            if fld.startswith("attributes."):
-                if not fld[len("attributes.") :]:
-                    self.err(f"{path}.field", "attributes. needs a key after the dot")
-            elif fld not in LEAD_FIELDS:
-                self.err(
-                    f"{path}.field",
-                    f"unknown lead field {fld!r}: use one of {', '.join(LEAD_FIELDS)} or attributes.<key>",
-                )
+        self._field(cond.get("field"), f"{path}.field", context)
         self.values += 1
         op = cond.get("op")
         if op not in OPS:
             self.err(f"{path}.op", f"unknown operator {op!r}: use one of {', '.join(OPS)}")
-            return 1
-        has_value = "value" in cond
-        value = cond.get("value")
-        vpath = f"{path}.value"
-        if op in PRESENCE_OPS:
-            if has_value and value is not None:
-                self.err(vpath, f"{op} takes no value")
-        elif op in ("eq", "ne"):
-            if not _is_scalar_value(value):
-                self.err(vpath, f"{op} needs a text, number or true/false value")
-            elif _bad_operand(value):
-                self.err(vpath, _bad_operand(value))
         elif op in ("in", "not_in"):
-            if not isinstance(value, list) or not all(_is_scalar_value(v) for v in value):
-                self.err(vpath, f"{op} needs a list of text, number or true/false values")
-            elif len(value) > MAX_VALUES:
-                self.err(vpath, f"lists {len(value)} values: at most {MAX_VALUES}")
-            else:
-                self.values += len(value)
-                for i, v in enumerate(value):
-                    if _bad_operand(v):
-                        self.err(f"{vpath}[{i}]", _bad_operand(v))
-        elif op in TEXT_OPS:
-            if not isinstance(value, str):
-                self.err(vpath, f"{op} needs a text value")
-        elif op in NUMERIC_OPS:
-            if not is_number(value):
-                self.err(vpath, f"{op} needs a number")
-            elif _bad_operand(value):
-                self.err(vpath, _bad_operand(value))
-        elif op == "between":
-            if (
-                not isinstance(value, list)
-                or len(value) != 2
-                or not all(is_number(v) for v in value)
-                or value[0] > value[1]
-            ):
-                self.err(vpath, "between needs two numbers [lo, hi] with lo <= hi")
-            elif any(_bad_operand(v) for v in value):
-                self.err(vpath, next(_bad_operand(v) for v in value if _bad_operand(v)))
+            self._listed_values(op, cond.get("value"), f"{path}.value")
+        else:
+            problem = _VALUE_PROBLEMS[op](op, cond.get("value"))
+            if problem:
+                self.err(f"{path}.value", problem)
         return 1
+
+    def _group(self, cond: dict, key: str, path: str, context: str, depth: int) -> int:
+        if len(cond) != 1:
+            self.err(path, "a group has exactly one of all, any, not and nothing else")
+            return 0
+        if depth >= MAX_DEPTH:
+            self.err(path, f"groups (all, any, not) are nested more than {MAX_DEPTH} deep")
+            return 0
+        inner = cond[key]
+        if key == "not":
+            return self._condition(inner, f"{path}.not", context, depth + 1)
+        if not isinstance(inner, list):
+            self.err(f"{path}.{key}", "must be a list of conditions")
+            return 0
+        if len(inner) > MAX_LEAVES:
+            self.err(f"{path}.{key}", f"lists {len(inner)} conditions: at most {MAX_LEAVES}")
+            return len(inner)
+        return sum(self._condition(sub, f"{path}.{key}[{i}]", context, depth + 1) for i, sub in enumerate(inner))
+
+    def _field(self, fld, path: str, context: str) -> None:
+        """An event condition may test any property; a lead condition a standard field or an attribute."""
+        if not isinstance(fld, str) or not fld:
+            self.err(path, "is required and must be text")
+        elif not self.name(fld, path, "a field") or context != "lead":
+            return
+        elif fld == "attributes.":
+            self.err(path, "attributes. needs a key after the dot")
+        elif not fld.startswith("attributes.") and fld not in LEAD_FIELDS:
+            self.err(path, f"unknown lead field {fld!r}: use one of {', '.join(LEAD_FIELDS)} or attributes.<key>")
+
+    def _listed_values(self, op: str, value, path: str) -> None:
+        if not isinstance(value, list) or not all(_is_scalar_value(v) for v in value):
+            self.err(path, f"{op} needs a list of text, number or true/false values")
+        elif len(value) > MAX_VALUES:
+            self.err(path, f"lists {len(value)} values: at most {MAX_VALUES}")
+        else:
+            self.values += len(value)
+            for i, v in enumerate(value):
+                problem = _bad_operand(v)
+                if problem:
+                    self.err(f"{path}[{i}]", problem)
+
+    def claim(self, key: str | None, path: str) -> None:
+        """Criteria and decay rules share one namespace of keys (breakdown lines are named by them)."""
+        if key is None:
+            return
+        if key in self.keys:
+            self.err(f"{path}.key", f"duplicate key {key!r} (also at {self.keys[key]})")
+        else:
+            self.keys[key] = path
+
+    def keyed(self, obj: dict, path: str) -> tuple[str, str]:
+        """A criterion's or decay rule's key (claimed) and label (the key when there is none)."""
+        key = self.slug(obj, "key", path)
+        self.claim(key, path)
+        return key or "", self.text(obj, "label", path, required=False, default=key or "")
+
+    def entries(self, items: list, name: str, noun: str, limit: int) -> Iterator[tuple[int, str, dict]]:
+        """The objects of a top-level list, each with its index and path; the rest are errors."""
+        if len(items) > limit:
+            self.err(name, f"lists {len(items)} {noun}: at most {limit}")
+        for i, item in enumerate(items):
+            path = f"{name}[{i}]"
+            if isinstance(item, dict):
+                yield i, path, item
+            else:
+                self.err(path, "must be an object")
+
+    def levels(self, obj: dict, names: tuple[str, ...], path: str) -> tuple:
+        """Thresholds or grade lines: each a bounded number; one that is not counts as 0."""
+        values = []
+        for name in names:
+            if _within(obj.get(name), LEVEL_LIMIT):
+                values.append(obj[name])
+            else:
+                self.err(f"{path}.{name}", LEVEL_MESSAGE)
+                values.append(0)
+        return tuple(values)
+
+
+# What is wrong with the value of a field test, by operator (None: nothing); in and not_in, which
+# count their values and name each bad one, are _Checker._listed_values.
+
+
+def _scalar_problem(op: str, value) -> str | None:
+    if not _is_scalar_value(value):
+        return f"{op} needs a text, number or true/false value"
+    return _bad_operand(value)
+
+
+def _text_problem(op: str, value) -> str | None:
+    return None if isinstance(value, str) else f"{op} needs a text value"
+
+
+def _number_problem(op: str, value) -> str | None:
+    if not is_number(value):
+        return f"{op} needs a number"
+    return _bad_operand(value)
+
+
+def _between_problem(op: str, value) -> str | None:
+    if not isinstance(value, list) or len(value) != 2 or not all(is_number(v) for v in value) or value[0] > value[1]:
+        return "between needs two numbers [lo, hi] with lo <= hi"
+    return _bad_operand(value[0]) or _bad_operand(value[1])
+
+
+def _presence_problem(op: str, value) -> str | None:
+    return None if value is None else f"{op} takes no value"
+
+
+_VALUE_PROBLEMS = {
+    "eq": _scalar_problem,
+    "ne": _scalar_problem,
+    **dict.fromkeys(TEXT_OPS, _text_problem),
+    **dict.fromkeys(NUMERIC_OPS, _number_problem),
+    "between": _between_problem,
+    **dict.fromkeys(PRESENCE_OPS, _presence_problem),
+}
 
 
 def _number_or_none(checker: _Checker, data: dict, name: str, lo, hi) -> float | None:
@@ -424,6 +481,144 @@ def _number_or_none(checker: _Checker, data: dict, name: str, lo, hi) -> float |
         checker.err(name, f"must be a{positive} number or null, from {lo} to {hi}{unit}")
         return None
     return value
+
+
+def _listed(ck: _Checker, data: dict, name: str, problem: str, optional: bool = False) -> list:
+    """A top-level list of the document, or [] with the problem (none when it is optional and absent or null)."""
+    value = data.get(name)
+    if isinstance(value, list):
+        return value
+    if value is not None or not optional:
+        ck.err(name, problem)
+    return []
+
+
+def _criteria(ck: _Checker, data: dict) -> list[Criterion]:
+    raw = _listed(ck, data, "criteria", "is required and must be a list")
+    criteria = (_criterion(ck, i, path, c) for i, path, c in ck.entries(raw, "criteria", "criteria", MAX_CRITERIA))
+    return [c for c in criteria if c is not None]
+
+
+def _criterion(ck: _Checker, i: int, path: str, c: dict) -> Criterion | None:
+    key, label = ck.keyed(c, path)
+    points = ck.points(c, path)
+    dimension = c.get("dimension")
+    if dimension == "fit":
+        ck.unknown_keys(c, FIT_KEYS, path)
+        if c.get("when") is None:
+            ck.err(f"{path}.when", "a fit criterion needs a condition on the lead")
+        else:
+            ck.condition(c["when"], f"{path}.when", "lead")
+        return Criterion(i, key, label, "fit", points, when=c.get("when"))
+    if dimension == "engagement":
+        ck.unknown_keys(c, ENGAGEMENT_KEYS, path)
+        events = ck.kinds(c.get("event"), f"{path}.event", nullable=False) or ()
+        where = c.get("where")
+        if where is not None:
+            ck.condition(where, f"{path}.where", "event")
+        cap = ck.positive_int(c, "cap", path, nullable=True, limit=CAP_MAX)
+        window = ck.positive_int(c, "cap_window_days", path, nullable=True)
+        return Criterion(i, key, label, "engagement", points, None, events, where, cap, window)
+    ck.err(f"{path}.dimension", "must be 'fit' or 'engagement'")
+    return None
+
+
+def _decay(ck: _Checker, data: dict) -> list[DecayRule]:
+    raw = _listed(ck, data, "decay", "must be a list", optional=True)
+    rules = (_decay_rule(ck, i, path, d) for i, path, d in ck.entries(raw, "decay", "decay rules", MAX_DECAY))
+    return [r for r in rules if r is not None]
+
+
+def _decay_rule(ck: _Checker, i: int, path: str, d: dict) -> DecayRule | None:
+    key, label = ck.keyed(d, path)
+    kind = d.get("type")
+    if kind not in DECAY_TYPES:
+        ck.err(f"{path}.type", f"unknown decay type {kind!r}: use one of {', '.join(DECAY_TYPES)}")
+        return None
+    ck.unknown_keys(d, DECAY_KEYS[kind], path)
+    points = ck.points(d, path, negative_only=True)
+    if kind == "unanswered":
+        events = ck.kinds(d.get("events"), f"{path}.events", nullable=False)
+        responses = ck.kinds(d.get("responses"), f"{path}.responses", nullable=False) or ()
+        prop = d.get("match_property")
+        if not isinstance(prop, str) or not prop:
+            ck.err(f"{path}.match_property", "is required: the event property that pairs sends and responses")
+            prop = None
+        elif not ck.name(prop, f"{path}.match_property", "the property name"):
+            prop = None
+        after = ck.positive_int(d, "after_days", path, nullable=False)
+        return DecayRule(i, key, label, kind, points, events, None, after, responses, prop)
+    events = ck.kinds(d.get("events"), f"{path}.events", nullable=True)
+    if kind == "inactivity_step":
+        every = ck.positive_int(d, "every_days", path, nullable=False)
+        return DecayRule(i, key, label, kind, points, events, every_days=every)
+    after = ck.positive_int(d, "after_days", path, nullable=False)
+    return DecayRule(i, key, label, kind, points, events, after_days=after)
+
+
+def _segments(ck: _Checker, data: dict) -> list[Segment]:
+    raw = data.get("segments")
+    if not isinstance(raw, list) or not raw:
+        ck.err("segments", 'is required: a non-empty list whose last segment has "when": null')
+        raw = []
+    seen: set[str] = set()
+    return [
+        _segment(ck, i, path, s, seen, last=i == len(raw) - 1)
+        for i, path, s in ck.entries(raw, "segments", "segments", MAX_SEGMENTS)
+    ]
+
+
+def _segment(ck: _Checker, i: int, path: str, s: dict, seen: set[str], last: bool) -> Segment:
+    ck.unknown_keys(s, SEGMENT_KEYS, path)
+    key = ck.slug(s, "key", path)
+    if key in seen:
+        ck.err(f"{path}.key", f"duplicate segment key {key!r}")
+    elif key:
+        seen.add(key)
+    label = ck.text(s, "label", path, required=False, default=key or "")
+    when = s.get("when")
+    if last and when is not None:
+        ck.err(f"{path}.when", 'the last segment is the catch-all and must have "when": null')
+    elif not last and when is None:
+        ck.err(f"{path}.when", 'only the last segment may have "when": null (it would hide the ones after it)')
+    elif when is not None:
+        ck.condition(when, f"{path}.when", "lead")
+    warm, hot, mql = _thresholds(ck, s.get("thresholds"), f"{path}.thresholds")
+    return Segment(i, key or "", label, when, warm, hot, mql)
+
+
+def _thresholds(ck: _Checker, th, path: str) -> tuple:
+    if not isinstance(th, dict):
+        ck.err(path, 'is required: {"warm": w, "hot": h, "mql": m}')
+        return 0, 0, 0
+    ck.unknown_keys(th, {"warm", "hot", "mql"}, path)
+    warm, hot, mql = ck.levels(th, ("warm", "hot", "mql"), path)
+    # Compared only when both are numbers: a bad one has its own error, and its 0 is no threshold.
+    if _within(th.get("warm"), LEVEL_LIMIT) and _within(th.get("hot"), LEVEL_LIMIT) and warm > hot:
+        ck.err(path, f"warm ({warm}) must not be above hot ({hot})")
+    return warm, hot, mql
+
+
+GRADE_LETTERS = (("fit", ("A", "B", "C")), ("engagement", ("4", "3", "2")))
+
+
+def _grades(ck: _Checker, data: dict) -> tuple[tuple, tuple]:
+    """The fit and the engagement grade lines; (0, 0, 0) for each one missing."""
+    grades = data.get("grades")
+    if not isinstance(grades, dict):
+        ck.err("grades", 'is required: {"fit": {"A", "B", "C"}, "engagement": {"4", "3", "2"}}')
+        return (0, 0, 0), (0, 0, 0)
+    ck.unknown_keys(grades, {"fit", "engagement"}, "grades")
+    fit, engagement = (_grade_lines(ck, grades.get(dim), f"grades.{dim}", letters) for dim, letters in GRADE_LETTERS)
+    return fit, engagement
+
+
+def _grade_lines(ck: _Checker, lines, path: str, letters: tuple[str, ...]) -> tuple:
+    if not isinstance(lines, dict):
+        ck.err(path, f"is required: an object with {', '.join(letters)}")
+        return (0, 0, 0)
+    ck.unknown_keys(lines, set(letters), path)
+    return ck.levels(lines, letters, path)
 
 
 def parse_document(data: Any) -> ModelSpec:
@@ -443,166 +638,10 @@ def parse_document(data: Any) -> ModelSpec:
         if "engagement_floor" not in data
         else _number_or_none(ck, data, "engagement_floor", -LEVEL_LIMIT, LEVEL_LIMIT)
     )
-
-    keys_seen: dict[str, str] = {}
-
-    def claim(key: str | None, path: str) -> None:
-        if key is None:
-            return
-        if key in keys_seen:
-            ck.err(f"{path}.key", f"duplicate key {key!r} (also at {keys_seen[key]})")
-        else:
-            keys_seen[key] = path
-
-    criteria: list[Criterion] = []
-    raw_criteria = data.get("criteria")
-    if not isinstance(raw_criteria, list):
-        ck.err("criteria", "is required and must be a list")
-        raw_criteria = []
-    if len(raw_criteria) > MAX_CRITERIA:
-        ck.err("criteria", f"lists {len(raw_criteria)} criteria: at most {MAX_CRITERIA}")
-    for i, c in enumerate(raw_criteria):
-        path = f"criteria[{i}]"
-        if not isinstance(c, dict):
-            ck.err(path, "must be an object")
-            continue
-        key = ck.slug(c, "key", path)
-        claim(key, path)
-        label = ck.text(c, "label", path, required=False, default=key or "")
-        points = ck.points(c, path)
-        dimension = c.get("dimension")
-        if dimension == "fit":
-            ck.unknown_keys(c, FIT_KEYS, path)
-            if c.get("when") is None:
-                ck.err(f"{path}.when", "a fit criterion needs a condition on the lead")
-            else:
-                ck.condition(c["when"], f"{path}.when", "lead")
-            criteria.append(Criterion(i, key or "", label, "fit", points, when=c.get("when")))
-        elif dimension == "engagement":
-            ck.unknown_keys(c, ENGAGEMENT_KEYS, path)
-            events = ck.kinds(c.get("event"), f"{path}.event", nullable=False) or ()
-            where = c.get("where")
-            if where is not None:
-                ck.condition(where, f"{path}.where", "event")
-            cap = ck.positive_int(c, "cap", path, nullable=True, limit=CAP_MAX)
-            window = ck.positive_int(c, "cap_window_days", path, nullable=True)
-            criteria.append(Criterion(i, key or "", label, "engagement", points, None, events, where, cap, window))
-        else:
-            ck.err(f"{path}.dimension", "must be 'fit' or 'engagement'")
-
-    decay: list[DecayRule] = []
-    raw_decay = data.get("decay", [])
-    if raw_decay is None:
-        raw_decay = []
-    if not isinstance(raw_decay, list):
-        ck.err("decay", "must be a list")
-        raw_decay = []
-    if len(raw_decay) > MAX_DECAY:
-        ck.err("decay", f"lists {len(raw_decay)} decay rules: at most {MAX_DECAY}")
-    for i, d in enumerate(raw_decay):
-        path = f"decay[{i}]"
-        if not isinstance(d, dict):
-            ck.err(path, "must be an object")
-            continue
-        key = ck.slug(d, "key", path)
-        claim(key, path)
-        label = ck.text(d, "label", path, required=False, default=key or "")
-        kind = d.get("type")
-        if kind not in DECAY_TYPES:
-            ck.err(f"{path}.type", f"unknown decay type {kind!r}: use one of {', '.join(DECAY_TYPES)}")
-            continue
-        ck.unknown_keys(d, DECAY_KEYS[kind], path)
-        points = ck.points(d, path, negative_only=True)
-        if kind == "unanswered":
-            events = ck.kinds(d.get("events"), f"{path}.events", nullable=False)
-            responses = ck.kinds(d.get("responses"), f"{path}.responses", nullable=False) or ()
-            prop = d.get("match_property")
-            if not isinstance(prop, str) or not prop:
-                ck.err(f"{path}.match_property", "is required: the event property that pairs sends and responses")
-                prop = None
-            elif not ck.name(prop, f"{path}.match_property", "the property name"):
-                prop = None
-            after = ck.positive_int(d, "after_days", path, nullable=False)
-            decay.append(DecayRule(i, key or "", label, kind, points, events, None, after, responses, prop))
-        else:
-            events = ck.kinds(d.get("events"), f"{path}.events", nullable=True)
-            if kind == "inactivity_step":
-                every = ck.positive_int(d, "every_days", path, nullable=False)
-                decay.append(DecayRule(i, key or "", label, kind, points, events, every_days=every))
-            else:
-                after = ck.positive_int(d, "after_days", path, nullable=False)
-                decay.append(DecayRule(i, key or "", label, kind, points, events, after_days=after))
-
-    segments: list[Segment] = []
-    raw_segments = data.get("segments")
-    if not isinstance(raw_segments, list) or not raw_segments:
-        ck.err("segments", 'is required: a non-empty list whose last segment has "when": null')
-        raw_segments = []
-    if len(raw_segments) > MAX_SEGMENTS:
-        ck.err("segments", f"lists {len(raw_segments)} segments: at most {MAX_SEGMENTS}")
-    segment_keys: set[str] = set()
-    for i, s in enumerate(raw_segments):
-        path = f"segments[{i}]"
-        if not isinstance(s, dict):
-            ck.err(path, "must be an object")
-            continue
-        ck.unknown_keys(s, SEGMENT_KEYS, path)
-        key = ck.slug(s, "key", path)
-        if key in segment_keys:
-            ck.err(f"{path}.key", f"duplicate segment key {key!r}")
-        elif key:
-            segment_keys.add(key)
-        label = ck.text(s, "label", path, required=False, default=key or "")
-        last = i == len(raw_segments) - 1
-        when = s.get("when")
-        if last and when is not None:
-            ck.err(f"{path}.when", 'the last segment is the catch-all and must have "when": null')
-        elif not last and when is None:
-            ck.err(
-                f"{path}.when",
-                'only the last segment may have "when": null (it would hide the ones after it)',
-            )
-        elif when is not None:
-            ck.condition(when, f"{path}.when", "lead")
-        th = s.get("thresholds")
-        warm = hot = mql = 0
-        if not isinstance(th, dict):
-            ck.err(f"{path}.thresholds", 'is required: {"warm": w, "hot": h, "mql": m}')
-        else:
-            ck.unknown_keys(th, {"warm", "hot", "mql"}, f"{path}.thresholds")
-            for level in ("warm", "hot", "mql"):
-                if not _within(th.get(level), LEVEL_LIMIT):
-                    ck.err(f"{path}.thresholds.{level}", LEVEL_MESSAGE)
-            warm, hot, mql = (th.get(n) if _within(th.get(n), LEVEL_LIMIT) else 0 for n in ("warm", "hot", "mql"))
-            if _within(th.get("warm"), LEVEL_LIMIT) and _within(th.get("hot"), LEVEL_LIMIT) and warm > hot:
-                ck.err(f"{path}.thresholds", f"warm ({warm}) must not be above hot ({hot})")
-        segments.append(Segment(i, key or "", label, when, warm, hot, mql))
-
-    grade_fit: tuple = (0, 0, 0)
-    grade_eng: tuple = (0, 0, 0)
-    grades = data.get("grades")
-    if not isinstance(grades, dict):
-        ck.err("grades", 'is required: {"fit": {"A", "B", "C"}, "engagement": {"4", "3", "2"}}')
-    else:
-        ck.unknown_keys(grades, {"fit", "engagement"}, "grades")
-        for dim, letters in (("fit", ("A", "B", "C")), ("engagement", ("4", "3", "2"))):
-            g = grades.get(dim)
-            if not isinstance(g, dict):
-                ck.err(f"grades.{dim}", f"is required: an object with {', '.join(letters)}")
-                continue
-            ck.unknown_keys(g, set(letters), f"grades.{dim}")
-            vals = []
-            for letter in letters:
-                if not _within(g.get(letter), LEVEL_LIMIT):
-                    ck.err(f"grades.{dim}.{letter}", LEVEL_MESSAGE)
-                    vals.append(0)
-                else:
-                    vals.append(g[letter])
-            if dim == "fit":
-                grade_fit = tuple(vals)
-            else:
-                grade_eng = tuple(vals)
-
+    criteria = _criteria(ck, data)
+    decay = _decay(ck, data)
+    segments = _segments(ck, data)
+    grade_fit, grade_engagement = _grades(ck, data)
     if ck.values > MAX_DOCUMENT_VALUES:
         ck.err("(document)", f"its conditions test {ck.values} fields and values in all: at most {MAX_DOCUMENT_VALUES}")
     if ck.errors:
@@ -618,7 +657,7 @@ def parse_document(data: Any) -> ModelSpec:
         decay=tuple(decay),
         segments=tuple(segments),
         grade_fit=grade_fit,
-        grade_engagement=grade_eng,
+        grade_engagement=grade_engagement,
         document=data,
     )
 

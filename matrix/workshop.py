@@ -59,61 +59,77 @@ def _scalar_or_list(value) -> bool:
 
 def scenario_validate(*, lead, events) -> tuple[dict, list[dict]]:
     """Check a scenario's buyer and actions; returns them normalized or raises ScenarioError."""
-    errors: list[str] = []
     if not isinstance(lead, dict):
         raise ScenarioError(["lead: must be an object of lead fields"])
-    for key, value in lead.items():
-        if key in SCENARIO_TEXT_FIELDS:
-            if value is not None and not isinstance(value, str):
-                errors.append(f"lead.{key}: must be text")
-        elif key in NUMBER_FIELDS:
-            if value is not None and not is_number(value):
-                errors.append(f"lead.{key}: must be a number")
-        elif key == "created_days_ago":
-            if not _is_age(value):
-                errors.append(f"lead.created_days_ago: must be a number of days, from 0 to {SCENARIO_MAX_DAYS:,}")
-        elif key == "attributes":
-            if not isinstance(value, dict):
-                errors.append("lead.attributes: must be an object")
-                continue
-            for name, item in value.items():
-                if not name:
-                    errors.append("lead.attributes: an attribute needs a name")
-                elif not _scalar_or_list(item):
-                    errors.append(f"lead.attributes.{name}: must be text, a number, true/false or a list of those")
-        else:
-            errors.append(f"lead.{key}: unknown field (use one of {', '.join(SCENARIO_FIELDS)}, or attributes.<name>)")
+    errors = [problem for key, value in lead.items() for problem in _lead_field_problems(key, value)]
     if not isinstance(events, list):
         raise ScenarioError(errors + ["events: must be a list of actions"])
     clean_events = []
     for i, event in enumerate(events):
-        where = f"events[{i}]"
-        if not isinstance(event, dict):
-            errors.append(f"{where}: must be an object with kind, days_ago and properties")
-            continue
-        for key in event:
-            if key not in EVENT_KEYS:
-                errors.append(f"{where}.{key}: unknown key (an action has kind, days_ago, properties)")
-        kind = event.get("kind")
-        if not isinstance(kind, str) or not kind.strip():
-            errors.append(f"{where}.kind: must not be empty (e.g. page_view, demo_request)")
-        days = event.get("days_ago")
-        if not _is_age(days):
-            errors.append(f"{where}.days_ago: must be a number of days before as_of, from 0 to {SCENARIO_MAX_DAYS:,}")
-        properties = event.get("properties", {})
-        if properties is None:
-            properties = {}
-        if not isinstance(properties, dict):
-            errors.append(f"{where}.properties: must be an object")
-        else:
-            for name, item in properties.items():
-                if not _scalar_or_list(item):
-                    errors.append(f"{where}.properties.{name}: must be text, a number, true/false or a list of those")
-        if isinstance(kind, str):
-            clean_events.append({"kind": kind.strip(), "days_ago": days, "properties": properties})
+        clean = _event_checked(event, f"events[{i}]", errors)
+        if clean is not None:
+            clean_events.append(clean)
     if errors:
         raise ScenarioError(errors)
     return lead, clean_events
+
+
+def _lead_field_problems(key: str, value) -> list[str]:
+    if key in SCENARIO_TEXT_FIELDS:
+        return [] if value is None or isinstance(value, str) else [f"lead.{key}: must be text"]
+    if key in NUMBER_FIELDS:
+        return [] if value is None or is_number(value) else [f"lead.{key}: must be a number"]
+    if key == "created_days_ago":
+        if _is_age(value):
+            return []
+        return [f"lead.created_days_ago: must be a number of days, from 0 to {SCENARIO_MAX_DAYS:,}"]
+    if key == "attributes":
+        return _attribute_problems(value)
+    return [f"lead.{key}: unknown field (use one of {', '.join(SCENARIO_FIELDS)}, or attributes.<name>)"]
+
+
+def _attribute_problems(attributes) -> list[str]:
+    if not isinstance(attributes, dict):
+        return ["lead.attributes: must be an object"]
+    problems = []
+    for name, item in attributes.items():
+        if not name:
+            problems.append("lead.attributes: an attribute needs a name")
+        elif not _scalar_or_list(item):
+            problems.append(f"lead.attributes.{name}: must be text, a number, true/false or a list of those")
+    return problems
+
+
+def _event_checked(event, where: str, errors: list[str]) -> dict | None:
+    """One action normalized, its problems added to errors; None when it has no kind to keep."""
+    if not isinstance(event, dict):
+        errors.append(f"{where}: must be an object with kind, days_ago and properties")
+        return None
+    errors.extend(
+        f"{where}.{key}: unknown key (an action has kind, days_ago, properties)"
+        for key in event
+        if key not in EVENT_KEYS
+    )
+    kind = event.get("kind")
+    if not isinstance(kind, str) or not kind.strip():
+        errors.append(f"{where}.kind: must not be empty (e.g. page_view, demo_request)")
+    days = event.get("days_ago")
+    if not _is_age(days):
+        errors.append(f"{where}.days_ago: must be a number of days before as_of, from 0 to {SCENARIO_MAX_DAYS:,}")
+    properties = event.get("properties")
+    if properties is None:
+        properties = {}
+    if not isinstance(properties, dict):
+        errors.append(f"{where}.properties: must be an object")
+    else:
+        errors.extend(
+            f"{where}.properties.{name}: must be text, a number, true/false or a list of those"
+            for name, item in properties.items()
+            if not _scalar_or_list(item)
+        )
+    if not isinstance(kind, str):
+        return None
+    return {"kind": kind.strip(), "days_ago": days, "properties": properties}
 
 
 def _check_name(*, scoring_model: ScoringModel, name: str, exclude: int | None = None) -> str:

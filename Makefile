@@ -43,7 +43,7 @@ lint: install
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run
 
-# Postgres at $$BENCH_DATABASE_URL (default: 127.0.0.1, database leadscoring_bench); see docs/benchmarks.md.
+# Postgres at $$BENCH_DATABASE_URL (default: 127.0.0.1, database leadscoring_bench); see docs/performance.md.
 # benchmarks/demo.py: the demo's slow actions on a fresh `seed_demo` SQLite file (DEMO_ARGS=--repeat 5).
 bench: install
 	$(PY) benchmarks/run.py $(BENCH_ARGS)

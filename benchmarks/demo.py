@@ -15,7 +15,7 @@ best run (SQLite runs in this process, so on a shared machine it is the steadier
   - the rescore of every lead by the live version of the first model, counted afresh from the
     events (a manual rescore), and as its publish job runs it (ten chunks, stored counts reused).
 
-Targets (docs/benchmarks.md): an export under 1 s per 10,000 rows, the preview and the rescore of
+Targets (docs/performance.md): an export under 1 s per 10,000 rows, the preview and the rescore of
 5,000 leads under 3 s. --profile NAME runs that action once under pyinstrument (pip install
 pyinstrument) and prints where its time went.
 """

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import run  # noqa: E402
 
-# A synthetic funnel for the reports (issue 7's worst case): 30% of the leads became MQLs at
+# A synthetic funnel for the reports (the reports' worst case): 30% of the leads became MQLs at
 # dates spread over the last 365 days; of those 35% were accepted (1 hour to 30 days later), 20%
 # rejected with one of the reasons, the rest are still pending. Pseudo-random but deterministic
 # (multiplicative hashes of the lead id), set-based, and only once per database.

@@ -274,10 +274,11 @@ def main() -> None:
     import django
 
     django.setup()
+    from engine.sql import Postgres
 
     print()
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, {server_version(args.database_url)}")
-    print(f"settings: {pg_settings(args.database_url)}; leads_rescore sets work_mem = 128MB, jit = off")
+    print(f"settings: {pg_settings(args.database_url)}; leads_rescore sets: {'; '.join(Postgres().session_settings())}")
     print(f"data: {leads:,} leads, {events:,} events")
     # As the publish job does (stored counts reused where they hold), then as a manual rescore
     # does (every lead counted afresh from its events): each after its own points change.

@@ -803,9 +803,9 @@ def lifecycle_backfill(
 ) -> None:
     """Historic funnel rows for the demo: LeadStage and StageTransition, written with bulk_create.
 
-    This is a backfill of the past, not a live decision: no lifecycle service for sales'
-    decisions exists yet, and the rescore (`leads_rescore`) only records MQL crossings as they
-    happen now. So it writes in bulk what the funnel would have recorded over the year, and runs
+    This is a backfill of the past, not a live decision: the lifecycle services record sales'
+    decisions as they are taken, and the rescore (`leads_rescore`) records MQL crossings at its
+    as_of. So it writes in bulk what the funnel would have recorded over the year, and runs
     after the score history (whose crossings, recorded at day granularity, it replaces) and
     before the rescore at `now`, which then finds these rows and leaves them be (it moves a lead
     to MQL only from the lead or recycled stage). For each lead and model:

@@ -1,4 +1,4 @@
-"""The scoring engine: the only place that knows the formula of spec/scoring.md.
+"""The scoring engine: the only place that knows the formula of the scoring contract (docs/scoring-contract.md).
 
 - document.py: model documents, validated whole
 - values.py, conditions.py: the value and condition rules

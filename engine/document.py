@@ -5,7 +5,7 @@ by its JSON path, e.g. ``criteria[3].points: must be an integer between -1000 an
 
 Every number, list and name is bounded (docs/scoring.md, "Limits of a model document"), so that
 any document accepted here can be scored by every path: the bulk SQL on Postgres and SQLite and
-the single-lead Python path (a property test, tests/matrix/test_engine_properties.py, holds them to
+the single-lead Python path (a property test, tests/engine/test_engine_properties.py, holds them to
 it at the extremes of each bound).
 """
 

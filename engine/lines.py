@@ -7,7 +7,7 @@
 The bulk rescore writes a line for every matching criterion of every lead: spelled out as
 objects ({"type": "criterion", "key": ..., "dimension": ...}) a lead's lines came to ~940 bytes,
 and building, copying and storing that text was a large share of a full rescore
-(docs/benchmarks.md). The short form carries the same facts. Readers never see it: the model
+(docs/performance.md). The short form carries the same facts. Readers never see it: the model
 field decodes it (scoring.models.BreakdownField), and raw-SQL readers call `lines_decode`.
 A line stored in the long form (before this format, or one a test wrote by hand) reads as is.
 
@@ -64,8 +64,8 @@ def lines_priced(lines: list[dict], *, spec: ModelSpec, basis: str) -> list[dict
     """The lines of a score counted as `basis` says, with the points of `spec` (its version).
 
     Which criteria matched and which events counted are fixed by the counts, which a rescore of a
-    version with the same structure reuses without rewriting the stored lines (they had been about
-    a third of a publish's time, docs/benchmarks.md); only the points are this version's. So the criterion lines are
+    version with the same structure reuses without rewriting the stored lines (rewriting them would add about
+    40% to a publish's rescore, docs/performance.md); only the points are this version's. So the criterion lines are
     the stored ones with this version's points, and the decay lines are taken afresh from the
     basis's units, as spec section 5 takes them: the lines then sum to the score it stored.
     Lines that do not fit the version (never written so) are returned as stored.

@@ -849,7 +849,7 @@ def _events_cte(spec: ModelSpec, d: Dialect, p: Params, ec: "_Cond", as_of: date
 
     A chunk is a range of lead ids, and a lead's events are scattered over the whole table, so
     every pass over a chunk's events reads nearly every page of it. The engagement criteria,
-    the sends and the responses of each `unanswered` rule used to be three such passes; here they
+    the sends and the responses of each `unanswered` rule would be three such passes; here they
     are one, with what each reader needs computed once per row: the property forms the `where`
     conditions use (ep.x*), and each rule's match key (k<n>, only on its kinds).
     The idle-time decay (lastev) reads every event of any age, so it does not share this pass: it

@@ -1,5 +1,5 @@
 """What the import commands share: the options of the import page, reading the file through
-leads/uploads.py (the same mapping, presets and CRM values), and the report."""
+imports/uploads.py (the same mapping, presets and CRM values), and the report."""
 
 import time
 

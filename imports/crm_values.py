@@ -4,7 +4,7 @@ HubSpot, Salesforce and spreadsheets write `1,000`, `$1,200,000`, `€ 1.200.000
 `8/8/2026 2:03 PM`, `08.08.2026` or `2026-08-08 14:03` where our row format (leads/rows.py, the
 spec) wants plain numbers and ISO 8601 timestamps with an offset. The functions here turn such
 values into that format under the options the user chose (`ImportOptions`); the row is then
-validated by leads/rows.py like every other input. The import page (leads/uploads.py) and the
+validated by leads/rows.py like every other input. The import page (imports/uploads.py) and the
 import commands both use them, so a file reads the same on either path. docs/imports.md lists
 every rule.
 """

@@ -4,7 +4,7 @@ same reading of a file on disk for the import commands (`file_rows`).
 The file is never read whole into memory: it is written to IMPORT_UPLOAD_DIR in chunks, checked
 (encoding, structure) by streaming it once, then streamed again in batches through the same
 services as every other input (leads_import / events_ingest, validated by leads/rows.py). CRM
-values (separators, currency, ranges, US/EU dates, time zones) are read by leads/crm_values.py
+values (separators, currency, ranges, US/EU dates, time zones) are read by imports/crm_values.py
 under the options the user chose. A file that is not clean UTF-8 CSV fails before any row is
 stored; a bad row is refused with its line and never costs another row (docs/imports.md).
 """

@@ -4,7 +4,7 @@
 /leads/import/<id>/       column mapping and a dry-run preview of the first rows
 /leads/import/<id>/progress/  the background import's progress and rejected rows
 
-The work is in leads/uploads.py; these views only take the forms and show the results.
+The work is in imports/uploads.py; these views only take the forms and show the results.
 """
 
 from django import forms
@@ -51,7 +51,7 @@ class UploadForm(forms.Form):
 
 
 class MappingForm(forms.Form):
-    """One select per column of the file, plus how to read its values (leads/crm_values.py)."""
+    """One select per column of the file, plus how to read its values (imports/crm_values.py)."""
 
     preset = forms.ChoiceField(
         required=False,

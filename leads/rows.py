@@ -2,7 +2,7 @@
 
 Every path that takes leads or events from outside (import commands, the API, the dry run,
 the CSV import page) checks its rows here, so a row means the same wherever it comes from.
-The imports read their files through leads/uploads.py (CRM value forms, mappings); read_rows
+The imports read their files through imports/uploads.py (CRM value forms, mappings); read_rows
 reads plain .jsonl/.csv files for the dry run (score_file).
 """
 
@@ -164,7 +164,7 @@ def _text(value, name: str) -> str:
 _MAX_DIGITS = 30
 BIGINT = 2**63
 # A number as text, with an exponent of any length: the scoring engine reads a 5-digit exponent as
-# text (matrix/engine/values.py), but a row's number column refuses it as out of range by name.
+# text (engine/values.py), but a row's number column refuses it as out of range by name.
 _NUMBER_TEXT_RE = re.compile(r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$")
 
 

@@ -93,7 +93,7 @@ class ImportReport(RowReport):
     `accepted` counts distinct leads stored; `duplicates` the rows whose id an earlier row of the
     same import already had (the last row of an id wins); `created` / `updated` split the leads
     stored; `unmatched_owners` counts the rows per owner name that matched no user. (Remarks on
-    rows stored, such as a range kept as text, are the file reader's: leads/uploads.py.)
+    rows stored, such as a range kept as text, are the file reader's: imports/uploads.py.)
     """
 
     created: int = 0

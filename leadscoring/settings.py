@@ -195,8 +195,8 @@ else:
         # Kombu's default is ./control, a folder in whatever directory the process started in.
         "control_folder": str(_broker_dir / "control"),
         # How often an idle worker looks in the folder (kombu's default is every second). A job's
-        # chunks are tasks of their own (at least ten, leads/jobs.py): at 1 s a wait before each,
-        # the demo's 5,000-lead publish took 10 s, at 0.1 s it takes about 2 s (docs/benchmarks.md).
+        # chunks are tasks of their own (at least ten, scoring/jobs.py): at 1 s a wait before each,
+        # the demo's 5,000-lead publish takes 10 s, at 0.1 s about 2 s (docs/performance.md).
         "polling_interval": 0.1,
     }
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
@@ -217,7 +217,7 @@ if REDIS_URL:
         "interval_max": 0.5,
     }
 CELERY_TASK_DEFAULT_QUEUE = "default"
-# Named queues (README "Background work"): big rescores never delay real-time scoring.
+# Named queues (README, "Architecture"): big rescores never delay real-time scoring.
 CELERY_TASK_ROUTES = {
     "scoring.rescore_job_start": {"queue": "rescore"},
     "scoring.rescore_chunk": {"queue": "rescore"},
@@ -232,7 +232,7 @@ CELERY_TASK_ROUTES = {
     # An impact preview scores every lead with a draft: as heavy as a publish's rescore.
     "scoring.impact_preview": {"queue": "rescore"},
 }
-# Task modules outside leads/tasks.py (autodiscovery only finds `tasks` modules).
+# Task modules outside scoring/tasks.py (autodiscovery only finds `tasks` modules).
 CELERY_IMPORTS = ["imports.uploads", "scoring.webhooks"]
 CELERY_BEAT_SCHEDULE = {
     "webhooks-resend-stale": {"task": "scoring.webhooks_resend_stale", "schedule": 300.0},
@@ -338,6 +338,6 @@ LOGGING = {
 
 # Rescore chunk size: leads per Celery task and per INSERT ... SELECT. Every chunk reads about
 # every page of the events table (a lead's events are scattered), so on Postgres a chunk of 20k
-# leads cost ~2x per lead what 100k did (docs/benchmarks.md, "Chunk size").
+# leads cost ~2x per lead what 100k did (docs/performance.md, "Chunk size").
 RESCORE_CHUNK_SIZE = envint("RESCORE_CHUNK_SIZE", 100000)
 RESCORE_STALE_SECONDS = envint("RESCORE_STALE_SECONDS", 120)

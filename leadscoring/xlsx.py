@@ -2,7 +2,7 @@
 
 openpyxl, even in its write-only mode and with lxml, makes a cell object per value: 1.2 s of CPU
 per 10,000 rows of the lead list (20 columns), where the export's budget is 1 s in all
-(docs/benchmarks.md). A sheet of plain values needs none of that: its XML is written here
+(docs/performance.md). A sheet of plain values needs none of that: its XML is written here
 directly, strings inline (no shared-strings table to hold), numbers as numbers, datetimes as
 serial days with a date format, a bold header row frozen at the top. Excel, LibreOffice and
 openpyxl (the tests read every export back with it) open it as any other workbook.

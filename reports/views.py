@@ -1,6 +1,6 @@
 """The manager reports' pages (docs/reports.md): a filter form, a chart and a table each, CSV export.
 
-The views only read the form, call a selector of leads/reports.py with the user asking (which
+The views only read the form, call a selector of reports/selectors.py with the user asking (which
 narrows a rep to their own leads) and lay the result out; `?format=csv` returns the table of the
 page (`&table=` picks one where a page has two) with formula-looking cells escaped.
 """

@@ -40,7 +40,7 @@ class Score(models.Model):
     computed_at = models.DateTimeField()
     # What the score was counted from (criterion flags and counts, decay units, segment) and until
     # when those counts hold: a later rescore of a version that differs only in points reuses them
-    # (matrix/engine/reuse.py, docs/scoring.md). Null: count afresh.
+    # (engine/reuse.py, docs/scoring.md). Null: count afresh.
     basis = models.TextField(null=True, blank=True)
     stable_until = models.DateTimeField(null=True, blank=True)
 
@@ -76,10 +76,10 @@ class Score(models.Model):
 
 
 class BreakdownField(models.TextField):
-    """Breakdown lines stored as short JSON text (matrix/engine/lines.py); Python sees the spec's lines.
+    """Breakdown lines stored as short JSON text (engine/lines.py); Python sees the spec's lines.
 
     The bulk rescore assembles each lead's lines as text in SQL. Storing them in `jsonb` made
-    Postgres parse ~1 KB per lead, ~27 s per million leads (docs/benchmarks.md); nothing queries
+    Postgres parse ~1 KB per lead, ~27 s per million leads (docs/performance.md); nothing queries
     inside the lines, so the text is stored as written and decoded where it is read.
     """
 
@@ -246,7 +246,7 @@ class Notification(models.Model):
     # Set when the alert is claimed for e-mail, so two senders never mail it twice.
     emailed_at = models.DateTimeField(null=True, blank=True)
     # The rescore job (a publish, the nightly decay) whose crossing this is; None for a crossing
-    # in real time. A job's alerts reach their owner as one digest (leads/alerts.py).
+    # in real time. A job's alerts reach their owner as one digest (scoring/alerts.py).
     job = models.ForeignKey("RescoreJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:

@@ -33,14 +33,14 @@ def leads_rescore(
     """Score the leads in scope with `version` at `as_of` in set-based SQL and store the results.
 
     With `reuse` (a chunk of a job), leads whose stored counts still hold are scored from them
-    without reading their events (matrix/engine/reuse.py); the others are counted afresh.
+    without reading their events (engine/reuse.py); the others are counted afresh.
 
     The write is guarded: a score computed by a newer version, or by the same version at a later
     as_of, is never overwritten, so late or repeated chunks are harmless. For the rows written:
     a history row where the score or tier changed; leads crossing their segment's MQL line
     upwards become MQLs (unless sales already accepted or rejected them); owners are notified
     when a scored lead becomes hot or MQL (alerts of a chunk of job `job_id` name the job: its
-    owner gets them as one digest, leads/alerts.py). Returns the number of leads scored.
+    owner gets them as one digest, scoring/alerts.py). Returns the number of leads scored.
     """
     spec = version_spec(version=version)
     dialect = dialect_for(connection)
@@ -194,7 +194,7 @@ def leads_rescore(
                 # A few leads to look up among a chunk reused: by index, not a hash of scoring_score.
                 statements = ["SET LOCAL enable_nestloop = on", *statements, "SET LOCAL enable_nestloop = off"]
             # Their stored lines stay as they are: a reader prices them with this version's points
-            # (Score.breakdown, matrix/engine/lines.py).
+            # (Score.breakdown, engine/lines.py).
             statements += [history, score_update, score_insert]
             if counted:  # the lines of the leads counted afresh
                 statements.append(breakdown_write.replace(" ON CONFLICT", " AND t.sid IS NULL ON CONFLICT"))

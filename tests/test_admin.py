@@ -140,7 +140,7 @@ def test_staff_only(client, rep):
 
 
 def test_breakdown_lines_show_as_the_spec_writes_them(admin_client, rows):
-    # The stored text is the short form (matrix/engine/lines.py); the admin shows the spec's lines.
+    # The stored text is the short form (engine/lines.py); the admin shows the spec's lines.
     breakdown = ScoreBreakdown.objects.get()
     breakdown.lines = [{"type": "decay", "key": "idle", "points": -10.0}]
     breakdown.save()

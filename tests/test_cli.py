@@ -1,4 +1,4 @@
-"""`--as-of` of the commands (leadscoring/cli.py) takes the range every other input takes.
+"""`--as-of` of the commands (leads/cli.py) takes the range every other input takes.
 
 Given an instant outside 1900-2200 UTC, when `rescore --as-of` gets it, then the command stops
 with the row checks' message before scoring anything (a rescore at year 10000 would overflow

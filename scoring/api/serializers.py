@@ -131,7 +131,7 @@ class LeadInputSerializer(serializers.Serializer):
         required=False, allow_null=True, help_text=f"Any JSON object, nested at most {MAX_JSON_DEPTH} levels."
     )
     # A lead as read may be sent back: these keys of the read shape are accepted and ignored
-    # (leads/api/views.py READ_ONLY_KEYS); any other unknown key is a 400.
+    # (scoring/api/views.py READ_ONLY_KEYS); any other unknown key is a 400.
     owner = serializers.JSONField(required=False, help_text=IGNORED)
     scores = serializers.JSONField(required=False, help_text=IGNORED)
     updated_at = serializers.JSONField(required=False, help_text=IGNORED)

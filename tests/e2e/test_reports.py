@@ -1,6 +1,6 @@
 """The manager's reports and the grid in the browser (docs/reports.md, docs/rep-workspace.md).
 
-Given the report lifecycles of tests/leads/report_data.py, when the manager opens the threshold
+Given the report lifecycles of tests/reports/report_data.py, when the manager opens the threshold
 calibration, then the page fits a 1,440 px window and says only mature MQLs count; when they
 turn the suggestion into a draft, the confirmation links to it, and a second visit offers the
 same open draft instead of a new one. Given the workspace of tests/leads/workspace_data.py, the

@@ -379,7 +379,7 @@ def check_lines_sum(line: dict, half_life) -> None:
         assert abs(total - score) <= Decimal("0.01") * max(1, len(line["breakdown"]))
 
 
-# More examples for a deeper local run: SCORING_EXAMPLES=1000 pytest tests/matrix/test_engine_properties.py
+# More examples for a deeper local run: SCORING_EXAMPLES=1000 pytest tests/engine/test_engine_properties.py
 EXAMPLES = int(os.environ.get("SCORING_EXAMPLES", "40"))
 # Scenarios write to the database, so they are slow and use the function-scoped db fixture.
 SCENARIO_SETTINGS = settings(

@@ -1,4 +1,4 @@
-"""Rescoring from stored counts (matrix/engine/reuse.py) gives what counting afresh gives.
+"""Rescoring from stored counts (engine/reuse.py) gives what counting afresh gives.
 
 Given leads and events scored by a version v1 at as_of t1 (the bulk path, which stores each score's
 basis and the instant it holds until), when v2 (v1 with other points, floor, thresholds or grades)

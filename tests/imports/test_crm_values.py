@@ -1,4 +1,4 @@
-"""Reading CRM values (leads/crm_values.py): numbers, ranges, dates and time zones, delimiters."""
+"""Reading CRM values (imports/crm_values.py): numbers, ranges, dates and time zones, delimiters."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""The reports' inline SVG charts (leads/charts_svg.py): what a reader sees of each label."""
+"""The reports' inline SVG charts (reports/charts.py): what a reader sees of each label."""
 
 import re
 

@@ -1,4 +1,4 @@
-"""The report pages (leads/report_views.py): per-role figures, charts, CSV, the draft button."""
+"""The report pages (reports/views.py): per-role figures, charts, CSV, the draft button."""
 
 import csv
 import io

@@ -1,4 +1,4 @@
-"""The report selectors (leads/reports.py) on known lifecycles (tests/leads/report_data.py).
+"""The report selectors (reports/selectors.py) on known lifecycles (tests/reports/report_data.py).
 
 Every number asserted here is worked out by hand in report_data's docstring, and the main ones
 are checked again against SQL written independently below (raw SQL over the tables, with the

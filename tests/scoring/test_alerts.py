@@ -1,4 +1,4 @@
-"""Alerts to lead owners (leads/alerts.py): a job's crossings come as one digest per owner, on the
+"""Alerts to lead owners (scoring/alerts.py): a job's crossings come as one digest per owner, on the
 alerts page and by e-mail; real-time crossings stay one alert each; webhooks stay one per lead."""
 
 from datetime import timedelta

@@ -1,4 +1,4 @@
-"""Sales' moves on a lead (leads/lifecycle.py): accept, reject, recycle.
+"""Sales' moves on a lead (scoring/lifecycle.py): accept, reject, recycle.
 
 Given leads scored through the real services (the rescore makes L-HOT, L-MEGA and L-OTHER MQLs),
 when a rep, a manager or an editor makes a move, then the stage row changes and a

@@ -23,7 +23,7 @@ class Command(BaseCommand):
         source, _, _ = open_rows(options, kind=ImportKind.EVENTS)
         self.owner_fallback = ""
         report, touched = events_ingest(rows=source.rows, report=ImportReport())
-        # Scores follow on the ingest queue, one task per 1,000 affected leads.
+        # Scores follow: the touched leads wait in scoring_pendingscore for the drain task (ingest queue).
         enqueue_scoring(touched)
         rate = report.accepted / (time.monotonic() - started or 1)
         write_report(self, report, "events", source, started)

@@ -23,6 +23,6 @@ class Command(BaseCommand):
         source, read, fallback = open_rows(options, kind=ImportKind.LEADS)
         self.owner_fallback = read.owner_fallback
         report, touched = leads_import(rows=source.rows, owner_fallback=fallback)
-        # Scores follow on the ingest queue, one task per 1,000 affected leads.
+        # Scores follow: the touched leads wait in scoring_pendingscore for the drain task (ingest queue).
         enqueue_scoring(touched)
         write_report(self, report, "leads", source, started)

@@ -43,7 +43,7 @@ class Command(BaseCommand):
                 f"rescored {total} leads for {version.scoring_model.slug} v{version.number} at {iso_z(as_of)} "
                 f"in {time.monotonic() - started:.2f} s"
             )
-        # As a job ends (leads/jobs.py), but in the foreground: the lists are planned with the new
+        # As a job ends (scoring/jobs.py), but in the foreground: the lists are planned with the new
         # figures and do not step over the rewritten rows' dead copies. Postgres only.
         started = time.monotonic()
         scores_analyze()

@@ -1,4 +1,4 @@
-"""POST /api/v1/leads/<id>/accept|reject|recycle/ through leads/lifecycle.py, with the UI's rules."""
+"""POST /api/v1/leads/<id>/accept|reject|recycle/ through scoring/lifecycle.py, with the UI's rules."""
 
 import pytest
 

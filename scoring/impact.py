@@ -19,6 +19,7 @@ from matrix.models import ModelVersion
 from matrix.selectors import VersionSpecs, version_live, version_spec
 from matrix.workshop import rule_labels
 from scoring.models import ImpactPreview, Score, ScoreBreakdown
+from scoring.statements import engine_tables
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +150,7 @@ def _impact_compute(preview: ImpactPreview) -> dict:
     spec = version_spec(version=version)
     live_spec = version_spec(version=preview.live_version) if preview.live_version else None
     dialect = dialect_for(connection)
-    compiled = compile_scores(spec, dialect, preview.as_of)
+    compiled = compile_scores(spec, dialect, preview.as_of, tables=engine_tables())
     table = f"tmp_impact_{uuid.uuid4().hex[:12]}"
     scores, breakdowns, leads = Score._meta.db_table, ScoreBreakdown._meta.db_table, Lead._meta.db_table
     params = {"model": version.scoring_model_id, "limit": MOVERS}

@@ -16,6 +16,7 @@ from matrix.models import ModelVersion
 from matrix.selectors import version_spec, versions_live, versions_reusable
 from scoring.choices import NotificationKind, Stage
 from scoring.models import LeadStage, Notification, PendingScore, Score, ScoreBreakdown, ScoreHistory, StageTransition
+from scoring.statements import engine_tables
 
 logger = logging.getLogger(__name__)
 
@@ -230,11 +231,12 @@ def _score_into(
     row moved to this version at once, and one that changes is computed from its counts
     (REUSE_COLUMNS); the other leads are counted afresh. Returns (leads counted afresh, -1 for
     all; rows moved as they were)."""
+    tables = engine_tables()
     if not sources:
-        full = compile_scores(spec, dialect, as_of, id_range=id_range, lead_ids=lead_ids, basis=True)
+        full = compile_scores(spec, dialect, as_of, tables=tables, id_range=id_range, lead_ids=lead_ids, basis=True)
         cursor.execute(f"{dialect.temp_table(computed)} {full.sql}", full.params)
         return -1, 0
-    common = dict(model_id=version.scoring_model_id, sources=sources, id_range=id_range)
+    common = dict(tables=tables, model_id=version.scoring_model_id, sources=sources, id_range=id_range)
     reused = compile_reuse(spec, dialect, as_of, **common)
     cursor.execute(f"{dialect.temp_table(computed)} {reused.sql}", reused.params)
     moved = compile_kept(spec, dialect, as_of, version=(version.pk, version.number), now=timezone.now(), **common)
@@ -263,9 +265,9 @@ def _score_into(
     if count <= SMALL_RECOUNT:
         cursor.execute(f"SELECT lead_id FROM {todo}")
         ids = [pk for (pk,) in cursor.fetchall()]
-        full = compile_scores(spec, dialect, as_of, lead_ids=ids, basis=True)
+        full = compile_scores(spec, dialect, as_of, tables=tables, lead_ids=ids, basis=True)
     else:
-        full = compile_scores(spec, dialect, as_of, id_range=id_range, only_in=todo, basis=True)
+        full = compile_scores(spec, dialect, as_of, tables=tables, id_range=id_range, only_in=todo, basis=True)
     columns = ", ".join(BASIS_COLUMNS)
     cursor.execute(f"INSERT INTO {computed} ({columns}) {full.sql}", full.params)
     return count, kept

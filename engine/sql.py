@@ -74,6 +74,10 @@ class Dialect:
         """Statements to run, in the scoring statement's transaction, before it."""
         return []
 
+    def nested_loops(self, on: bool) -> list[str]:
+        """Statements letting the planner use nested-loop joins (or not) for the rest of the transaction."""
+        return []
+
     def level(self, name: str, select: str) -> str:
         """A CTE read once, whose columns are computed once per row (not once per reference)."""
         return f"{name} AS MATERIALIZED ({select})"
@@ -92,8 +96,11 @@ class Postgres(Dialect):
             # Its joins are of sets (a chunk's events with the criteria, sends with responses).
             # Estimated through CTEs, a few thousand rows looked like a few, and Postgres matched
             # 5,000 leads' sends to their responses in a nested loop: 95M comparisons, 18 s.
-            "SET LOCAL enable_nestloop = off",
+            *self.nested_loops(False),
         ]
+
+    def nested_loops(self, on: bool) -> list[str]:
+        return [f"SET LOCAL enable_nestloop = {'on' if on else 'off'}"]
 
     def level(self, name: str, select: str) -> str:
         # A subquery that cannot be pulled up into its reader (OFFSET 0) computes its columns once

@@ -16,7 +16,7 @@ from matrix.models import ModelVersion
 from matrix.selectors import version_spec, versions_live, versions_reusable
 from scoring.choices import NotificationKind, Stage
 from scoring.models import LeadStage, Notification, PendingScore, Score, ScoreBreakdown, ScoreHistory, StageTransition
-from scoring.statements import engine_tables
+from scoring.statements import engine_tables, session_nested_loops, session_prepare
 
 logger = logging.getLogger(__name__)
 
@@ -165,8 +165,7 @@ def leads_rescore(
                 f"JOIN {{lead}} l ON l.id = c.lead_id WHERE c.sid IS NOT NULL AND l.owner_id IS NOT NULL AND {crossed}"
             )
     with transaction.atomic(), connection.cursor() as cursor:
-        for setting in dialect.session_settings():
-            cursor.execute(setting)
+        session_prepare(cursor, dialect)
         counted, kept = _score_into(
             cursor, computed, todo, spec, dialect, as_of, version, sources, id_range=id_range, lead_ids=lead_ids
         )
@@ -180,7 +179,7 @@ def leads_rescore(
             # A few leads (real time): with statistics the planner probes scoring_score by index
             # instead of hashing the whole table.
             cursor.execute(f"ANALYZE {computed}")
-            cursor.execute("SET LOCAL enable_nestloop = on")
+            session_nested_loops(cursor, dialect, on=True)
         if not sources:
             statements = [f"{dialect.temp_table(changed)} {looked_up}", history, score_update, score_insert]
             statements.append(breakdown_write)
@@ -193,7 +192,7 @@ def leads_rescore(
             statements = [f"{dialect.temp_table(changed)} {reused}"]
             if postgres and 0 < counted <= SMALL_RECOUNT:
                 # A few leads to look up among a chunk reused: by index, not a hash of scoring_score.
-                statements = ["SET LOCAL enable_nestloop = on", *statements, "SET LOCAL enable_nestloop = off"]
+                statements = [*dialect.nested_loops(True), *statements, *dialect.nested_loops(False)]
             # Their stored lines stay as they are: a reader prices them with this version's points
             # (Score.breakdown, matrix/engine/lines.py).
             statements += [history, score_update, score_insert]

@@ -120,6 +120,7 @@ def compile_reuse(
     def stored(i: int, array: str = "src.u") -> str:
         return d.basis_item(array, i)
 
+    # Points are literals here as in the full statement: bounded ints of the spec (engine/sql.py, above Params).
     fit_sum = " + ".join(f"{stored(positions[c.index])} * {c.points}" for c in spec.fit_criteria) or "0"
     crit_sum = " + ".join(f"{stored(positions[c.index])} * {c.points}" for c in spec.engagement_criteria) or "0"
     magnitudes = []

@@ -346,16 +346,17 @@ def reusable_leads(version, as_of) -> tuple[int, int]:
     from engine.reuse import reuse_parts
     from engine.sql import Params, dialect_for
     from matrix.selectors import version_spec, versions_reusable
+    from scoring.statements import engine_tables
 
     spec = version_spec(version=version)
     sources = versions_reusable(version=version, spec=spec)
     if not sources:
         return 0, 0
-    p = Params()
-    reuse = reuse_parts(spec, dialect_for(connection), p, as_of, version.scoring_model_id, sources, None)
+    p, tables = Params(), engine_tables()
+    reuse = reuse_parts(spec, dialect_for(connection), p, as_of, version.scoring_model_id, sources, None, tables=tables)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT COUNT(*), COUNT(*) FILTER (WHERE {reuse.affected}) FROM scoring_score s, leads_lead l "
+            f"SELECT COUNT(*), COUNT(*) FILTER (WHERE {reuse.affected}) FROM {tables.score} s, {tables.lead} l "
             f"WHERE {reuse.where}",
             p.values,
         )

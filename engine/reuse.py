@@ -25,10 +25,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from engine.document import ModelSpec
-from engine.sql import BASIS_COLUMNS, LEAD_TABLE, Compiled, Dialect, Params, statement_finish
+from engine.sql import BASIS_COLUMNS, Compiled, Dialect, Params, Tables, statement_finish
 
-SCORE_TABLE = "scoring_score"
-PENDING_TABLE = "scoring_pendingscore"
 # The rows also carry the stored score they replace (sid and old_*: what leads_rescore compares).
 REUSE_COLUMNS = BASIS_COLUMNS + ("sid", "old_score", "old_tier", "old_mql")
 # A bound closer than this to as_of is treated as passed: the full statement computes ages in
@@ -40,11 +38,13 @@ MARGIN = timedelta(seconds=1)
 class _Reuse:
     """What both statements share: which stored rows may be reused, and which of those change."""
 
-    where: str  # over scoring_score s and leads_lead l
+    where: str  # over the scores s and the leads l
     affected: str
 
 
-def reuse_parts(spec: ModelSpec, d: Dialect, p: Params, as_of: datetime, model_id, sources, id_range) -> _Reuse:
+def reuse_parts(
+    spec: ModelSpec, d: Dialect, p: Params, as_of: datetime, model_id, sources, id_range, *, tables: Tables
+) -> _Reuse:
     positions = {c.index: i for i, c in enumerate(spec.criteria)}
     where = [
         f"s.scoring_model_id = {p.add(model_id)}",
@@ -55,7 +55,7 @@ def reuse_parts(spec: ModelSpec, d: Dialect, p: Params, as_of: datetime, model_i
         "l.id = s.lead_id",
         # Inputs changed since: the lead was edited, or has events waiting to be scored.
         "l.updated_at <= s.computed_at",
-        f"NOT EXISTS (SELECT 1 FROM {PENDING_TABLE} q WHERE q.lead_id = s.lead_id)",
+        f"NOT EXISTS (SELECT 1 FROM {tables.pending} q WHERE q.lead_id = s.lead_id)",
     ]
     if id_range is not None:
         lo, hi = p.add(id_range[0]), p.add(id_range[1])
@@ -79,6 +79,7 @@ def compile_kept(
     dialect: Dialect,
     as_of: datetime,
     *,
+    tables: Tables,
     model_id: int,
     version: tuple[int, int],
     now: datetime,
@@ -88,10 +89,10 @@ def compile_kept(
     """An UPDATE moving to `version` (pk, number) at `as_of` the stored scores in scope that
     scoring with `spec` would leave as they are (see `compile_reuse` for `sources`)."""
     d, p = dialect, Params()
-    reuse = reuse_parts(spec, d, p, as_of, model_id, sources, id_range)
+    reuse = reuse_parts(spec, d, p, as_of, model_id, sources, id_range, tables=tables)
     sql = (
-        f"UPDATE {SCORE_TABLE} AS s SET version_id = {p.add(version[0])}, version_number = {p.add(version[1])}, "
-        f"as_of = {d.time_param(p, as_of)}, computed_at = {d.time_param(p, now)} FROM {LEAD_TABLE} l "
+        f"UPDATE {tables.score} AS s SET version_id = {p.add(version[0])}, version_number = {p.add(version[1])}, "
+        f"as_of = {d.time_param(p, as_of)}, computed_at = {d.time_param(p, now)} FROM {tables.lead} l "
         f"WHERE {reuse.where} AND NOT {reuse.affected}"
     )
     return Compiled(sql, p.values, ())
@@ -102,6 +103,7 @@ def compile_reuse(
     dialect: Dialect,
     as_of: datetime,
     *,
+    tables: Tables,
     model_id: int,
     sources: dict[int, ModelSpec],
     id_range: tuple[int, int] | None = None,
@@ -110,7 +112,7 @@ def compile_reuse(
     stored score, made by one of the `sources` versions (pk -> spec, all with the structure key of
     `spec`), can be reused and changes; other leads are absent from its rows."""
     d, p = dialect, Params()
-    reuse = reuse_parts(spec, d, p, as_of, model_id, sources, id_range)
+    reuse = reuse_parts(spec, d, p, as_of, model_id, sources, id_range, tables=tables)
     positions = {c.index: i for i, c in enumerate(spec.criteria)}
     units_at = len(spec.criteria)
     seg_at = units_at + len(spec.decay)
@@ -118,6 +120,7 @@ def compile_reuse(
     def stored(i: int, array: str = "src.u") -> str:
         return d.basis_item(array, i)
 
+    # Points are literals here as in the full statement: bounded ints of the spec (engine/sql.py, above Params).
     fit_sum = " + ".join(f"{stored(positions[c.index])} * {c.points}" for c in spec.fit_criteria) or "0"
     crit_sum = " + ".join(f"{stored(positions[c.index])} * {c.points}" for c in spec.engagement_criteria) or "0"
     magnitudes = []
@@ -132,7 +135,7 @@ def compile_reuse(
             "src",
             f"SELECT s.lead_id AS id, s.id AS sid, s.score AS old_score, s.tier AS old_tier, s.mql AS old_mql, "
             f"s.basis, s.stable_until, {d.basis_array('s.basis')} AS u "
-            f"FROM {SCORE_TABLE} s, {LEAD_TABLE} l WHERE {reuse.where} AND {reuse.affected}",
+            f"FROM {tables.score} s, {tables.lead} l WHERE {reuse.where} AND {reuse.affected}",
         ),
         d.level(
             "fin",

@@ -1,8 +1,9 @@
 """The bulk path: a model compiled to one set-based SQL statement per chunk of leads.
 
-`compile_scores(spec, dialect, as_of, ...)` returns the SQL (and its named parameters) of a
-SELECT giving, for every lead in scope, the columns of a score row with its breakdown. Its
-semantics are those of engine/single.py, line for line; property tests compare the two.
+`compile_scores(spec, dialect, as_of, tables=..., ...)` returns the SQL (and its named parameters)
+of a SELECT giving, for every lead in scope, the columns of a score row with its breakdown. Its
+semantics are those of engine/single.py, line for line; property tests compare the two. The
+engine knows no models: the caller names the tables (`Tables`).
 
 Postgres does the work with its own functions (ICU lower-casing, numeric, jsonb). SQLite
 calls the engine's Python value rules registered as SQL functions (sqlite_functions.py).
@@ -16,9 +17,6 @@ from engine.document import NEGATIVE_OPS, Criterion, DecayRule, ModelSpec, struc
 from engine.lines import DECAY, ENGAGEMENT, FIT
 from engine.values import HALF_LIVES_MAX, NUMERIC_MAX_LENGTH, NUMERIC_RE, as_number, as_text, trim
 
-LEAD_TABLE = "leads_lead"
-EVENT_TABLE = "leads_event"
-USER_TABLE = "auth_user"
 LEAD_COLUMNS = {
     "id": "external_id",
     "email": "email",
@@ -34,6 +32,22 @@ NUMBER_COLUMNS = {"employees": "employees", "annual_revenue": "annual_revenue"}
 MAX_BOUND_DAYS = 1_000_000
 
 
+@dataclass(frozen=True)
+class Tables:
+    """The tables the statements read (and engine/reuse.py's UPDATE writes), as the caller names them."""
+
+    lead: str
+    event: str
+    user: str  # read for the `owner` field: the owner's username
+    score: str
+    pending: str  # leads waiting for real-time scoring: their stored counts are not reused
+
+
+# Values go in as named parameters (%(p0)s...), the style psycopg and Django's SQLite backend
+# both take. Numbers are written into the SQL as literals only where they come from the parsed
+# ModelSpec (points, caps, windows, days: ints; the engagement floor: a float; criterion and rule
+# indexes), each bounded by the document validator (engine/document.py: POINTS_RANGE, CAP_MAX,
+# DAYS_MAX, LEVEL_LIMIT), or are this module's constants; text, operands and thresholds never are.
 @dataclass
 class Params:
     values: dict = field(default_factory=dict)
@@ -60,6 +74,10 @@ class Dialect:
         """Statements to run, in the scoring statement's transaction, before it."""
         return []
 
+    def nested_loops(self, on: bool) -> list[str]:
+        """Statements letting the planner use nested-loop joins (or not) for the rest of the transaction."""
+        return []
+
     def level(self, name: str, select: str) -> str:
         """A CTE read once, whose columns are computed once per row (not once per reference)."""
         return f"{name} AS MATERIALIZED ({select})"
@@ -78,8 +96,11 @@ class Postgres(Dialect):
             # Its joins are of sets (a chunk's events with the criteria, sends with responses).
             # Estimated through CTEs, a few thousand rows looked like a few, and Postgres matched
             # 5,000 leads' sends to their responses in a nested loop: 95M comparisons, 18 s.
-            "SET LOCAL enable_nestloop = off",
+            *self.nested_loops(False),
         ]
+
+    def nested_loops(self, on: bool) -> list[str]:
+        return [f"SET LOCAL enable_nestloop = {'on' if on else 'off'}"]
 
     def level(self, name: str, select: str) -> str:
         # A subquery that cannot be pulled up into its reader (OFFSET 0) computes its columns once
@@ -462,11 +483,15 @@ class _Json(_Text):
 
 
 class _Cond:
-    """Compiles condition trees over one relation: lead fields, or event properties."""
+    """Compiles condition trees over one relation: lead fields, or event properties.
 
-    def __init__(self, d: Dialect, p: Params, *, raw_alias: str, out_alias: str, props: str | None = None):
+    `users` names the user table, which the lead field `owner` reads."""
+
+    def __init__(
+        self, d: Dialect, p: Params, *, raw_alias: str, out_alias: str, props: str | None = None, users: str = ""
+    ):
         self.d, self.p = d, p
-        self.raw, self.props = raw_alias, props
+        self.raw, self.props, self.users = raw_alias, props, users
         self.derived = _Derived(out_alias)
         self._operands: dict[str, tuple] = {}
 
@@ -505,7 +530,7 @@ class _Cond:
             column = f"{a}.{NUMBER_COLUMNS[name]}"
             return "number", self.derived.add((name, "n"), lambda: self.d.num_col(column))
         if name == "owner":
-            return "text", _Text(self, name, f"(SELECT u.username FROM {USER_TABLE} u WHERE u.id = {a}.owner_id)")
+            return "text", _Text(self, name, f"(SELECT u.username FROM {self.users} u WHERE u.id = {a}.owner_id)")
         return "text", _Text(self, name, f"{a}.{LEAD_COLUMNS[name]}")
 
     def _empty(self, kind, x) -> str:
@@ -642,6 +667,7 @@ def compile_scores(
     dialect: Dialect,
     as_of: datetime,
     *,
+    tables: Tables,
     id_range: tuple[int, int] | None = None,
     lead_ids: list[int] | None = None,
     only_in: str | None = None,
@@ -669,14 +695,16 @@ def compile_scores(
         return " AND ".join(parts) or "TRUE"
 
     # Leads: conditions first, so the derived columns they need are known for `lb`.
-    lc = _Cond(d, p, raw_alias="l", out_alias="lb")
+    lc = _Cond(d, p, raw_alias="l", out_alias="lb", users=tables.user)
     fit = spec.fit_criteria
     flags = "".join(f", (CASE WHEN {lc.compile(c.when)} THEN 1 ELSE 0 END) AS f{c.index}" for c in fit)
     seg_case = " ".join(f"WHEN {lc.compile(s.when)} THEN {s.index}" for s in spec.segments if s.when is not None)
     last_segment = spec.segments[-1].index
     seg_expr = f"(CASE {seg_case} ELSE {last_segment} END)" if seg_case else str(last_segment)
     ctes = [
-        d.level("lb", f"SELECT l.id, l.created_at{lc.derived.select_list()} FROM {LEAD_TABLE} l WHERE {scope('l.id')}"),
+        d.level(
+            "lb", f"SELECT l.id, l.created_at{lc.derived.select_list()} FROM {tables.lead} l WHERE {scope('l.id')}"
+        ),
         d.level("lf", f"SELECT lb.id, lb.created_at{flags}, {seg_expr} AS seg FROM lb"),
     ]
     fit_sum = " + ".join(f"lf.f{c.index} * {c.points}" for c in fit) or "0"
@@ -687,7 +715,7 @@ def compile_scores(
     bounds = []  # instants at which a count may change (track only)
     ec = _Cond(d, p, raw_alias="e", out_alias="ep", props="e.properties")
     wheres = {c.index: ec.compile(c.where) for c in eng if c.where is not None}
-    ctes.extend(_events_cte(spec, d, p, ec, as_of, asof, horizon, scope("e.lead_id"), track))
+    ctes.extend(_events_cte(spec, d, p, ec, as_of, asof, horizon, scope("e.lead_id"), track, tables.event))
     if eng:
         ctes.extend(_engagement_ctes(spec, d, p, eng, wheres, asof, horizon, track))
         # Only the sum joins here: the (wide) breakdown lines join once, at the very end, rather
@@ -700,7 +728,7 @@ def compile_scores(
     else:
         fin_cols.append("0 AS crit_sum")
 
-    decay_joins, units = _decay_parts(spec, d, p, ctes, as_of, asof, horizon, scope, track, bounds)
+    decay_joins, units = _decay_parts(spec, d, p, ctes, as_of, asof, horizon, scope, track, bounds, tables.event)
     joins.extend(decay_joins)
     fin_cols.extend(f"({abs(r.points)} * {u}) AS a{i}" for i, (r, u) in enumerate(zip(spec.decay, units, strict=True)))
     if track:
@@ -844,7 +872,9 @@ def _kinds_in(d: Dialect, p: Params, column: str, kinds) -> str:
     return f"{column} IN ({', '.join(d.text_param(p, k) for k in kinds)})"
 
 
-def _events_cte(spec: ModelSpec, d: Dialect, p: Params, ec: "_Cond", as_of: datetime, asof, horizon, scope, track):
+def _events_cte(
+    spec: ModelSpec, d: Dialect, p: Params, ec: "_Cond", as_of: datetime, asof, horizon, scope, track, events: str
+):
     """`evs`: the chunk's events that engagement criteria or `unanswered` rules read, in ONE pass.
 
     A chunk is a range of lead ids, and a lead's events are scattered over the whole table, so
@@ -880,7 +910,7 @@ def _events_cte(spec: ModelSpec, d: Dialect, p: Params, ec: "_Cond", as_of: date
     return [
         "evs AS MATERIALIZED (SELECT e.id AS pk, e.lead_id, e.external_id AS xid, e.kind, e.occurred_at"
         f"{ec.derived.select_list()}{keys} "
-        f"FROM {EVENT_TABLE} e WHERE {scope} AND e.occurred_at <= {asof} "
+        f"FROM {events} e WHERE {scope} AND e.occurred_at <= {asof} "
         f"AND ({' OR '.join(f'({w})' for w in wanted)}))"
     ]
 
@@ -964,7 +994,17 @@ def _engagement_ctes(
 
 
 def _decay_parts(
-    spec: ModelSpec, d: Dialect, p: Params, ctes: list[str], as_of: datetime, asof, horizon, scope, track, bounds
+    spec: ModelSpec,
+    d: Dialect,
+    p: Params,
+    ctes: list[str],
+    as_of: datetime,
+    asof,
+    horizon,
+    scope,
+    track,
+    bounds,
+    events: str,
 ):
     """CTEs for decay inputs; returns the joins onto lf and each rule's units (its magnitude is
     |points| times that: steps of idle time, 1 or 0, unanswered sends). With `track`, appends to
@@ -983,7 +1023,7 @@ def _decay_parts(
             bounds.append("lastev.next_event")
         # Reads lead_id, kind and occurred_at only: an index-only scan of event_lead_kind_time.
         ctes.append(
-            f"lastev AS (SELECT e.lead_id, {', '.join(cols)} FROM {EVENT_TABLE} e "
+            f"lastev AS (SELECT e.lead_id, {', '.join(cols)} FROM {events} e "
             f"WHERE {scope('e.lead_id')}{'' if track else ' AND ' + seen} GROUP BY e.lead_id)"
         )
         joins.append("LEFT JOIN lastev ON lastev.lead_id = lf.id")

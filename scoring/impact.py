@@ -19,6 +19,7 @@ from matrix.models import ModelVersion
 from matrix.selectors import VersionSpecs, version_live, version_spec
 from matrix.workshop import rule_labels
 from scoring.models import ImpactPreview, Score, ScoreBreakdown
+from scoring.statements import engine_tables, session_nested_loops, session_prepare
 
 log = logging.getLogger(__name__)
 
@@ -149,18 +150,16 @@ def _impact_compute(preview: ImpactPreview) -> dict:
     spec = version_spec(version=version)
     live_spec = version_spec(version=preview.live_version) if preview.live_version else None
     dialect = dialect_for(connection)
-    compiled = compile_scores(spec, dialect, preview.as_of)
+    compiled = compile_scores(spec, dialect, preview.as_of, tables=engine_tables())
     table = f"tmp_impact_{uuid.uuid4().hex[:12]}"
     scores, breakdowns, leads = Score._meta.db_table, ScoreBreakdown._meta.db_table, Lead._meta.db_table
     params = {"model": version.scoring_model_id, "limit": MOVERS}
     joined = f"FROM {table} d LEFT JOIN {scores} s ON s.lead_id = d.lead_id AND s.scoring_model_id = %(model)s"
     with connection.cursor() as cursor:
-        for setting in dialect.session_settings():  # as in leads_rescore
-            cursor.execute(setting)
+        session_prepare(cursor, dialect)
         cursor.execute(f"{dialect.temp_table(table)} {compiled.sql}", compiled.params)
-        if connection.vendor == "postgresql":
-            # The top movers' lines are a hundred index probes, not a scan of every breakdown.
-            cursor.execute("SET LOCAL enable_nestloop = on")
+        # The top movers' lines are a hundred index probes, not a scan of every breakdown.
+        session_nested_loops(cursor, dialect, on=True)
         # Per segment (the draft's: where the lead will sit once published) and tier move.
         cursor.execute(
             f"SELECT d.segment, COALESCE(s.tier, '{NOT_SCORED}'), d.tier, COUNT(*), "

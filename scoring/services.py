@@ -10,12 +10,33 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from engine.reuse import compile_kept, compile_reuse
-from engine.sql import BASIS_COLUMNS, compile_scores, dialect_for
+from engine.sql import compile_scores, dialect_for
 from leads.models import Lead
 from matrix.models import ModelVersion
 from matrix.selectors import version_spec, versions_live, versions_reusable
-from scoring.choices import NotificationKind, Stage
-from scoring.models import LeadStage, Notification, PendingScore, Score, ScoreBreakdown, ScoreHistory, StageTransition
+from scoring.models import LeadStage, PendingScore, Score, ScoreHistory
+from scoring.statements import (
+    ALERT_KINDS,
+    Rescore,
+    db_time,
+    engine_tables,
+    rescore_start,
+    session_nested_loops,
+    session_prepare,
+    stmt_alerts,
+    stmt_breakdowns,
+    stmt_changes_counted,
+    stmt_changes_reused,
+    stmt_computed,
+    stmt_computed_add,
+    stmt_history,
+    stmt_mql_stages,
+    stmt_mql_transitions,
+    stmt_not_reused_count,
+    stmt_scores_insert,
+    stmt_scores_update,
+    stmt_todo,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -41,178 +62,54 @@ def leads_rescore(
     upwards become MQLs (unless sales already accepted or rejected them); owners are notified
     when a scored lead becomes hot or MQL (alerts of a chunk of job `job_id` name the job: its
     owner gets them as one digest, scoring/alerts.py). Returns the number of leads scored.
+    The statements are in scoring/statements.py.
     """
     spec = version_spec(version=version)
     dialect = dialect_for(connection)
     sources = versions_reusable(version=version, spec=spec) if reuse and lead_ids is None else {}
-    tag = uuid.uuid4().hex[:12]
-    computed, changed, todo = f"tmp_scores_{tag}", f"tmp_changes_{tag}", f"tmp_todo_{tag}"
-    params = dict(
-        ls_model=version.scoring_model_id,
-        ls_version=version.pk,
-        ls_number=version.number,
-        ls_asof=_db_time(as_of),
-        ls_now=_db_time(timezone.now()),
-        ls_lead=Stage.LEAD,
-        ls_recycled=Stage.RECYCLED,
-        ls_mql=Stage.MQL,
-        ls_hot=NotificationKind.BECAME_HOT,
-        ls_became_mql=NotificationKind.BECAME_MQL,
-        ls_job=job_id,
+    run = rescore_start(
+        dialect=dialect, version=version, as_of=as_of, now=timezone.now(), id_range=id_range, job_id=job_id
     )
-    # Every join to scoring_score also names the chunk's leads: Postgres then reads the chunk's rows
-    # by the (lead, model) index instead of scanning every score of the model for each statement.
-    chunk = ""
-    if id_range is not None:
-        params.update(ls_lo=id_range[0], ls_hi=id_range[1])
-        chunk = " AND s.lead_id BETWEEN %(ls_lo)s AND %(ls_hi)s"
-    tables = {
-        "score": Score._meta.db_table,
-        "breakdown": ScoreBreakdown._meta.db_table,
-        "history": ScoreHistory._meta.db_table,
-        "stage": LeadStage._meta.db_table,
-        "transition": StageTransition._meta.db_table,
-        "notification": Notification._meta.db_table,
-        "lead": Lead._meta.db_table,
-    }
-    result = "t.lead_id, t.score, t.fit, t.engagement, t.segment, t.tier, t.grade, t.mql, t.basis, t.stable_until"
-    # Only rows this computation may write (nothing newer stored), with what they replace.
-    # Without the breakdown (most of a row's bytes): its insert takes it from `computed`.
-    looked_up = (
-        f"SELECT {result}, s.id AS sid, s.tier AS old_tier, s.mql AS old_mql, s.score AS old_score "
-        f"FROM {computed} t LEFT JOIN {{score}} s "
-        f"ON s.lead_id = t.lead_id AND s.scoring_model_id = %(ls_model)s{chunk} "
-        "WHERE (s.id IS NULL OR s.version_number < %(ls_number)s "
-        "OR (s.version_number = %(ls_number)s AND s.as_of <= %(ls_asof)s))"
-    )
-    # The breakdown lines (their own table, docs/scoring.md) of the score rows just written: a
-    # row the guard above kept (a newer version or as_of, stored meanwhile) is not this version at
-    # this as_of, so its lines stay too.
-    breakdown_write = (
-        "INSERT INTO {breakdown} (score_id, lines) SELECT s.id, t.breakdown "
-        f"FROM {changed} c JOIN {computed} t ON t.lead_id = c.lead_id "
-        f"JOIN {{score}} s ON s.lead_id = c.lead_id AND s.scoring_model_id = %(ls_model)s{chunk} "
-        "WHERE s.version_id = %(ls_version)s AND s.as_of = %(ls_asof)s "
-        # Lines that did not change (most of them, after a points change) are left as they are.
-        "ON CONFLICT (score_id) DO UPDATE SET lines = excluded.lines "
-        "WHERE {breakdown}.lines IS DISTINCT FROM excluded.lines"
-    )
-    # Rows already stored are updated in place: when only the version and as_of move (no indexed
-    # column changes) Postgres rewrites them on their own page without touching an index (a HOT
-    # update; the table keeps room for that, migration 0011). The guard is checked again against a
-    # row another worker changed meanwhile.
-    score_update = (
-        "UPDATE {score} AS s SET version_id = %(ls_version)s, version_number = %(ls_number)s, "
-        "as_of = %(ls_asof)s, score = c.score, fit = c.fit, engagement = c.engagement, segment = c.segment, "
-        "tier = c.tier, grade = c.grade, mql = c.mql, basis = c.basis, stable_until = c.stable_until, "
-        f"computed_at = %(ls_now)s FROM {changed} c "
-        f"WHERE s.id = c.sid{chunk} AND (s.version_number < %(ls_number)s "
-        "OR (s.version_number = %(ls_number)s AND s.as_of <= %(ls_asof)s))"
-    )
-    history = (
-        "INSERT INTO {history} (lead_id, scoring_model_id, version_number, as_of, score, fit, engagement, tier, "
-        "previous_tier, mql, recorded_at) SELECT c.lead_id, %(ls_model)s, %(ls_number)s, %(ls_asof)s, c.score, "
-        f"c.fit, c.engagement, c.tier, COALESCE(c.old_tier, ''), c.mql, %(ls_now)s FROM {changed} c "
-        "WHERE c.sid IS NULL OR c.old_score <> c.score OR c.old_tier <> c.tier"
-    )
-    # New rows; a row another worker inserted meanwhile goes through the same guard.
-    score_insert = (
-        "INSERT INTO {score} AS s (lead_id, scoring_model_id, version_id, version_number, as_of, score, "
-        "fit, engagement, segment, tier, grade, mql, basis, stable_until, computed_at) "
-        "SELECT c.lead_id, %(ls_model)s, %(ls_version)s, %(ls_number)s, %(ls_asof)s, c.score, c.fit, "
-        "c.engagement, c.segment, c.tier, c.grade, c.mql, c.basis, c.stable_until, %(ls_now)s "
-        f"FROM {changed} c WHERE c.sid IS NULL "
-        "ON CONFLICT (lead_id, scoring_model_id) DO UPDATE SET version_id = excluded.version_id, "
-        "version_number = excluded.version_number, as_of = excluded.as_of, score = excluded.score, "
-        "fit = excluded.fit, engagement = excluded.engagement, segment = excluded.segment, "
-        "tier = excluded.tier, grade = excluded.grade, mql = excluded.mql, basis = excluded.basis, "
-        "stable_until = excluded.stable_until, computed_at = excluded.computed_at "
-        "WHERE s.version_number < excluded.version_number "
-        "OR (s.version_number = excluded.version_number AND s.as_of <= excluded.as_of)"
-    )
-    lifecycle = [
-        # An upward MQL crossing moves a lead (or a recycled one) to MQL, dated at the as_of its
-        # score describes; accepted (SQL), rejected and current MQLs stay where sales put them.
-        "INSERT INTO {transition} (lead_id, scoring_model_id, from_stage, to_stage, score, version_id, reason, "
-        "reason_text, occurred_at) SELECT c.lead_id, %(ls_model)s, COALESCE(st.stage, %(ls_lead)s), %(ls_mql)s, "
-        f"c.score, %(ls_version)s, '', '', %(ls_asof)s FROM {changed} c LEFT JOIN {{stage}} st "
-        "ON st.lead_id = c.lead_id AND st.scoring_model_id = %(ls_model)s "
-        "WHERE c.mql AND (c.old_mql IS NULL OR NOT c.old_mql) "
-        "AND (st.id IS NULL OR st.stage IN (%(ls_lead)s, %(ls_recycled)s))",
-        "INSERT INTO {stage} AS st (lead_id, scoring_model_id, stage, mql_at, mql_score, mql_version_id, "
-        "mql_segment, reject_reason, reject_text, changed_at) SELECT c.lead_id, %(ls_model)s, %(ls_mql)s, "
-        f"%(ls_asof)s, c.score, %(ls_version)s, c.segment, '', '', %(ls_now)s FROM {changed} c "
-        "WHERE c.mql AND (c.old_mql IS NULL OR NOT c.old_mql) "
-        "ON CONFLICT (lead_id, scoring_model_id) DO UPDATE SET stage = excluded.stage, mql_at = excluded.mql_at, "
-        "mql_score = excluded.mql_score, mql_version_id = excluded.mql_version_id, "
-        "mql_segment = excluded.mql_segment, changed_at = excluded.changed_at "
-        "WHERE st.stage IN (%(ls_lead)s, %(ls_recycled)s)",
-    ]
-    if alerts:
-        # Alerts only for real crossings of a lead already scored: a first score (a new model,
-        # a new lead) is not news to its owner, and a publish would otherwise flood them.
-        for kind, crossed in (
-            ("%(ls_hot)s", "c.tier = 'hot' AND c.old_tier <> 'hot'"),
-            ("%(ls_became_mql)s", "c.mql AND NOT c.old_mql"),
-        ):
-            lifecycle.append(
-                "INSERT INTO {notification} (user_id, lead_id, scoring_model_id, kind, message, created_at, job_id) "
-                f"SELECT l.owner_id, c.lead_id, %(ls_model)s, {kind}, "
-                f"'Score ' || {dialect.score_words('c.score')} || ' (' || c.tier || ')', %(ls_now)s, "
-                "CAST(%(ls_job)s AS BIGINT) "
-                f"FROM {changed} c "
-                f"JOIN {{lead}} l ON l.id = c.lead_id WHERE c.sid IS NOT NULL AND l.owner_id IS NOT NULL AND {crossed}"
-            )
+    postgres = connection.vendor == "postgresql"
     with transaction.atomic(), connection.cursor() as cursor:
-        for setting in dialect.session_settings():
-            cursor.execute(setting)
-        counted, kept = _score_into(
-            cursor, computed, todo, spec, dialect, as_of, version, sources, id_range=id_range, lead_ids=lead_ids
-        )
-        postgres = connection.vendor == "postgresql"
+        session_prepare(cursor, dialect)
+        counted, kept = _score_into(cursor, run, spec, as_of, version, sources, id_range=id_range, lead_ids=lead_ids)
         # The session settings leave nested loops off for the writes too: a chunk of a job joins a
         # few hundred thousand rows, which only hash joins do well. The planner's statistics of
-        # scoring_score are those of before the job (the new version has no rows in them), so it
+        # the scores are those of before the job (the new version has no rows in them), so it
         # would expect one row where this chunk's rows are, and pick a nested loop that scans a
         # temp table once per row (minutes).
         if lead_ids is not None and postgres:
-            # A few leads (real time): with statistics the planner probes scoring_score by index
+            # A few leads (real time): with statistics the planner probes the scores by index
             # instead of hashing the whole table.
-            cursor.execute(f"ANALYZE {computed}")
-            cursor.execute("SET LOCAL enable_nestloop = on")
+            cursor.execute(f"ANALYZE {run.computed}")
+            session_nested_loops(cursor, dialect, on=True)
         if not sources:
-            statements = [f"{dialect.temp_table(changed)} {looked_up}", history, score_update, score_insert]
-            statements.append(breakdown_write)
+            cursor.execute(*stmt_changes_counted(run))
         else:
-            # Reused rows carry the stored row they replace (read under the same guard): only the
-            # leads counted afresh, if any, are looked up.
-            reused = f"SELECT {result}, t.sid, t.old_tier, t.old_mql, t.old_score FROM {computed} t"
-            if counted:
-                reused += f" WHERE t.sid IS NOT NULL UNION ALL {looked_up} AND t.sid IS NULL"
-            statements = [f"{dialect.temp_table(changed)} {reused}"]
-            if postgres and 0 < counted <= SMALL_RECOUNT:
-                # A few leads to look up among a chunk reused: by index, not a hash of scoring_score.
-                statements = ["SET LOCAL enable_nestloop = on", *statements, "SET LOCAL enable_nestloop = off"]
-            # Their stored lines stay as they are: a reader prices them with this version's points
-            # (Score.breakdown, engine/lines.py).
-            statements += [history, score_update, score_insert]
-            if counted:  # the lines of the leads counted afresh
-                statements.append(breakdown_write.replace(" ON CONFLICT", " AND t.sid IS NULL ON CONFLICT"))
-        statements += lifecycle
+            # A few leads to look up among a chunk reused: by index, not a hash of the scores.
+            few = 0 < counted <= SMALL_RECOUNT
+            if few:
+                session_nested_loops(cursor, dialect, on=True)
+            cursor.execute(*stmt_changes_reused(run, recounted=counted > 0))
+            if few:
+                session_nested_loops(cursor, dialect, on=False)
+        writes = [stmt_history(run), stmt_scores_update(run), stmt_scores_insert(run)]
+        if counted:  # the lines of the leads counted afresh (-1: all of them)
+            writes.append(stmt_breakdowns(run, recounted_only=bool(sources)))
+        writes += [stmt_mql_transitions(run), stmt_mql_stages(run)]
+        for sql, params in writes:
+            cursor.execute(sql, params)
         notified = 0
-        for statement in statements:
-            for name, table in tables.items():
-                statement = statement.replace("{" + name + "}", table)
-            cursor.execute(statement, params)
-            if statement.startswith(f"INSERT INTO {tables['notification']}"):
-                notified += cursor.rowcount
+        for kind in ALERT_KINDS if alerts else ():
+            cursor.execute(*stmt_alerts(run, kind=kind))
+            notified += cursor.rowcount
         if notified:
             from scoring.tasks import enqueue_alerts
 
             enqueue_alerts()
-        cursor.execute(f"SELECT COUNT(*) FROM {computed}")
-        scored = cursor.fetchone()[0] + kept
-        for table in (changed, computed, todo):
+        scored = _rows_in(cursor, run.computed) + kept
+        for table in (run.changed, run.computed, run.todo):
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
     return scored
 
@@ -222,52 +119,41 @@ def leads_rescore(
 SMALL_RECOUNT = 5000
 
 
-def _score_into(
-    cursor, computed: str, todo: str, spec, dialect, as_of, version, sources, *, id_range, lead_ids
-) -> tuple[int, int]:
+def _rows_in(cursor, table: str) -> int:
+    cursor.execute(f"SELECT COUNT(*) FROM {table}")
+    return cursor.fetchone()[0]
+
+
+def _score_into(cursor, run: Rescore, spec, as_of, version, sources, *, id_range, lead_ids) -> tuple[int, int]:
     """Score the leads in scope into the temp table `computed` (BASIS_COLUMNS at least). Where
     `sources` allows and a lead's stored counts still hold: a score that stays as it is has its
     row moved to this version at once, and one that changes is computed from its counts
     (REUSE_COLUMNS); the other leads are counted afresh. Returns (leads counted afresh, -1 for
     all; rows moved as they were)."""
+    dialect, tables = run.dialect, engine_tables()
     if not sources:
-        full = compile_scores(spec, dialect, as_of, id_range=id_range, lead_ids=lead_ids, basis=True)
-        cursor.execute(f"{dialect.temp_table(computed)} {full.sql}", full.params)
+        full = compile_scores(spec, dialect, as_of, tables=tables, id_range=id_range, lead_ids=lead_ids, basis=True)
+        cursor.execute(*stmt_computed(run, full))
         return -1, 0
-    common = dict(model_id=version.scoring_model_id, sources=sources, id_range=id_range)
-    reused = compile_reuse(spec, dialect, as_of, **common)
-    cursor.execute(f"{dialect.temp_table(computed)} {reused.sql}", reused.params)
+    common = dict(tables=tables, model_id=version.scoring_model_id, sources=sources, id_range=id_range)
+    cursor.execute(*stmt_computed(run, compile_reuse(spec, dialect, as_of, **common)))
     moved = compile_kept(spec, dialect, as_of, version=(version.pk, version.number), now=timezone.now(), **common)
     cursor.execute(moved.sql, moved.params)
     kept = cursor.rowcount
-    scope, chunk = ("l.id BETWEEN %s AND %s", " AND s.lead_id BETWEEN %s AND %s") if id_range else ("TRUE", "")
-    cursor.execute(
-        f"SELECT (SELECT COUNT(*) FROM {Lead._meta.db_table} l WHERE {scope}) - (SELECT COUNT(*) FROM {computed})",
-        list(id_range or ()),
-    )
+    cursor.execute(*stmt_not_reused_count(run))
     if cursor.fetchone()[0] == kept:  # every lead of the chunk reused
         return 0, kept
-    # The rest: neither reused nor already this version at this as_of (moved just now, or written
-    # by an earlier delivery of the same chunk).
-    cursor.execute(
-        f"{dialect.temp_table(todo)} SELECT l.id AS lead_id FROM {Lead._meta.db_table} l "
-        f"LEFT JOIN {Score._meta.db_table} s ON s.lead_id = l.id AND s.scoring_model_id = %s{chunk} WHERE {scope} "
-        f"AND NOT EXISTS (SELECT 1 FROM {computed} c WHERE c.lead_id = l.id) "
-        "AND (s.id IS NULL OR s.version_id <> %s OR s.as_of <> %s)",
-        [version.scoring_model_id, *(id_range or ()), *(id_range or ()), version.pk, _db_time(as_of)],
-    )
-    cursor.execute(f"SELECT COUNT(*) FROM {todo}")
-    count = cursor.fetchone()[0]
+    cursor.execute(*stmt_todo(run))
+    count = _rows_in(cursor, run.todo)
     if not count:
         return 0, kept
     if count <= SMALL_RECOUNT:
-        cursor.execute(f"SELECT lead_id FROM {todo}")
+        cursor.execute(f"SELECT lead_id FROM {run.todo}")
         ids = [pk for (pk,) in cursor.fetchall()]
-        full = compile_scores(spec, dialect, as_of, lead_ids=ids, basis=True)
+        full = compile_scores(spec, dialect, as_of, tables=tables, lead_ids=ids, basis=True)
     else:
-        full = compile_scores(spec, dialect, as_of, id_range=id_range, only_in=todo, basis=True)
-    columns = ", ".join(BASIS_COLUMNS)
-    cursor.execute(f"INSERT INTO {computed} ({columns}) {full.sql}", full.params)
+        full = compile_scores(spec, dialect, as_of, tables=tables, id_range=id_range, only_in=run.todo, basis=True)
+    cursor.execute(*stmt_computed_add(run, full))
     return count, kept
 
 
@@ -303,10 +189,6 @@ def scores_vacuum() -> None:
     with connection.cursor() as cursor:
         cursor.execute(f"VACUUM {quote(Score._meta.db_table)}")
         cursor.execute(f"ANALYZE {quote(ScoreHistory._meta.db_table)}, {quote(LeadStage._meta.db_table)}")
-
-
-def _db_time(value: datetime):
-    return connection.ops.adapt_datetimefield_value(value)
 
 
 def lead_ranges(*, chunk_size: int) -> list[tuple[int, int, int]]:
@@ -369,7 +251,7 @@ def scoring_mark_pending(*, lead_ids: Iterable[int]) -> None:
             f"INSERT INTO {table} (lead_id, queued_at, claimed_by, claimed_at) SELECT s.id, %s, '', NULL "
             f"FROM ({source}) AS s WHERE TRUE ON CONFLICT (lead_id) DO UPDATE SET queued_at = excluded.queued_at, "
             "claimed_by = '', claimed_at = NULL",
-            [_db_time(timezone.now()), param],
+            [db_time(timezone.now()), param],
         )
 
 
@@ -390,7 +272,7 @@ def scoring_drain_pending(*, limit: int = PENDING_DRAIN) -> int:
             cursor.execute(
                 f"UPDATE {table} SET claimed_by = %s, claimed_at = %s WHERE lead_id IN (SELECT lead_id FROM {table} "
                 f"WHERE claimed_by = '' OR claimed_at < %s ORDER BY queued_at LIMIT %s{lock}) RETURNING lead_id",
-                [token, _db_time(now), _db_time(now - timedelta(seconds=CLAIM_STALE_SECONDS)), limit],
+                [token, db_time(now), db_time(now - timedelta(seconds=CLAIM_STALE_SECONDS)), limit],
             )
             lead_ids = [pk for (pk,) in cursor.fetchall()]
         if not lead_ids:

@@ -26,6 +26,7 @@ from matrix.selectors import version_spec, versions_reusable
 from scoring.models import Score
 from scoring.selectors import lead_explain
 from scoring.services import leads_rescore, scoring_mark_pending
+from scoring.statements import engine_tables
 from tests.engine.test_engine_properties import SCENARIO_SETTINGS, event_rows, lead_rows, model_documents
 from tests.matrix.helpers import (
     AS_OF,
@@ -54,7 +55,13 @@ def reusable_count(version, as_of) -> int:
     if not sources:
         return 0
     compiled = compile_reuse(
-        spec, dialect_for(connection), as_of, model_id=version.scoring_model_id, sources=sources, id_range=all_leads()
+        spec,
+        dialect_for(connection),
+        as_of,
+        tables=engine_tables(),
+        model_id=version.scoring_model_id,
+        sources=sources,
+        id_range=all_leads(),
     )
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT COUNT(*) FROM ({compiled.sql}) AS r", compiled.params)

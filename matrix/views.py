@@ -129,7 +129,7 @@ def version_approve(request, slug, number):
     version = version_or_404(slug, number)
     try:
         approval = services.model_version_approve(version=version, user=request.user, revision=posted_revision(request))
-    except (services.DraftError, PermissionError) as exc:
+    except services.DraftError as exc:
         messages.error(request, str(exc))
     else:
         messages.success(

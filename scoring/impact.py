@@ -5,6 +5,7 @@ import uuid
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -65,7 +66,7 @@ def impact_preview_request(
     to now: the draft is scored as a publish now would score it.
     """
     if not user.has_perm("matrix.edit_draft"):
-        raise PermissionError(f"{user.get_username()} may not run impact previews")
+        raise PermissionDenied(f"{user.get_username()} may not run impact previews")
     version = ModelVersion.objects.select_for_update().select_related("scoring_model").get(pk=version.pk)
     if version.status != VersionStatus.DRAFT:
         raise ImpactPreviewError(f"version {version.number} is {version.status}: only a draft is previewed")

@@ -30,6 +30,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from engine.fields import LEAD_TEXT_FIELDS, NUMBER_FIELDS
 from imports.choices import ImportKind, ImportState
 from imports.crm_values import (
     DELIMITERS,
@@ -43,7 +44,7 @@ from imports.crm_values import (
 from imports.models import ImportUpload
 from leads.cli import iso_z
 from leads.models import Lead
-from leads.rows import LEAD_TEXT_FIELDS, MAX_JSON_DEPTH, RowError, parse_event, parse_lead
+from leads.rows import MAX_JSON_DEPTH, RowError, parse_event, parse_lead
 from leads.services import ImportReport, owners_match
 from leadscoring.celery import task_send
 from scoring.ingest import events_ingest_and_score, leads_import_and_score
@@ -52,7 +53,7 @@ log = logging.getLogger(__name__)
 
 SKIP = "skip"
 EXTRA = "extra"  # the column goes to attributes (leads) or properties (events) under its own name
-LEAD_TARGETS = ("id", *LEAD_TEXT_FIELDS, "employees", "annual_revenue", "owner", "created_at")
+LEAD_TARGETS = ("id", *LEAD_TEXT_FIELDS, *NUMBER_FIELDS, "owner", "created_at")
 EVENT_TARGETS = ("id", "lead", "kind", "occurred_at")
 HEAD_BYTES = 256 * 1024
 PREVIEW_ROWS = 10

@@ -13,11 +13,10 @@ from django.db.models import CharField, Q, Value
 from django.db.models.functions import Concat, Lower
 from django.utils import timezone
 
-from engine.fields import NUMBER_FIELDS
-from leads.models import Event, Lead
+from engine.fields import LEAD_TEXT_FIELDS, NUMBER_FIELDS
+from leads.models import LEAD_VALUE_FIELDS, Event, Lead
 from leads.rows import (
     LEAD_KEYS,
-    LEAD_TEXT_FIELDS,
     RowError,
     RowReport,
     field_name,
@@ -28,22 +27,6 @@ from leads.rows import (
 )
 
 BATCH = 2000
-LEAD_UPDATE_FIELDS = [
-    "email",
-    "first_name",
-    "last_name",
-    "company",
-    "title",
-    "industry",
-    "country",
-    "employees",
-    "annual_revenue",
-    "lead_source",
-    "owner",
-    "created_at",
-    "attributes",
-    "updated_at",
-]
 
 
 def _batches(items: Iterable, size: int) -> Iterator[list]:
@@ -193,10 +176,7 @@ def leads_import(
                     attributes=row.attributes,
                     owner_id=(owners.get(row.owner, owner_fallback) if row.owner else None),
                     updated_at=now,
-                    **{
-                        k: ("" if v is None and k not in ("employees", "annual_revenue") else v)
-                        for k, v in row.fields.items()
-                    },
+                    **{k: ("" if v is None and k not in NUMBER_FIELDS else v) for k, v in row.fields.items()},
                 ),
             )
             for external_id, (line, row) in latest.items()
@@ -304,7 +284,7 @@ def _error_lines(message: str) -> list[str]:
 def _leads_write(objs: dict[str, tuple[int, Lead]], report: RowReport) -> list[str]:
     """Upsert the batch in one statement; if the database refuses it, row by row (each in a
     savepoint) to find and refuse the rows it will not take. Returns the ids stored."""
-    upsert = dict(update_conflicts=True, unique_fields=["external_id"], update_fields=LEAD_UPDATE_FIELDS)
+    upsert = dict(update_conflicts=True, unique_fields=["external_id"], update_fields=LEAD_VALUE_FIELDS)
     try:
         with transaction.atomic():
             Lead.objects.bulk_create([obj for _, obj in objs.values()], **upsert)

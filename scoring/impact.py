@@ -10,6 +10,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from engine.document import ModelSpec
+from engine.fields import TIERS
 from engine.lines import lines_decode, lines_priced
 from engine.sql import compile_scores, dialect_for
 from engine.values import round2
@@ -25,9 +26,6 @@ log = logging.getLogger(__name__)
 
 
 MOVERS = 50
-
-
-TIERS = ("hot", "warm", "cold")
 
 
 NOT_SCORED = "none"  # the "from" tier of a lead without a live score

@@ -12,7 +12,7 @@ from engine.fields import TIERS
 from leads.models import Lead
 from leadscoring.tables import BaseTable
 from matrix.choices import Tier
-from matrix.wording import signed
+from matrix.wording import plain, signed
 from scoring.choices import Stage
 
 TIER_RANK = {tier: rank for rank, tier in enumerate(TIERS)}  # hot first
@@ -108,7 +108,7 @@ class LeadTable(BaseTable):
         return str(record)
 
     def render_score(self, value):
-        return signed(value).lstrip("+") if value else "0"
+        return plain(value) if value else "0"
 
     def value_score(self, value):
         return value

@@ -207,6 +207,12 @@ def alert_entries(groups) -> list[AlertEntry]:
     return entries
 
 
+@transaction.atomic
+def alerts_mark_read(*, user) -> int:
+    """Mark every unread alert of `user` read (the alerts page's button); returns how many."""
+    return Notification.objects.filter(user=user, read_at__isnull=True).update(read_at=timezone.now())
+
+
 def alerts_unread_count(*, user) -> int:
     """Unread lines of the alerts page: a job's digest counts once, however many leads it holds."""
     # On every page (the header): grouped over the unread alerts alone, on the (user, read_at) index.

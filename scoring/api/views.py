@@ -7,7 +7,6 @@ only their own leads (scoring.selectors.leads_prioritized).
 
 import django_filters
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -40,13 +39,11 @@ from leadscoring.api import (
 from matrix.api.views import ERRORS as DOCUMENT_ERRORS
 from matrix.api.views import IF_MATCH, PRECONDITION, invalid, version_response, versions_queryset
 from matrix.models import ScoringModel
-from matrix.selectors import version_live
 from matrix.services import PublishError, StaleRevision
 from scoring.api import serializers as s
-from scoring.choices import JobTrigger
 from scoring.filtersets import LeadFilterSet
 from scoring.ingest import events_ingest_and_score, lead_upsert_and_score
-from scoring.jobs import model_draft_publish, rescore_job_create
+from scoring.jobs import NoLiveVersion, model_draft_publish, model_rescore_start
 from scoring.lifecycle import LifecycleError, lead_accept, lead_recycle, lead_reject
 from scoring.models import LeadStage, RescoreJob, Score
 from scoring.selectors import leads_prioritized
@@ -321,11 +318,10 @@ class RescoreView(ApiView):
     )
     def post(self, request, slug):
         model = get_object_or_404(ScoringModel, slug=slug)
-        version = version_live(scoring_model=model)
-        if version is None:
-            raise Conflict({"errors": [f"model {slug!r} has no published version to rescore with"]})
-        with transaction.atomic():
-            job = rescore_job_create(version=version, trigger=JobTrigger.MANUAL, user=request.user)
+        try:
+            job = model_rescore_start(scoring_model=model, user=request.user)
+        except NoLiveVersion as exc:
+            raise Conflict({"errors": [str(exc)]}) from None
         job = RescoreJob.objects.select_related("scoring_model", "version", "created_by").get(pk=job.pk)
         url = reverse("matrix-api:job-detail", kwargs={"pk": job.pk})
         return Response(

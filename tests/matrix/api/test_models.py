@@ -230,3 +230,13 @@ def test_a_user_with_the_permission_but_no_editor_role_is_refused_403_with_the_r
     assert response.status_code == 403
     assert response.json()["errors"] == ["auditor is neither a marketing nor a sales editor"]
     assert not ModelVersion.objects.get().approvals.exists()
+
+
+def test_a_manual_rescore_of_a_model_without_a_live_version_is_409_and_starts_nothing(marketer):
+    # Given a model with a draft only
+    model_import(data=model_doc())
+    # When an editor asks for a rescore, then it is refused as a state conflict, naming the model
+    response = token_client(marketer).post(f"{MODELS}new-business/rescore/")
+    assert response.status_code == 409
+    assert response.json()["errors"] == ["model 'new-business' has no published version to rescore with"]
+    assert not RescoreJob.objects.exists()

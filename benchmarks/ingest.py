@@ -5,7 +5,7 @@
 
 1. Throughput of `manage.py import_events` on a file of fresh events (target >= 5,000 events/s).
 2. Latency under sustained ingestion: batches of events arrive at --rate events/s through the
-   same service the API uses (events_ingest, then scoring tasks on the ingest queue); a real
+   same service the API uses (scoring.ingest: events stored, scoring queued on `ingest`); a real
    Celery worker scores them; we measure, per event, the time from acceptance to the moment the
    lead's score reflects it (target: 95% within 2 s).
 Runs on Postgres (the benchmark database of benchmarks/run.py, leads created if missing) and on
@@ -185,8 +185,7 @@ def sustain(rate: int, seconds: int, rng, leads: int) -> None:
     """2. sustained ingestion, scored by the worker; latency from acceptance to a score that has it."""
     from django.db import transaction
 
-    from leads.services import events_ingest
-    from scoring.tasks import enqueue_scoring
+    from scoring.ingest import events_ingest_and_score
 
     # A poller thread (its own database connection) watches each batch while more arrive.
     batches: list = []  # (accepted at, lead pks, events)
@@ -206,8 +205,7 @@ def sustain(rate: int, seconds: int, rng, leads: int) -> None:
         # Stamped when the batch arrives: a drain may score it the moment it commits.
         accepted = datetime.now(UTC)
         with transaction.atomic():
-            report, touched = events_ingest(rows=rows)
-            enqueue_scoring(touched)
+            report, touched = events_ingest_and_score(rows=rows)
         with lock:
             batches.append((accepted, sorted(touched), len(rows)))
         time.sleep(max(0.0, tick - (time.monotonic() - t0)))

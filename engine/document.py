@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from engine.fields import NUMBER_FIELDS, TEXT_FIELDS
+from engine.fields import LEAD_FIELDS
 from engine.values import as_number
 
 SLUG_RE = re.compile(r"^[-a-zA-Z0-9_]+\Z")  # \Z, not $: "$" also matches before a final newline
@@ -30,7 +30,6 @@ OPS = POSITIVE_OPS + tuple(NEGATIVE_OPS) + PRESENCE_OPS
 TEXT_OPS = ("contains", "not_contains", "startswith", "endswith")
 NUMERIC_OPS = ("gt", "gte", "lt", "lte")
 DECAY_TYPES = ("inactivity_step", "inactivity_once", "unanswered")
-LEAD_FIELDS = TEXT_FIELDS + NUMBER_FIELDS
 POINTS_RANGE = (-1000, 1000)  # the contract's (spec section 3)
 # Days: lookback_days, cap_window_days, every_days, after_days. Ten years is longer than any sales
 # cycle or nurture programme; "no lookback" is null, not a huge number.

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from engine.conditions import holds
 from engine.document import Criterion, DecayRule, ModelSpec
+from engine.fields import COLD, HOT, WARM
 from engine.values import HALF_LIVES_MAX, days_between, match_key, round2, running_cents
 
 # Why an event earned nothing (or what it earned), for the lead page's timeline.
@@ -224,7 +225,7 @@ def effective_decay(magnitudes: list[float], criteria_sum: float, floor: float |
 def classify(spec: ModelSpec, lead: LeadData, fit: Decimal, engagement: Decimal, score: Decimal):
     """Segment, tier, grade and MQL flag from the rounded values (spec 6)."""
     segment = next(s for s in spec.segments if holds(s.when, lead.get))
-    tier = "hot" if score >= Decimal(str(segment.hot)) else "warm" if score >= Decimal(str(segment.warm)) else "cold"
+    tier = HOT if score >= Decimal(str(segment.hot)) else WARM if score >= Decimal(str(segment.warm)) else COLD
     mql = score >= Decimal(str(segment.mql))
     a, b, c = (Decimal(str(v)) for v in spec.grade_fit)
     letter = "A" if fit >= a else "B" if fit >= b else "C" if fit >= c else "D"

@@ -14,21 +14,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from engine.document import NEGATIVE_OPS, Criterion, DecayRule, ModelSpec, structure_key
+from engine.fields import COLD, HOT, LEAD_TEXT_FIELDS, NUMBER_FIELDS, WARM
 from engine.lines import DECAY, ENGAGEMENT, FIT
 from engine.values import HALF_LIVES_MAX, NUMERIC_MAX_LENGTH, NUMERIC_RE, as_number, as_text, trim
 
-LEAD_COLUMNS = {
-    "id": "external_id",
-    "email": "email",
-    "first_name": "first_name",
-    "last_name": "last_name",
-    "company": "company",
-    "title": "title",
-    "industry": "industry",
-    "country": "country",
-    "lead_source": "lead_source",
-}
-NUMBER_COLUMNS = {"employees": "employees", "annual_revenue": "annual_revenue"}
+# The column of each lead field a condition names (the owner is its user's username, a join).
+LEAD_COLUMNS = {"id": "external_id", **{name: name for name in LEAD_TEXT_FIELDS}}
+NUMBER_COLUMNS = {name: name for name in NUMBER_FIELDS}
 MAX_BOUND_DAYS = 1_000_000
 
 
@@ -843,7 +835,7 @@ def statement_finish(
     for s in spec.segments:
         hot, warm, mql = (d.number_param(p, v) for v in (s.hot, s.warm, s.mql))
         tiers[s.index] = (
-            f"(CASE WHEN res.score >= {hot} THEN 'hot' WHEN res.score >= {warm} THEN 'warm' ELSE 'cold' END)"
+            f"(CASE WHEN res.score >= {hot} THEN '{HOT}' WHEN res.score >= {warm} THEN '{WARM}' ELSE '{COLD}' END)"
         )
         mqls[s.index] = f"(res.score >= {mql})"
     fa, fb, fc = (d.number_param(p, v) for v in spec.grade_fit)

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from engine.fields import NUMBER_FIELDS
 from leads.rows import RowError
 
 DELIMITERS = {",": "Comma", ";": "Semicolon", "\t": "Tab", "|": "Pipe"}
@@ -28,7 +29,7 @@ RANGES = {
     "lower": "Use the lower bound (51-200 → 51, 10001+ → 10001)",
     "text": "Keep the range as text in attributes, leave the number empty",
 }
-NUMBER_TARGETS = ("employees", "annual_revenue")
+NUMBER_TARGETS = NUMBER_FIELDS  # the columns a file maps to that are read as numbers: the lead's
 TIME_TARGETS = ("created_at", "occurred_at")
 
 

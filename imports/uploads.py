@@ -30,6 +30,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from engine.fields import LEAD_TEXT_FIELDS, NUMBER_FIELDS
 from imports.choices import ImportKind, ImportState
 from imports.crm_values import (
     DELIMITERS,
@@ -43,15 +44,16 @@ from imports.crm_values import (
 from imports.models import ImportUpload
 from leads.cli import iso_z
 from leads.models import Lead
-from leads.rows import LEAD_TEXT_FIELDS, MAX_JSON_DEPTH, RowError, parse_event, parse_lead
-from leads.services import ImportReport, events_ingest, leads_import, owners_match
+from leads.rows import MAX_JSON_DEPTH, RowError, parse_event, parse_lead
+from leads.services import ImportReport, owners_match
 from leadscoring.celery import task_send
+from scoring.ingest import events_ingest_and_score, leads_import_and_score
 
 log = logging.getLogger(__name__)
 
 SKIP = "skip"
 EXTRA = "extra"  # the column goes to attributes (leads) or properties (events) under its own name
-LEAD_TARGETS = ("id", *LEAD_TEXT_FIELDS, "employees", "annual_revenue", "owner", "created_at")
+LEAD_TARGETS = ("id", *LEAD_TEXT_FIELDS, *NUMBER_FIELDS, "owner", "created_at")
 EVENT_TARGETS = ("id", "lead", "kind", "occurred_at")
 HEAD_BYTES = 256 * 1024
 PREVIEW_ROWS = 10
@@ -770,8 +772,6 @@ def _finish(upload: ImportUpload, state: str, error: str) -> None:
 def _import_rows(upload: ImportUpload) -> None:
     """Store the rows batch by batch; each batch's valid rows, its refused rows and the counters
     commit together. Leads count once however often their id repeats (within this run)."""
-    from scoring.tasks import enqueue_scoring
-
     now = iso_z(upload.created_at)
     options = upload_options(upload)
     fallback = None
@@ -800,11 +800,11 @@ def _import_rows(upload: ImportUpload) -> None:
             before = (report.accepted, report.duplicates)
             with transaction.atomic():
                 if upload.kind == ImportKind.LEADS:
-                    _, touched = leads_import(
+                    leads_import_and_score(
                         rows=rows, report=report, owner_fallback=fallback, started_at=upload.started_at
                     )
                 else:
-                    _, touched = events_ingest(rows=rows, report=report)
+                    events_ingest_and_score(rows=rows, report=report)
                 refused = list(report.rejected)
                 report.rejected.clear()  # kept on the upload (the first ones), not in memory
                 room = MAX_ERRORS_KEPT - len(errors)
@@ -827,7 +827,6 @@ def _import_rows(upload: ImportUpload) -> None:
                     options={**(upload.options or {}), "result": result},
                     heartbeat_at=timezone.now(),
                 )
-                enqueue_scoring(touched)
 
 
 def uploads_resend_stale() -> list[int]:

@@ -51,6 +51,11 @@ class Lead(models.Model):
         return name or self.email or self.external_id
 
 
+# Every field of a lead but its keys (the primary key, the external id), in column order: what an
+# upsert replaces and what the API shows besides the id.
+LEAD_VALUE_FIELDS = [f.name for f in Lead._meta.concrete_fields if not f.primary_key and f.name != "external_id"]
+
+
 class Event(models.Model):
     """Something a lead did (or was sent), as reported by a marketing or sales system."""
 

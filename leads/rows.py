@@ -18,22 +18,13 @@ from functools import cache
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
+from django.db.models import IntegerField
 
-from engine.fields import NUMBER_FIELDS
+from engine.fields import LEAD_TEXT_FIELDS, NUMBER_FIELDS
 from engine.values import trim
 from leads.models import Event, Lead
 from leadscoring.timestamps import RANGE_TEXT, in_range
 
-LEAD_TEXT_FIELDS = (
-    "email",
-    "first_name",
-    "last_name",
-    "company",
-    "title",
-    "industry",
-    "country",
-    "lead_source",
-)
 LEAD_KEYS = {"id", "created_at", "owner", "attributes", *LEAD_TEXT_FIELDS, *NUMBER_FIELDS}
 EVENT_KEYS = {"id", "lead", "kind", "occurred_at", "properties"}
 
@@ -128,6 +119,12 @@ def max_length(model_name: str, field: str) -> int:
     """The column width of a stored text: the model field is the single source of the number."""
     model = {"lead": Lead, "event": Event, "user": get_user_model()}[model_name]
     return model._meta.get_field(field).max_length
+
+
+@cache
+def whole_number(field: str) -> bool:
+    """Whether a lead's number is whole (an integer column) or may have a fraction: the model decides."""
+    return isinstance(Lead._meta.get_field(field), IntegerField)
 
 
 def _checked_text(text: str, name: str, limit: int) -> str:
@@ -262,8 +259,7 @@ def parse_lead(data) -> LeadRow:
     for name, check in (
         ("id", lambda v: _id(v, "id", True, max_length("lead", "external_id"))),
         ("created_at", lambda v: parse_timestamp(v, "created_at")),
-        ("employees", lambda v: _number(v, "employees", whole=True)),
-        ("annual_revenue", lambda v: _number(v, "annual_revenue", whole=False)),
+        *((n, lambda v, n=n: _number(v, n, whole=whole_number(n))) for n in NUMBER_FIELDS),
         # Looked up, not stored: as long as the longest user field it may name (an e-mail).
         ("owner", lambda v: _id(v, "owner", False, max_length("user", "email"))),
         *((n, lambda v, n=n: _text(v, n)) for n in LEAD_TEXT_FIELDS),

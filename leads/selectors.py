@@ -4,17 +4,14 @@ from django.db.models import (
     QuerySet,
 )
 
+from engine.fields import LEAD_TEXT_FIELDS, NUMBER_FIELDS
 from engine.single import EventData, LeadData
 from leads.models import Lead
-
-TEXT_FIELDS = ("email", "first_name", "last_name", "company", "title", "industry", "country", "lead_source")
 
 
 def lead_data(*, lead: Lead) -> LeadData:
     """The lead as the engine sees it (the same values the bulk SQL reads)."""
-    fields = {name: getattr(lead, name) for name in TEXT_FIELDS}
-    fields["employees"] = lead.employees
-    fields["annual_revenue"] = lead.annual_revenue
+    fields = {name: getattr(lead, name) for name in (*LEAD_TEXT_FIELDS, *NUMBER_FIELDS)}
     fields["owner"] = lead.owner.username if lead.owner_id else None
     return LeadData(lead.external_id, lead.created_at, fields, lead.attributes or {})
 

@@ -2,7 +2,7 @@
 
 import logging
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
@@ -13,26 +13,20 @@ from django.db.models import CharField, Q, Value
 from django.db.models.functions import Concat, Lower
 from django.utils import timezone
 
-from leads.models import Event, Lead
-from leads.rows import RowError, RowReport, parse_event, parse_lead
+from engine.fields import LEAD_TEXT_FIELDS, NUMBER_FIELDS
+from leads.models import LEAD_VALUE_FIELDS, Event, Lead
+from leads.rows import (
+    LEAD_KEYS,
+    RowError,
+    RowReport,
+    field_name,
+    parse_event,
+    parse_lead,
+    shown,
+    text_problem,
+)
 
 BATCH = 2000
-LEAD_UPDATE_FIELDS = [
-    "email",
-    "first_name",
-    "last_name",
-    "company",
-    "title",
-    "industry",
-    "country",
-    "employees",
-    "annual_revenue",
-    "lead_source",
-    "owner",
-    "created_at",
-    "attributes",
-    "updated_at",
-]
 
 
 def _batches(items: Iterable, size: int) -> Iterator[list]:
@@ -182,10 +176,7 @@ def leads_import(
                     attributes=row.attributes,
                     owner_id=(owners.get(row.owner, owner_fallback) if row.owner else None),
                     updated_at=now,
-                    **{
-                        k: ("" if v is None and k not in ("employees", "annual_revenue") else v)
-                        for k, v in row.fields.items()
-                    },
+                    **{k: ("" if v is None and k not in NUMBER_FIELDS else v) for k, v in row.fields.items()},
                 ),
             )
             for external_id, (line, row) in latest.items()
@@ -202,10 +193,98 @@ def leads_import(
     return report, touched
 
 
+class LeadRefused(ValueError):
+    """A lead that cannot be stored as given; `errors` names each problem ("field: reason")."""
+
+    def __init__(self, errors: list[str]):
+        super().__init__("; ".join(errors))
+        self.errors = errors
+
+
+class LeadExists(ValueError):
+    """A new lead named by the id of a stored one (an upsert by that id replaces it instead)."""
+
+    def __init__(self, external_id: str):
+        super().__init__(f"a lead {external_id!r} exists")
+        self.external_id = external_id
+
+
+# Every key of the lead record but the owner: a lead written one at a time (the API) never names
+# its owner, which only an import matches to a user.
+LEAD_WRITABLE_KEYS = LEAD_KEYS - {"owner"}
+
+
+@transaction.atomic
+def lead_upsert(
+    *, data: object, external_id: str | None = None, partial: bool = False, ignored: Collection[str] = ()
+) -> tuple[Lead, bool]:
+    """Store one lead given whole or in part (the API's writes). Returns it and whether it is new.
+
+    Without `external_id` the body's id names a new lead: LeadExists if it is stored. With it, the
+    lead of that id is replaced whole or created; `partial` changes only the keys given (each
+    replaces the stored value) and needs the lead stored (Lead.DoesNotExist otherwise). A body id
+    must match `external_id`. The owner is never taken from the body: a stored lead keeps its
+    own, a new one has none. Keys in `ignored` (read-only keys of the caller's representation,
+    so a lead as read can be sent back) are dropped; any other key not of the lead record is
+    refused. The row then goes through leads_import, the checks every input shares; LeadRefused
+    names each problem.
+    """
+    existing = _lead_stored(external_id) if external_id is not None else None
+    if partial and existing is None:
+        raise Lead.DoesNotExist(f"No lead {external_id!r}.")
+    given = _lead_given(data, external_id=external_id, ignored=ignored)
+    row = {**_lead_as_row(existing), **given} if (partial and existing) else given
+    row["owner"] = existing.owner.username if existing and existing.owner_id else None
+    try:
+        parsed = parse_lead(row)
+    except RowError as exc:
+        raise LeadRefused(_error_lines(str(exc))) from None
+    if existing is None and Lead.objects.filter(external_id=parsed.external_id).exists():
+        raise LeadExists(parsed.external_id)
+    report, _ = leads_import(rows=[(0, row)])
+    if report.rejected:
+        raise LeadRefused(_error_lines(report.rejected[0][1]))
+    return Lead.objects.select_related("owner").get(external_id=parsed.external_id), existing is None
+
+
+def _lead_stored(external_id: str) -> Lead | None:
+    if text_problem(external_id):  # refused as the body's id by parse_lead, never looked up
+        return None
+    return Lead.objects.select_related("owner").filter(external_id=external_id).first()
+
+
+def _lead_given(data: object, *, external_id: str | None, ignored: Collection[str]) -> dict:
+    """The body's keys of the lead record, with the id `external_id` names (LeadRefused if it differs)."""
+    if not isinstance(data, dict):
+        raise LeadRefused(["body: must be a JSON object"])
+    unknown = sorted((k for k in data if k not in LEAD_WRITABLE_KEYS and k not in ignored), key=field_name)
+    if unknown:
+        raise LeadRefused([f"{field_name(k)}: unknown field" for k in unknown])
+    given = {k: v for k, v in data.items() if k in LEAD_WRITABLE_KEYS}
+    if external_id is not None:
+        body_id = given.get("id")
+        if body_id is not None and (not isinstance(body_id, str) or body_id.strip() != external_id):
+            raise LeadRefused([f"id: {shown(body_id)} differs from the id in the URL {shown(external_id)}"])
+        given["id"] = external_id
+    return given
+
+
+def _lead_as_row(lead: Lead) -> dict:
+    """A stored lead as the row that would store it again (what a partial write is merged into)."""
+    row = {name: getattr(lead, name) for name in (*LEAD_TEXT_FIELDS, *NUMBER_FIELDS)}
+    row.update(id=lead.external_id, created_at=lead.created_at.isoformat(), attributes=lead.attributes or {})
+    return row
+
+
+def _error_lines(message: str) -> list[str]:
+    # The row checks join a row's problems with "; " (leads/rows.py): one line each.
+    return [part.strip() for part in message.split("; ") if part.strip()]
+
+
 def _leads_write(objs: dict[str, tuple[int, Lead]], report: RowReport) -> list[str]:
     """Upsert the batch in one statement; if the database refuses it, row by row (each in a
     savepoint) to find and refuse the rows it will not take. Returns the ids stored."""
-    upsert = dict(update_conflicts=True, unique_fields=["external_id"], update_fields=LEAD_UPDATE_FIELDS)
+    upsert = dict(update_conflicts=True, unique_fields=["external_id"], update_fields=LEAD_VALUE_FIELDS)
     try:
         with transaction.atomic():
             Lead.objects.bulk_create([obj for _, obj in objs.values()], **upsert)

@@ -1,5 +1,7 @@
 from django.db import models
 
+from engine import fields
+
 
 class VersionStatus(models.TextChoices):
     DRAFT = "draft", "Draft"
@@ -18,9 +20,9 @@ class Dimension(models.TextChoices):
 
 
 class Tier(models.TextChoices):
-    COLD = "cold", "Cold"
-    WARM = "warm", "Warm"
-    HOT = "hot", "Hot"
+    COLD = fields.COLD, "Cold"
+    WARM = fields.WARM, "Warm"
+    HOT = fields.HOT, "Hot"
 
 
 class PreviewState(models.TextChoices):

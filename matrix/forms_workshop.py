@@ -8,7 +8,8 @@ import re
 
 from django import forms
 
-from matrix.workshop import NUMBER_FIELDS, SCENARIO_TEXT_FIELDS
+from engine.fields import NUMBER_FIELDS
+from matrix.workshop import SCENARIO_TEXT_FIELDS
 
 NUMBER_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\Z")
 REPEAT_RE = re.compile(r"^(\d+)\s*[x×]\s+(.*)\Z")

@@ -5,7 +5,8 @@ from dataclasses import dataclass
 from django.db.models import Prefetch
 
 from engine.conditions import describe
-from engine.document import LEAD_FIELDS, DocumentError, ModelSpec, parse_document, structure_key
+from engine.document import DocumentError, ModelSpec, parse_document, structure_key
+from engine.fields import LEAD_FIELDS
 from leads.models import Event, Lead
 from matrix.choices import ApprovalRole, VersionStatus
 from matrix.models import Approval, AuditEntry, ModelVersion, ScoringModel, WorkspaceSettings

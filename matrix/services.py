@@ -3,6 +3,7 @@
 import copy
 from dataclasses import dataclass
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -277,14 +278,14 @@ def model_version_approve(*, version: ModelVersion, user, revision: int) -> Appr
     gives the first role still missing at this revision (marketing, then sales): one call, one
     approval, so an admin standing in for both teams approves twice, knowingly. Approving again
     in a role already given at this revision returns that approval (nothing new is recorded).
-    Raises PermissionError for users without an approval role, DraftError if the version is not
+    Raises PermissionDenied for users without an approval role, DraftError if the version is not
     a draft, StaleRevision if it moved on from `revision`.
     """
     if not user.has_perm("matrix.approve_version"):
-        raise PermissionError(f"{user.get_username()} may not approve scoring models")
+        raise PermissionDenied(f"{user.get_username()} may not approve scoring models")
     roles = _approval_roles(user)
     if not roles:
-        raise PermissionError(f"{user.get_username()} is neither a marketing nor a sales editor")
+        raise PermissionDenied(f"{user.get_username()} is neither a marketing nor a sales editor")
     ScoringModel.objects.select_for_update().get(pk=version.scoring_model_id)
     version = ModelVersion.objects.select_for_update().select_related("scoring_model").get(pk=version.pk)
     if version.status != VersionStatus.DRAFT:

@@ -20,7 +20,7 @@ from matrix.selectors import (
     version_unreadable_note,
     versions_diff,
 )
-from matrix.wording import signed
+from matrix.wording import plain
 
 VIEW = "matrix.view_scoringmodel"
 
@@ -57,9 +57,6 @@ def audit_sentence(entry) -> str:
 def _threshold_proposed(d: dict) -> str:
     """ "Proposed MQL threshold 45 for Enterprise from the calibration report as draft version 2"
     (a new draft, copied from the live version) or "... in draft version 2, now at revision 3"."""
-
-    def plain(value) -> str:
-        return signed(value).lstrip("+")
 
     what = f"Proposed MQL threshold {plain(d.get('threshold'))} for {d.get('segment_label') or d.get('segment')}"
     if d.get("old") is not None:
@@ -129,7 +126,7 @@ def version_approve(request, slug, number):
     version = version_or_404(slug, number)
     try:
         approval = services.model_version_approve(version=version, user=request.user, revision=posted_revision(request))
-    except (services.DraftError, PermissionError) as exc:
+    except services.DraftError as exc:
         messages.error(request, str(exc))
     else:
         messages.success(

@@ -26,6 +26,7 @@ from matrix.selectors import (
     approvals_status,
     condition_suggestions,
     draft_edits_since,
+    version_live,
     version_spec,
     workspace_settings,
 )
@@ -144,7 +145,7 @@ def draft_editor(request, slug):
     scoring_model = get_object_or_404(ScoringModel, slug=slug)
     draft = _newest_draft(scoring_model)
     if draft is None:
-        live = scoring_model.versions.filter(status=VersionStatus.PUBLISHED).first()
+        live = version_live(scoring_model=scoring_model)
         return render(request, "matrix/draft_editor.html", {"scoring_model": scoring_model, "live": live})
     draft.scoring_model = scoring_model
     opened = None

@@ -45,6 +45,11 @@ def signed(value) -> str:
     return MINUS + text if number < 0 and text != "0" else "0"
 
 
+def plain(value) -> str:
+    """A score or an amount as `signed` writes it, without the plus sign: 63, −5, 12.5, 4,763,902,000."""
+    return signed(value).lstrip("+")
+
+
 def with_article(words: str) -> str:
     """ "a web visit", "an e-mail sent", "an unsubscribe": the article goes by the first sound."""
     return f"an {words}" if words[:1].lower() in "aeiou" else f"a {words}"
@@ -63,7 +68,8 @@ def criterion_words(criterion: Criterion, points: Decimal, events: int) -> str:
 
 
 def decay_words(rule: DecayRule, points: Decimal, idle_days: dict[str, float]) -> tuple[str, str]:
-    """The decay in words (`no activity for 64 days: −20`), and the rule that says so."""
+    """The decay a lead got in words (`no activity for 64 days: −20`), and the rule that gave it:
+    the rule's sentence on the matrix pages (`decay_rule_words`), referring back to what is missing."""
     amount = signed(points)
     if rule.type == "unanswered":
         sends, answers = kinds_words(rule.events), kinds_words(rule.responses)
@@ -71,12 +77,9 @@ def decay_words(rule: DecayRule, points: Decimal, idle_days: dict[str, float]) -
         return f"{words}: {amount}", f"{signed(rule.points)} for each unanswered send in the lookback"
     days = idle_days.get(rule.key, 0.0)
     words = f"no {kinds_words(rule.events)} for {days_words(days)}"
-    if rule.type == "inactivity_step":
-        full = abs(rule.points) * math.floor(days / rule.every_days)
-        detail = f"{signed(rule.points)} for every {rule.every_days} days without it"
-    else:
-        full = abs(rule.points)
-        detail = f"{signed(rule.points)} once after {rule.after_days} days without it"
+    steps = math.floor(days / rule.every_days) if rule.type == "inactivity_step" else 1
+    full = abs(rule.points) * steps
+    detail = decay_rule_words(rule, points=signed(rule.points), missing="it")
     if abs(points) < full:
         detail += f"; limited to {signed(points)}: decay never takes engagement below the floor"
     return f"{words}: {amount}", detail
@@ -88,16 +91,21 @@ def cap_words(criterion: Criterion) -> str:
     return f"{criterion.label} counts at most {times}{per} (the most recent)"
 
 
-def decay_rule_words(rule) -> str:
-    """A decay rule as a sentence, e.g. "−5 points for every 30 days without any event"."""
+def decay_rule_words(rule: DecayRule, *, points: str | None = None, missing: str | None = None) -> str:
+    """A decay rule as a sentence, e.g. "−5 points for every 30 days without any event".
+
+    `points` and `missing` replace the amount and what the lead went without (default: the
+    rule's points, and its event kinds or "any event"): the lead page's explanation, having
+    named what is missing, says "−5 for every 30 days without it".
+    """
     events = ", ".join(rule.events) if rule.events else "any event"
-    points = signed(rule.points)  # a real minus, as every score and point on the pages
+    points = f"{signed(rule.points)} points" if points is None else points
     if rule.type == "inactivity_step":
-        return f"{points} points for every {rule.every_days} days without {events}"
+        return f"{points} for every {rule.every_days} days without {missing or events}"
     if rule.type == "inactivity_once":
-        return f"{points} points once after {rule.after_days} days without {events}"
+        return f"{points} once after {rule.after_days} days without {missing or events}"
     return (
-        f"{points} points when {events} gets no {', '.join(rule.responses)} "
+        f"{points} when {events} gets no {', '.join(rule.responses)} "
         f"(matched on {rule.match_property}) within {rule.after_days} days"
     )
 

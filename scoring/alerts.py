@@ -18,6 +18,7 @@ from django.db.models import BigIntegerField, Case, Count, F, Max, Min, Q, Query
 from django.urls import reverse
 from django.utils import timezone
 
+from engine.fields import HOT
 from scoring.choices import JobState, NotificationKind
 from scoring.models import Notification, RescoreJob
 
@@ -131,7 +132,7 @@ def _webhooks_for(notes: list[Notification]) -> None:
                 webhooks_dispatch(event_type="became_mql", payload=payload)
             else:
                 # Tier changes are sent for the one that matters to sales: into hot.
-                webhooks_dispatch(event_type="tier_changed", payload={**payload, "tier": "hot"})
+                webhooks_dispatch(event_type="tier_changed", payload={**payload, "tier": HOT})
 
 
 # --- reading them ------------------------------------------------------------------------------------
@@ -204,6 +205,12 @@ def alert_entries(groups) -> list[AlertEntry]:
             )
         )
     return entries
+
+
+@transaction.atomic
+def alerts_mark_read(*, user) -> int:
+    """Mark every unread alert of `user` read (the alerts page's button); returns how many."""
+    return Notification.objects.filter(user=user, read_at__isnull=True).update(read_at=timezone.now())
 
 
 def alerts_unread_count(*, user) -> int:

@@ -18,7 +18,7 @@ from engine.single import EventNote, ScoreResult
 from engine.values import round2
 from leads.models import Lead
 from matrix.selectors import version_spec
-from matrix.wording import cap_words, criterion_words, decay_words, kind_words, signed, with_article
+from matrix.wording import cap_words, criterion_words, decay_words, kind_words, plain, signed, with_article
 from scoring.models import Score
 from scoring.selectors import lead_explain
 
@@ -191,7 +191,7 @@ def _differences(score: Score, result: ScoreResult) -> list[str]:
     for name in ("score", "fit", "engagement"):
         stored, now = Decimal(getattr(score, name)), getattr(result, name)
         if stored != now:
-            out.append(f"{name}: stored {signed(stored).lstrip('+')}, explained {signed(now).lstrip('+')}")
+            out.append(f"{name}: stored {plain(stored)}, explained {plain(now)}")
     for name in ("segment", "tier", "grade", "mql"):
         if getattr(score, name) != getattr(result, name):
             out.append(f"{name}: stored {getattr(score, name)}, explained {getattr(result, name)}")

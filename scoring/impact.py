@@ -5,10 +5,12 @@ import uuid
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.utils import timezone
 
 from engine.document import ModelSpec
+from engine.fields import TIERS
 from engine.lines import lines_decode, lines_priced
 from engine.sql import compile_scores, dialect_for
 from engine.values import round2
@@ -25,9 +27,6 @@ log = logging.getLogger(__name__)
 
 
 MOVERS = 50
-
-
-TIERS = ("hot", "warm", "cold")
 
 
 NOT_SCORED = "none"  # the "from" tier of a lead without a live score
@@ -66,7 +65,7 @@ def impact_preview_request(
     to now: the draft is scored as a publish now would score it.
     """
     if not user.has_perm("matrix.edit_draft"):
-        raise PermissionError(f"{user.get_username()} may not run impact previews")
+        raise PermissionDenied(f"{user.get_username()} may not run impact previews")
     version = ModelVersion.objects.select_for_update().select_related("scoring_model").get(pk=version.pk)
     if version.status != VersionStatus.DRAFT:
         raise ImpactPreviewError(f"version {version.number} is {version.status}: only a draft is previewed")

@@ -24,7 +24,8 @@ from django.utils import timezone
 from leads.models import Lead
 from leadscoring.celery import task_send
 from matrix.choices import VersionStatus
-from matrix.models import ModelVersion
+from matrix.models import ModelVersion, ScoringModel
+from matrix.selectors import version_live
 from matrix.services import version_draft_publish, version_publish
 from scoring.choices import JobState, JobTrigger
 from scoring.models import RescoreChunk, RescoreJob
@@ -66,6 +67,19 @@ def model_draft_publish(*, version: ModelVersion, user, revision: int) -> ModelV
     version = version_draft_publish(version=version, user=user, revision=revision)
     rescore_job_create(version=version, trigger=JobTrigger.PUBLISH, user=user)
     return version
+
+
+class NoLiveVersion(ValueError):
+    """A model with no published version: there is nothing to rescore its leads with."""
+
+
+@transaction.atomic
+def model_rescore_start(*, scoring_model: ScoringModel, user=None) -> RescoreJob:
+    """Start a manual rescore of every lead with the model's live version (the API's rescore)."""
+    version = version_live(scoring_model=scoring_model)
+    if version is None:
+        raise NoLiveVersion(f"model {scoring_model.slug!r} has no published version to rescore with")
+    return rescore_job_create(version=version, trigger=JobTrigger.MANUAL, user=user)
 
 
 def job_enqueue(*, job_id: int) -> bool:

@@ -10,6 +10,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from django.db import transaction
 
+from engine.fields import HOT
 from scoring.models import SavedFilter
 
 # Never part of a preset: where the user was in the list, or a download.
@@ -31,7 +32,7 @@ class Preset:
 
 # "Me" is resolved per request (LeadFilterSet's owner=me), "this week" is the last 7 days.
 BUILTIN_PRESETS = (
-    Preset("my-hot-leads", "My hot leads", "owner=me&tier=hot"),
+    Preset("my-hot-leads", "My hot leads", f"owner=me&tier={HOT}"),
     Preset("new-mqls-this-week", "New MQLs this week", "mql_days=7"),
 )
 

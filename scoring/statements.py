@@ -14,6 +14,7 @@ from datetime import datetime
 from django.contrib.auth import get_user_model
 from django.db import connection
 
+from engine.fields import HOT
 from engine.sql import BASIS_COLUMNS, Compiled, Dialect, Tables
 from leads.models import Event, Lead
 from matrix.models import ModelVersion
@@ -282,7 +283,7 @@ def stmt_mql_stages(run: Rescore) -> Statement:
 
 # The crossing each alert is about.
 _CROSSINGS = {
-    NotificationKind.BECAME_HOT: "c.tier = 'hot' AND c.old_tier <> 'hot'",
+    NotificationKind.BECAME_HOT: f"c.tier = '{HOT}' AND c.old_tier <> '{HOT}'",
     NotificationKind.BECAME_MQL: "c.mql AND NOT c.old_mql",
 }
 ALERT_KINDS = tuple(_CROSSINGS)

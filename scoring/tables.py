@@ -8,13 +8,14 @@ from django.db.models.functions import Substr
 from django.urls import reverse
 from django.utils.html import format_html
 
+from engine.fields import TIERS
 from leads.models import Lead
 from leadscoring.tables import BaseTable
 from matrix.choices import Tier
-from matrix.wording import signed
+from matrix.wording import plain, signed
 from scoring.choices import Stage
 
-TIER_RANK = {Tier.HOT: 0, Tier.WARM: 1, Tier.COLD: 2}
+TIER_RANK = {tier: rank for rank, tier in enumerate(TIERS)}  # hot first
 STAGE_RANK = {Stage.MQL: 0, Stage.SQL: 1, Stage.LEAD: 2, Stage.RECYCLED: 3, Stage.REJECTED: 4}
 
 
@@ -107,7 +108,7 @@ class LeadTable(BaseTable):
         return str(record)
 
     def render_score(self, value):
-        return signed(value).lstrip("+") if value else "0"
+        return plain(value) if value else "0"
 
     def value_score(self, value):
         return value

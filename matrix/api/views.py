@@ -211,8 +211,9 @@ class VersionViewSet(ApiGenericViewSet):
     def approve(self, request, slug=None, number=None):
         version = self.get_version()
         revision = if_match_revision(request, version)
+        # A user the service refuses (PermissionDenied: no editor role) gets DRF's 403 with the reason.
         try:
             services.model_version_approve(version=version, user=request.user, revision=revision)
-        except (ValueError, PermissionError) as exc:
+        except services.DraftError as exc:
             raise invalid([str(exc)], status.HTTP_409_CONFLICT) from None
         return version_response(request, version)

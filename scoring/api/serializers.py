@@ -4,10 +4,12 @@ validation every input path shares, so these input serializers only describe the
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from leads.models import Event, Lead
-from leads.rows import MAX_JSON_DEPTH
+from engine.fields import LEAD_TEXT_FIELDS, NUMBER_FIELDS
+from leads.models import LEAD_VALUE_FIELDS, Event, Lead
+from leads.rows import MAX_JSON_DEPTH, whole_number
 from leadscoring.timestamps import RANGE_TEXT
 from matrix.api.serializers import VersionSerializer, username
+from matrix.choices import Tier
 from scoring.choices import RejectReason
 from scoring.jobs import job_progress
 from scoring.management.commands.export_scores import export_line
@@ -52,7 +54,7 @@ class ScoreLineSerializer(serializers.Serializer):
     fit = serializers.FloatField()
     engagement = serializers.FloatField()
     segment = serializers.CharField()
-    tier = serializers.ChoiceField(choices=["cold", "warm", "hot"])
+    tier = serializers.ChoiceField(choices=Tier.values)
     grade = serializers.CharField()
     mql = serializers.BooleanField()
     breakdown = BreakdownLineSerializer(many=True)
@@ -67,24 +69,7 @@ class LeadSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Lead
-        fields = [
-            "id",
-            "email",
-            "first_name",
-            "last_name",
-            "company",
-            "title",
-            "industry",
-            "country",
-            "employees",
-            "annual_revenue",
-            "lead_source",
-            "owner",
-            "created_at",
-            "updated_at",
-            "attributes",
-            "scores",
-        ]
+        fields = ["id", *LEAD_VALUE_FIELDS, "scores"]
         read_only_fields = fields
 
     @extend_schema_field(serializers.CharField(allow_null=True))
@@ -104,6 +89,15 @@ def _text(name: str, **kwargs) -> serializers.CharField:
     )
 
 
+def _record_field(name: str) -> serializers.Field:
+    """A field of the lead record as written, typed and bounded as its model column."""
+    if name not in NUMBER_FIELDS:
+        return _text(name)
+    if whole_number(name):
+        return serializers.IntegerField(required=False, allow_null=True, min_value=-(2**63) + 1, max_value=2**63 - 1)
+    return serializers.FloatField(required=False, allow_null=True)
+
+
 ID_LENGTH = Lead._meta.get_field("external_id").max_length
 IGNORED = "Read-only: ignored when sent, never assigned (so a lead as read can be sent back)."
 TIMESTAMP_HELP = f"ISO 8601 with offset, e.g. 2026-01-31T09:00:00Z; between {RANGE_TEXT}."
@@ -116,16 +110,7 @@ class LeadInputSerializer(serializers.Serializer):
     id = serializers.CharField(
         max_length=ID_LENGTH, help_text="External id; optional on PUT/PATCH (taken from the URL)."
     )
-    email = _text("email")
-    first_name = _text("first_name")
-    last_name = _text("last_name")
-    company = _text("company")
-    title = _text("title")
-    industry = _text("industry")
-    country = _text("country")
-    employees = serializers.IntegerField(required=False, allow_null=True, min_value=-(2**63) + 1, max_value=2**63 - 1)
-    annual_revenue = serializers.FloatField(required=False, allow_null=True)
-    lead_source = _text("lead_source")
+    # The lead record's fields (engine.fields) come from get_fields, after the id.
     created_at = serializers.DateTimeField(help_text=TIMESTAMP_HELP)
     attributes = serializers.DictField(
         required=False, allow_null=True, help_text=f"Any JSON object, nested at most {MAX_JSON_DEPTH} levels."
@@ -140,6 +125,13 @@ class LeadInputSerializer(serializers.Serializer):
     version_number = serializers.JSONField(required=False, help_text=IGNORED)
 
     unknown_keys_refused = True  # the schema says additionalProperties: false (leadscoring.api.ApiSchema)
+
+    def get_fields(self):
+        declared = super().get_fields()
+        record = {
+            name: _record_field(name) for name in LEAD_VALUE_FIELDS if name in (*LEAD_TEXT_FIELDS, *NUMBER_FIELDS)
+        }
+        return {"id": declared.pop("id"), **record, **declared}
 
 
 class LeadPatchSerializer(LeadInputSerializer):

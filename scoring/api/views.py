@@ -1,13 +1,12 @@
 """Leads, their scores and lifecycle, and event ingestion over the API.
 
-Writes go through leads.services (the same validation as every import, leads/rows.py) and then
-enqueue scoring on the `ingest` queue; reads apply the rule of the list page: a sales rep sees
+Writes go through scoring.ingest (the same validation as every import, leads/rows.py, then
+scoring queued on the `ingest` queue); reads apply the rule of the list page: a sales rep sees
 only their own leads (scoring.selectors.leads_prioritized).
 """
 
 import django_filters
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -25,8 +24,8 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from leads.models import Lead
-from leads.rows import LEAD_KEYS, RowError, field_name, parse_lead, shown, text_problem
-from leads.services import events_ingest, leads_import
+from leads.rows import field_name, text_problem
+from leads.services import LeadExists, LeadRefused
 from leadscoring.api import (
     ApiGenericViewSet,
     ApiView,
@@ -40,16 +39,14 @@ from leadscoring.api import (
 from matrix.api.views import ERRORS as DOCUMENT_ERRORS
 from matrix.api.views import IF_MATCH, PRECONDITION, invalid, version_response, versions_queryset
 from matrix.models import ScoringModel
-from matrix.selectors import version_live
 from matrix.services import PublishError, StaleRevision
 from scoring.api import serializers as s
-from scoring.choices import JobTrigger
 from scoring.filtersets import LeadFilterSet
-from scoring.jobs import model_draft_publish, rescore_job_create
+from scoring.ingest import events_ingest_and_score, lead_upsert_and_score
+from scoring.jobs import NoLiveVersion, model_draft_publish, model_rescore_start
 from scoring.lifecycle import LifecycleError, lead_accept, lead_recycle, lead_reject
 from scoring.models import LeadStage, RescoreJob, Score
 from scoring.selectors import leads_prioritized
-from scoring.tasks import enqueue_scoring
 
 # The schema of `?model=`: a model's slug (drf-spectacular cannot guess it from the filter's method,
 # and warns, which `check --deploy` counts). Schema metadata only; the filter is unchanged.
@@ -65,20 +62,7 @@ for _filter in LeadFilterSet.base_filters.values():
 # Read-only in the API: sent back as read, they are ignored, never assigned.
 # (Declared in LeadInputSerializer, so the schema lists them.)
 READ_ONLY_KEYS = {name for name, f in s.LeadInputSerializer().fields.items() if f.help_text == s.IGNORED}
-WRITABLE_KEYS = LEAD_KEYS - {"owner"}
 ERRORS = OpenApiResponse(ErrorsSerializer, description="The body broke these rules (one line per problem).")
-
-
-def _errors(message: str) -> dict:
-    return {"errors": [part.strip() for part in message.split("; ") if part.strip()]}
-
-
-def lead_as_row(lead: Lead) -> dict:
-    """A stored lead in the input shape (what a PATCH is merged into)."""
-    fields = set(s.LeadInputSerializer().fields) - READ_ONLY_KEYS - {"id", "created_at"}
-    row = {f: getattr(lead, f) for f in fields}
-    row.update(id=lead.external_id, created_at=lead.created_at.isoformat(), attributes=lead.attributes or {})
-    return row
 
 
 @extend_schema_view(
@@ -133,46 +117,24 @@ class LeadViewSet(ApiGenericViewSet):
 
     # --- writes ------------------------------------------------------------------------------
 
-    def _write(self, data, *, external_id: str | None, existing: Lead | None, partial: bool) -> Response:
-        if not isinstance(data, dict):
-            raise ValidationError({"errors": ["body: must be a JSON object"]})
-        unknown = sorted((k for k in data if k not in WRITABLE_KEYS and k not in READ_ONLY_KEYS), key=field_name)
-        if unknown:
-            raise ValidationError({"errors": [f"{field_name(k)}: unknown field" for k in unknown]})
-        given = {k: v for k, v in data.items() if k in WRITABLE_KEYS}
-        if external_id is not None:
-            body_id = given.get("id")
-            if body_id is not None and (not isinstance(body_id, str) or body_id.strip() != external_id):
-                raise ValidationError(
-                    {"errors": [f"id: {shown(body_id)} differs from the id in the URL {shown(external_id)}"]}
-                )
-            given["id"] = external_id
-        row = {**lead_as_row(existing), **given} if (partial and existing) else given
-        # The owner is never taken from the body: an existing lead keeps its owner.
-        row["owner"] = existing.owner.username if existing and existing.owner_id else None
+    def _write(self, data, *, external_id: str | None = None, partial: bool = False) -> Response:
         try:
-            parsed = parse_lead(row)
-        except RowError as exc:
-            raise ValidationError(_errors(str(exc))) from None
-        if existing is None and Lead.objects.filter(external_id=parsed.external_id).exists():
-            raise Conflict({"errors": [f"id: a lead {parsed.external_id!r} exists; PUT /leads/<id>/ upserts"]})
-        report, touched = leads_import(rows=[(0, row)])
-        if report.rejected:
-            raise ValidationError(_errors(report.rejected[0][1]))
-        enqueue_scoring(touched)
-        lead = Lead.objects.select_related("owner").get(external_id=parsed.external_id)
+            lead, created = lead_upsert_and_score(
+                data=data, external_id=external_id, partial=partial, ignored=READ_ONLY_KEYS
+            )
+        except Lead.DoesNotExist:
+            raise NotFound(f"No lead {external_id!r}.") from None
+        except LeadRefused as exc:
+            raise ValidationError({"errors": exc.errors}) from None
+        except LeadExists as exc:
+            raise Conflict({"errors": [f"id: a lead {exc.external_id!r} exists; PUT /leads/<id>/ upserts"]}) from None
         body = self.get_serializer(lead).data
-        if existing is not None:
+        if not created:
             return Response(body)
         url = reverse("leads-api:lead-detail", kwargs={"external_id": lead.external_id})
         return Response(
             body, status=status.HTTP_201_CREATED, headers={"Location": self.request.build_absolute_uri(url)}
         )
-
-    def _existing(self, external_id: str) -> Lead | None:
-        if text_problem(external_id):  # refused as the body's id by parse_lead, never looked up
-            return None
-        return Lead.objects.select_related("owner").filter(external_id=external_id).first()
 
     @extend_schema(
         summary="Create a lead (409 if its id exists: PUT upserts)",
@@ -180,7 +142,7 @@ class LeadViewSet(ApiGenericViewSet):
         responses={201: s.LeadSerializer, 400: ERRORS, 409: ERRORS},
     )
     def create(self, request):
-        return self._write(request.data, external_id=None, existing=None, partial=False)
+        return self._write(request.data)
 
     @extend_schema(
         summary="Upsert a lead by external id: replace it whole, or create it",
@@ -188,8 +150,7 @@ class LeadViewSet(ApiGenericViewSet):
         responses={200: s.LeadSerializer, 201: s.LeadSerializer, 400: ERRORS},
     )
     def update(self, request, external_id=None):
-        existing = self._existing(external_id)
-        return self._write(request.data, external_id=external_id, existing=existing, partial=False)
+        return self._write(request.data, external_id=external_id)
 
     @extend_schema(
         summary="Change some fields of a lead (each field given replaces the stored one)",
@@ -197,10 +158,7 @@ class LeadViewSet(ApiGenericViewSet):
         responses={200: s.LeadSerializer, 400: ERRORS, 404: None},
     )
     def partial_update(self, request, external_id=None):
-        existing = self._existing(external_id)
-        if existing is None:
-            raise NotFound(f"No lead {external_id!r}.")
-        return self._write(request.data, external_id=external_id, existing=existing, partial=True)
+        return self._write(request.data, external_id=external_id, partial=True)
 
     # --- scores and lifecycle ----------------------------------------------------------------
 
@@ -307,8 +265,7 @@ class EventBatchView(ApiView):
         limit = settings.API_MAX_BATCH
         if len(data) > limit:
             raise ValidationError({"errors": [f"body: at most {limit} events per request, got {len(data)}"]})
-        report, touched = events_ingest(rows=list(enumerate(data)))
-        enqueue_scoring(touched)
+        report, _ = events_ingest_and_score(rows=list(enumerate(data)))
         rejected = sorted(report.rejected)
         return Response(
             {
@@ -361,11 +318,10 @@ class RescoreView(ApiView):
     )
     def post(self, request, slug):
         model = get_object_or_404(ScoringModel, slug=slug)
-        version = version_live(scoring_model=model)
-        if version is None:
-            raise Conflict({"errors": [f"model {slug!r} has no published version to rescore with"]})
-        with transaction.atomic():
-            job = rescore_job_create(version=version, trigger=JobTrigger.MANUAL, user=request.user)
+        try:
+            job = model_rescore_start(scoring_model=model, user=request.user)
+        except NoLiveVersion as exc:
+            raise Conflict({"errors": [str(exc)]}) from None
         job = RescoreJob.objects.select_related("scoring_model", "version", "created_by").get(pk=job.pk)
         url = reverse("matrix-api:job-detail", kwargs={"pk": job.pk})
         return Response(

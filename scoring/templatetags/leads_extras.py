@@ -1,29 +1,29 @@
 from django import template
 
-from matrix.wording import signed as _signed
+from matrix import wording
 
 register = template.Library()
 
 
-@register.filter
-def signed(value) -> str:
-    """Points with their sign and a real minus: +20, −20, 0, +12.5."""
+@register.filter(name="signed")
+def signed_or_blank(value) -> str:
+    """Points with their sign and a real minus (matrix.wording.signed): +20, −20, 0, +12.5; blank for none."""
     if value is None or value == "":
         return ""
-    return _signed(value)
+    return wording.signed(value)
 
 
-@register.filter
-def plain(value) -> str:
-    """A score without a plus sign: 63, −5, 12.5; also a money-like amount, currency unknown:
-    4,763,902,000 or 12,500.5 (at most two decimals)."""
+@register.filter(name="plain")
+def plain_or_blank(value) -> str:
+    """A score without a plus sign (matrix.wording.plain): 63, −5, 12.5; also a money-like amount,
+    currency unknown: 4,763,902,000 or 12,500.5 (at most two decimals); blank for none."""
     if value is None or value == "":
         return ""
-    return _signed(value).lstrip("+")
+    return wording.plain(value)
 
 
 # Amounts (annual revenue) read as scores do; the name says what a template shows.
-register.filter("amount", plain)
+register.filter("amount", plain_or_blank)
 
 
 @register.filter
@@ -36,7 +36,7 @@ def _fact_value(value) -> str:
     if value is True or value is False:
         return "yes" if value else "no"
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return plain(value)  # 8,000; 12.5; −3
+        return wording.plain(value)  # 8,000; 12.5; −3
     return str(value)
 
 

@@ -63,7 +63,7 @@ def impact(request, slug):
                 impact_preview.impact_preview_request(
                     version=draft, user=request.user, rerun=bool(request.POST.get("rerun"))
                 )
-            except (impact_preview.ImpactPreviewError, PermissionError) as exc:
+            except impact_preview.ImpactPreviewError as exc:
                 messages.error(request, str(exc))
         return redirect("matrix:impact", slug=slug)
     context = _impact_context(request, scoring_model)

@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from engine.conditions import describe
+from engine.fields import TIERS
 from matrix import services
 from matrix.choices import VersionStatus
 from matrix.models import ModelVersion, ScoringModel
@@ -31,9 +32,6 @@ FIT_LETTERS = ("A", "B", "C", "D")
 
 
 ENGAGEMENT_DIGITS = ("4", "3", "2", "1")
-
-
-TIERS = ("hot", "warm", "cold")
 
 
 @permission_required(VIEW, raise_exception=True)

@@ -4,13 +4,12 @@ from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from scoring.alerts import alert_entries, alert_groups, digest_alerts, digest_title
+from scoring.alerts import alert_entries, alert_groups, alerts_mark_read, digest_alerts, digest_title
 from scoring.choices import JobState, NotificationKind
 from scoring.jobs import job_progress
-from scoring.models import Notification, RescoreJob
+from scoring.models import RescoreJob
 
 
 @permission_required("scoring.view_rescorejob", raise_exception=True)
@@ -55,5 +54,5 @@ def notification_digest(request, job_id: int, kind: str):
 
 @require_POST
 def notifications_read(request):
-    Notification.objects.filter(user=request.user, read_at__isnull=True).update(read_at=timezone.now())
+    alerts_mark_read(user=request.user)
     return redirect("notifications")

@@ -4,6 +4,7 @@ workspace setting that relaxes it, restoring an old version as a draft, and read
 import copy
 
 import pytest
+from django.core.exceptions import PermissionDenied
 
 from matrix.choices import VersionStatus
 from matrix.models import Approval, AuditEntry, ModelVersion, WorkspaceSettings
@@ -73,7 +74,7 @@ def test_a_stale_revision_or_a_non_draft_is_refused(draft, marketer):
 
 def test_reps_and_managers_cannot_approve(draft, rep, manager):
     for user in (rep, manager):
-        with pytest.raises(PermissionError):
+        with pytest.raises(PermissionDenied):
             model_version_approve(version=draft, user=user, revision=1)
     assert not Approval.objects.exists()
 

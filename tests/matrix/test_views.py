@@ -5,6 +5,7 @@ import copy
 import re
 
 import pytest
+from django.contrib.auth.models import Permission, User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -149,6 +150,17 @@ def test_reps_and_managers_cannot_approve_publish_or_restore(client, personas, w
         assert response.status_code == 403, action
     assert not Approval.objects.exists()
     assert ModelVersion.objects.count() == 2 and RescoreJob.objects.count() == 1
+
+
+def test_a_user_with_the_permission_but_no_editor_role_gets_the_403_page_with_the_reason(client, ws):
+    # Given a user granted matrix.approve_version directly, in neither editor group
+    user = User.objects.create_user("auditor")
+    user.user_permissions.add(Permission.objects.get(codename="approve_version"))
+    # When they approve on the page, then the answer is the 403 page saying why
+    response = post(client, user, f"/matrix/{SLUG}/versions/2/approve/", revision=1)
+    assert response.status_code == 403
+    assert "auditor is neither a marketing nor a sales editor" in text(response)
+    assert not Approval.objects.exists()
 
 
 def test_editors_approve_then_publish_and_land_on_the_rescore_job(client, personas, ws):

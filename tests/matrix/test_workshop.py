@@ -8,6 +8,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import PermissionDenied
 
 from leads.models import Lead
 from leads.services import events_ingest, leads_import
@@ -373,7 +374,7 @@ def test_requests_reuse_the_preview_of_the_same_revision_and_enqueue_on_commit(
 
 
 def test_only_editors_ask_and_only_for_drafts(ws, rep, marketer):
-    with pytest.raises(PermissionError):
+    with pytest.raises(PermissionDenied):
         impact_preview_request(version=ws.draft, user=rep)
     with pytest.raises(ValueError, match="only a draft is previewed"):
         impact_preview_request(version=ws.version, user=marketer)

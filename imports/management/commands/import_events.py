@@ -4,8 +4,8 @@ from django.core.management.base import BaseCommand
 
 from imports.choices import ImportKind
 from imports.cli import add_import_arguments, open_rows, write_report
-from leads.services import ImportReport, events_ingest
-from scoring.tasks import enqueue_scoring
+from leads.services import ImportReport
+from scoring.ingest import events_ingest_and_score
 
 
 class Command(BaseCommand):
@@ -22,9 +22,7 @@ class Command(BaseCommand):
         started = time.monotonic()
         source, _, _ = open_rows(options, kind=ImportKind.EVENTS)
         self.owner_fallback = ""
-        report, touched = events_ingest(rows=source.rows, report=ImportReport())
-        # Scores follow: the touched leads wait in scoring_pendingscore for the drain task (ingest queue).
-        enqueue_scoring(touched)
+        report, _ = events_ingest_and_score(rows=source.rows, report=ImportReport())
         rate = report.accepted / (time.monotonic() - started or 1)
         write_report(self, report, "events", source, started)
         self.stdout.write(f"{rate:,.0f} events/s")

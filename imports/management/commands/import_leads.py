@@ -4,8 +4,7 @@ from django.core.management.base import BaseCommand
 
 from imports.choices import ImportKind
 from imports.cli import add_import_arguments, open_rows, write_report
-from leads.services import leads_import
-from scoring.tasks import enqueue_scoring
+from scoring.ingest import leads_import_and_score
 
 
 class Command(BaseCommand):
@@ -22,7 +21,5 @@ class Command(BaseCommand):
         started = time.monotonic()
         source, read, fallback = open_rows(options, kind=ImportKind.LEADS)
         self.owner_fallback = read.owner_fallback
-        report, touched = leads_import(rows=source.rows, owner_fallback=fallback)
-        # Scores follow: the touched leads wait in scoring_pendingscore for the drain task (ingest queue).
-        enqueue_scoring(touched)
+        report, _ = leads_import_and_score(rows=source.rows, owner_fallback=fallback)
         write_report(self, report, "leads", source, started)

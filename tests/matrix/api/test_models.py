@@ -3,6 +3,7 @@
 import copy
 
 import pytest
+from django.contrib.auth.models import Permission, User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -217,3 +218,25 @@ def test_jobs_show_their_progress_and_editors_start_a_manual_rescore(marketer, r
 def test_a_model_without_a_live_version_cannot_be_rescored(marketer):
     model_import(data=model_doc())
     assert token_client(marketer).post(f"{MODELS}new-business/rescore/").status_code == 409
+
+
+def test_a_user_with_the_permission_but_no_editor_role_is_refused_403_with_the_reason(db):
+    # Given a user granted matrix.approve_version directly, in neither editor group
+    user = User.objects.create_user("auditor")
+    user.user_permissions.add(Permission.objects.get(codename="approve_version"))
+    model_import(data=model_doc())
+    # When they approve through the API, then the refusal is 403 (not a state conflict, 409)
+    response = token_client(user).post(version_url() + "approve/", HTTP_IF_MATCH='"v1r1"')
+    assert response.status_code == 403
+    assert response.json()["errors"] == ["auditor is neither a marketing nor a sales editor"]
+    assert not ModelVersion.objects.get().approvals.exists()
+
+
+def test_a_manual_rescore_of_a_model_without_a_live_version_is_409_and_starts_nothing(marketer):
+    # Given a model with a draft only
+    model_import(data=model_doc())
+    # When an editor asks for a rescore, then it is refused as a state conflict, naming the model
+    response = token_client(marketer).post(f"{MODELS}new-business/rescore/")
+    assert response.status_code == 409
+    assert response.json()["errors"] == ["model 'new-business' has no published version to rescore with"]
+    assert not RescoreJob.objects.exists()

@@ -326,4 +326,4 @@ def test_a_job_whose_chunk_fails_for_good_ends_failed_and_is_not_resent(workspac
         ("failed", error, enqueued)
     ]
     log = "".join(p.read_text() for p in ws.tmp.glob("worker-*.log"))
-    assert len(re.findall(r"Task leads\.rescore_job_start\[[-0-9a-f]+\] received", log)) == 2  # one per job
+    assert len(re.findall(r"Task scoring\.rescore_job_start\[[-0-9a-f]+\] received", log)) == 2  # one per job

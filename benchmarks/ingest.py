@@ -97,7 +97,7 @@ def main():
         from matrix.services import model_import
         from scoring.jobs import model_version_publish
         from scoring.models import PendingScore, Score
-        from scoring.tasks import enqueue_scoring
+        from scoring.services import enqueue_scoring
 
         if not versions_live():
             document = json.loads((ROOT / "demo" / "fixtures" / "b2b-saas.json").read_text())

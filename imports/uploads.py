@@ -23,11 +23,10 @@ from datetime import timedelta
 from itertools import islice
 from pathlib import Path
 
-from celery import shared_task
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from imports.choices import ImportKind, ImportState
@@ -43,9 +42,10 @@ from imports.crm_values import (
 from imports.models import ImportUpload
 from leads.cli import iso_z
 from leads.models import Lead
-from leads.rows import LEAD_TEXT_FIELDS, MAX_JSON_DEPTH, RowError, parse_event, parse_lead
+from leads.rows import LEAD_TEXT_FIELDS, MAX_JSON_DEPTH, RowError, check_readable, parse_event, parse_lead
 from leads.services import ImportReport, events_ingest, leads_import, owners_match
-from leadscoring.celery import task_send
+from leadscoring import durable
+from scoring.services import enqueue_scoring
 
 log = logging.getLogger(__name__)
 
@@ -490,8 +490,6 @@ def file_rows(
     """The rows of a .csv or .jsonl file, read as the import page reads them (same mapping,
     presets and CRM values), for the import commands. UploadError for a file that cannot be read
     at all: not UTF-8, malformed CSV, an empty file, a mapping that cannot work."""
-    from leads.rows import check_readable
-
     path = Path(path)
     csv_file = path.suffix.lower() == ".csv" and path.is_file()
     try:
@@ -702,19 +700,26 @@ def upload_queue(*, upload: ImportUpload, mapping: list[str], options: dict | Im
     problems = mapping_problems(upload.kind, mapping, options)
     if problems:
         raise UploadError(" ".join(problems))
-    claimed = ImportUpload.objects.filter(pk=upload.pk, state=ImportState.UPLOADED).update(
-        mapping=mapping, options=options.as_dict(), state=ImportState.QUEUED, queued_at=timezone.now()
+    claimed = durable.claim(
+        ImportUpload,
+        upload.pk,
+        from_state=ImportState.UPLOADED,
+        to_state=ImportState.QUEUED,
+        mapping=mapping,
+        options=options.as_dict(),
+        queued_at=timezone.now(),
     )
     if not claimed:
         raise UploadError("This file is already being imported.")
-    transaction.on_commit(lambda: _send(upload.pk))
+    transaction.on_commit(lambda: upload_enqueue(upload.pk))
     upload.refresh_from_db()
     return upload
 
 
-def _send(upload_id: int) -> None:
-    # Broker down: the page says "queued"; uploads_resend_stale picks it up.
-    task_send(import_upload, upload_id, what=f"import {upload_id}")
+def upload_enqueue(upload_id: int) -> bool:
+    """Send the import's task (queue: ingest). Broker down: the page says "queued", and
+    uploads_resend_stale sends it later."""
+    return durable.enqueue(ImportUpload, upload_id, task="imports.import_upload", what="import")
 
 
 def upload_run(*, upload_id: int) -> str:
@@ -726,16 +731,22 @@ def upload_run(*, upload_id: int) -> str:
     rerun resumes after the last committed batch.
     """
     now = timezone.now()
-    claimed = ImportUpload.objects.filter(pk=upload_id, state=ImportState.QUEUED).update(
-        state=ImportState.RUNNING, started_at=now, heartbeat_at=now
+    claimed = durable.claim(
+        ImportUpload,
+        upload_id,
+        from_state=ImportState.QUEUED,
+        to_state=ImportState.RUNNING,
+        started_at=now,
+        heartbeat_at=now,
     )
     if not claimed:
-        lost = now - timedelta(seconds=settings.IMPORT_STALE_SECONDS)
-        claimed = (
-            ImportUpload.objects.filter(pk=upload_id, state=ImportState.RUNNING)
-            .filter(Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=lost))
-            .update(heartbeat_at=now)
+        silent = durable.stale(
+            ImportUpload,
+            before=now - timedelta(seconds=settings.IMPORT_STALE_SECONDS),
+            since={ImportState.RUNNING: "heartbeat_at"},
+            unstamped=[ImportState.RUNNING],
         )
+        claimed = durable.claim(silent, upload_id, from_state=ImportState.RUNNING, heartbeat_at=now)
     upload = ImportUpload.objects.get(pk=upload_id)
     if not claimed:
         return upload.state  # done, failed, not queued, or running on another worker
@@ -763,15 +774,17 @@ def upload_run(*, upload_id: int) -> str:
 
 
 def _finish(upload: ImportUpload, state: str, error: str) -> None:
-    ImportUpload.objects.filter(pk=upload.pk).update(state=state, error=error, finished_at=timezone.now())
+    """End the running import as `state`, done or failed with `error` (once: a second worker that
+    took it over changes nothing), and delete its file."""
+    end = durable.fail if state == ImportState.FAILED else durable.claim
+    now = timezone.now()
+    end(ImportUpload, upload.pk, from_state=ImportState.RUNNING, to_state=state, error=error, finished_at=now)
     upload_path(upload).unlink(missing_ok=True)
 
 
 def _import_rows(upload: ImportUpload) -> None:
     """Store the rows batch by batch; each batch's valid rows, its refused rows and the counters
     commit together. Leads count once however often their id repeats (within this run)."""
-    from scoring.tasks import enqueue_scoring
-
     now = iso_z(upload.created_at)
     options = upload_options(upload)
     fallback = None
@@ -833,22 +846,12 @@ def _import_rows(upload: ImportUpload) -> None:
 def uploads_resend_stale() -> list[int]:
     """Imports whose task was lost: queued long ago (broker down then), or running without a
     heartbeat (worker gone). Sending one again is harmless: upload_run claims it first."""
-    stale = timezone.now() - timedelta(seconds=settings.IMPORT_STALE_SECONDS)
-    lost = Q(state=ImportState.QUEUED, queued_at__lt=stale) | Q(state=ImportState.RUNNING, heartbeat_at__lt=stale)
-    ids = list(ImportUpload.objects.filter(lost).values_list("pk", flat=True))
-    for pk in ids:
-        _send(pk)
-    return ids
-
-
-@shared_task(name="imports.import_upload", acks_late=True)
-def import_upload(upload_id: int) -> str:
-    return upload_run(upload_id=upload_id)
-
-
-@shared_task(name="imports.uploads_resend_stale")
-def uploads_resend_stale_task() -> list[int]:
-    return uploads_resend_stale()
+    lost = durable.stale(
+        ImportUpload,
+        before=timezone.now() - timedelta(seconds=settings.IMPORT_STALE_SECONDS),
+        since={ImportState.QUEUED: "queued_at", ImportState.RUNNING: "heartbeat_at"},
+    )
+    return durable.resend_stale(lost, upload_enqueue)
 
 
 def uploads_purge_unimported(*, older_than: timedelta | None = None) -> int:
@@ -866,8 +869,3 @@ def uploads_purge_unimported(*, older_than: timedelta | None = None) -> int:
             upload_path(upload).unlink(missing_ok=True)
             deleted += 1
     return deleted
-
-
-@shared_task(name="imports.uploads_purge_unimported")
-def uploads_purge_unimported_task() -> int:
-    return uploads_purge_unimported()

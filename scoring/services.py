@@ -12,8 +12,10 @@ from django.utils import timezone
 from engine.reuse import compile_kept, compile_reuse
 from engine.sql import BASIS_COLUMNS, compile_scores, dialect_for
 from leads.models import Lead
+from leadscoring.celery import task_send
 from matrix.models import ModelVersion
 from matrix.selectors import version_spec, versions_live, versions_reusable
+from scoring.alerts import enqueue_alerts
 from scoring.choices import NotificationKind, Stage
 from scoring.models import LeadStage, Notification, PendingScore, Score, ScoreBreakdown, ScoreHistory, StageTransition
 
@@ -207,8 +209,6 @@ def leads_rescore(
             if statement.startswith(f"INSERT INTO {tables['notification']}"):
                 notified += cursor.rowcount
         if notified:
-            from scoring.tasks import enqueue_alerts
-
             enqueue_alerts()
         cursor.execute(f"SELECT COUNT(*) FROM {computed}")
         scored = cursor.fetchone()[0] + kept
@@ -371,6 +371,23 @@ def scoring_mark_pending(*, lead_ids: Iterable[int]) -> None:
             "claimed_by = '', claimed_at = NULL",
             [_db_time(timezone.now()), param],
         )
+
+
+def enqueue_scoring(lead_ids: set[int]) -> None:
+    """Mark leads for real-time scoring (in the caller's transaction) and wake a drain task on commit.
+
+    Many small ingest batches coalesce: a drain task scores everything pending at once, so the
+    fixed cost of a rescore is paid per drain, not per batch of events.
+    """
+    if not lead_ids:
+        return
+    scoring_mark_pending(lead_ids=lead_ids)
+    count = len(lead_ids)
+
+    def send():  # broker down: the sweep wakes a drain for what is still pending
+        task_send("scoring.score_pending", what=f"scoring of {count} leads")
+
+    transaction.on_commit(send)
 
 
 def scoring_drain_pending(*, limit: int = PENDING_DRAIN) -> int:

@@ -49,7 +49,7 @@ from scoring.jobs import model_draft_publish, rescore_job_create
 from scoring.lifecycle import LifecycleError, lead_accept, lead_recycle, lead_reject
 from scoring.models import LeadStage, RescoreJob, Score
 from scoring.selectors import leads_prioritized
-from scoring.tasks import enqueue_scoring
+from scoring.services import enqueue_scoring
 
 # The schema of `?model=`: a model's slug (drf-spectacular cannot guess it from the filter's method,
 # and warns, which `check --deploy` counts). Schema metadata only; the filter is unchanged.

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand
 from imports.choices import ImportKind
 from imports.cli import add_import_arguments, open_rows, write_report
 from leads.services import leads_import
-from scoring.tasks import enqueue_scoring
+from scoring.services import enqueue_scoring
 
 
 class Command(BaseCommand):

@@ -23,11 +23,11 @@ from datetime import timedelta
 from itertools import islice
 from pathlib import Path
 
-from celery import shared_task
+import yaml
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from engine.fields import LEAD_TEXT_FIELDS, NUMBER_FIELDS
@@ -44,9 +44,9 @@ from imports.crm_values import (
 from imports.models import ImportUpload
 from leads.cli import iso_z
 from leads.models import Lead
-from leads.rows import MAX_JSON_DEPTH, RowError, parse_event, parse_lead
+from leads.rows import MAX_JSON_DEPTH, RowError, check_readable, parse_event, parse_lead
 from leads.services import ImportReport, owners_match
-from leadscoring.celery import task_send
+from leadscoring import durable
 from scoring.ingest import events_ingest_and_score, leads_import_and_score
 
 log = logging.getLogger(__name__)
@@ -451,12 +451,7 @@ def mapping_file_read(path: str | Path) -> dict[str, str]:
     except (OSError, UnicodeDecodeError) as exc:
         raise UploadError(f"{path}: cannot read the mapping file: {exc}") from None
     try:
-        if path.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
-            data = yaml.safe_load(text)
-        else:
-            data = json.loads(text)
+        data = yaml.safe_load(text) if path.suffix.lower() in (".yaml", ".yml") else json.loads(text)
     except Exception as exc:  # JSON and YAML errors alike
         kind = "YAML" if path.suffix.lower() in (".yaml", ".yml") else "JSON"
         raise UploadError(f"{path}: not valid {kind}: {exc}") from None
@@ -492,8 +487,6 @@ def file_rows(
     """The rows of a .csv or .jsonl file, read as the import page reads them (same mapping,
     presets and CRM values), for the import commands. UploadError for a file that cannot be read
     at all: not UTF-8, malformed CSV, an empty file, a mapping that cannot work."""
-    from leads.rows import check_readable
-
     path = Path(path)
     csv_file = path.suffix.lower() == ".csv" and path.is_file()
     try:
@@ -704,19 +697,26 @@ def upload_queue(*, upload: ImportUpload, mapping: list[str], options: dict | Im
     problems = mapping_problems(upload.kind, mapping, options)
     if problems:
         raise UploadError(" ".join(problems))
-    claimed = ImportUpload.objects.filter(pk=upload.pk, state=ImportState.UPLOADED).update(
-        mapping=mapping, options=options.as_dict(), state=ImportState.QUEUED, queued_at=timezone.now()
+    claimed = durable.claim(
+        ImportUpload,
+        upload.pk,
+        from_state=ImportState.UPLOADED,
+        to_state=ImportState.QUEUED,
+        mapping=mapping,
+        options=options.as_dict(),
+        queued_at=timezone.now(),
     )
     if not claimed:
         raise UploadError("This file is already being imported.")
-    transaction.on_commit(lambda: _send(upload.pk))
+    transaction.on_commit(lambda: upload_enqueue(upload.pk))
     upload.refresh_from_db()
     return upload
 
 
-def _send(upload_id: int) -> None:
-    # Broker down: the page says "queued"; uploads_resend_stale picks it up.
-    task_send(import_upload, upload_id, what=f"import {upload_id}")
+def upload_enqueue(upload_id: int) -> bool:
+    """Send the import's task (queue: ingest). Broker down: the page says "queued", and
+    uploads_resend_stale sends it later."""
+    return durable.enqueue(ImportUpload, upload_id, task="imports.import_upload", what="import")
 
 
 def upload_run(*, upload_id: int) -> str:
@@ -728,16 +728,22 @@ def upload_run(*, upload_id: int) -> str:
     rerun resumes after the last committed batch.
     """
     now = timezone.now()
-    claimed = ImportUpload.objects.filter(pk=upload_id, state=ImportState.QUEUED).update(
-        state=ImportState.RUNNING, started_at=now, heartbeat_at=now
+    claimed = durable.claim(
+        ImportUpload,
+        upload_id,
+        from_state=ImportState.QUEUED,
+        to_state=ImportState.RUNNING,
+        started_at=now,
+        heartbeat_at=now,
     )
     if not claimed:
-        lost = now - timedelta(seconds=settings.IMPORT_STALE_SECONDS)
-        claimed = (
-            ImportUpload.objects.filter(pk=upload_id, state=ImportState.RUNNING)
-            .filter(Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=lost))
-            .update(heartbeat_at=now)
+        silent = durable.stale(
+            ImportUpload,
+            before=now - timedelta(seconds=settings.IMPORT_STALE_SECONDS),
+            since={ImportState.RUNNING: "heartbeat_at"},
+            unstamped=[ImportState.RUNNING],
         )
+        claimed = durable.claim(silent, upload_id, from_state=ImportState.RUNNING, heartbeat_at=now)
     upload = ImportUpload.objects.get(pk=upload_id)
     if not claimed:
         return upload.state  # done, failed, not queued, or running on another worker
@@ -765,7 +771,11 @@ def upload_run(*, upload_id: int) -> str:
 
 
 def _finish(upload: ImportUpload, state: str, error: str) -> None:
-    ImportUpload.objects.filter(pk=upload.pk).update(state=state, error=error, finished_at=timezone.now())
+    """End the running import as `state`, done or failed with `error` (once: a second worker that
+    took it over changes nothing), and delete its file."""
+    end = durable.fail if state == ImportState.FAILED else durable.claim
+    now = timezone.now()
+    end(ImportUpload, upload.pk, from_state=ImportState.RUNNING, to_state=state, error=error, finished_at=now)
     upload_path(upload).unlink(missing_ok=True)
 
 
@@ -832,22 +842,12 @@ def _import_rows(upload: ImportUpload) -> None:
 def uploads_resend_stale() -> list[int]:
     """Imports whose task was lost: queued long ago (broker down then), or running without a
     heartbeat (worker gone). Sending one again is harmless: upload_run claims it first."""
-    stale = timezone.now() - timedelta(seconds=settings.IMPORT_STALE_SECONDS)
-    lost = Q(state=ImportState.QUEUED, queued_at__lt=stale) | Q(state=ImportState.RUNNING, heartbeat_at__lt=stale)
-    ids = list(ImportUpload.objects.filter(lost).values_list("pk", flat=True))
-    for pk in ids:
-        _send(pk)
-    return ids
-
-
-@shared_task(name="imports.import_upload", acks_late=True)
-def import_upload(upload_id: int) -> str:
-    return upload_run(upload_id=upload_id)
-
-
-@shared_task(name="imports.uploads_resend_stale")
-def uploads_resend_stale_task() -> list[int]:
-    return uploads_resend_stale()
+    lost = durable.stale(
+        ImportUpload,
+        before=timezone.now() - timedelta(seconds=settings.IMPORT_STALE_SECONDS),
+        since={ImportState.QUEUED: "queued_at", ImportState.RUNNING: "heartbeat_at"},
+    )
+    return durable.resend_stale(lost, upload_enqueue)
 
 
 def uploads_purge_unimported(*, older_than: timedelta | None = None) -> int:
@@ -865,8 +865,3 @@ def uploads_purge_unimported(*, older_than: timedelta | None = None) -> int:
             upload_path(upload).unlink(missing_ok=True)
             deleted += 1
     return deleted
-
-
-@shared_task(name="imports.uploads_purge_unimported")
-def uploads_purge_unimported_task() -> int:
-    return uploads_purge_unimported()

@@ -12,6 +12,7 @@ from django.db import DataError, IntegrityError, connection, transaction
 from django.db.models import CharField, Q, Value
 from django.db.models.functions import Concat, Lower
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from engine.fields import LEAD_TEXT_FIELDS, NUMBER_FIELDS
 from leads.models import LEAD_VALUE_FIELDS, Event, Lead
@@ -398,8 +399,6 @@ def _events_store_orm(rows) -> tuple[list[tuple[int, str]], list[int]]:
 
 
 def _events_store_postgres(rows) -> tuple[list[tuple[int, str]], list[int]]:
-    from psycopg.types.json import Jsonb
-
     stage = f"tmp_events_{uuid.uuid4().hex[:12]}"
     events, leads = Event._meta.db_table, Lead._meta.db_table
     with connection.cursor() as cursor:

@@ -222,7 +222,6 @@ CELERY_TASK_ROUTES = {
     "scoring.rescore_job_start": {"queue": "rescore"},
     "scoring.rescore_chunk": {"queue": "rescore"},
     "scoring.vacuum_scores": {"queue": "rescore"},
-    "scoring.score_leads": {"queue": "ingest"},
     "scoring.score_pending": {"queue": "ingest"},
     "scoring.send_alerts": {"queue": "alerts"},
     "imports.import_upload": {"queue": "ingest"},
@@ -232,8 +231,6 @@ CELERY_TASK_ROUTES = {
     # An impact preview scores every lead with a draft: as heavy as a publish's rescore.
     "scoring.impact_preview": {"queue": "rescore"},
 }
-# Task modules outside scoring/tasks.py (autodiscovery only finds `tasks` modules).
-CELERY_IMPORTS = ["imports.uploads", "scoring.webhooks"]
 CELERY_BEAT_SCHEDULE = {
     "webhooks-resend-stale": {"task": "scoring.webhooks_resend_stale", "schedule": 300.0},
     "uploads-resend-stale": {"task": "imports.uploads_resend_stale", "schedule": 300.0},

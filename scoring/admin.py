@@ -2,11 +2,10 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
-from django.db import transaction
 from django.utils.html import format_html
 
 from leadscoring.admin import ReadOnlyAdmin
-from scoring.choices import DeliveryState, WebhookEventType
+from scoring.choices import WebhookEventType
 from scoring.models import (
     ImpactPreview,
     LeadStage,
@@ -22,6 +21,7 @@ from scoring.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from scoring.webhooks import deliveries_send_again
 
 
 @admin.register(Score)
@@ -221,11 +221,8 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Send again (one more series of attempts)")
     def send_again(self, request, queryset):
-        from scoring.webhooks import deliveries_enqueue
-
         ids = list(queryset.values_list("pk", flat=True))
-        queryset.update(state=DeliveryState.PENDING, attempts=0, next_attempt_at=None)
-        transaction.on_commit(lambda: deliveries_enqueue(ids))
+        deliveries_send_again(ids=ids)
         messages.success(request, f"{len(ids)} deliveries queued again.")
 
 

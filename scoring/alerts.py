@@ -19,8 +19,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from engine.fields import HOT
+from leadscoring.celery import task_send
 from scoring.choices import JobState, NotificationKind
 from scoring.models import Notification, RescoreJob
+from scoring.webhooks import webhooks_dispatch
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -43,6 +45,24 @@ def digest_title(*, count: int, kind: str, model: str, version: int | None) -> s
 
 def digest_path(*, job_id: int, kind: str) -> str:
     return reverse("notification-digest", args=[job_id, kind])
+
+
+def enqueue_alerts() -> None:
+    """Wake the alert sender once the caller's transaction commits."""
+
+    def send():  # broker down: the sweep sends pending alerts later
+        task_send("scoring.send_alerts", what="alerts")
+
+    transaction.on_commit(send)
+
+
+def alerts_send() -> int:
+    """The alert sender's work (its task): send what is pending; after a whole batch of e-mails,
+    more may be waiting, taken by a fresh task. Returns the number of e-mails sent."""
+    sent = alerts_send_pending()
+    if sent == BATCH:
+        enqueue_alerts()
+    return sent
 
 
 def alerts_send_pending(*, limit: int = BATCH) -> int:
@@ -118,8 +138,6 @@ def _send_batch(limit: int) -> tuple[int, int]:
 def _webhooks_for(notes: list[Notification]) -> None:
     """Crossings also go to the webhooks subscribed to them, one event per lead (the payload
     integrations expect; a job's digest is for people only), one delivery per endpoint."""
-    from scoring.webhooks import webhooks_dispatch
-
     with transaction.atomic():
         for note in notes:
             payload = {

@@ -15,12 +15,13 @@ from engine.lines import lines_decode, lines_priced
 from engine.sql import compile_scores, dialect_for
 from engine.values import round2
 from leads.models import Lead
-from leadscoring.celery import task_send
+from leadscoring import durable
 from matrix.choices import PreviewState, VersionStatus
 from matrix.models import ModelVersion
 from matrix.selectors import VersionSpecs, version_live, version_spec
 from matrix.workshop import rule_labels
 from scoring.models import ImpactPreview, Score, ScoreBreakdown
+from scoring.services import scoring_error_text
 from scoring.statements import engine_tables, session_nested_loops, session_prepare
 
 log = logging.getLogger(__name__)
@@ -98,12 +99,9 @@ def impact_preview_request(
 
 def impact_preview_enqueue(*, preview_id: int) -> bool:
     """Send the preview's task; a broker that is down is logged, asking again resends it."""
-    from scoring.tasks import impact_preview_task
-
-    if not task_send(impact_preview_task, preview_id, what=f"impact preview {preview_id}"):
-        return False
-    ImpactPreview.objects.filter(pk=preview_id).update(enqueued_at=timezone.now())
-    return True
+    return durable.enqueue(
+        ImpactPreview, preview_id, task="scoring.impact_preview", what="impact preview", stamp="enqueued_at"
+    )
 
 
 def impact_preview_run(*, preview_id: int) -> bool:
@@ -113,9 +111,12 @@ def impact_preview_run(*, preview_id: int) -> bool:
     "running"; a second delivery of the task finds it taken and does nothing. The computation
     and the results are one transaction; a failure is recorded on the preview with its reason.
     """
-    started = timezone.now()
-    claimed = ImpactPreview.objects.filter(pk=preview_id, state=PreviewState.QUEUED).update(
-        state=PreviewState.RUNNING, started_at=started
+    claimed = durable.claim(
+        ImpactPreview,
+        preview_id,
+        from_state=PreviewState.QUEUED,
+        to_state=PreviewState.RUNNING,
+        started_at=timezone.now(),
     )
     if not claimed:
         return False
@@ -123,13 +124,23 @@ def impact_preview_run(*, preview_id: int) -> bool:
     try:
         with transaction.atomic():
             results = _impact_compute(preview)
-            ImpactPreview.objects.filter(pk=preview_id, state=PreviewState.RUNNING).update(
-                state=PreviewState.DONE, finished_at=timezone.now(), **results
+            durable.claim(
+                ImpactPreview,
+                preview_id,
+                from_state=PreviewState.RUNNING,
+                to_state=PreviewState.DONE,
+                finished_at=timezone.now(),
+                **results,
             )
     except Exception as exc:
         log.exception("impact preview %s failed", preview_id)
-        ImpactPreview.objects.filter(pk=preview_id, state=PreviewState.RUNNING).update(
-            state=PreviewState.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000], finished_at=timezone.now()
+        durable.fail(
+            ImpactPreview,
+            preview_id,
+            from_state=PreviewState.RUNNING,
+            to_state=PreviewState.FAILED,
+            error=scoring_error_text(exc),
+            finished_at=timezone.now(),
         )
         return False
     return True

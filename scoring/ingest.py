@@ -13,7 +13,7 @@ from django.db import transaction
 from leads.models import Lead
 from leads.rows import RowReport
 from leads.services import events_ingest, lead_upsert, leads_import
-from scoring.tasks import enqueue_scoring
+from scoring.services import enqueue_scoring
 
 # The two file-sized inputs are not one transaction: leads_import and events_ingest commit
 # batch by batch, so a file of a million rows never holds one open. Their leads are marked for

@@ -18,17 +18,18 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from leads.models import Lead
+from leadscoring import durable
 from leadscoring.celery import task_send
 from matrix.choices import VersionStatus
 from matrix.models import ModelVersion, ScoringModel
 from matrix.selectors import version_live
 from matrix.services import version_draft_publish, version_publish
 from scoring.choices import JobState, JobTrigger
-from scoring.models import RescoreChunk, RescoreJob
+from scoring.models import Notification, PendingScore, RescoreChunk, RescoreJob
 from scoring.services import lead_ranges, leads_rescore, scores_analyze, scoring_error_is_transient, scoring_error_text
 
 # A job is cut into at least this many chunks when it has enough leads, so that its progress (done
@@ -84,12 +85,20 @@ def model_rescore_start(*, scoring_model: ScoringModel, user=None) -> RescoreJob
 
 def job_enqueue(*, job_id: int) -> bool:
     """Send the job's first task. A broker that is down is logged, not raised: the sweep resends."""
-    from scoring.tasks import rescore_job_start
+    return durable.enqueue(
+        RescoreJob, job_id, task="scoring.rescore_job_start", what="rescore job", stamp="enqueued_at"
+    )
 
-    if not task_send(rescore_job_start, job_id, what=f"rescore job {job_id} (the sweep resends it)"):
-        return False
-    RescoreJob.objects.filter(pk=job_id).update(enqueued_at=timezone.now())
-    return True
+
+def rescore_job_start(*, job_id: int) -> int:
+    """Plan the job (once) and send a task for each chunk still to run; returns how many were sent.
+    A broker that fails stops the sending: the sweep resends the job, whose plan lists the rest."""
+    sent = 0
+    for index in rescore_job_plan(job_id=job_id):
+        if not task_send("scoring.rescore_chunk", job_id, index, what=f"chunk {index + 1} of rescore job {job_id}"):
+            break
+        sent += 1
+    return sent
 
 
 def rescore_job_plan(*, job_id: int) -> list[int]:
@@ -185,42 +194,57 @@ def rescore_chunk_run(*, job_id: int, index: int) -> bool:
         RescoreJob.objects.filter(pk=job_id).update(
             chunks_done=F("chunks_done") + 1, leads_done=F("leads_done") + chunk.leads
         )
-        finished = RescoreJob.objects.filter(pk=job_id, state=JobState.RUNNING, chunks_done=F("chunks_total")).update(
-            state=JobState.DONE, finished_at=timezone.now()
+        finished = durable.claim(
+            RescoreJob.objects.filter(chunks_done=F("chunks_total")),
+            job_id,
+            from_state=JobState.RUNNING,
+            to_state=JobState.DONE,
+            finished_at=timezone.now(),
         )
     if finished:
         scores_analyze()
-        from scoring.tasks import enqueue_vacuum
-
-        enqueue_vacuum()
+        transaction.on_commit(
+            lambda: task_send("scoring.vacuum_scores", what="vacuum of the scores (autovacuum does it later)")
+        )
     return True
 
 
 def rescore_job_fail(*, job_id: int, error: str) -> bool:
     """Mark a running job failed with its error (the first failing chunk's error stays). Its other
     chunks then do nothing, and the sweep no longer sends it."""
-    return bool(
-        RescoreJob.objects.filter(pk=job_id, state=JobState.RUNNING).update(
-            state=JobState.FAILED, error=error, finished_at=timezone.now()
-        )
+    return durable.fail(
+        RescoreJob,
+        job_id,
+        from_state=JobState.RUNNING,
+        to_state=JobState.FAILED,
+        error=error,
+        finished_at=timezone.now(),
     )
 
 
 def rescore_jobs_sweep(*, now: datetime | None = None) -> list[int]:
     """Resend jobs whose messages were lost: never sent, or running without progress for a while."""
-    now = now or timezone.now()
-    stale = now - STALE_AFTER
-    resent = []
-    pending = RescoreJob.objects.filter(state=JobState.PENDING).filter(
-        Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=stale)
+    stale = (now or timezone.now()) - STALE_AFTER
+    lost = durable.stale(
+        # A running job that finished a chunk since is alive, however long ago it was sent; a
+        # pending one has no chunk yet.
+        RescoreJob.objects.exclude(chunks__done_at__gte=stale),
+        before=stale,
+        since={JobState.PENDING: "enqueued_at", JobState.RUNNING: "enqueued_at"},
+        unstamped=[JobState.PENDING],
     )
-    running = RescoreJob.objects.filter(state=JobState.RUNNING, enqueued_at__lt=stale).exclude(
-        chunks__done_at__gte=stale
-    )
-    for job_id in list(pending.values_list("pk", flat=True)) + list(running.values_list("pk", flat=True)):
-        if job_enqueue(job_id=job_id):
-            resent.append(job_id)
-    return resent
+    return durable.resend_stale(lost.order_by("pk"), lambda pk: job_enqueue(job_id=pk))
+
+
+def pipeline_sweep() -> list[int]:
+    """The beat's sweep (every RESCORE_SWEEP_SECONDS): wake the alert sender and the real-time
+    drain where work waits (their wake-up was sent on a commit, and may have been lost with the
+    broker), then resend the lost jobs. Returns the ids of the jobs sent again."""
+    if Notification.objects.filter(emailed_at__isnull=True).exists():
+        task_send("scoring.send_alerts", what="alerts")
+    if PendingScore.objects.exists():
+        task_send("scoring.score_pending", what="real-time scoring of the pending leads")
+    return rescore_jobs_sweep()
 
 
 def nightly_decay(*, now: datetime | None = None) -> list[RescoreJob]:

@@ -12,8 +12,10 @@ from django.utils import timezone
 from engine.reuse import compile_kept, compile_reuse
 from engine.sql import compile_scores, dialect_for
 from leads.models import Lead
+from leadscoring.celery import task_send
 from matrix.models import ModelVersion
 from matrix.selectors import version_spec, versions_live, versions_reusable
+from scoring.alerts import enqueue_alerts
 from scoring.models import LeadStage, PendingScore, Score, ScoreHistory
 from scoring.statements import (
     ALERT_KINDS,
@@ -105,8 +107,6 @@ def leads_rescore(
             cursor.execute(*stmt_alerts(run, kind=kind))
             notified += cursor.rowcount
         if notified:
-            from scoring.tasks import enqueue_alerts
-
             enqueue_alerts()
         scored = _rows_in(cursor, run.computed) + kept
         for table in (run.changed, run.computed, run.todo):
@@ -253,6 +253,23 @@ def scoring_mark_pending(*, lead_ids: Iterable[int]) -> None:
             "claimed_by = '', claimed_at = NULL",
             [db_time(timezone.now()), param],
         )
+
+
+def enqueue_scoring(lead_ids: set[int]) -> None:
+    """Mark leads for real-time scoring (in the caller's transaction) and wake a drain task on commit.
+
+    Many small ingest batches coalesce: a drain task scores everything pending at once, so the
+    fixed cost of a rescore is paid per drain, not per batch of events.
+    """
+    if not lead_ids:
+        return
+    scoring_mark_pending(lead_ids=lead_ids)
+    count = len(lead_ids)
+
+    def send():  # broker down: the sweep wakes a drain for what is still pending
+        task_send("scoring.score_pending", what=f"scoring of {count} leads")
+
+    transaction.on_commit(send)
 
 
 def scoring_drain_pending(*, limit: int = PENDING_DRAIN) -> int:

@@ -21,14 +21,13 @@ import urllib.request
 import uuid
 from datetime import timedelta
 
-from celery import shared_task
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
 from leads.cli import iso_z
-from leadscoring.celery import task_send
+from leadscoring import durable
 from scoring.choices import DeliveryState, WebhookEventType
 from scoring.models import WebhookDelivery, WebhookEndpoint
 
@@ -78,9 +77,24 @@ def webhooks_dispatch(*, event_type: str, payload: dict) -> list[WebhookDelivery
     return deliveries
 
 
+def delivery_enqueue(delivery_id: int) -> bool:
+    """Send the delivery's task (queue: alerts); broker down: webhooks_resend_stale sends it later."""
+    return durable.enqueue(WebhookDelivery, delivery_id, task="scoring.webhook_deliver", what="webhook delivery")
+
+
 def deliveries_enqueue(ids: list[int]) -> None:
-    for pk in ids:  # broker down: webhooks_resend_stale sends them later
-        task_send(webhook_deliver, pk, what=f"webhook delivery {pk}")
+    for pk in ids:
+        delivery_enqueue(pk)
+
+
+@transaction.atomic
+def deliveries_send_again(*, ids: list[int]) -> int:
+    """Give deliveries one more series of attempts (the admin's action), sent once committed."""
+    count = WebhookDelivery.objects.filter(pk__in=ids).update(
+        state=DeliveryState.PENDING, attempts=0, next_attempt_at=None
+    )
+    transaction.on_commit(lambda: deliveries_enqueue(ids))
+    return count
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -121,8 +135,13 @@ def webhook_attempt(*, delivery_id: int) -> int | None:
     endpoint = delivery.endpoint
     now = timezone.now()
     if not endpoint.active:
-        WebhookDelivery.objects.filter(pk=delivery.pk).update(
-            state=DeliveryState.FAILED, error="endpoint deactivated", next_attempt_at=None
+        durable.fail(
+            WebhookDelivery,
+            delivery.pk,
+            from_state=[DeliveryState.PENDING, DeliveryState.RETRYING],
+            to_state=DeliveryState.FAILED,
+            error="endpoint deactivated",
+            next_attempt_at=None,
         )
         return None
     body = delivery.body.encode()
@@ -158,24 +177,15 @@ def webhook_attempt(*, delivery_id: int) -> int | None:
 
 def webhooks_resend_stale(*, now=None) -> list[int]:
     """Deliveries whose task was lost (broker down, worker gone) and are due: queue them again."""
-    now = now or timezone.now()
     grace = timedelta(minutes=5)
-    stale = WebhookDelivery.objects.filter(state=DeliveryState.PENDING, created_at__lt=now - grace) | (
-        WebhookDelivery.objects.filter(state=DeliveryState.RETRYING, next_attempt_at__lt=now - grace)
+    lost = durable.stale(
+        WebhookDelivery,
+        before=(now or timezone.now()) - grace,
+        since={DeliveryState.PENDING: "created_at", DeliveryState.RETRYING: "next_attempt_at"},
     )
-    ids = list(stale.values_list("pk", flat=True)[:1000])
-    deliveries_enqueue(ids)
-    return ids
+    return durable.resend_stale(lost, delivery_enqueue, limit=1000)
 
 
-@shared_task(name="scoring.webhook_deliver", bind=True, max_retries=None, acks_late=True)
-def webhook_deliver(self, delivery_id: int) -> str:
-    wait = webhook_attempt(delivery_id=delivery_id)
-    if wait is not None:
-        raise self.retry(countdown=wait)
+def delivery_state(*, delivery_id: int) -> str:
+    """The delivery's state after an attempt ("" if it is gone): the deliver task's result."""
     return WebhookDelivery.objects.filter(pk=delivery_id).values_list("state", flat=True).first() or ""
-
-
-@shared_task(name="scoring.webhooks_resend_stale")
-def webhooks_resend_stale_task() -> list[int]:
-    return webhooks_resend_stale()

@@ -79,7 +79,7 @@ def _no_broker(monkeypatch):
     queue alerts and a draft's impact preview its task. Nothing is sent; the tests run what the
     worker would themselves (leads_rescore, the job's chunks, impact_preview_run)."""
     monkeypatch.setattr("scoring.jobs.job_enqueue", lambda **kwargs: False)
-    monkeypatch.setattr("scoring.tasks.enqueue_alerts", lambda: None)
+    monkeypatch.setattr("scoring.services.enqueue_alerts", lambda: None)
     monkeypatch.setattr("scoring.tasks.score_pending.apply_async", lambda *args, **kwargs: None)
     monkeypatch.setattr("scoring.impact.impact_preview_enqueue", lambda **kwargs: False)
 

@@ -12,7 +12,7 @@ from django.contrib.auth.models import Permission
 from django.core.files import File
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from imports import uploads
+from imports import tasks
 from imports.choices import ImportKind, ImportState
 from imports.models import ImportUpload
 from imports.uploads import (
@@ -114,7 +114,7 @@ def test_a_crm_export_is_mapped_previewed_and_imported(
 
     # And the import runs in the background, on the ingest queue
     sent = []
-    monkeypatch.setattr(uploads.import_upload, "apply_async", lambda args, **kw: sent.append(args[0]))
+    monkeypatch.setattr(tasks.import_upload, "apply_async", lambda args, **kw: sent.append(args[0]))
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(f"{START}{up.pk}/", form | {"action": "import"})
     assert response.status_code == 302 and response.url == f"{START}{up.pk}/progress/"
@@ -318,7 +318,7 @@ def test_one_worker_at_a_time_and_lost_imports_are_sent_again(admin_user, monkey
     assert upload_run(upload_id=up.pk) == ImportState.RUNNING and not Event.objects.exists()
     # A worker silent for longer than IMPORT_STALE_SECONDS is presumed dead: the sweep resends its task.
     sent = []
-    monkeypatch.setattr(uploads.import_upload, "apply_async", lambda args, **kw: sent.append(args[0]))
+    monkeypatch.setattr(tasks.import_upload, "apply_async", lambda args, **kw: sent.append(args[0]))
     assert uploads_resend_stale() == []
     ImportUpload.objects.filter(pk=up.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
     assert uploads_resend_stale() == [up.pk] and sent == [up.pk]
@@ -350,7 +350,7 @@ def import_on_the_page(client, monkeypatch, capture, name: str, kind: str, optio
     up = ImportUpload.objects.latest("id")
     form = {f"col_{i}": t for i, t in enumerate(up.mapping)} | PAGE_OPTIONS | {"owner_fallback": ""} | options
     preview = client.post(f"{START}{up.pk}/", form | {"action": "preview"}).content.decode()
-    monkeypatch.setattr(uploads.import_upload, "apply_async", lambda args, **kw: None)
+    monkeypatch.setattr(tasks.import_upload, "apply_async", lambda args, **kw: None)
     with capture(execute=True):
         response = client.post(f"{START}{up.pk}/", form | {"action": "import"})
     assert response.status_code == 302, response.content.decode()
@@ -470,7 +470,7 @@ def test_a_row_too_long_for_its_column_is_refused_and_every_other_row_stored(
     assert upload(admin_client, long_company_file()).status_code == 302
     up = ImportUpload.objects.get()
     form = {f"col_{i}": t for i, t in enumerate(up.mapping)} | PAGE_OPTIONS
-    monkeypatch.setattr(uploads.import_upload, "apply_async", lambda args, **kw: None)
+    monkeypatch.setattr(tasks.import_upload, "apply_async", lambda args, **kw: None)
     with django_capture_on_commit_callbacks(execute=True):
         assert admin_client.post(f"{START}{up.pk}/", form | {"action": "import"}).status_code == 302
     # When the background import runs, then it ends done, with that one row refused by its line
@@ -517,7 +517,7 @@ def test_uploads_never_imported_are_deleted_after_a_day(admin_user, settings):
 
     from django.utils import timezone
 
-    from imports.uploads import uploads_purge_unimported_task
+    from imports.tasks import uploads_purge_unimported_task
 
     # Given an upload left at the mapping step two days ago, a fresh one, and an old one imported
     old, fresh, queued = (

@@ -472,8 +472,7 @@ def test_crossings_and_sales_decisions_reach_subscribed_webhooks(rep, manager):
 @pytest.mark.django_db
 def test_ingest_batches_coalesce_into_one_drain_that_scores_each_lead_once():
     from scoring.models import PendingScore
-    from scoring.services import scoring_drain_pending
-    from scoring.tasks import enqueue_scoring
+    from scoring.services import enqueue_scoring, scoring_drain_pending
 
     # Given three ingest batches touching overlapping leads
     ids = add_leads(4)
@@ -586,8 +585,8 @@ def test_only_a_lost_or_busy_database_counts_as_a_transient_failure():
 def test_real_time_scoring_of_other_models_goes_on_when_one_model_fails(caplog, how, message):
     from leads.models import Lead
     from scoring.models import PendingScore
-    from scoring.services import scoring_drain_pending
-    from scoring.tasks import enqueue_scoring, score_leads
+    from scoring.services import enqueue_scoring, scoring_drain_pending
+    from scoring.tasks import score_pending
 
     # Given two live models, the first of which (by name) fails to score
     failing = failing_version(how)
@@ -604,10 +603,11 @@ def test_real_time_scoring_of_other_models_goes_on_when_one_model_fails(caplog, 
     assert set(ids) <= scored
     assert not PendingScore.objects.exists()
     assert any(message in r.getMessage() and "v1 failed" in r.getMessage() for r in caplog.records)
-    # and the ingest task that scores a given batch goes on past the failing model the same way
+    # and the ingest task that drains the queue goes on past the failing model the same way
     Score.objects.all().delete()
     caplog.clear()
-    assert score_leads(ids) == len(ids)
+    enqueue_scoring(set(ids))
+    assert score_pending.apply().get() == len(ids)
     assert Score.objects.filter(scoring_model_id=good.scoring_model_id).count() == len(ids)
     assert any(message in r.getMessage() for r in caplog.records)
 

@@ -288,14 +288,25 @@ def test_the_same_chunk_and_event_batch_delivered_twice_change_nothing(workspace
     for _ in range(2):
         app.send_task("scoring.rescore_chunk", args=[job_id, 0], queue="rescore")
     # then the chunk is not counted again, and the batch (scored at a later as_of) only moves
-    # time forward: scoring it twice gives the same rows as scoring it once
-    app.send_task("scoring.score_leads", args=[lead_ids], queue="ingest")
+    # time forward: draining it twice gives the same rows as draining it once. The batch waits
+    # for the real-time drain as an ingest leaves it (scoring_mark_pending).
+    pending = (
+        "INSERT INTO scoring_pendingscore (lead_id, queued_at, claimed_by) "
+        "SELECT unnest(%s::bigint[]), now(), '' RETURNING lead_id"
+    )
+    ws.query(pending, [lead_ids])
+    app.send_task("scoring.score_pending", queue="ingest")
     wait_for(lambda: ws.query("SELECT count(*) FROM scoring_score WHERE as_of > %s", [before[0][2]])[0][0] == 20,
              "the first batch")  # fmt: skip
+    wait_for(lambda: not ws.query("SELECT 1 FROM scoring_pendingscore"), "the first drain to finish")
     once = ws.scores()
-    app.send_task("scoring.score_leads", args=[lead_ids], queue="ingest")
+    ws.query(pending, [lead_ids])
+    for _ in range(2):
+        app.send_task("scoring.score_pending", queue="ingest")
+    wait_for(lambda: not ws.query("SELECT 1 FROM scoring_pendingscore"), "the second batch")
     time.sleep(2)
     twice = ws.scores()
+    assert [row[2] for row in twice] != [row[2] for row in once]  # scored again, at a later as_of
     strip = [row[:2] + row[3:] for row in once]
     assert [row[:2] + row[3:] for row in twice] == strip
     assert ws.jobs()[-1][2] == ws.jobs()[-1][3]  # chunks_done unchanged by the repeat

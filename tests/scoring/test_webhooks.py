@@ -12,6 +12,7 @@ import pytest
 
 from scoring.choices import DeliveryState, WebhookEventType
 from scoring.models import WebhookDelivery, WebhookEndpoint
+from scoring.tasks import webhook_deliver
 from scoring.webhooks import (
     DELIVERY_HEADER,
     EVENT_HEADER,
@@ -19,7 +20,6 @@ from scoring.webhooks import (
     backoff_seconds,
     signature_valid,
     webhook_attempt,
-    webhook_deliver,
     webhooks_dispatch,
     webhooks_resend_stale,
 )

@@ -573,12 +573,6 @@ class SettingsForm(ItemForm):
     engagement_floor = level(
         "Engagement floor", required=False, help_text="decay stops here; empty: no floor (decay unbounded)"
     )
-    grade_A = level("Fit A from")
-    grade_B = level("Fit B from")
-    grade_C = level("Fit C from")
-    grade_4 = level("Engagement 4 from")
-    grade_3 = level("Engagement 3 from")
-    grade_2 = level("Engagement 2 from")
     paths = {
         "name": "name",
         "description": "description",
@@ -586,6 +580,12 @@ class SettingsForm(ItemForm):
         "half_life_days": "half_life_days",
         "engagement_floor": "engagement_floor",
     }
+
+    def __init__(self, data=None, *, item=None, **kwargs):
+        super().__init__(data, item=item, **kwargs)
+        # After the declared fields: grade_A ... grade_2, "Fit A from" ... "Engagement 2 from".
+        for name, (dim, letter) in GRADE_FIELDS.items():
+            self.fields[name] = level(f"{dim.capitalize()} {letter} from")
 
     def initial_from(self, document: dict) -> dict:
         grades = document.get("grades") or {}

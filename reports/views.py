@@ -355,6 +355,35 @@ def _funnel_columns(first: str, mark_young: bool = False, export: Callable | Non
     ]
 
 
+def _per_segment(name: str, item: str, pairs: list[tuple], columns: list[Column]) -> Table:
+    """A table a row per segment and one of its items (a rejection reason, a score band): the
+    segment (its key in the CSV), the item, then `columns` of each (segment, item) pair."""
+    return Table(
+        name,
+        [
+            Column("Segment", lambda x: x[0].label, str, numeric=False, export=lambda x: x[0].key),
+            Column(item, lambda x: x[1].label, str, numeric=False),
+            *columns,
+        ],
+        pairs,
+        f"Per segment and {item.lower()}",
+    )
+
+
+def _outcome_columns(name: str, outcome: Callable) -> list[Column]:
+    """The columns of an MQL threshold and what it gives (`outcome(segment)`, None: no such threshold)."""
+
+    def part(attribute: str) -> Callable:
+        return lambda s: getattr(outcome(s), attribute, None)
+
+    return [
+        Column(f"{name} threshold", part("threshold")),
+        Column(f"{name} MQLs", part("mqls")),
+        Column(f"{name} SQLs", part("sqls")),
+        Column(f"{name} rate", part("rate"), pct),
+    ]
+
+
 def _period(request, data: dict) -> dict:
     """What every report over a period is asked for: by whom (a rep sees their own leads), the model
     and the period."""
@@ -523,20 +552,17 @@ def rejections(request, data: dict, context: dict) -> list[Table]:
             empty="No MQL of this period was rejected.",
         ),
     )
-    flat = [(s, r) for s in [*report.segments, report.total] for r in s.reasons]
     return [
-        Table(
+        _per_segment(
             "reasons",
+            "Reason",
+            [(s, r) for s in [*report.segments, report.total] for r in s.reasons],
             [
-                Column("Segment", lambda x: x[0].label, str, numeric=False, export=lambda x: x[0].segment),
-                Column("Reason", lambda x: x[1].label, str, numeric=False),
                 Column("Rejections", lambda x: x[1].count),
                 Column("Share of segment's rejections", lambda x: x[1].share, pct),
                 Column("Segment rejections", lambda x: x[0].rejected),
                 Column("Segment MQLs (n)", lambda x: x[0].mqls),
             ],
-            flat,
-            "Per segment and reason",
         )
     ]
 
@@ -576,36 +602,27 @@ def calibration(request, data: dict, context: dict) -> list[Table]:
         young=report.young,
         open_draft=reports.calibration_open_draft(scoring_model=data["model"]) if context["can_draft"] else None,
     )
-    bands = [(s, b) for s in report.segments for b in s.bands]
     return [
         Table(
             "suggestions",
             [
                 Column("Segment", lambda s: s.label, str, numeric=False, export=lambda s: s.key),
-                Column("Current threshold", lambda s: s.current.threshold),
-                Column("Current MQLs", lambda s: s.current.mqls),
-                Column("Current SQLs", lambda s: s.current.sqls),
-                Column("Current rate", lambda s: s.current.rate, pct),
-                Column("Suggested threshold", lambda s: s.suggested.threshold if s.suggested else None),
-                Column("Suggested MQLs", lambda s: s.suggested.mqls if s.suggested else None),
-                Column("Suggested SQLs", lambda s: s.suggested.sqls if s.suggested else None),
-                Column("Suggested rate", lambda s: s.suggested.rate if s.suggested else None, pct),
+                *_outcome_columns("Current", lambda s: s.current),
+                *_outcome_columns("Suggested", lambda s: s.suggested),
                 Column("Note", lambda s: s.note, str, numeric=False, wide=True),
             ],
             report.segments,
             "Per segment: the current MQL threshold and the suggestion",
         ),
-        Table(
+        _per_segment(
             "bands",
+            "Score band",
+            [(s, b) for s in report.segments for b in s.bands],
             [
-                Column("Segment", lambda x: x[0].label, str, numeric=False, export=lambda x: x[0].key),
-                Column("Score band", lambda x: x[1].label, str, numeric=False),
                 Column("Leads (n)", lambda x: x[1].n),
                 Column("SQLs", lambda x: x[1].sqls),
                 Column("SQL rate", lambda x: x[1].rate, pct),
             ],
-            bands,
-            "Per segment and score band",
         ),
     ]
 
@@ -694,17 +711,15 @@ def distribution(request, data: dict, context: dict) -> list[Table]:
         )
     context.update(report=report, charts=charts)
     return [
-        Table(
+        _per_segment(
             "bands",
+            "Score band",
+            [(s, b) for s in report.segments for b in s.bands],
             [
-                Column("Segment", lambda x: x[0].label, str, numeric=False, export=lambda x: x[0].key),
-                Column("Score band", lambda x: x[1].label, str, numeric=False),
                 Column("Leads", lambda x: x[1].n),
                 Column("Warm", lambda x: x[0].thresholds.get("warm")),
                 Column("Hot", lambda x: x[0].thresholds.get("hot")),
                 Column("MQL", lambda x: x[0].thresholds.get("mql")),
             ],
-            [(s, b) for s in report.segments for b in s.bands],
-            "Per segment and score band",
         )
     ]

@@ -309,9 +309,9 @@ class ItemForm(forms.Form):
     """One row of the document (criterion, decay rule, segment): builds it and takes back the
     validator's errors for it, by JSON path, next to the right field."""
 
-    # document field -> form field, for errors by path; conditions are sub-forms.
+    # For errors by path: a document field goes to the form field of the same name, unless named
+    # here (document field -> form field); conditions are sub-forms.
     paths: dict[str, str] = {}
-    condition_forms: dict[str, str] = {}
 
     def __init__(self, data=None, *, item: dict | None = None, **kwargs):
         super().__init__(data, initial=self.initial_from(item or {}), **kwargs)
@@ -348,10 +348,14 @@ class ItemForm(forms.Form):
             name = rest[1:].split(".", 1)[0] if rest else ""
             if name in self.conditions:
                 self.conditions[name].add_document_error(rest[1 + len(name) :], message)
-            elif name in self.paths:
-                self.add_error(self.paths[name], plain(message))
+            elif self.field_of(name):
+                self.add_error(self.field_of(name), plain(message))
             else:
                 self.add_error(None, plain(message))
+
+    def field_of(self, name: str) -> str | None:
+        """The form field that shows the errors of document field `name`, if any."""
+        return self.paths.get(name) or (name if name in self.fields else None)
 
     def has_any_errors(self) -> bool:
         return bool(self.errors) or any(form.errors for form in self.active_conditions().values())
@@ -363,7 +367,6 @@ class RowForm(ItemForm):
     key = forms.CharField(max_length=100)
     label = forms.CharField(max_length=200, required=False)
     key_unique = ""  # among which rows the key must be unique, for its help text
-    paths = {"key": "key", "label": "label"}
 
     def __init__(self, data=None, *, item=None, **kwargs):
         super().__init__(data, item=item, **kwargs)
@@ -397,14 +400,7 @@ class CriterionForm(RowForm):
         required=False, min_value=1, max_value=CAP_MAX, help_text="at most this many events count; empty: no cap"
     )
     cap_window_days = days("Cap window (days)", help_text="the cap applies per window; empty: overall")
-    paths = {
-        **RowForm.paths,
-        "dimension": "dimension",
-        "points": "points",
-        "event": "events",
-        "cap": "cap",
-        "cap_window_days": "cap_window_days",
-    }
+    paths = {"event": "events"}
 
     def __init__(self, data=None, *, item=None, **kwargs):
         super().__init__(data, item=item, **kwargs)
@@ -470,16 +466,6 @@ class DecayForm(RowForm):
     )
     # No max here: above 0 the document's own message says decay points must be negative.
     points = forms.IntegerField(min_value=POINTS_RANGE[0], help_text="negative: what each step takes off")
-    paths = {
-        **RowForm.paths,
-        "type": "type",
-        "events": "events",
-        "every_days": "every_days",
-        "after_days": "after_days",
-        "responses": "responses",
-        "match_property": "match_property",
-        "points": "points",
-    }
 
     def initial_from(self, item: dict) -> dict:
         events = item.get("events")
@@ -522,7 +508,7 @@ class SegmentForm(RowForm):
     warm = level("Warm from")
     hot = level("Hot from")
     mql = level("MQL from")
-    paths = {**RowForm.paths, "thresholds": "warm"}
+    paths = {"thresholds": "warm"}
 
     def __init__(self, data=None, *, item=None, **kwargs):
         super().__init__(data, item=item, **kwargs)
@@ -573,13 +559,6 @@ class SettingsForm(ItemForm):
     engagement_floor = level(
         "Engagement floor", required=False, help_text="decay stops here; empty: no floor (decay unbounded)"
     )
-    paths = {
-        "name": "name",
-        "description": "description",
-        "lookback_days": "lookback_days",
-        "half_life_days": "half_life_days",
-        "engagement_floor": "engagement_floor",
-    }
 
     def __init__(self, data=None, *, item=None, **kwargs):
         super().__init__(data, item=item, **kwargs)
@@ -607,8 +586,8 @@ class SettingsForm(ItemForm):
             head = path.split(".", 1)[0].split("[", 1)[0]
             if match:
                 self.add_error(f"grade_{match[2]}", plain(message))
-            elif head in self.paths and "." not in path:
-                self.add_error(self.paths[head], plain(message))
+            elif self.field_of(head) and "." not in path:
+                self.add_error(self.field_of(head), plain(message))
             else:
                 self.add_error(None, f"Elsewhere in the draft, {path}: {plain(message)}")
 

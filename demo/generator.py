@@ -1035,46 +1035,7 @@ def demo_models_ensure(*, user=None) -> list[ModelVersion]:
 
 # Example buyers of the scenario simulator, saved with the main demo model (matrix/workshop.py):
 # the kinds and properties are those the generated journeys use, so the model reads them the same.
-DEMO_SCENARIOS = [
-    {
-        "name": "VP at a 500-person software company",
-        "description": "Three blog visits, the pricing page, a webinar, then a demo request: a textbook MQL.",
-        "lead": {"title": "VP Engineering", "industry": "Software", "employees": 500, "country": "US",
-                 "attributes": {"budget_confirmed": False, "plan": "none"}},
-        "events": [
-            {"kind": "page_view", "days_ago": 21, "properties": {"url": "/blog/lead-scoring-101"}},
-            {"kind": "page_view", "days_ago": 14, "properties": {"url": "/blog/roi-of-automation"}},
-            {"kind": "page_view", "days_ago": 9, "properties": {"url": "/blog/integrations-guide"}},
-            {"kind": "page_view", "days_ago": 5, "properties": {"url": "/pricing"}},
-            {"kind": "webinar_attended", "days_ago": 4, "properties": {"webinar": "product-tour"}},
-            {"kind": "demo_request", "days_ago": 1, "properties": {"form": "demo"}},
-        ],
-    },
-    {
-        "name": "Student writing a thesis",
-        "description": "Reads everything, downloads an e-book and looks at jobs: busy, but not a buyer.",
-        "lead": {"title": "Student", "industry": "Education", "employees": 40, "country": "DE"},
-        "events": [
-            {"kind": "page_view", "days_ago": 12, "properties": {"url": "/blog/lead-scoring-101"}},
-            {"kind": "page_view", "days_ago": 11, "properties": {"url": "/blog/roi-of-automation"}},
-            {"kind": "page_view", "days_ago": 6, "properties": {"url": "/blog/integrations-guide"}},
-            {"kind": "content_download", "days_ago": 6, "properties": {"asset": "ebook-lead-scoring"}},
-            {"kind": "page_view", "days_ago": 2, "properties": {"url": "/careers"}},
-        ],
-    },
-    {
-        "name": "Enterprise director gone quiet",
-        "description": "A good fit with budget who attended a webinar two months ago and has not opened a mail since.",
-        "lead": {"title": "Director of IT", "industry": "Finance", "employees": 8000, "country": "GB",
-                 "attributes": {"budget_confirmed": True}},
-        "events": [
-            {"kind": "webinar_attended", "days_ago": 70, "properties": {"webinar": "security-best-practices"}},
-            {"kind": "page_view", "days_ago": 68, "properties": {"url": "/pricing"}},
-            {"kind": "email_sent", "days_ago": 65, "properties": {"message_id": "nurture-1"}},
-            {"kind": "email_sent", "days_ago": 62, "properties": {"message_id": "nurture-2"}},
-        ],
-    },
-]  # fmt: skip
+DEMO_SCENARIOS = json.loads((FIXTURES / "scenarios.json").read_text(encoding="utf-8"))
 
 
 def demo_scenarios_ensure(*, scoring_model: ScoringModel, user=None) -> int:

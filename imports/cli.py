@@ -1,11 +1,12 @@
 """What the import commands share: the options of the import page, reading the file through
-imports/uploads.py (the same mapping, presets and CRM values), and the report."""
+imports/uploads.py (the same mapping, presets and CRM values), the report, and the command itself."""
 
 import time
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import CommandError
+from django.core.management.base import BaseCommand, CommandError
 
+from imports.choices import ImportKind
 from imports.crm_values import DATE_FORMATS, DECIMALS, RANGES, ImportOptions
 from imports.uploads import PRESETS, FileImport, UploadError, file_rows, mapping_file_read
 from leads.rows import RowReport
@@ -111,3 +112,30 @@ def write_report(command, report: RowReport, noun: str, source: FileImport, star
         raise CommandError(
             f"{len(report.rejected)} rows refused (listed above); every other row was stored", returncode=1
         )
+
+
+class ImportCommand(BaseCommand):
+    """An import command: reads the file as the import page does, stores its rows with `ingest`
+    (which queues the leads it touched for scoring) and reports (exit status 1 when rows were refused)."""
+
+    kind = ""  # an ImportKind
+    noun = ""  # what the report counts: "leads", "events"
+    show_rate = False  # also write the rows stored per second
+
+    def add_arguments(self, parser):
+        add_import_arguments(parser, leads=self.kind == ImportKind.LEADS)
+
+    def ingest(self, rows, *, owner_fallback: int | None) -> tuple[RowReport, list[int]]:
+        """Store the rows and queue the leads touched for scoring: the report and those leads' ids."""
+        raise NotImplementedError
+
+    def handle(self, **options):
+        started = time.monotonic()
+        source, read, fallback = open_rows(options, kind=self.kind)
+        self.owner_fallback = read.owner_fallback
+        # `ingest` also queues the leads it touched for scoring (scoring.ingest).
+        report, _ = self.ingest(source.rows, owner_fallback=fallback)
+        rate = report.accepted / (time.monotonic() - started or 1)
+        write_report(self, report, self.noun, source, started)
+        if self.show_rate:
+            self.stdout.write(f"{rate:,.0f} {self.noun}/s")

@@ -1,7 +1,24 @@
-"""Shared records of the site: the API's idempotency keys."""
+"""Shared records of the site: the API's idempotency keys, and the fields every record of
+background work keeps."""
 
 from django.conf import settings
 from django.db import models
+
+
+class BackgroundWork(models.Model):
+    """Who asked for a piece of background work, when it was created, started and finished, and why it failed."""
+
+    error = models.TextField(blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at", "-id"]
 
 
 class IdempotencyRecord(models.Model):

@@ -150,6 +150,24 @@ def condition_rows(cond) -> tuple[str, str, list[tuple[str, str, str]]] | None:
     return None
 
 
+def suggested(datalist: str, **kwargs) -> forms.CharField:
+    """An optional text box that offers the values of the page's `datalist` (the event kinds, event
+    properties or lead fields seen in leads) while still taking any other."""
+    return forms.CharField(
+        required=False, widget=forms.TextInput(attrs={"list": datalist, "autocomplete": "off"}), **kwargs
+    )
+
+
+def days(label: str, **kwargs) -> forms.IntegerField:
+    """An optional number of days, within the document's bounds."""
+    return forms.IntegerField(required=False, min_value=1, max_value=DAYS_MAX, label=label, **kwargs)
+
+
+def level(label: str, **kwargs) -> forms.FloatField:
+    """A score line (a threshold, a grade line, the floor), within the document's bounds."""
+    return forms.FloatField(label=label, min_value=-LEVEL_LIMIT, max_value=LEVEL_LIMIT, **kwargs)
+
+
 class ConditionForm(forms.Form):
     """A condition from pickers (field, operator, value rows joined by all or any) or raw JSON."""
 
@@ -194,11 +212,8 @@ class ConditionForm(forms.Form):
         self.row_count = count
         datalist = "lead-fields" if context == "lead" else "event-properties"
         for i in range(count):
-            self.fields[f"field_{i}"] = forms.CharField(
-                required=False,
-                max_length=200,
-                label="Field" if context == "lead" else "Event property",
-                widget=forms.TextInput(attrs={"list": datalist, "autocomplete": "off"}),
+            self.fields[f"field_{i}"] = suggested(
+                datalist, max_length=200, label="Field" if context == "lead" else "Event property"
             )
             self.fields[f"op_{i}"] = forms.ChoiceField(
                 choices=OP_CHOICES, initial="eq", label="Operator", required=False
@@ -294,9 +309,9 @@ class ItemForm(forms.Form):
     """One row of the document (criterion, decay rule, segment): builds it and takes back the
     validator's errors for it, by JSON path, next to the right field."""
 
-    # document field -> form field, for errors by path; conditions are sub-forms.
+    # For errors by path: a document field goes to the form field of the same name, unless named
+    # here (document field -> form field); conditions are sub-forms.
     paths: dict[str, str] = {}
-    condition_forms: dict[str, str] = {}
 
     def __init__(self, data=None, *, item: dict | None = None, **kwargs):
         super().__init__(data, initial=self.initial_from(item or {}), **kwargs)
@@ -333,52 +348,59 @@ class ItemForm(forms.Form):
             name = rest[1:].split(".", 1)[0] if rest else ""
             if name in self.conditions:
                 self.conditions[name].add_document_error(rest[1 + len(name) :], message)
-            elif name in self.paths:
-                self.add_error(self.paths[name], plain(message))
+            elif self.field_of(name):
+                self.add_error(self.field_of(name), plain(message))
             else:
                 self.add_error(None, plain(message))
+
+    def field_of(self, name: str) -> str | None:
+        """The form field that shows the errors of document field `name`, if any."""
+        return self.paths.get(name) or (name if name in self.fields else None)
 
     def has_any_errors(self) -> bool:
         return bool(self.errors) or any(form.errors for form in self.active_conditions().values())
 
 
-class CriterionForm(ItemForm):
+class RowForm(ItemForm):
+    """A row with a key and an optional label: a criterion, a decay rule or a segment."""
+
+    key = forms.CharField(max_length=100)
+    label = forms.CharField(max_length=200, required=False)
+    key_unique = ""  # among which rows the key must be unique, for its help text
+
+    def __init__(self, data=None, *, item=None, **kwargs):
+        super().__init__(data, item=item, **kwargs)
+        self.fields["key"].help_text = f"letters, digits, - and _; unique {self.key_unique}"
+
+    def initial_from(self, item: dict) -> dict:
+        return {"key": item.get("key", ""), "label": item.get("label", "")}
+
+    def item_head(self) -> dict:
+        """The row's key, and its label when one is given: how every row of the document starts."""
+        item = {"key": self.cleaned_data["key"].strip()}
+        if self.cleaned_data["label"].strip():
+            item["label"] = self.cleaned_data["label"].strip()
+        return item
+
+
+class CriterionForm(RowForm):
     """A fit criterion (a condition on the lead) or an engagement one (events, optional where, cap)."""
 
-    key = forms.CharField(max_length=100, help_text="letters, digits, - and _; unique in the model")
-    label = forms.CharField(max_length=200, required=False)
+    key_unique = "in the model"
     dimension = forms.ChoiceField(
         choices=[("fit", "Fit: who the lead is"), ("engagement", "Engagement: what the lead did")]
     )
     points = forms.IntegerField(
         min_value=POINTS_RANGE[0], max_value=POINTS_RANGE[1], help_text="-1000 to 1000; negative points count against"
     )
-    events = forms.CharField(
-        required=False,
-        max_length=500,
-        label="Event kinds",
-        help_text="e.g. page_view; commas between several",
-        widget=forms.TextInput(attrs={"list": "event-kinds", "autocomplete": "off"}),
+    events = suggested(
+        "event-kinds", max_length=500, label="Event kinds", help_text="e.g. page_view; commas between several"
     )
     cap = forms.IntegerField(
         required=False, min_value=1, max_value=CAP_MAX, help_text="at most this many events count; empty: no cap"
     )
-    cap_window_days = forms.IntegerField(
-        required=False,
-        min_value=1,
-        max_value=DAYS_MAX,
-        label="Cap window (days)",
-        help_text="the cap applies per window; empty: overall",
-    )
-    paths = {
-        "key": "key",
-        "label": "label",
-        "dimension": "dimension",
-        "points": "points",
-        "event": "events",
-        "cap": "cap",
-        "cap_window_days": "cap_window_days",
-    }
+    cap_window_days = days("Cap window (days)", help_text="the cap applies per window; empty: overall")
+    paths = {"event": "events"}
 
     def __init__(self, data=None, *, item=None, **kwargs):
         super().__init__(data, item=item, **kwargs)
@@ -389,8 +411,7 @@ class CriterionForm(ItemForm):
     def initial_from(self, item: dict) -> dict:
         event = item.get("event")
         return {
-            "key": item.get("key", ""),
-            "label": item.get("label", ""),
+            **super().initial_from(item),
             "dimension": item.get("dimension", "fit"),
             "points": item.get("points"),
             "events": ", ".join(event) if isinstance(event, list) else event or "",
@@ -406,9 +427,7 @@ class CriterionForm(ItemForm):
 
     def to_item(self) -> dict:
         data = self.cleaned_data
-        item = {"key": data["key"].strip()}
-        if data["label"].strip():
-            item["label"] = data["label"].strip()
+        item = self.item_head()
         item["dimension"] = data["dimension"]
         if data["dimension"] == "fit":
             item["when"] = self.conditions["when"].condition
@@ -423,54 +442,35 @@ class CriterionForm(ItemForm):
         return item
 
 
-class DecayForm(ItemForm):
+class DecayForm(RowForm):
     """One decay rule: inactivity step by step, inactivity once, or unanswered sends."""
 
-    key = forms.CharField(max_length=100, help_text="letters, digits, - and _; unique among criteria and decay")
-    label = forms.CharField(max_length=200, required=False)
+    key_unique = "among criteria and decay"
     type = forms.ChoiceField(choices=DECAY_TYPE_CHOICES)
-    events = forms.CharField(
-        required=False,
+    events = suggested(
+        "event-kinds",
         max_length=500,
         label="Event kinds",
         help_text="inactivity: the kinds that count as activity, empty for any event; unanswered: the sends",
-        widget=forms.TextInput(attrs={"list": "event-kinds", "autocomplete": "off"}),
     )
-    every_days = forms.IntegerField(required=False, min_value=1, max_value=DAYS_MAX, label="Every (days)")
-    after_days = forms.IntegerField(required=False, min_value=1, max_value=DAYS_MAX, label="After (days)")
-    responses = forms.CharField(
-        required=False,
-        max_length=500,
-        label="Response kinds",
-        help_text="e.g. email_open, email_click",
-        widget=forms.TextInput(attrs={"list": "event-kinds", "autocomplete": "off"}),
+    every_days = days("Every (days)")
+    after_days = days("After (days)")
+    responses = suggested(
+        "event-kinds", max_length=500, label="Response kinds", help_text="e.g. email_open, email_click"
     )
-    match_property = forms.CharField(
-        required=False,
+    match_property = suggested(
+        "event-properties",
         max_length=200,
         label="Matched on property",
         help_text="the event property a send and its response share, e.g. message_id",
-        widget=forms.TextInput(attrs={"list": "event-properties", "autocomplete": "off"}),
     )
     # No max here: above 0 the document's own message says decay points must be negative.
     points = forms.IntegerField(min_value=POINTS_RANGE[0], help_text="negative: what each step takes off")
-    paths = {
-        "key": "key",
-        "label": "label",
-        "type": "type",
-        "events": "events",
-        "every_days": "every_days",
-        "after_days": "after_days",
-        "responses": "responses",
-        "match_property": "match_property",
-        "points": "points",
-    }
 
     def initial_from(self, item: dict) -> dict:
         events = item.get("events")
         return {
-            "key": item.get("key", ""),
-            "label": item.get("label", ""),
+            **super().initial_from(item),
             "type": item.get("type", "inactivity_step"),
             "events": ", ".join(events) if isinstance(events, list) else events or "",
             "every_days": item.get("every_days"),
@@ -483,9 +483,7 @@ class DecayForm(ItemForm):
     def to_item(self) -> dict:
         data = self.cleaned_data
         kind = data["type"]
-        item = {"key": data["key"].strip()}
-        if data["label"].strip():
-            item["label"] = data["label"].strip()
+        item = self.item_head()
         item["type"] = kind
         events = _text_list(data["events"])
         if kind == "unanswered":
@@ -503,15 +501,14 @@ class DecayForm(ItemForm):
         return item
 
 
-class SegmentForm(ItemForm):
+class SegmentForm(RowForm):
     """One segment: which leads (a condition on lead fields; none for the last) and its thresholds."""
 
-    key = forms.CharField(max_length=100, help_text="letters, digits, - and _; unique among segments")
-    label = forms.CharField(max_length=200, required=False)
-    warm = forms.FloatField(label="Warm from", min_value=-LEVEL_LIMIT, max_value=LEVEL_LIMIT)
-    hot = forms.FloatField(label="Hot from", min_value=-LEVEL_LIMIT, max_value=LEVEL_LIMIT)
-    mql = forms.FloatField(label="MQL from", min_value=-LEVEL_LIMIT, max_value=LEVEL_LIMIT)
-    paths = {"key": "key", "label": "label", "thresholds": "warm"}
+    key_unique = "among segments"
+    warm = level("Warm from")
+    hot = level("Hot from")
+    mql = level("MQL from")
+    paths = {"thresholds": "warm"}
 
     def __init__(self, data=None, *, item=None, **kwargs):
         super().__init__(data, item=item, **kwargs)
@@ -519,13 +516,7 @@ class SegmentForm(ItemForm):
 
     def initial_from(self, item: dict) -> dict:
         th = item.get("thresholds") or {}
-        return {
-            "key": item.get("key", ""),
-            "label": item.get("label", ""),
-            "warm": th.get("warm"),
-            "hot": th.get("hot"),
-            "mql": th.get("mql"),
-        }
+        return {**super().initial_from(item), "warm": th.get("warm"), "hot": th.get("hot"), "mql": th.get("mql")}
 
     def add_document_errors(self, errors, *, base):
         # "segments[1].thresholds.mql: ..." belongs to the mql box; "segments[1].thresholds: warm
@@ -541,12 +532,9 @@ class SegmentForm(ItemForm):
         super().add_document_errors(rest, base=base)
 
     def to_item(self) -> dict:
-        data = self.cleaned_data
-        item = {"key": data["key"].strip()}
-        if data["label"].strip():
-            item["label"] = data["label"].strip()
+        item = self.item_head()
         item["when"] = self.conditions["when"].condition
-        item["thresholds"] = {name: _whole(data[name]) for name in ("warm", "hot", "mql")}
+        item["thresholds"] = {name: _whole(self.cleaned_data[name]) for name in ("warm", "hot", "mql")}
         return item
 
 
@@ -560,13 +548,7 @@ class SettingsForm(ItemForm):
 
     name = forms.CharField(max_length=200)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    lookback_days = forms.IntegerField(
-        required=False,
-        min_value=1,
-        max_value=DAYS_MAX,
-        label="Lookback (days)",
-        help_text="engagement counts events this recent; empty: all",
-    )
+    lookback_days = days("Lookback (days)", help_text="engagement counts events this recent; empty: all")
     half_life_days = forms.FloatField(
         required=False,
         min_value=HALF_LIFE_RANGE[0],
@@ -574,26 +556,15 @@ class SettingsForm(ItemForm):
         label="Half-life (days)",
         help_text="engagement points halve every so many days; empty: none",
     )
-    engagement_floor = forms.FloatField(
-        required=False,
-        min_value=-LEVEL_LIMIT,
-        max_value=LEVEL_LIMIT,
-        label="Engagement floor",
-        help_text="decay stops here; empty: no floor (decay unbounded)",
+    engagement_floor = level(
+        "Engagement floor", required=False, help_text="decay stops here; empty: no floor (decay unbounded)"
     )
-    grade_A = forms.FloatField(label="Fit A from", min_value=-LEVEL_LIMIT, max_value=LEVEL_LIMIT)
-    grade_B = forms.FloatField(label="Fit B from", min_value=-LEVEL_LIMIT, max_value=LEVEL_LIMIT)
-    grade_C = forms.FloatField(label="Fit C from", min_value=-LEVEL_LIMIT, max_value=LEVEL_LIMIT)
-    grade_4 = forms.FloatField(label="Engagement 4 from", min_value=-LEVEL_LIMIT, max_value=LEVEL_LIMIT)
-    grade_3 = forms.FloatField(label="Engagement 3 from", min_value=-LEVEL_LIMIT, max_value=LEVEL_LIMIT)
-    grade_2 = forms.FloatField(label="Engagement 2 from", min_value=-LEVEL_LIMIT, max_value=LEVEL_LIMIT)
-    paths = {
-        "name": "name",
-        "description": "description",
-        "lookback_days": "lookback_days",
-        "half_life_days": "half_life_days",
-        "engagement_floor": "engagement_floor",
-    }
+
+    def __init__(self, data=None, *, item=None, **kwargs):
+        super().__init__(data, item=item, **kwargs)
+        # After the declared fields: grade_A ... grade_2, "Fit A from" ... "Engagement 2 from".
+        for name, (dim, letter) in GRADE_FIELDS.items():
+            self.fields[name] = level(f"{dim.capitalize()} {letter} from")
 
     def initial_from(self, document: dict) -> dict:
         grades = document.get("grades") or {}
@@ -615,8 +586,8 @@ class SettingsForm(ItemForm):
             head = path.split(".", 1)[0].split("[", 1)[0]
             if match:
                 self.add_error(f"grade_{match[2]}", plain(message))
-            elif head in self.paths and "." not in path:
-                self.add_error(self.paths[head], plain(message))
+            elif self.field_of(head) and "." not in path:
+                self.add_error(self.field_of(head), plain(message))
             else:
                 self.add_error(None, f"Elsewhere in the draft, {path}: {plain(message)}")
 

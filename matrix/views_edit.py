@@ -8,6 +8,8 @@ fragment back (every form in it then carries the new revision); plain posts are 
 back, or get the page again when there is something to show (errors, a stale save).
 """
 
+from functools import wraps
+
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.http import HttpResponseBadRequest
@@ -310,21 +312,26 @@ def _refuse_stale(request, draft, revision: int, opened):
     return _render_editor(request, draft, status=409, opened=opened, stale=_stale(draft, revision))
 
 
-def _posted_revision(request):
-    revision = _revision(request)
-    if revision is None:
-        return None, HttpResponseBadRequest("The form lacks the draft revision it was made on.")
-    return revision, None
+def draft_write(view):
+    """A write to draft `number` of model `slug`: an editor's POST, carrying the revision the editor
+    saw (400 without it). The view is called as view(request, draft, revision, **the URL's rest)."""
+
+    @require_POST
+    @permission_required(EDIT, raise_exception=True)
+    @wraps(view)
+    def write(request, slug, number, **kwargs):
+        draft = _draft(slug, number)
+        revision = _revision(request)
+        if revision is None:
+            return HttpResponseBadRequest("The form lacks the draft revision it was made on.")
+        return view(request, draft, revision, **kwargs)
+
+    return write
 
 
-@require_POST
-@permission_required(EDIT, raise_exception=True)
-def item_save(request, slug, number, section, key=None):
+@draft_write
+def item_save(request, draft, revision, section, key=None):
     """Save one row (`key`) or add a new one (no key)."""
-    draft = _draft(slug, number)
-    revision, bad = _posted_revision(request)
-    if bad:
-        return bad
     form = ITEM_FORMS[section](request.POST, auto_id=_auto_id(section, key))
     opened = {"section": section, "key": key, "form": form, "revision": revision}
     if not form.is_valid():
@@ -355,34 +362,17 @@ def item_save(request, slug, number, section, key=None):
     )
 
 
-@require_POST
-@permission_required(EDIT, raise_exception=True)
-def item_delete(request, slug, number, section, key):
-    draft = _draft(slug, number)
-    revision, bad = _posted_revision(request)
-    if bad:
-        return bad
-
+@draft_write
+def item_delete(request, draft, revision, section, key):
     def build(document):
         return drafts.item_remove(document, section=section, key=key)
 
-    return _save(
-        request,
-        draft,
-        revision=revision,
-        build=build,
-        where=(section, None),
-        done=f"{drafts.NOUNS[section].capitalize()} {key} removed.",
-    )
+    done = f"{drafts.NOUNS[section].capitalize()} {key} removed."
+    return _save(request, draft, revision=revision, build=build, where=(section, None), done=done)
 
 
-@require_POST
-@permission_required(EDIT, raise_exception=True)
-def item_move(request, slug, number, section, key):
-    draft = _draft(slug, number)
-    revision, bad = _posted_revision(request)
-    if bad:
-        return bad
+@draft_write
+def item_move(request, draft, revision, section, key):
     direction = request.POST.get("direction")
     if direction not in ("up", "down"):
         return HttpResponseBadRequest("direction is up or down")
@@ -391,23 +381,12 @@ def item_move(request, slug, number, section, key):
         offset = -1 if direction == "up" else 1
         return drafts.item_move(document, section=section, key=key, offset=offset)
 
-    return _save(
-        request,
-        draft,
-        revision=revision,
-        build=build,
-        where=(section, key),
-        done=f"{drafts.NOUNS[section].capitalize()} {key} moved {direction}.",
-    )
+    done = f"{drafts.NOUNS[section].capitalize()} {key} moved {direction}."
+    return _save(request, draft, revision=revision, build=build, where=(section, key), done=done)
 
 
-@require_POST
-@permission_required(EDIT, raise_exception=True)
-def settings_save(request, slug, number):
-    draft = _draft(slug, number)
-    revision, bad = _posted_revision(request)
-    if bad:
-        return bad
+@draft_write
+def settings_save(request, draft, revision):
     form = SettingsForm(request.POST, auto_id=_auto_id("settings", None))
     opened = {"section": "settings", "key": None, "form": form, "revision": revision}
     if not form.is_valid():

@@ -56,24 +56,17 @@ def _save(request, scoring_model, scenario=None):
     form = ScenarioForm(request.POST)
     if form.is_valid():
         data = form.cleaned_data
+        fields = {
+            "name": data["name"],
+            "description": data["description"],
+            "lead": data["buyer"],
+            "events": data["actions"],
+        }
         try:
             if scenario is None:
-                scenario = workshop.scenario_create(
-                    scoring_model=scoring_model,
-                    name=data["name"],
-                    description=data["description"],
-                    lead=data["buyer"],
-                    events=data["actions"],
-                    user=request.user,
-                )
+                scenario = workshop.scenario_create(scoring_model=scoring_model, user=request.user, **fields)
             else:
-                scenario = workshop.scenario_update(
-                    scenario=scenario,
-                    name=data["name"],
-                    description=data["description"],
-                    lead=data["buyer"],
-                    events=data["actions"],
-                )
+                scenario = workshop.scenario_update(scenario=scenario, **fields)
         except workshop.ScenarioError as exc:
             for error in exc.errors:
                 field = "name" if error.startswith("name:") else None
@@ -84,13 +77,20 @@ def _save(request, scoring_model, scenario=None):
     return _scenarios_page(request, scoring_model, form, editing=scenario, status=400)
 
 
+def workshop_model(request, slug) -> ScoringModel:
+    """The model of a workshop page, which readers GET and editors POST to (PermissionDenied for a
+    POST by anyone else)."""
+    scoring_model = get_object_or_404(ScoringModel, slug=slug)
+    if request.method == "POST" and not request.user.has_perm(EDIT):
+        raise PermissionDenied
+    return scoring_model
+
+
 @permission_required(VIEW, raise_exception=True)
 def scenarios(request, slug):
     """GET: every scenario scored by the newest draft and the live version. POST: a new scenario."""
-    scoring_model = get_object_or_404(ScoringModel, slug=slug)
+    scoring_model = workshop_model(request, slug)
     if request.method == "POST":
-        if not request.user.has_perm(EDIT):
-            raise PermissionDenied
         return _save(request, scoring_model)
     return _scenarios_page(request, scoring_model, ScenarioForm() if request.user.has_perm(EDIT) else None)
 

@@ -8,6 +8,8 @@ numbers. Every text goes through `escape`.
 
 import math
 from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Literal
 
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -121,8 +123,9 @@ def _shade(parts: list[str], flags: Sequence[bool] | None, label: str, slot: flo
         i = j + 1
 
 
-def bar_chart(
+def category_chart(
     *,
+    kind: Literal["bars", "lines"],
     title: str,
     labels: Sequence[str],
     series: Sequence[tuple[str, Sequence[float | None]]],
@@ -133,13 +136,35 @@ def bar_chart(
     shaded: Sequence[bool] | None = None,
     shade_label: str = "not yet mature",
 ) -> SafeString:
-    """Vertical bars, grouped when there are several series; each bar labelled with its value.
-    Categories flagged in `shaded` get a band labelled `shade_label` behind them."""
+    """Values per category on a y axis, as vertical bars (grouped when there are several series,
+    each labelled with its value) or as lines over ordered categories (periods; a gap where a value
+    is missing; points labelled). Categories flagged in `shaded` get a band labelled `shade_label`
+    behind them."""
     frame = _frame(title, labels, series, fmt, y_label, y_max)
     if frame is None:
         return _empty(empty)
     parts, top_value, inner_w, inner_h, slot = frame
     _shade(parts, shaded, shade_label, slot, inner_h)
+    draw = _bars if kind == "bars" else _lines
+    draw(parts, labels, series, fmt, top_value, inner_w, inner_h, slot)
+    if len(series) > 1:
+        _legend(parts, [name for name, _ in series], HEIGHT - 8)
+    parts.append("</svg>")
+    return mark_safe("".join(parts))
+
+
+bar_chart = partial(category_chart, kind="bars")
+line_chart = partial(category_chart, kind="lines")
+
+
+def _tick(parts: list[str], label: str, i: int, slot: float, inner_h: float) -> None:
+    parts.append(
+        f'<text class="tick" x="{_c(LEFT + slot * i + slot / 2)}" y="{_c(TOP + inner_h + 14)}" '
+        f'text-anchor="middle">{escape(label)}</text>'
+    )
+
+
+def _bars(parts, labels, series, fmt, top_value, inner_w, inner_h, slot) -> None:
     bar_w = min(48.0, slot * 0.8 / len(series))
     every = _label_step(labels, inner_w)
     for i, label in enumerate(labels):
@@ -157,42 +182,14 @@ def bar_chart(
                     f'text-anchor="middle">{escape(fmt(value))}</text>'
                 )
         if i % every == 0:
-            parts.append(
-                f'<text class="tick" x="{_c(LEFT + slot * i + slot / 2)}" y="{_c(TOP + inner_h + 14)}" '
-                f'text-anchor="middle">{escape(label)}</text>'
-            )
-    if len(series) > 1:
-        _legend(parts, [name for name, _ in series], HEIGHT - 8)
-    parts.append("</svg>")
-    return mark_safe("".join(parts))
+            _tick(parts, label, i, slot, inner_h)
 
 
-def line_chart(
-    *,
-    title: str,
-    labels: Sequence[str],
-    series: Sequence[tuple[str, Sequence[float | None]]],
-    fmt: Format = plain,
-    y_label: str = "",
-    y_max: float | None = None,
-    empty: str = "Nothing to chart.",
-    shaded: Sequence[bool] | None = None,
-    shade_label: str = "not yet mature",
-) -> SafeString:
-    """Lines over ordered categories (periods); a gap where a value is missing; points labelled.
-    Categories flagged in `shaded` get a band labelled `shade_label` behind them."""
-    frame = _frame(title, labels, series, fmt, y_label, y_max)
-    if frame is None:
-        return _empty(empty)
-    parts, top_value, inner_w, inner_h, slot = frame
-    _shade(parts, shaded, shade_label, slot, inner_h)
+def _lines(parts, labels, series, fmt, top_value, inner_w, inner_h, slot) -> None:
     every = _label_step(labels, inner_w)
     for i, label in enumerate(labels):
         if i % every == 0:
-            parts.append(
-                f'<text class="tick" x="{_c(LEFT + slot * i + slot / 2)}" y="{_c(TOP + inner_h + 14)}" '
-                f'text-anchor="middle">{escape(label)}</text>'
-            )
+            _tick(parts, label, i, slot, inner_h)
     circles: list[str] = []
     texts: list[str] = []
     for s, (_, vs) in enumerate(series):
@@ -227,10 +224,6 @@ def line_chart(
             )
     parts.extend(circles)
     parts.extend(texts)
-    if len(series) > 1:
-        _legend(parts, [name for name, _ in series], HEIGHT - 8)
-    parts.append("</svg>")
-    return mark_safe("".join(parts))
 
 
 def histogram(

@@ -592,6 +592,10 @@ class SegmentRejections:
     label: str = ""  # what the page shows
 
     @property
+    def key(self) -> str:
+        return self.segment
+
+    @property
     def rejected_share(self) -> float | None:
         return self.rejected / self.mqls if self.mqls else None
 

@@ -10,12 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from functools import wraps
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -33,13 +34,9 @@ from scoring.selectors import segment_labels
 VIEW_PERMISSION = "scoring.view_leadstage"
 EDIT_PERMISSION = "matrix.edit_draft"
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-REPORTS = [
-    ("conversion", "Conversion"),
-    ("breakdown", "Breakdowns"),
-    ("rejections", "Rejection reasons"),
-    ("calibration", "Threshold calibration"),
-    ("distribution", "Score distribution"),
-]
+# The report pages, name -> (label in the reports' menu, view), in the menu's order: filled by
+# @report_page below and mounted by reports/urls.py.
+PAGES: dict[str, tuple[str, Callable]] = {}
 
 
 # --- forms ------------------------------------------------------------------------------------------
@@ -79,12 +76,10 @@ class IsoDateField(forms.DateField):
         )
 
 
-class ReportForm(forms.Form):
-    """Model and period; every field has a default, so a page opened bare shows the last year."""
+class LiveModelForm(forms.Form):
+    """A choice among the live models; the first by name when none is chosen."""
 
     model = forms.ModelChoiceField(queryset=ScoringModel.objects.none(), to_field_name="slug", required=False)
-    start = IsoDateField(label="Start")
-    end = IsoDateField(label="End")
 
     def __init__(self, data, *args, **kwargs):
         super().__init__(data, *args, **kwargs)
@@ -93,8 +88,18 @@ class ReportForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if not data.get("model"):
-            data["model"] = self.fields["model"].queryset.first()
+        data["model"] = data.get("model") or self.fields["model"].queryset.first()
+        return data
+
+
+class ReportForm(LiveModelForm):
+    """Model and period; every field has a default, so a page opened bare shows the last year."""
+
+    start = IsoDateField(label="Start")
+    end = IsoDateField(label="End")
+
+    def clean(self):
+        data = super().clean()
         today = timezone.localdate()
         data["end"] = data.get("end") or today
         data["start"] = data.get("start") or (data["end"] - timedelta(days=364)).replace(day=1)
@@ -123,6 +128,23 @@ class MaturityField(forms.DecimalField):
             widget=forms.NumberInput(attrs={"step": "0.5", "placeholder": "auto"}),
             **kwargs,
         )
+
+
+class BandField(forms.IntegerField):
+    """The width of a score band (empty: 10 points)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            min_value=1,
+            max_value=100,
+            required=False,
+            label="Band width",
+            widget=forms.NumberInput(attrs={"placeholder": "10"}),
+            **kwargs,
+        )
+
+    def clean(self, value):
+        return super().clean(value) or 10
 
 
 def _maturity(data: dict) -> reports.Maturity:
@@ -164,13 +186,7 @@ class CalibrationForm(ReportForm):
         choices=[("mql", "Score at MQL (MQLs of the period)"), ("current", "Current score (leads created)")],
         required=False,
     )
-    band = forms.IntegerField(
-        min_value=1,
-        max_value=100,
-        required=False,
-        label="Band width",
-        widget=forms.NumberInput(attrs={"placeholder": "10"}),
-    )
+    band = BandField()
     target = forms.ChoiceField(choices=[("rate", "Conversion rate"), ("volume", "MQL volume")], required=False)
     rate = forms.DecimalField(
         min_value=0,
@@ -191,7 +207,6 @@ class CalibrationForm(ReportForm):
     def clean(self):
         data = super().clean()
         data["basis"] = data.get("basis") or "mql"
-        data["band"] = data.get("band") or 10
         data["target"] = data.get("target") or "rate"
         data["rate"] = data["rate"] if data.get("rate") is not None else Decimal(30)
         data["min_n"] = data.get("min_n") or reports.SMALL_SAMPLE
@@ -200,26 +215,8 @@ class CalibrationForm(ReportForm):
         return data
 
 
-class DistributionForm(forms.Form):
-    model = forms.ModelChoiceField(queryset=ScoringModel.objects.none(), to_field_name="slug", required=False)
-    band = forms.IntegerField(
-        min_value=1,
-        max_value=100,
-        required=False,
-        label="Band width",
-        widget=forms.NumberInput(attrs={"placeholder": "10"}),
-    )
-
-    def __init__(self, data, *args, **kwargs):
-        super().__init__(data, *args, **kwargs)
-        self.fields["model"].queryset = _live_models()
-        self.fields["model"].empty_label = None
-
-    def clean(self):
-        data = super().clean()
-        data["model"] = data.get("model") or self.fields["model"].queryset.first()
-        data["band"] = data.get("band") or 10
-        return data
+class DistributionForm(LiveModelForm):
+    band = BandField()
 
 
 class DraftForm(forms.Form):
@@ -318,7 +315,8 @@ def _csv_or_page(request, template: str, context: dict, tables: list[Table], ste
     query = request.GET.copy()
     query.pop("format", None)
     query.pop("table", None)
-    context.update(tables=tables, query=query.urlencode(), reports=REPORTS)
+    menu = [(name, label) for name, (label, _) in PAGES.items()]
+    context.update(tables=tables, query=query.urlencode(), reports=menu)
     return render(request, template, context)
 
 
@@ -357,16 +355,86 @@ def _funnel_columns(first: str, mark_young: bool = False, export: Callable | Non
     ]
 
 
-def _bound(request, form_class):
-    form = form_class(request.GET)
-    valid = form.is_valid()
-    return form, valid, (form.cleaned_data if valid else {})
+def _per_segment(name: str, item: str, pairs: list[tuple], columns: list[Column]) -> Table:
+    """A table a row per segment and one of its items (a rejection reason, a score band): the
+    segment (its key in the CSV), the item, then `columns` of each (segment, item) pair."""
+    return Table(
+        name,
+        [
+            Column("Segment", lambda x: x[0].label, str, numeric=False, export=lambda x: x[0].key),
+            Column(item, lambda x: x[1].label, str, numeric=False),
+            *columns,
+        ],
+        pairs,
+        f"Per segment and {item.lower()}",
+    )
 
 
-def _page(request, form, extra=None):
-    context = {"form": form, "scope": _scope(request.user), "no_model": not _live_models().exists()}
-    context.update(extra or {})
-    return context
+def _outcome_columns(name: str, outcome: Callable) -> list[Column]:
+    """The columns of an MQL threshold and what it gives (`outcome(segment)`, None: no such threshold)."""
+
+    def part(attribute: str) -> Callable:
+        return lambda s: getattr(outcome(s), attribute, None)
+
+    return [
+        Column(f"{name} threshold", part("threshold")),
+        Column(f"{name} MQLs", part("mqls")),
+        Column(f"{name} SQLs", part("sqls")),
+        Column(f"{name} rate", part("rate"), pct),
+    ]
+
+
+def _period(request, data: dict) -> dict:
+    """What every report over a period is asked for: by whom (a rep sees their own leads), the model
+    and the period."""
+    return {"user": request.user, "scoring_model": data["model"], "start": data["start"], "end": data["end"]}
+
+
+def _rate_chart(title: str, bars: list[tuple[str, float | None]], *, empty: str, y_label: str = "rate"):
+    """A bar a group (label, rate), on a 0 to 100 % axis."""
+    return charts_svg.bar_chart(
+        title=title,
+        labels=[label for label, _ in bars],
+        series=[("rate", [rate for _, rate in bars])],
+        fmt=charts_svg.percent,
+        y_max=1.0,
+        y_label=y_label,
+        empty=empty,
+    )
+
+
+def report_page(name: str, label: str, form_class: type[forms.Form], *, needs_rules: bool = False):
+    """The frame of every report page, around `build(request, data, context) -> tables`; the page
+    joins PAGES as `name`, shown as `label` in the menu.
+
+    It reads `form_class` from the query and calls `build` only when the form is valid, a model
+    is live and, for a report that `needs_rules`, the live version's rules still validate; `build`
+    adds what the page shows to `context` and returns its tables. The page is
+    templates/reports/<name>.html, or with `?format=csv` one of the tables.
+    """
+
+    def decorate(build: Callable[[HttpRequest, dict, dict], list[Table]]):
+        @require_GET
+        @permission_required(VIEW_PERMISSION, raise_exception=True)
+        @wraps(build)
+        def page(request):
+            form = form_class(request.GET)
+            context = {
+                "form": form,
+                "scope": _scope(request.user),
+                "no_model": not _live_models().exists(),
+                "active": name,
+            }
+            tables = []
+            model = form.cleaned_data["model"] if form.is_valid() else None
+            if model and not (needs_rules and _live_unreadable(context, model)):
+                tables = build(request, form.cleaned_data, context)
+            return _csv_or_page(request, f"reports/{name}.html", context, tables, name)
+
+        PAGES[name] = (label, page)
+        return page
+
+    return decorate
 
 
 # --- pages ------------------------------------------------------------------------------------------
@@ -378,244 +446,185 @@ def index(request):
     return redirect("reports:conversion")
 
 
-@require_GET
-@permission_required(VIEW_PERMISSION, raise_exception=True)
-def conversion(request):
-    form, valid, data = _bound(request, ConversionForm)
-    context = _page(request, form, {"active": "conversion"})
-    tables = []
-    if valid and data["model"]:
-        maturity = _maturity(data)
-        report = reports.conversion_report(
-            user=request.user,
-            scoring_model=data["model"],
-            start=data["start"],
-            end=data["end"],
-            grain=data["grain"],
-            maturity=maturity,
-        )
-        labels = [f"{p.key:%d %b}" if report.grain == "week" else p.label for p in report.periods]
-        shaded = [not p.matured for p in report.periods]
-
-        def charted(period, value):
-            # A period that is not yet mature is drawn only when its rate rests on a fair number
-            # of mature MQLs: a handful just past the window, none accepted yet, would plot the
-            # very 0 % drop the maturity window exists to avoid. The table still lists it.
-            return value if period.matured or period.mature >= reports.SMALL_SAMPLE else None
-
-        context.update(
-            maturity=maturity,
-            young=report.totals.immature,
-            report=report,
-            headline={
-                "rate": pct(report.totals.rate),
-                "median": hours(report.totals.median_hours),
-                "p75": hours(report.totals.p75_hours),
-            },
-            volume_chart=charts_svg.bar_chart(
-                title="MQLs and SQLs per period (by MQL date; direct SQLs by their date)",
-                labels=labels,
-                series=[("MQLs", [p.mqls for p in report.periods]), ("SQLs", [p.sqls for p in report.periods])],
-                y_label="leads",
-                shaded=shaded,
-            ),
-            rate_chart=charts_svg.line_chart(
-                title="MQL→SQL conversion rate per MQL cohort (mature MQLs only)",
-                labels=labels,
-                series=[("rate", [charted(p, p.rate) for p in report.periods])],
-                fmt=charts_svg.percent,
-                y_max=1.0,
-                y_label="rate",
-                empty="No MQL of this period is old enough to count yet.",
-                shaded=shaded,
-            ),
-            time_chart=charts_svg.line_chart(
-                title="Time from MQL to SQL (hours)",
-                labels=labels,
-                series=[
-                    ("median", [charted(p, p.median_hours) for p in report.periods]),
-                    ("75th percentile", [charted(p, p.p75_hours) for p in report.periods]),
-                ],
-                y_label="hours",
-                empty="No mature MQL was accepted in this period.",
-                shaded=shaded,
-            ),
-        )
-        tables = [
-            Table(
-                "periods",
-                _funnel_columns("Period", mark_young=True),
-                [*report.periods, report.totals],
-                "Per period, then all",
-            ),
-        ]
-    return _csv_or_page(request, "reports/conversion.html", context, tables, "conversion")
-
-
-@require_GET
-@permission_required(VIEW_PERMISSION, raise_exception=True)
-def breakdown(request):
-    form, valid, data = _bound(request, BreakdownForm)
-    context = _page(request, form, {"active": "breakdown"})
-    tables = []
-    if valid and data["model"]:
-        report = reports.conversion_breakdown(
-            user=request.user,
-            scoring_model=data["model"],
-            start=data["start"],
-            end=data["end"],
-            dimension=data["dimension"],
-            attribute=data["attribute"],
-            maturity=(maturity := _maturity(data)),
-        )
-        shown = report.rows[:20]
-        context.update(
-            report=report,
-            maturity=maturity,
-            young=sum(r.immature for r in report.rows),
-            small_sample=reports.SMALL_SAMPLE,
-            chart=charts_svg.bar_chart(
-                title=f"MQL→SQL rate by {report.title} (n = MQLs; top {len(shown)} by volume)",
-                labels=[f"{r.label} (n={num(r.mqls)})" for r in shown],
-                series=[("rate", [r.rate for r in shown])],
-                fmt=charts_svg.percent,
-                y_max=1.0,
-                y_label="rate",
-                empty="No MQLs in this period.",
-            ),
-        )
-        # A segment's key in the CSV, its label on the page; other groups are what is stored.
-        columns = _funnel_columns(report.title, export=lambda r: r.key)
-        rate_at = next(i for i, c in enumerate(columns) if c.header == "MQL→SQL rate")
-        columns.insert(
-            rate_at + 1, Column("Small sample", lambda r: "yes" if r.small_sample else "", str, numeric=False)
-        )
-        tables = [Table("groups", columns, report.rows, f"By {report.title}, most MQLs first")]
-    return _csv_or_page(request, "reports/breakdown.html", context, tables, "breakdown")
-
-
-@require_GET
-@permission_required(VIEW_PERMISSION, raise_exception=True)
-def rejections(request):
-    form, valid, data = _bound(request, ReportForm)
-    context = _page(request, form, {"active": "rejections"})
-    tables = []
-    if valid and data["model"]:
-        report = reports.rejection_reasons(
-            user=request.user, scoring_model=data["model"], start=data["start"], end=data["end"]
-        )
-        names = [label for _, label in reports.RejectReason.choices]
-        rows = [(s.label, [r.count for r in s.reasons[: len(names)]]) for s in [*report.segments, report.total]]
-        context.update(
-            report=report,
-            chart=charts_svg.stacked_shares(
-                title="Rejection reasons: share of each segment's rejections",
-                names=names,
-                rows=rows,
-                empty="No MQL of this period was rejected.",
-            ),
-        )
-        flat = [(s, r) for s in [*report.segments, report.total] for r in s.reasons]
-        tables = [
-            Table(
-                "reasons",
-                [
-                    Column("Segment", lambda x: x[0].label, str, numeric=False, export=lambda x: x[0].segment),
-                    Column("Reason", lambda x: x[1].label, str, numeric=False),
-                    Column("Rejections", lambda x: x[1].count),
-                    Column("Share of segment's rejections", lambda x: x[1].share, pct),
-                    Column("Segment rejections", lambda x: x[0].rejected),
-                    Column("Segment MQLs (n)", lambda x: x[0].mqls),
-                ],
-                flat,
-                "Per segment and reason",
-            )
-        ]
-    return _csv_or_page(request, "reports/rejections.html", context, tables, "rejections")
-
-
-@require_GET
-@permission_required(VIEW_PERMISSION, raise_exception=True)
-def calibration(request):
-    form, valid, data = _bound(request, CalibrationForm)
-    context = _page(
-        request,
-        form,
-        {"active": "calibration", "can_draft": reports.calibration_may_propose(request.user)},
+@report_page("conversion", "Conversion", ConversionForm)
+def conversion(request, data: dict, context: dict) -> list[Table]:
+    maturity = _maturity(data)
+    report = reports.conversion_report(
+        **_period(request, data),
+        grain=data["grain"],
+        maturity=maturity,
     )
-    tables = []
-    if valid and data["model"] and not _live_unreadable(context, data["model"]):
-        target_value = float(data["rate"]) / 100 if data["target"] == "rate" else float(data["volume"])
-        report = reports.calibration_report(
-            user=request.user,
-            scoring_model=data["model"],
-            start=data["start"],
-            end=data["end"],
-            basis=data["basis"],
-            band_width=data["band"],
-            target=data["target"],
-            target_value=target_value,
-            min_n=data["min_n"],
-            maturity=(maturity := _maturity(data)),
+    labels = [f"{p.key:%d %b}" if report.grain == "week" else p.label for p in report.periods]
+    shaded = [not p.matured for p in report.periods]
+
+    def charted(period, value):
+        # A period that is not yet mature is drawn only when its rate rests on a fair number
+        # of mature MQLs: a handful just past the window, none accepted yet, would plot the
+        # very 0 % drop the maturity window exists to avoid. The table still lists it.
+        return value if period.matured or period.mature >= reports.SMALL_SAMPLE else None
+
+    context.update(
+        maturity=maturity,
+        young=report.totals.immature,
+        report=report,
+        headline={
+            "rate": pct(report.totals.rate),
+            "median": hours(report.totals.median_hours),
+            "p75": hours(report.totals.p75_hours),
+        },
+        volume_chart=charts_svg.bar_chart(
+            title="MQLs and SQLs per period (by MQL date; direct SQLs by their date)",
+            labels=labels,
+            series=[("MQLs", [p.mqls for p in report.periods]), ("SQLs", [p.sqls for p in report.periods])],
+            y_label="leads",
+            shaded=shaded,
+        ),
+        rate_chart=charts_svg.line_chart(
+            title="MQL→SQL conversion rate per MQL cohort (mature MQLs only)",
+            labels=labels,
+            series=[("rate", [charted(p, p.rate) for p in report.periods])],
+            fmt=charts_svg.percent,
+            y_max=1.0,
+            y_label="rate",
+            empty="No MQL of this period is old enough to count yet.",
+            shaded=shaded,
+        ),
+        time_chart=charts_svg.line_chart(
+            title="Time from MQL to SQL (hours)",
+            labels=labels,
+            series=[
+                ("median", [charted(p, p.median_hours) for p in report.periods]),
+                ("75th percentile", [charted(p, p.p75_hours) for p in report.periods]),
+            ],
+            y_label="hours",
+            empty="No mature MQL was accepted in this period.",
+            shaded=shaded,
+        ),
+    )
+    return [
+        Table(
+            "periods",
+            _funnel_columns("Period", mark_young=True),
+            [*report.periods, report.totals],
+            "Per period, then all",
+        ),
+    ]
+
+
+@report_page("breakdown", "Breakdowns", BreakdownForm)
+def breakdown(request, data: dict, context: dict) -> list[Table]:
+    report = reports.conversion_breakdown(
+        **_period(request, data),
+        dimension=data["dimension"],
+        attribute=data["attribute"],
+        maturity=(maturity := _maturity(data)),
+    )
+    shown = report.rows[:20]
+    context.update(
+        report=report,
+        maturity=maturity,
+        young=sum(r.immature for r in report.rows),
+        small_sample=reports.SMALL_SAMPLE,
+        chart=_rate_chart(
+            f"MQL→SQL rate by {report.title} (n = MQLs; top {len(shown)} by volume)",
+            [(f"{r.label} (n={num(r.mqls)})", r.rate) for r in shown],
+            empty="No MQLs in this period.",
+        ),
+    )
+    # A segment's key in the CSV, its label on the page; other groups are what is stored.
+    columns = _funnel_columns(report.title, export=lambda r: r.key)
+    rate_at = next(i for i, c in enumerate(columns) if c.header == "MQL→SQL rate")
+    columns.insert(rate_at + 1, Column("Small sample", lambda r: "yes" if r.small_sample else "", str, numeric=False))
+    return [Table("groups", columns, report.rows, f"By {report.title}, most MQLs first")]
+
+
+@report_page("rejections", "Rejection reasons", ReportForm)
+def rejections(request, data: dict, context: dict) -> list[Table]:
+    report = reports.rejection_reasons(**_period(request, data))
+    names = [label for _, label in reports.RejectReason.choices]
+    rows = [(s.label, [r.count for r in s.reasons[: len(names)]]) for s in [*report.segments, report.total]]
+    context.update(
+        report=report,
+        chart=charts_svg.stacked_shares(
+            title="Rejection reasons: share of each segment's rejections",
+            names=names,
+            rows=rows,
+            empty="No MQL of this period was rejected.",
+        ),
+    )
+    return [
+        _per_segment(
+            "reasons",
+            "Reason",
+            [(s, r) for s in [*report.segments, report.total] for r in s.reasons],
+            [
+                Column("Rejections", lambda x: x[1].count),
+                Column("Share of segment's rejections", lambda x: x[1].share, pct),
+                Column("Segment rejections", lambda x: x[0].rejected),
+                Column("Segment MQLs (n)", lambda x: x[0].mqls),
+            ],
         )
-        basis = "score at MQL" if report.basis == "mql" else "current score"
-        charts = [
-            (
-                s,
-                charts_svg.bar_chart(
-                    title=f"{s.label}: SQL rate by score band ({basis})",
-                    labels=[f"{b.label} (n={num(b.n)})" for b in s.bands],
-                    series=[("rate", [b.rate for b in s.bands])],
-                    fmt=charts_svg.percent,
-                    y_max=1.0,
-                    y_label="SQL rate",
-                    empty="No leads in this segment for the period.",
-                ),
-            )
-            for s in report.segments
-        ]
-        target_text = pct(target_value) if data["target"] == "rate" else num(int(target_value))
-        context.update(
-            report=report,
-            charts=charts,
-            target_text=target_text,
-            maturity=maturity,
-            young=report.young,
-            open_draft=reports.calibration_open_draft(scoring_model=data["model"]) if context["can_draft"] else None,
+    ]
+
+
+@report_page("calibration", "Threshold calibration", CalibrationForm, needs_rules=True)
+def calibration(request, data: dict, context: dict) -> list[Table]:
+    context["can_draft"] = reports.calibration_may_propose(request.user)
+    target_value = float(data["rate"]) / 100 if data["target"] == "rate" else float(data["volume"])
+    report = reports.calibration_report(
+        **_period(request, data),
+        basis=data["basis"],
+        band_width=data["band"],
+        target=data["target"],
+        target_value=target_value,
+        min_n=data["min_n"],
+        maturity=(maturity := _maturity(data)),
+    )
+    basis = "score at MQL" if report.basis == "mql" else "current score"
+    charts = [
+        (
+            s,
+            _rate_chart(
+                f"{s.label}: SQL rate by score band ({basis})",
+                [(f"{b.label} (n={num(b.n)})", b.rate) for b in s.bands],
+                y_label="SQL rate",
+                empty="No leads in this segment for the period.",
+            ),
         )
-        bands = [(s, b) for s in report.segments for b in s.bands]
-        tables = [
-            Table(
-                "suggestions",
-                [
-                    Column("Segment", lambda s: s.label, str, numeric=False, export=lambda s: s.key),
-                    Column("Current threshold", lambda s: s.current.threshold),
-                    Column("Current MQLs", lambda s: s.current.mqls),
-                    Column("Current SQLs", lambda s: s.current.sqls),
-                    Column("Current rate", lambda s: s.current.rate, pct),
-                    Column("Suggested threshold", lambda s: s.suggested.threshold if s.suggested else None),
-                    Column("Suggested MQLs", lambda s: s.suggested.mqls if s.suggested else None),
-                    Column("Suggested SQLs", lambda s: s.suggested.sqls if s.suggested else None),
-                    Column("Suggested rate", lambda s: s.suggested.rate if s.suggested else None, pct),
-                    Column("Note", lambda s: s.note, str, numeric=False, wide=True),
-                ],
-                report.segments,
-                "Per segment: the current MQL threshold and the suggestion",
-            ),
-            Table(
-                "bands",
-                [
-                    Column("Segment", lambda x: x[0].label, str, numeric=False, export=lambda x: x[0].key),
-                    Column("Score band", lambda x: x[1].label, str, numeric=False),
-                    Column("Leads (n)", lambda x: x[1].n),
-                    Column("SQLs", lambda x: x[1].sqls),
-                    Column("SQL rate", lambda x: x[1].rate, pct),
-                ],
-                bands,
-                "Per segment and score band",
-            ),
-        ]
-    return _csv_or_page(request, "reports/calibration.html", context, tables, "calibration")
+        for s in report.segments
+    ]
+    target_text = pct(target_value) if data["target"] == "rate" else num(int(target_value))
+    context.update(
+        report=report,
+        charts=charts,
+        target_text=target_text,
+        maturity=maturity,
+        young=report.young,
+        open_draft=reports.calibration_open_draft(scoring_model=data["model"]) if context["can_draft"] else None,
+    )
+    return [
+        Table(
+            "suggestions",
+            [
+                Column("Segment", lambda s: s.label, str, numeric=False, export=lambda s: s.key),
+                *_outcome_columns("Current", lambda s: s.current),
+                *_outcome_columns("Suggested", lambda s: s.suggested),
+                Column("Note", lambda s: s.note, str, numeric=False, wide=True),
+            ],
+            report.segments,
+            "Per segment: the current MQL threshold and the suggestion",
+        ),
+        _per_segment(
+            "bands",
+            "Score band",
+            [(s, b) for s in report.segments for b in s.bands],
+            [
+                Column("Leads (n)", lambda x: x[1].n),
+                Column("SQLs", lambda x: x[1].sqls),
+                Column("SQL rate", lambda x: x[1].rate, pct),
+            ],
+        ),
+    ]
 
 
 def _draft_link(user, draft) -> str:
@@ -682,43 +691,35 @@ def calibration_draft(request):
     return redirect(back)
 
 
-@require_GET
-@permission_required(VIEW_PERMISSION, raise_exception=True)
-def distribution(request):
-    form, valid, data = _bound(request, DistributionForm)
-    context = _page(request, form, {"active": "distribution"})
-    tables = []
-    if valid and data["model"] and not _live_unreadable(context, data["model"]):
-        report = reports.score_distribution(user=request.user, scoring_model=data["model"], band_width=data["band"])
-        charts = []
-        for s in report.segments:
-            markers = [(float(v), name.upper() if name == "mql" else name, name) for name, v in s.thresholds.items()]
-            charts.append(
-                (
-                    s,
-                    charts_svg.histogram(
-                        # Short enough for the chart's width; the markers name the thresholds.
-                        title=f"{s.label}: current scores (n={num(s.n)})",
-                        bands=[(b.start, b.width, b.n) for b in s.bands],
-                        markers=markers,
-                        empty="No lead of this segment is scored.",
-                    ),
-                )
+@report_page("distribution", "Score distribution", DistributionForm, needs_rules=True)
+def distribution(request, data: dict, context: dict) -> list[Table]:
+    report = reports.score_distribution(user=request.user, scoring_model=data["model"], band_width=data["band"])
+    charts = []
+    for s in report.segments:
+        markers = [(float(v), name.upper() if name == "mql" else name, name) for name, v in s.thresholds.items()]
+        charts.append(
+            (
+                s,
+                charts_svg.histogram(
+                    # Short enough for the chart's width; the markers name the thresholds.
+                    title=f"{s.label}: current scores (n={num(s.n)})",
+                    bands=[(b.start, b.width, b.n) for b in s.bands],
+                    markers=markers,
+                    empty="No lead of this segment is scored.",
+                ),
             )
-        context.update(report=report, charts=charts)
-        tables = [
-            Table(
-                "bands",
-                [
-                    Column("Segment", lambda x: x[0].label, str, numeric=False, export=lambda x: x[0].key),
-                    Column("Score band", lambda x: x[1].label, str, numeric=False),
-                    Column("Leads", lambda x: x[1].n),
-                    Column("Warm", lambda x: x[0].thresholds.get("warm")),
-                    Column("Hot", lambda x: x[0].thresholds.get("hot")),
-                    Column("MQL", lambda x: x[0].thresholds.get("mql")),
-                ],
-                [(s, b) for s in report.segments for b in s.bands],
-                "Per segment and score band",
-            )
-        ]
-    return _csv_or_page(request, "reports/distribution.html", context, tables, "distribution")
+        )
+    context.update(report=report, charts=charts)
+    return [
+        _per_segment(
+            "bands",
+            "Score band",
+            [(s, b) for s in report.segments for b in s.bands],
+            [
+                Column("Leads", lambda x: x[1].n),
+                Column("Warm", lambda x: x[0].thresholds.get("warm")),
+                Column("Hot", lambda x: x[0].thresholds.get("hot")),
+                Column("MQL", lambda x: x[0].thresholds.get("mql")),
+            ],
+        )
+    ]

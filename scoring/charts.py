@@ -129,27 +129,21 @@ def score_chart(*, points: list[ChartPoint], thresholds: dict[str, Decimal] | No
     parts.append(format_html('<polyline class="score-line" fill="none" points="{}"/>', " ".join(path)))
     for p in points:
         label = f"{p.at:%Y-%m-%d %H:%M} UTC: {_number(p.score)} ({p.tier})"
+        kind, radius = "point", 3
         if p.tier_changed:
             label += f", {p.previous_tier} \u2192 {p.tier}"
-            parts.append(
-                format_html(
-                    '<circle class="tier-change tier-{}" cx="{}" cy="{}" r="6"><title>{}</title></circle>',
-                    p.tier,
-                    _c(x(p.at)),
-                    _c(y(p.score)),
-                    label,
-                )
+            kind, radius = "tier-change", 6
+        parts.append(
+            format_html(
+                '<circle class="{} tier-{}" cx="{}" cy="{}" r="{}"><title>{}</title></circle>',
+                kind,
+                p.tier,
+                _c(x(p.at)),
+                _c(y(p.score)),
+                radius,
+                label,
             )
-        else:
-            parts.append(
-                format_html(
-                    '<circle class="point tier-{}" cx="{}" cy="{}" r="3"><title>{}</title></circle>',
-                    p.tier,
-                    _c(x(p.at)),
-                    _c(y(p.score)),
-                    label,
-                )
-            )
+        )
     parts.append(mark_safe("</svg>"))
     return mark_safe("".join(str(part) for part in parts))
 

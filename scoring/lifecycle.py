@@ -74,13 +74,7 @@ def lead_reject(*, lead: Lead, scoring_model: ScoringModel, user, reason: str, t
 
 def lead_recycle(*, lead: Lead, scoring_model: ScoringModel, user) -> LeadStage:
     """Send a lead back to nurturing (stage RECYCLED): an MQL not ready yet, a lost SQL, a rejection."""
-    return _move(
-        lead=lead,
-        scoring_model=scoring_model,
-        user=user,
-        to=Stage.RECYCLED,
-        verb="recycle",
-    )
+    return _move(lead=lead, scoring_model=scoring_model, user=user, to=Stage.RECYCLED, verb="recycle")
 
 
 WEBHOOK_OF_STAGE = {Stage.SQL: "accepted", Stage.REJECTED: "rejected"}

@@ -2,13 +2,11 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.core.exceptions import PermissionDenied
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 
 from leads.selectors import user_sees_all_leads
 from matrix.choices import PreviewState
-from matrix.models import ScoringModel
-from matrix.views_workshop import EDIT, VIEW, draft_and_live
+from matrix.views_workshop import EDIT, VIEW, draft_and_live, workshop_model
 from scoring import impact as impact_preview
 from scoring.models import ImpactPreview
 
@@ -51,10 +49,8 @@ def _impact_context(request, scoring_model) -> dict:
 @permission_required(VIEW, raise_exception=True)
 def impact(request, slug):
     """GET: the latest preview of the newest draft (htmx polls the status part). POST: ask for one."""
-    scoring_model = get_object_or_404(ScoringModel, slug=slug)
+    scoring_model = workshop_model(request, slug)
     if request.method == "POST":
-        if not request.user.has_perm(EDIT):
-            raise PermissionDenied
         draft, _ = draft_and_live(scoring_model)
         if draft is None:
             messages.error(request, "There is no draft to preview.")

@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from demo.generator import seed_demo
-from leads.cli import iso_z
+from leads.cli import iso_z, parse_instant
 from leads.models import Lead
 from leadscoring.roles import demo_users_ensure
 
@@ -14,13 +14,7 @@ def _now(value: str | None) -> datetime:
     """--now as an aware UTC instant; by default the current time truncated to the hour."""
     if value is None:
         return datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise CommandError(f"--now: {value!r} is not an ISO 8601 timestamp") from None
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise CommandError(f"--now: {value!r} has no UTC offset (add Z or +hh:mm)")
-    parsed = parsed.astimezone(UTC).replace(microsecond=0)
+    parsed = parse_instant(value, "--now").astimezone(UTC).replace(microsecond=0)
     if parsed > datetime.now(UTC):
         raise CommandError(f"--now: {value!r} is in the future; the demo history must lie in the past")
     return parsed

@@ -1,28 +1,18 @@
-import time
-
-from django.core.management.base import BaseCommand
-
 from imports.choices import ImportKind
-from imports.cli import add_import_arguments, open_rows, write_report
+from imports.cli import ImportCommand
 from leads.services import ImportReport
 from scoring.ingest import events_ingest_and_score
 
 
-class Command(BaseCommand):
+class Command(ImportCommand):
     help = (
         "Import events from .csv or .jsonl. A repeated event id for the same lead is ignored; rows "
         "with an unknown lead or a bad value are listed with their line and reason and not stored, "
         "and the command then exits with status 1. See docs/imports.md."
     )
+    kind = ImportKind.EVENTS
+    noun = "events"
+    show_rate = True
 
-    def add_arguments(self, parser):
-        add_import_arguments(parser, leads=False)
-
-    def handle(self, **options):
-        started = time.monotonic()
-        source, _, _ = open_rows(options, kind=ImportKind.EVENTS)
-        self.owner_fallback = ""
-        report, _ = events_ingest_and_score(rows=source.rows, report=ImportReport())
-        rate = report.accepted / (time.monotonic() - started or 1)
-        write_report(self, report, "events", source, started)
-        self.stdout.write(f"{rate:,.0f} events/s")
+    def ingest(self, rows, *, owner_fallback):
+        return events_ingest_and_score(rows=rows, report=ImportReport())

@@ -1,25 +1,16 @@
-import time
-
-from django.core.management.base import BaseCommand
-
 from imports.choices import ImportKind
-from imports.cli import add_import_arguments, open_rows, write_report
+from imports.cli import ImportCommand
 from scoring.ingest import leads_import_and_score
 
 
-class Command(BaseCommand):
+class Command(ImportCommand):
     help = (
         "Import leads from .csv (a CRM export: delimiter detected, columns mapped as on the import page) "
         "or .jsonl, upserting by id. Every valid row is stored; refused rows are listed with their line "
         "and reason, and the command then exits with status 1. See docs/imports.md."
     )
+    kind = ImportKind.LEADS
+    noun = "leads"
 
-    def add_arguments(self, parser):
-        add_import_arguments(parser, leads=True)
-
-    def handle(self, **options):
-        started = time.monotonic()
-        source, read, fallback = open_rows(options, kind=ImportKind.LEADS)
-        self.owner_fallback = read.owner_fallback
-        report, _ = leads_import_and_score(rows=source.rows, owner_fallback=fallback)
-        write_report(self, report, "leads", source, started)
+    def ingest(self, rows, *, owner_fallback):
+        return leads_import_and_score(rows=rows, owner_fallback=owner_fallback)

@@ -106,6 +106,22 @@ class StaleRevision(DraftError):
     """The draft changed since the editor read it: their edit would silently undo someone else's."""
 
 
+def _draft_locked(*, version: ModelVersion, revision: int, doing: str, stale: str) -> ModelVersion:
+    """`version` read again under lock, with its model, if it is still a draft at `revision`.
+
+    Locks the model, then the version (the order version_publish takes), so no other edit,
+    approval or publish of this model slips in before the caller's write. `doing` ends the
+    not-a-draft error ("only a draft can be <doing>"), `stale` ends the stale-revision one.
+    """
+    ScoringModel.objects.select_for_update().get(pk=version.scoring_model_id)
+    version = ModelVersion.objects.select_for_update().select_related("scoring_model").get(pk=version.pk)
+    if version.status != VersionStatus.DRAFT:
+        raise DraftError(f"version {version.number} is {version.status}: only a draft can be {doing}")
+    if version.revision != revision:
+        raise StaleRevision(f"version {version.number} is at revision {version.revision}, {stale}")
+    return version
+
+
 @transaction.atomic
 def model_draft_update(
     *,
@@ -123,14 +139,9 @@ def model_draft_update(
     keep the model's slug. The revision is bumped, so approvals given to the old revision no
     longer count, and the edit is audited (as `action` with `detail`, "draft_updated" by default).
     """
-    ScoringModel.objects.select_for_update().get(pk=version.scoring_model_id)
-    version = ModelVersion.objects.select_for_update().select_related("scoring_model").get(pk=version.pk)
-    if version.status != VersionStatus.DRAFT:
-        raise DraftError(f"version {version.number} is {version.status}: only a draft can be edited")
-    if version.revision != revision:
-        raise StaleRevision(
-            f"version {version.number} is at revision {version.revision}, the edit was made on revision {revision}"
-        )
+    version = _draft_locked(
+        version=version, revision=revision, doing="edited", stale=f"the edit was made on revision {revision}"
+    )
     spec: ModelSpec = parse_document(data)
     if spec.slug != version.scoring_model.slug:
         raise DocumentError([f"slug: must stay {version.scoring_model.slug!r} (the model of this draft)"])
@@ -286,15 +297,12 @@ def model_version_approve(*, version: ModelVersion, user, revision: int) -> Appr
     roles = _approval_roles(user)
     if not roles:
         raise PermissionDenied(f"{user.get_username()} is neither a marketing nor a sales editor")
-    ScoringModel.objects.select_for_update().get(pk=version.scoring_model_id)
-    version = ModelVersion.objects.select_for_update().select_related("scoring_model").get(pk=version.pk)
-    if version.status != VersionStatus.DRAFT:
-        raise DraftError(f"version {version.number} is {version.status}: only a draft can be approved")
-    if version.revision != revision:
-        raise StaleRevision(
-            f"version {version.number} is at revision {version.revision}, the approval was given on "
-            f"revision {revision}: read it again"
-        )
+    version = _draft_locked(
+        version=version,
+        revision=revision,
+        doing="approved",
+        stale=f"the approval was given on revision {revision}: read it again",
+    )
     given = {a.role: a for a in version.approvals.filter(revision=revision)}
     role = next((r for r in roles if r not in given), None)
     if role is None:

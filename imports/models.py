@@ -1,12 +1,12 @@
 """A file uploaded for import, from upload through mapping to the background import."""
 
-from django.conf import settings
 from django.db import models
 
 from imports.choices import ImportKind, ImportState
+from leadscoring.models import WorkRecord
 
 
-class ImportUpload(models.Model):
+class ImportUpload(WorkRecord):
     """A CSV file uploaded on the import page: its column mapping, then the import's progress."""
 
     kind = models.CharField(max_length=8, choices=ImportKind.choices)
@@ -28,19 +28,9 @@ class ImportUpload(models.Model):
     duplicates = models.PositiveIntegerField(default=0)
     # The first rejected rows, as [line, reason] pairs.
     errors = models.JSONField(default=list, blank=True)
-    error = models.TextField(blank=True, default="")
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
     queued_at = models.DateTimeField(null=True, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
     # Moved by the worker after every batch: a running import whose heartbeat stops was lost.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
 
     def __str__(self):
         return f"{self.get_kind_display()} from {self.original_name}"

@@ -1,4 +1,4 @@
-"""Shared records of the site: the API's idempotency keys."""
+"""Shared records of the site: the API's idempotency keys, and the fields every piece of background work keeps."""
 
 from django.conf import settings
 from django.db import models
@@ -24,3 +24,19 @@ class IdempotencyRecord(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique_per_user")]
         indexes = [models.Index(fields=["created_at"], name="idempotency_created")]
+
+
+class WorkRecord(models.Model):
+    """Who asked for a piece of background work (leadscoring.durable), when it ran and why it failed."""
+
+    error = models.TextField(blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at", "-id"]

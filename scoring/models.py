@@ -6,6 +6,7 @@ from django.db import models
 
 from engine.lines import lines_decode, lines_encode, lines_priced
 from leads.models import Lead
+from leadscoring.models import WorkRecord
 from matrix.choices import PreviewState
 from matrix.models import ModelVersion, ScoringModel
 from matrix.selectors import version_spec_or_note
@@ -193,7 +194,7 @@ class StageTransition(models.Model):
         indexes = [models.Index(fields=["scoring_model", "to_stage", "occurred_at"], name="transition_report")]
 
 
-class RescoreJob(models.Model):
+class RescoreJob(WorkRecord):
     """A rescore of every lead under one model version, split into chunks for the workers."""
 
     scoring_model = models.ForeignKey(ScoringModel, on_delete=models.CASCADE, related_name="jobs")
@@ -205,17 +206,9 @@ class RescoreJob(models.Model):
     chunks_total = models.PositiveIntegerField(default=0)
     chunks_done = models.PositiveIntegerField(default=0)
     leads_done = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True, default="")
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
     enqueued_at = models.DateTimeField(null=True, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-created_at", "-id"]
+    class Meta(WorkRecord.Meta):
         indexes = [models.Index(fields=["state", "enqueued_at"], name="job_sweep")]
 
 
@@ -328,7 +321,7 @@ class PendingScore(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
 
 
-class ImpactPreview(models.Model):
+class ImpactPreview(WorkRecord):
     """A draft revision scored against every lead, compared with the live scores (computed by a worker)."""
 
     version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="impact_previews")
@@ -337,7 +330,6 @@ class ImpactPreview(models.Model):
     live_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     as_of = models.DateTimeField()
     state = models.CharField(max_length=16, choices=PreviewState.choices, default=PreviewState.QUEUED)
-    error = models.TextField(blank=True, default="")
     leads_total = models.PositiveIntegerField(default=0)
     tier_changed = models.PositiveIntegerField(default=0)
     mql_up = models.PositiveIntegerField(default=0)
@@ -346,16 +338,9 @@ class ImpactPreview(models.Model):
     summary = models.JSONField(default=list, blank=True)
     # The biggest movers by |draft - live|, each with the breakdown lines that differ ("why").
     movers = models.JSONField(default=list, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
     enqueued_at = models.DateTimeField(null=True, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-created_at", "-id"]
+    class Meta(WorkRecord.Meta):
         indexes = [models.Index(fields=["version", "revision"], name="impact_preview_revision")]
 
     def __str__(self):

@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from leadscoring.api import ErrorsSerializer, username_field
-from matrix.models import Approval, ModelVersion, ScoringModel
+from matrix.models import VERSION_HISTORY_FIELDS, Approval, ModelVersion, ScoringModel
 
 
 class ScoringModelSerializer(serializers.ModelSerializer):
@@ -45,13 +45,7 @@ class VersionSerializer(serializers.ModelSerializer):
             "status",
             "revision",
             "note",
-            "based_on",
-            "created_by",
-            "created_at",
-            "updated_by",
-            "updated_at",
-            "published_by",
-            "published_at",
+            *VERSION_HISTORY_FIELDS,
             "approvals",
             "document",
         ]

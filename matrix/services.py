@@ -25,6 +25,23 @@ def audit(*, scoring_model: ScoringModel, action: str, user=None, version=None, 
     )
 
 
+def _draft_add(
+    *, scoring_model: ScoringModel, document, note: str, user=None, based_on: ModelVersion | None = None
+) -> ModelVersion:
+    """A new draft of `scoring_model`, numbered after its last version (the caller holds the model's lock)."""
+    number = (scoring_model.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+    return ModelVersion.objects.create(
+        scoring_model=scoring_model,
+        number=number,
+        status=VersionStatus.DRAFT,
+        document=document,
+        note=note,
+        based_on=based_on,
+        created_by=user,
+        updated_by=user,
+    )
+
+
 @transaction.atomic
 def model_import(
     *, data, user=None, note: str = "", action: str = "draft_imported", detail: dict | None = None
@@ -40,17 +57,10 @@ def model_import(
     )
     if not created:
         ScoringModel.objects.filter(pk=scoring_model.pk).update(name=spec.name, description=spec.description)
-    number = (scoring_model.versions.aggregate(n=Max("number"))["n"] or 0) + 1
-    version = ModelVersion.objects.create(
-        scoring_model=scoring_model,
-        number=number,
-        status=VersionStatus.DRAFT,
-        document=data,
-        note=note,
-        created_by=user,
-        updated_by=user,
+    version = _draft_add(scoring_model=scoring_model, document=data, note=note, user=user)
+    audit(
+        scoring_model=scoring_model, version=version, user=user, action=action, number=version.number, **(detail or {})
     )
-    audit(scoring_model=scoring_model, version=version, user=user, action=action, number=number, **(detail or {}))
     return version
 
 
@@ -346,23 +356,19 @@ def model_version_restore(
     source = ModelVersion.objects.get(pk=version.pk)
     spec: ModelSpec = parse_document(source.document)
     ScoringModel.objects.filter(pk=scoring_model.pk).update(name=spec.name, description=spec.description)
-    number = (scoring_model.versions.aggregate(n=Max("number"))["n"] or 0) + 1
-    draft = ModelVersion.objects.create(
+    draft = _draft_add(
         scoring_model=scoring_model,
-        number=number,
-        status=VersionStatus.DRAFT,
         document=copy.deepcopy(source.document),
         note=f"Restored from version {source.number}" if note is None else note,
+        user=user,
         based_on=source,
-        created_by=user,
-        updated_by=user,
     )
     audit(
         scoring_model=scoring_model,
         version=draft,
         user=user,
         action=action,
-        number=number,
+        number=draft.number,
         from_number=source.number,
     )
     return draft

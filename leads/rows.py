@@ -251,48 +251,48 @@ def _json_object(value, name: str, errors: list[str]) -> dict:
     return value
 
 
-def parse_lead(data) -> LeadRow:
+def _checked_row(data, checks, json_name: str) -> tuple[dict, dict]:
+    """The row's checked values by name, and its JSON object `json_name`.
+
+    Every check runs, so one RowError names all that is wrong with the row, not just the first.
+    """
     if not isinstance(data, dict):
         raise RowError("row: must be an object")
     errors = []
     values = {}
-    for name, check in (
+    for name, check in checks:
+        try:
+            values[name] = check(data.get(name))
+        except RowError as exc:
+            errors.append(str(exc))
+    json_object = _json_object(data.get(json_name), json_name, errors)
+    if errors:
+        raise RowError("; ".join(errors))
+    return values, json_object
+
+
+def parse_lead(data) -> LeadRow:
+    checks = (
         ("id", lambda v: _id(v, "id", True, max_length("lead", "external_id"))),
         ("created_at", lambda v: parse_timestamp(v, "created_at")),
         *((n, lambda v, n=n: _number(v, n, whole=whole_number(n))) for n in NUMBER_FIELDS),
         # Looked up, not stored: as long as the longest user field it may name (an e-mail).
         ("owner", lambda v: _id(v, "owner", False, max_length("user", "email"))),
         *((n, lambda v, n=n: _text(v, n)) for n in LEAD_TEXT_FIELDS),
-    ):
-        try:
-            values[name] = check(data.get(name))
-        except RowError as exc:
-            errors.append(str(exc))
-    attributes = _json_object(data.get("attributes"), "attributes", errors)
-    if errors:
-        raise RowError("; ".join(errors))
+    )
+    values, attributes = _checked_row(data, checks, "attributes")
     fields = {n: values[n] for n in (*LEAD_TEXT_FIELDS, *NUMBER_FIELDS)}
     return LeadRow(values["id"], values["created_at"], fields, attributes, values["owner"])
 
 
 def parse_event(data) -> EventRow:
-    if not isinstance(data, dict):
-        raise RowError("row: must be an object")
-    errors = []
-    values = {}
-    for name, check in (
+    checks = (
         ("id", lambda v: _id(v, "id", False, max_length("event", "external_id"))),
         ("lead", lambda v: _id(v, "lead", True, max_length("lead", "external_id"))),
         ("kind", lambda v: _kind(v)),
         ("occurred_at", lambda v: parse_timestamp(v, "occurred_at")),
-    ):
-        try:
-            values[name] = check(data.get(name))
-        except RowError as exc:
-            errors.append(str(exc))
-    properties = _json_object(data.get("properties"), "properties", errors)
-    if errors:
-        raise RowError("; ".join(errors))
+    )
+    values, properties = _checked_row(data, checks, "properties")
     return EventRow(values["id"], values["lead"], values["kind"], values["occurred_at"], properties)
 
 

@@ -33,6 +33,12 @@ class ErrorsSerializer(serializers.Serializer):
     detail = serializers.CharField(required=False, help_text="The same message, for errors that are not about a field.")
 
 
+def username_field(source: str) -> serializers.CharField:
+    """A read-only user foreign key (`source`) shown as the username, null where there is no user."""
+    # A missing user makes "<source>.username" raise AttributeError, which allow_null turns into null.
+    return serializers.CharField(source=f"{source}.username", allow_null=True, read_only=True)
+
+
 # What any operation may answer besides its own responses; an operation that documents one of
 # these codes itself (a 400 with another body, say) keeps its own.
 ERROR_RESPONSES = {

@@ -2,7 +2,15 @@ from django.contrib import admin
 
 from leadscoring.admin import ReadOnlyAdmin
 from matrix.choices import VersionStatus
-from matrix.models import Approval, AuditEntry, ModelVersion, Scenario, ScoringModel, WorkspaceSettings
+from matrix.models import (
+    VERSION_HISTORY_FIELDS,
+    Approval,
+    AuditEntry,
+    ModelVersion,
+    Scenario,
+    ScoringModel,
+    WorkspaceSettings,
+)
 
 
 @admin.register(ScoringModel)
@@ -35,13 +43,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
         "revision",
         "note",
         "document",
-        "based_on",
-        "created_by",
-        "created_at",
-        "updated_by",
-        "updated_at",
-        "published_by",
-        "published_at",
+        *VERSION_HISTORY_FIELDS,
     ]
     readonly_fields = [f for f in fields if f != "note"]
 

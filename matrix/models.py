@@ -20,6 +20,19 @@ class ScoringModel(models.Model):
         return self.name
 
 
+# Where a version came from and who wrote, edited and published it when: shown together, in this
+# order, by the admin and the API.
+VERSION_HISTORY_FIELDS = [
+    "based_on",
+    "created_by",
+    "created_at",
+    "updated_by",
+    "updated_at",
+    "published_by",
+    "published_at",
+]
+
+
 class ModelVersion(models.Model):
     """One numbered version of a scoring model's document; published versions never change."""
 

@@ -25,6 +25,23 @@ def audit(*, scoring_model: ScoringModel, action: str, user=None, version=None, 
     )
 
 
+def _draft_add(
+    *, scoring_model: ScoringModel, document, note: str, user=None, based_on: ModelVersion | None = None
+) -> ModelVersion:
+    """A new draft of `scoring_model`, numbered after its last version (the caller holds the model's lock)."""
+    number = (scoring_model.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+    return ModelVersion.objects.create(
+        scoring_model=scoring_model,
+        number=number,
+        status=VersionStatus.DRAFT,
+        document=document,
+        note=note,
+        based_on=based_on,
+        created_by=user,
+        updated_by=user,
+    )
+
+
 @transaction.atomic
 def model_import(
     *, data, user=None, note: str = "", action: str = "draft_imported", detail: dict | None = None
@@ -40,17 +57,10 @@ def model_import(
     )
     if not created:
         ScoringModel.objects.filter(pk=scoring_model.pk).update(name=spec.name, description=spec.description)
-    number = (scoring_model.versions.aggregate(n=Max("number"))["n"] or 0) + 1
-    version = ModelVersion.objects.create(
-        scoring_model=scoring_model,
-        number=number,
-        status=VersionStatus.DRAFT,
-        document=data,
-        note=note,
-        created_by=user,
-        updated_by=user,
+    version = _draft_add(scoring_model=scoring_model, document=data, note=note, user=user)
+    audit(
+        scoring_model=scoring_model, version=version, user=user, action=action, number=version.number, **(detail or {})
     )
-    audit(scoring_model=scoring_model, version=version, user=user, action=action, number=number, **(detail or {}))
     return version
 
 
@@ -106,6 +116,22 @@ class StaleRevision(DraftError):
     """The draft changed since the editor read it: their edit would silently undo someone else's."""
 
 
+def _draft_locked(*, version: ModelVersion, revision: int, doing: str, stale: str) -> ModelVersion:
+    """`version` read again under lock, with its model, if it is still a draft at `revision`.
+
+    Locks the model, then the version (the order version_publish takes), so no other edit,
+    approval or publish of this model slips in before the caller's write. `doing` ends the
+    not-a-draft error ("only a draft can be <doing>"), `stale` ends the stale-revision one.
+    """
+    ScoringModel.objects.select_for_update().get(pk=version.scoring_model_id)
+    version = ModelVersion.objects.select_for_update().select_related("scoring_model").get(pk=version.pk)
+    if version.status != VersionStatus.DRAFT:
+        raise DraftError(f"version {version.number} is {version.status}: only a draft can be {doing}")
+    if version.revision != revision:
+        raise StaleRevision(f"version {version.number} is at revision {version.revision}, {stale}")
+    return version
+
+
 @transaction.atomic
 def model_draft_update(
     *,
@@ -123,14 +149,9 @@ def model_draft_update(
     keep the model's slug. The revision is bumped, so approvals given to the old revision no
     longer count, and the edit is audited (as `action` with `detail`, "draft_updated" by default).
     """
-    ScoringModel.objects.select_for_update().get(pk=version.scoring_model_id)
-    version = ModelVersion.objects.select_for_update().select_related("scoring_model").get(pk=version.pk)
-    if version.status != VersionStatus.DRAFT:
-        raise DraftError(f"version {version.number} is {version.status}: only a draft can be edited")
-    if version.revision != revision:
-        raise StaleRevision(
-            f"version {version.number} is at revision {version.revision}, the edit was made on revision {revision}"
-        )
+    version = _draft_locked(
+        version=version, revision=revision, doing="edited", stale=f"the edit was made on revision {revision}"
+    )
     spec: ModelSpec = parse_document(data)
     if spec.slug != version.scoring_model.slug:
         raise DocumentError([f"slug: must stay {version.scoring_model.slug!r} (the model of this draft)"])
@@ -286,15 +307,12 @@ def model_version_approve(*, version: ModelVersion, user, revision: int) -> Appr
     roles = _approval_roles(user)
     if not roles:
         raise PermissionDenied(f"{user.get_username()} is neither a marketing nor a sales editor")
-    ScoringModel.objects.select_for_update().get(pk=version.scoring_model_id)
-    version = ModelVersion.objects.select_for_update().select_related("scoring_model").get(pk=version.pk)
-    if version.status != VersionStatus.DRAFT:
-        raise DraftError(f"version {version.number} is {version.status}: only a draft can be approved")
-    if version.revision != revision:
-        raise StaleRevision(
-            f"version {version.number} is at revision {version.revision}, the approval was given on "
-            f"revision {revision}: read it again"
-        )
+    version = _draft_locked(
+        version=version,
+        revision=revision,
+        doing="approved",
+        stale=f"the approval was given on revision {revision}: read it again",
+    )
     given = {a.role: a for a in version.approvals.filter(revision=revision)}
     role = next((r for r in roles if r not in given), None)
     if role is None:
@@ -338,23 +356,19 @@ def model_version_restore(
     source = ModelVersion.objects.get(pk=version.pk)
     spec: ModelSpec = parse_document(source.document)
     ScoringModel.objects.filter(pk=scoring_model.pk).update(name=spec.name, description=spec.description)
-    number = (scoring_model.versions.aggregate(n=Max("number"))["n"] or 0) + 1
-    draft = ModelVersion.objects.create(
+    draft = _draft_add(
         scoring_model=scoring_model,
-        number=number,
-        status=VersionStatus.DRAFT,
         document=copy.deepcopy(source.document),
         note=f"Restored from version {source.number}" if note is None else note,
+        user=user,
         based_on=source,
-        created_by=user,
-        updated_by=user,
     )
     audit(
         scoring_model=scoring_model,
         version=draft,
         user=user,
         action=action,
-        number=number,
+        number=draft.number,
         from_number=source.number,
     )
     return draft

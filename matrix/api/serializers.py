@@ -3,12 +3,8 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from leadscoring.api import ErrorsSerializer
-from matrix.models import Approval, ModelVersion, ScoringModel
-
-
-def username(user) -> str | None:
-    return user.username if user is not None else None
+from leadscoring.api import ErrorsSerializer, username_field
+from matrix.models import VERSION_HISTORY_FIELDS, Approval, ModelVersion, ScoringModel
 
 
 class ScoringModelSerializer(serializers.ModelSerializer):
@@ -34,10 +30,10 @@ class VersionSerializer(serializers.ModelSerializer):
     PUT with a new document and the If-Match of the revision read."""
 
     model = serializers.CharField(source="scoring_model.slug")
-    based_on = serializers.SerializerMethodField()
-    created_by = serializers.SerializerMethodField()
-    updated_by = serializers.SerializerMethodField()
-    published_by = serializers.SerializerMethodField()
+    based_on = serializers.IntegerField(source="based_on.number", allow_null=True, read_only=True)
+    created_by = username_field("created_by")
+    updated_by = username_field("updated_by")
+    published_by = username_field("published_by")
     approvals = ApprovalSerializer(many=True)
     document = serializers.JSONField()
 
@@ -49,33 +45,11 @@ class VersionSerializer(serializers.ModelSerializer):
             "status",
             "revision",
             "note",
-            "based_on",
-            "created_by",
-            "created_at",
-            "updated_by",
-            "updated_at",
-            "published_by",
-            "published_at",
+            *VERSION_HISTORY_FIELDS,
             "approvals",
             "document",
         ]
         read_only_fields = fields
-
-    @extend_schema_field(serializers.IntegerField(allow_null=True))
-    def get_based_on(self, version) -> int | None:
-        return version.based_on.number if version.based_on_id else None
-
-    @extend_schema_field(serializers.CharField(allow_null=True))
-    def get_created_by(self, version) -> str | None:
-        return username(version.created_by)
-
-    @extend_schema_field(serializers.CharField(allow_null=True))
-    def get_updated_by(self, version) -> str | None:
-        return username(version.updated_by)
-
-    @extend_schema_field(serializers.CharField(allow_null=True))
-    def get_published_by(self, version) -> str | None:
-        return username(version.published_by)
 
 
 @extend_schema_field({"type": "object"})

@@ -7,8 +7,9 @@ from rest_framework import serializers
 from engine.fields import LEAD_TEXT_FIELDS, NUMBER_FIELDS
 from leads.models import LEAD_VALUE_FIELDS, Event, Lead
 from leads.rows import MAX_JSON_DEPTH, whole_number
+from leadscoring.api import username_field
 from leadscoring.timestamps import RANGE_TEXT
-from matrix.api.serializers import VersionSerializer, username
+from matrix.api.serializers import VersionSerializer
 from matrix.choices import Tier
 from scoring.choices import RejectReason
 from scoring.jobs import job_progress
@@ -64,17 +65,13 @@ class LeadSerializer(serializers.ModelSerializer):
     """A lead as read: its fields, owner and current scores (every field of it is read-only here)."""
 
     id = serializers.CharField(source="external_id")
-    owner = serializers.SerializerMethodField()
+    owner = username_field("owner")
     scores = serializers.SerializerMethodField()
 
     class Meta:
         model = Lead
         fields = ["id", *LEAD_VALUE_FIELDS, "scores"]
         read_only_fields = fields
-
-    @extend_schema_field(serializers.CharField(allow_null=True))
-    def get_owner(self, lead) -> str | None:
-        return lead.owner.username if lead.owner_id else None
 
     @extend_schema_field(ScoreLineSerializer(many=True))
     def get_scores(self, lead) -> list[dict]:
@@ -197,7 +194,7 @@ class ProgressSerializer(serializers.Serializer):
 class JobSerializer(serializers.ModelSerializer):
     model = serializers.CharField(source="scoring_model.slug")
     version = serializers.IntegerField(source="version.number")
-    created_by = serializers.SerializerMethodField()
+    created_by = username_field("created_by")
     progress = serializers.SerializerMethodField()
 
     class Meta:
@@ -217,10 +214,6 @@ class JobSerializer(serializers.ModelSerializer):
             "progress",
         ]
         read_only_fields = fields
-
-    @extend_schema_field(serializers.CharField(allow_null=True))
-    def get_created_by(self, job) -> str | None:
-        return username(job.created_by)
 
     @extend_schema_field(ProgressSerializer)
     def get_progress(self, job) -> dict:

@@ -65,6 +65,18 @@ READ_ONLY_KEYS = {name for name, f in s.LeadInputSerializer().fields.items() if 
 ERRORS = OpenApiResponse(ErrorsSerializer, description="The body broke these rules (one line per problem).")
 
 
+def _stage_move(summary: str, serializer_class):
+    """The route and schema of a lead's stage move: a POST that answers the new stage, or 409."""
+
+    def decorate(view):
+        routed = action(detail=True, methods=["post"], serializer_class=serializer_class)(view)
+        return extend_schema(
+            summary=summary, request=serializer_class, responses={200: s.StageSerializer, 409: ERRORS}
+        )(routed)
+
+    return decorate
+
+
 @extend_schema_view(
     list=extend_schema(summary="Leads you may see, highest score first, filtered like the leads page"),
     retrieve=extend_schema(summary="One lead with its scores per model"),
@@ -194,30 +206,15 @@ class LeadViewSet(ApiGenericViewSet):
             }
         )
 
-    @extend_schema(
-        summary="Accept the lead as sales-qualified (MQL -> SQL)",
-        request=s.ModelActionSerializer,
-        responses={200: s.StageSerializer, 409: ERRORS},
-    )
-    @action(detail=True, methods=["post"], serializer_class=s.ModelActionSerializer)
+    @_stage_move("Accept the lead as sales-qualified (MQL -> SQL)", s.ModelActionSerializer)
     def accept(self, request, external_id=None):
         return self._move(request, s.ModelActionSerializer, lambda model, **kw: lead_accept(**kw))
 
-    @extend_schema(
-        summary="Reject the lead with a reason",
-        request=s.RejectSerializer,
-        responses={200: s.StageSerializer, 409: ERRORS},
-    )
-    @action(detail=True, methods=["post"], serializer_class=s.RejectSerializer)
+    @_stage_move("Reject the lead with a reason", s.RejectSerializer)
     def reject(self, request, external_id=None):
         return self._move(request, s.RejectSerializer, lambda model, **kw: lead_reject(**kw))
 
-    @extend_schema(
-        summary="Recycle the lead back to marketing",
-        request=s.ModelActionSerializer,
-        responses={200: s.StageSerializer, 409: ERRORS},
-    )
-    @action(detail=True, methods=["post"], serializer_class=s.ModelActionSerializer)
+    @_stage_move("Recycle the lead back to marketing", s.ModelActionSerializer)
     def recycle(self, request, external_id=None):
         return self._move(request, s.ModelActionSerializer, lambda model, **kw: lead_recycle(**kw))
 

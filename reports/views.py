@@ -424,6 +424,7 @@ def report_page(name: str, label: str, form_class: type[forms.Form], *, needs_ru
                 "scope": _scope(request.user),
                 "no_model": not _live_models().exists(),
                 "active": name,
+                "report_title": label,
             }
             tables = []
             model = form.cleaned_data["model"] if form.is_valid() else None

@@ -9,6 +9,7 @@ from django.contrib.messages import get_messages
 
 from leads.models import Lead
 from matrix.models import ModelVersion
+from reports.views import PAGES as REPORT_PAGES
 from reports.views import csv_cell
 from tests.reports.report_data import at, report_world
 
@@ -24,6 +25,14 @@ def world(personas):
 def get(client, user, page, **params):
     client.force_login(user)
     return client.get(f"/reports/{page}/", {**PERIOD, **params})
+
+
+def test_each_report_page_is_titled_by_its_name(world, client, manager):
+    # Given the manager, when each report opens, then its <title> starts with the report's name
+    # (as the menu shows it), so tabs and history tell the reports apart.
+    for name, (label, _) in REPORT_PAGES.items():
+        title = re.search(r"<title>(.*?)</title>", get(client, manager, name).content.decode(), re.S).group(1)
+        assert title.strip().startswith(f"{label} · Reports"), (name, title)
 
 
 def rows_of(response) -> list[list[str]]:

@@ -20,6 +20,11 @@ def task_send(name: str, *args, what: str) -> bool:
     that is down is logged as `what` and answered False, never raised: every caller has a sweep
     that sends what was not sent, and a request must not fail because a queue is away."""
     task = app.tasks.get(name)
+    if task is None and app.conf.task_always_eager:
+        # Eager mode (CELERY_TASK_ALWAYS_EAGER) runs the task in this process: load its code,
+        # which send_task would not, and would hand the message to a broker instead.
+        app.loader.import_default_modules()
+        task = app.tasks.get(name)
     try:
         if task is not None:
             # Loaded here (a worker, a test): the task's own options and the eager mode apply.

@@ -1,5 +1,6 @@
 """The durable-work helper (leadscoring/durable.py) on a real model with a state: webhook deliveries."""
 
+import os
 import re
 import subprocess
 import sys
@@ -100,3 +101,24 @@ def test_a_worker_finds_every_task_the_settings_and_the_services_name():
         if path.parts[len(ROOT.parts)] not in ("tests", "benchmarks", ".venv"):
             sent |= set(re.findall(r'(?:task_send\(|task=)"([\w.]+)"', path.read_text()))
     assert sent and named and (sent | named) <= set(found), sorted((sent | named) - set(found))
+
+
+def test_in_eager_mode_a_task_sent_by_name_runs_in_the_sending_process(tmp_path):
+    # Given a fresh process (no tasks module loaded, as a web process) with
+    # CELERY_TASK_ALWAYS_EAGER on and no broker that could take a message
+    code = (
+        "import sys, django; django.setup(); from leadscoring.celery import task_send; "
+        "sent = task_send('scoring.rescore_jobs_sweep', what='sweep'); "
+        "print(sent, 'scoring.tasks' in sys.modules)"
+    )
+    env = {
+        **os.environ,
+        "CELERY_TASK_ALWAYS_EAGER": "1",
+        "REDIS_URL": "redis://127.0.0.1:1/0",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'eager.sqlite3'}",
+    }
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True, timeout=120)
+    # when a service sends a task by name
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    # then the task's code is loaded and it runs here, not handed to the (absent) broker
+    assert out.stdout.split() == ["True", "True"], out.stdout + out.stderr

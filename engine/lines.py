@@ -82,6 +82,9 @@ def lines_priced(lines: list[dict], *, spec: ModelSpec, basis: str) -> list[dict
         if line.get("type") != "criterion" or criterion is None or criterion.dimension != line.get("dimension"):
             return lines
         priced.append({**line, "points": float(criterion.points * line["count"])})
+    # In document order: a recount of some criteria (engine/recount.py) puts their lines last.
+    order = {c.key: i for i, c in enumerate(spec.criteria)}
+    priced.sort(key=lambda line: order[line["key"]])
     engagement = sum(counts[i] * c.points for i, c in enumerate(spec.criteria) if not c.is_fit)
     units = counts[len(spec.criteria) : -1]
     magnitudes = [abs(rule.points) * n for rule, n in zip(spec.decay, units, strict=True)]

@@ -42,13 +42,12 @@ class _Reuse:
     affected: str
 
 
-def reuse_parts(
-    spec: ModelSpec, d: Dialect, p: Params, as_of: datetime, model_id, sources, id_range, *, tables: Tables
-) -> _Reuse:
-    positions = {c.index: i for i, c in enumerate(spec.criteria)}
+def reusable_where(d: Dialect, p: Params, as_of: datetime, model_id, version_pks, id_range, *, tables: Tables) -> str:
+    """The stored scores (alias s, joined to their leads l) of the given versions whose counts still
+    hold at `as_of`: made with counts, before `as_of` and holding past it, and no input changed since."""
     where = [
         f"s.scoring_model_id = {p.add(model_id)}",
-        f"s.version_id IN ({', '.join(p.add(pk) for pk in sources)})",
+        f"s.version_id IN ({', '.join(p.add(pk) for pk in version_pks)})",
         "s.basis IS NOT NULL",
         f"s.stable_until > {d.time_param(p, as_of + MARGIN)}",
         f"s.as_of <= {d.time_param(p, as_of)}",
@@ -60,6 +59,14 @@ def reuse_parts(
     if id_range is not None:
         lo, hi = p.add(id_range[0]), p.add(id_range[1])
         where += [f"s.lead_id BETWEEN {lo} AND {hi}", f"l.id BETWEEN {lo} AND {hi}"]
+    return " AND ".join(where)
+
+
+def reuse_parts(
+    spec: ModelSpec, d: Dialect, p: Params, as_of: datetime, model_id, sources, id_range, *, tables: Tables
+) -> _Reuse:
+    positions = {c.index: i for i, c in enumerate(spec.criteria)}
+    where = reusable_where(d, p, as_of, model_id, sources, id_range, tables=tables)
     # A row changes if its source version differs in anything but criterion points, or if it has
     # a count (or fit flag) for a criterion whose points differ.
     cases = {}
@@ -71,7 +78,7 @@ def reuse_parts(
         nonzero = [f"{d.basis_item_of('s.basis', positions[c.index])} <> 0" for c in moved]
         cases[pk] = f"({' OR '.join(nonzero)})" if nonzero else "FALSE"
     whens = " ".join(f"WHEN {p.add(pk)} THEN {cond}" for pk, cond in cases.items())
-    return _Reuse(" AND ".join(where), f"(CASE s.version_id {whens} ELSE TRUE END)")
+    return _Reuse(where, f"(CASE s.version_id {whens} ELSE TRUE END)")
 
 
 def compile_kept(

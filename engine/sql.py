@@ -252,6 +252,10 @@ class Postgres(Dialect):
     def ids_in(self, column, ids, p: Params):
         return f"{column} = ANY({p.add(list(ids))})"
 
+    def regexp_drop(self, x, pattern):
+        """`x` without every match of the regular expression `pattern` (a parameter)."""
+        return f"regexp_replace({x}, {pattern}, '', 'g')"
+
     def temp_table(self, name):
         return f"CREATE TEMP TABLE {name} ON COMMIT DROP AS"
 
@@ -394,6 +398,9 @@ class SQLite(Dialect):
     def ids_in(self, column, ids, p: Params):
         return f"{column} IN (SELECT value FROM json_each({p.add(json.dumps(list(ids)))}))"
 
+    def regexp_drop(self, x, pattern):
+        return f"ls_regexp_drop({x}, {pattern})"
+
     def temp_table(self, name):
         return f"CREATE TEMP TABLE {name} AS"
 
@@ -437,7 +444,7 @@ class _Derived:
 class _Text:
     """A text field: trimmed, lower-cased and numeric forms, each derived on first use."""
 
-    def __init__(self, c: "_Cond", key, raw: str):
+    def __init__(self, c: "Cond", key, raw: str):
         self.c, self.key, self.raw = c, key, raw
 
     def isnull(self) -> str:
@@ -456,7 +463,7 @@ class _Text:
 class _Json(_Text):
     """A JSON value (an attribute or an event property): its type plus the text forms."""
 
-    def __init__(self, c: "_Cond", key, col: str, name: str):
+    def __init__(self, c: "Cond", key, col: str, name: str):
         d = c.d
         super().__init__(c, key, d.json_text(col, name, c.p))
         self.col, self.name = col, name
@@ -474,7 +481,7 @@ class _Json(_Text):
         return self.c.derived.add((self.key, "bool"), lambda: self.c.d.json_booltext(self.col, self.name, self.c.p))
 
 
-class _Cond:
+class Cond:
     """Compiles condition trees over one relation: lead fields, or event properties.
 
     `users` names the user table, which the lead field `owner` reads."""
@@ -687,12 +694,10 @@ def compile_scores(
         return " AND ".join(parts) or "TRUE"
 
     # Leads: conditions first, so the derived columns they need are known for `lb`.
-    lc = _Cond(d, p, raw_alias="l", out_alias="lb", users=tables.user)
+    lc = Cond(d, p, raw_alias="l", out_alias="lb", users=tables.user)
     fit = spec.fit_criteria
     flags = "".join(f", (CASE WHEN {lc.compile(c.when)} THEN 1 ELSE 0 END) AS f{c.index}" for c in fit)
-    seg_case = " ".join(f"WHEN {lc.compile(s.when)} THEN {s.index}" for s in spec.segments if s.when is not None)
-    last_segment = spec.segments[-1].index
-    seg_expr = f"(CASE {seg_case} ELSE {last_segment} END)" if seg_case else str(last_segment)
+    seg_expr = segment_case(spec, lc)
     ctes = [
         d.level(
             "lb", f"SELECT l.id, l.created_at{lc.derived.select_list()} FROM {tables.lead} l WHERE {scope('l.id')}"
@@ -705,11 +710,11 @@ def compile_scores(
     fin_cols = ["lf.*", f"({fit_sum}) AS fit_raw"]
     joins = []
     bounds = []  # instants at which a count may change (track only)
-    ec = _Cond(d, p, raw_alias="e", out_alias="ep", props="e.properties")
+    ec = Cond(d, p, raw_alias="e", out_alias="ep", props="e.properties")
     wheres = {c.index: ec.compile(c.where) for c in eng if c.where is not None}
-    ctes.extend(_events_cte(spec, d, p, ec, as_of, asof, horizon, scope("e.lead_id"), track, tables.event))
+    ctes.extend(events_cte(spec, d, p, ec, as_of, asof, horizon, scope("e.lead_id"), track, tables.event))
     if eng:
-        ctes.extend(_engagement_ctes(spec, d, p, eng, wheres, asof, horizon, track))
+        ctes.extend(engagement_ctes(spec, d, p, eng, wheres, asof, horizon, track))
         # Only the sum joins here: the (wide) breakdown lines join once, at the very end, rather
         # than being carried through every level below (and copied by SQLite's materialized ones).
         joins.append("LEFT JOIN eng ON eng.lead_id = lf.id")
@@ -745,7 +750,7 @@ def compile_scores(
 
     def breakdown(decay_lines: list[str]) -> str:
         # JSON text, stored as text (scoring.models.BreakdownField): no parse in the statement.
-        return f"'[' || rtrim({_listed(lines + decay_lines)}, ',') || ']'"
+        return f"'[' || rtrim({lines_listed(lines + decay_lines)}, ',') || ']'"
 
     extra = ""
     if basis:
@@ -770,7 +775,14 @@ def compile_scores(
     return Compiled(sql, p.values, BASIS_COLUMNS if basis else Compiled.columns)
 
 
-def _listed(lines: list[str]) -> str:
+def segment_case(spec: ModelSpec, lc: Cond) -> str:
+    """The index of the lead's segment: the first whose condition holds (the last has none)."""
+    whens = " ".join(f"WHEN {lc.compile(s.when)} THEN {s.index}" for s in spec.segments if s.when is not None)
+    last = spec.segments[-1].index
+    return f"(CASE {whens} ELSE {last} END)" if whens else str(last)
+
+
+def lines_listed(lines: list[str]) -> str:
     # Each present line followed by a comma (absent ones are NULL, so vanish); callers cut the last.
     return " || ".join(f"COALESCE({line} || ',', '')" for line in lines) or "''"
 
@@ -864,8 +876,8 @@ def _kinds_in(d: Dialect, p: Params, column: str, kinds) -> str:
     return f"{column} IN ({', '.join(d.text_param(p, k) for k in kinds)})"
 
 
-def _events_cte(
-    spec: ModelSpec, d: Dialect, p: Params, ec: "_Cond", as_of: datetime, asof, horizon, scope, track, events: str
+def events_cte(
+    spec: ModelSpec, d: Dialect, p: Params, ec: "Cond", as_of: datetime, asof, horizon, scope, track, events: str
 ):
     """`evs`: the chunk's events that engagement criteria or `unanswered` rules read, in ONE pass.
 
@@ -907,7 +919,7 @@ def _events_cte(
     ]
 
 
-def _engagement_ctes(
+def engagement_ctes(
     spec, d: Dialect, p: Params, eng: tuple[Criterion, ...], wheres: dict, asof, horizon, track: bool
 ) -> list[str]:
     rows = ", ".join(f"({c.index}, {d.text_param(p, k)})" for c in eng for k in c.events)

@@ -7,6 +7,7 @@ from django.db.models import Prefetch
 from engine.conditions import describe
 from engine.document import DocumentError, ModelSpec, parse_document, structure_key
 from engine.fields import LEAD_FIELDS
+from engine.recount import RecountPlan, recount_plan
 from leads.models import Event, Lead
 from matrix.choices import ApprovalRole, VersionStatus
 from matrix.models import Approval, AuditEntry, ModelVersion, ScoringModel, WorkspaceSettings
@@ -96,6 +97,29 @@ def versions_reusable(*, version: ModelVersion, spec: ModelSpec) -> dict[int, Mo
         if structure_key(other_spec) == key:
             sources[other.pk] = other_spec
     return sources
+
+
+def version_recount_source(*, version: ModelVersion, spec: ModelSpec) -> tuple[int, RecountPlan] | None:
+    """The version the model's stored scores were last made with, if it counts differently from
+    `version` in some criteria only (engine/recount.py), as (pk, plan); else None.
+
+    It is the newest version published before `version` that counts differently: after a
+    publish, the scores not yet rescored are that version's."""
+    earlier = ModelVersion.objects.filter(
+        scoring_model_id=version.scoring_model_id, number__lt=version.number, published_at__isnull=False
+    )
+    key = structure_key(spec)
+    if key is None:
+        return None
+    for other in earlier.order_by("-number")[:REUSE_SOURCES]:
+        try:
+            other_spec = version_spec(version=other)
+        except DocumentError:
+            return None
+        if structure_key(other_spec) != key:
+            plan = recount_plan(other_spec, spec)
+            return (other.pk, plan) if plan is not None else None
+    return None
 
 
 # --- workspace settings and approvals ----------------------------------------------------------

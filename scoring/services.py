@@ -9,12 +9,13 @@ from datetime import datetime, timedelta
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
+from engine.recount import compile_recount
 from engine.reuse import compile_kept, compile_reuse
 from engine.sql import compile_scores, dialect_for
 from leads.models import Lead
 from leadscoring.celery import task_send
 from matrix.models import ModelVersion
-from matrix.selectors import version_spec, versions_live, versions_reusable
+from matrix.selectors import version_recount_source, version_spec, versions_live, versions_reusable
 from scoring.alerts import enqueue_alerts
 from scoring.models import LeadStage, PendingScore, Score, ScoreHistory
 from scoring.statements import (
@@ -27,6 +28,7 @@ from scoring.statements import (
     session_prepare,
     stmt_alerts,
     stmt_breakdowns,
+    stmt_breakdowns_spliced,
     stmt_changes_counted,
     stmt_changes_reused,
     stmt_computed,
@@ -68,14 +70,18 @@ def leads_rescore(
     """
     spec = version_spec(version=version)
     dialect = dialect_for(connection)
-    sources = versions_reusable(version=version, spec=spec) if reuse and lead_ids is None else {}
+    reuse = reuse and lead_ids is None
+    sources = versions_reusable(version=version, spec=spec) if reuse else {}
+    recount = version_recount_source(version=version, spec=spec) if reuse else None
     run = rescore_start(
         dialect=dialect, version=version, as_of=as_of, now=timezone.now(), id_range=id_range, job_id=job_id
     )
     postgres = connection.vendor == "postgresql"
     with transaction.atomic(), connection.cursor() as cursor:
         session_prepare(cursor, dialect)
-        counted, kept = _score_into(cursor, run, spec, as_of, version, sources, id_range=id_range, lead_ids=lead_ids)
+        counted, kept = _score_into(
+            cursor, run, spec, as_of, version, sources, recount, id_range=id_range, lead_ids=lead_ids
+        )
         # The session settings leave nested loops off for the writes too: a chunk of a job joins a
         # few hundred thousand rows, which only hash joins do well. The planner's statistics of
         # the scores are those of before the job (the new version has no rows in them), so it
@@ -86,7 +92,8 @@ def leads_rescore(
             # instead of hashing the whole table.
             cursor.execute(f"ANALYZE {run.computed}")
             session_nested_loops(cursor, dialect, on=True)
-        if not sources:
+        reused = bool(sources) or recount is not None
+        if not reused:
             cursor.execute(*stmt_changes_counted(run))
         else:
             # A few leads to look up among a chunk reused: by index, not a hash of the scores.
@@ -98,10 +105,15 @@ def leads_rescore(
                 session_nested_loops(cursor, dialect, on=False)
         writes = [stmt_history(run), stmt_scores_update(run), stmt_scores_insert(run)]
         if counted:  # the lines of the leads counted afresh (-1: all of them)
-            writes.append(stmt_breakdowns(run, recounted_only=bool(sources)))
+            writes.append(stmt_breakdowns(run, recounted_only=reused))
         writes += [stmt_mql_transitions(run), stmt_mql_stages(run)]
         for sql, params in writes:
             cursor.execute(sql, params)
+        if recount is not None:  # the lines of the criteria counted afresh, swapped in
+            # by index: they are a fraction of the breakdowns, whose table is wider than the scores'
+            session_nested_loops(cursor, dialect, on=True)
+            cursor.execute(*stmt_breakdowns_spliced(run, keys=recount[1].keys))
+            session_nested_loops(cursor, dialect, on=False)
         notified = 0
         for kind in ALERT_KINDS if alerts else ():
             cursor.execute(*stmt_alerts(run, kind=kind))
@@ -124,22 +136,35 @@ def _rows_in(cursor, table: str) -> int:
     return cursor.fetchone()[0]
 
 
-def _score_into(cursor, run: Rescore, spec, as_of, version, sources, *, id_range, lead_ids) -> tuple[int, int]:
+def _score_into(cursor, run: Rescore, spec, as_of, version, sources, recount, *, id_range, lead_ids) -> tuple[int, int]:
     """Score the leads in scope into the temp table `computed` (BASIS_COLUMNS at least). Where
     `sources` allows and a lead's stored counts still hold: a score that stays as it is has its
     row moved to this version at once, and one that changes is computed from its counts
-    (REUSE_COLUMNS); the other leads are counted afresh. Returns (leads counted afresh, -1 for
-    all; rows moved as they were)."""
+    (REUSE_COLUMNS). Where `recount` (source pk, plan) allows, a score of the source version is
+    computed from its counts but for the criteria the plan counts afresh (engine/recount.py).
+    The other leads are counted afresh. Returns (leads counted afresh, -1 for all; rows moved as
+    they were)."""
     dialect, tables = run.dialect, engine_tables()
-    if not sources:
+    if not sources and recount is None:
         full = compile_scores(spec, dialect, as_of, tables=tables, id_range=id_range, lead_ids=lead_ids, basis=True)
         cursor.execute(*stmt_computed(run, full))
         return -1, 0
-    common = dict(tables=tables, model_id=version.scoring_model_id, sources=sources, id_range=id_range)
-    cursor.execute(*stmt_computed(run, compile_reuse(spec, dialect, as_of, **common)))
-    moved = compile_kept(spec, dialect, as_of, version=(version.pk, version.number), now=timezone.now(), **common)
-    cursor.execute(moved.sql, moved.params)
-    kept = cursor.rowcount
+    common = dict(tables=tables, model_id=version.scoring_model_id, id_range=id_range)
+    reads = []
+    if sources:
+        reads.append(compile_reuse(spec, dialect, as_of, sources=sources, **common))
+    if recount is not None:
+        reads.append(compile_recount(spec, dialect, as_of, source=recount[0], plan=recount[1], **common))
+    cursor.execute(*stmt_computed(run, reads[0]))
+    for compiled in reads[1:]:
+        cursor.execute(*stmt_computed_add(run, compiled))
+    kept = 0
+    if sources:
+        moved = compile_kept(
+            spec, dialect, as_of, version=(version.pk, version.number), now=timezone.now(), sources=sources, **common
+        )
+        cursor.execute(moved.sql, moved.params)
+        kept = cursor.rowcount
     cursor.execute(*stmt_not_reused_count(run))
     if cursor.fetchone()[0] == kept:  # every lead of the chunk reused
         return 0, kept

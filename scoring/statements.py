@@ -15,7 +15,8 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 
 from engine.fields import HOT
-from engine.sql import BASIS_COLUMNS, Compiled, Dialect, Tables
+from engine.recount import lines_splice
+from engine.sql import Compiled, Dialect, Params, Tables
 from leads.models import Event, Lead
 from matrix.models import ModelVersion
 from scoring.choices import NotificationKind, Stage
@@ -145,8 +146,8 @@ def stmt_computed(run: Rescore, scores: Compiled) -> Statement:
 
 
 def stmt_computed_add(run: Rescore, scores: Compiled) -> Statement:
-    """The scores of the leads counted afresh, added to the reused ones in `computed`."""
-    return f"INSERT INTO {run.computed} ({', '.join(BASIS_COLUMNS)}) {scores.sql}", scores.params
+    """More scores into `computed`: those of the leads counted afresh, or of a second reuse statement."""
+    return f"INSERT INTO {run.computed} ({', '.join(scores.columns)}) {scores.sql}", scores.params
 
 
 def stmt_not_reused_count(run: Rescore) -> Statement:
@@ -249,6 +250,21 @@ def stmt_breakdowns(run: Rescore, *, recounted_only: bool) -> Statement:
         + " ON CONFLICT (score_id) DO UPDATE SET lines = excluded.lines "
         f"WHERE {breakdown}.lines IS DISTINCT FROM excluded.lines",
         run.params,
+    )
+
+
+def stmt_breakdowns_spliced(run: Rescore, *, keys: list[str]) -> Statement:
+    """The stored lines of the rows scored with some criteria counted afresh (engine/recount.py)
+    whose lines change: the lines of `keys` dropped, the new ones (the `breakdown` of `computed`)
+    added. Only rows written by this rescore (the guard may have kept a newer one)."""
+    p = Params()
+    breakdown = ScoreBreakdown._meta.db_table
+    return (
+        f"UPDATE {breakdown} AS b SET lines = {lines_splice(run.dialect, p, 'b.lines', 't.breakdown', keys)} "
+        f"FROM {run.computed} t JOIN {Score._meta.db_table} s ON s.id = t.sid{_chunk(run)} "
+        "WHERE b.score_id = t.sid AND t.breakdown IS NOT NULL "
+        "AND s.version_id = %(ls_version)s AND s.as_of = %(ls_asof)s",
+        {**run.params, **p.values},
     )
 
 

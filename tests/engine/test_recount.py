@@ -1,0 +1,273 @@
+"""Counting only the criteria that changed (engine/recount.py) gives what counting afresh gives.
+
+Given leads and events scored by v1 at t1, when v2 (v1 with some criteria added, removed, moved
+or changed in condition, kinds, cap or window, the segments' conditions changed, other points)
+rescores them at t2 >= t1 with reuse on, then every lead's score, tier, grade, MQL and breakdown
+equal the single-lead path's at t2, and the stored lines are those of v2's criteria only.
+"""
+
+import json
+import re
+
+import pytest
+from django.db import connection, transaction
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from engine.document import DocumentError, parse_document, structure_key
+from engine.recount import lines_pattern, lines_splice, recount_plan
+from engine.sql import Params, dialect_for
+from engine.sqlite_functions import regexp_drop
+from leads.models import Event
+from leads.services import events_ingest, leads_import
+from matrix.selectors import version_recount_source, version_spec
+from scoring.models import Score
+from scoring.services import leads_rescore, scoring_mark_pending
+from tests.engine.test_engine_properties import (
+    SCENARIO_SETTINGS,
+    engagement_criterion,
+    event_rows,
+    fit_criterion,
+    lead_rows,
+    model_documents,
+    segments,
+)
+from tests.engine.test_reuse import STEPS, all_leads, expected_lines, pricing_model, repointed, stored_lines
+from tests.matrix.helpers import AS_OF, ago, differences, make_event, make_lead, publish
+
+
+@st.composite
+def restructured(draw, data):
+    """v1 with some criteria changed, added, removed or moved, maybe new segments and points."""
+    new = draw(repointed(data))
+    criteria = []
+    for c in new["criteria"]:
+        action = draw(st.sampled_from(["keep", "keep", "change", "drop"]))
+        if action == "change":
+            c = {**draw(st.one_of(fit_criterion(), engagement_criterion())), "key": c["key"], "label": c["label"]}
+        if action != "drop":
+            criteria.append(c)
+    for i in range(draw(st.integers(0, 2))):
+        criteria.append({**draw(st.one_of(fit_criterion(), engagement_criterion())), "key": f"n{i}", "label": "New"})
+    new["criteria"] = draw(st.permutations(criteria))
+    if draw(st.booleans()):
+        new["segments"] = draw(segments())
+    return new
+
+
+@st.composite
+def scenarios(draw):
+    data = draw(model_documents())
+    data["half_life_days"] = None  # half-life scores are never reused (structure_key is None)
+    leads = draw(lead_rows())
+    events = draw(event_rows([r["id"] for r in leads], data["lookback_days"]))
+    later = draw(st.lists(st.sampled_from([r["id"] for r in leads]), max_size=1))
+    return data, draw(restructured(data)), leads, events, later, draw(st.sampled_from(STEPS))
+
+
+def stored_texts() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT lines FROM scoring_scorebreakdown ORDER BY score_id")
+        return [text for (text,) in cursor.fetchall()]
+
+
+@pytest.mark.django_db
+@SCENARIO_SETTINGS
+@given(scenarios())
+def test_counting_the_changed_criteria_gives_the_scores_of_a_fresh_count(scenario):
+    data, data2, leads, events, later, step = scenario
+    try:
+        parse_document(data2)
+    except DocumentError:
+        assume(False)
+    with transaction.atomic():
+        # Given leads and events scored by v1 at t1
+        v1 = publish(data)
+        report, _ = leads_import(rows=list(enumerate(leads, start=1)))
+        assert not report.rejected
+        report, _ = events_ingest(rows=list(enumerate(events, start=1)))
+        assert not report.rejected
+        leads_rescore(version=v1, as_of=AS_OF, id_range=all_leads())
+        # and an event arriving since for a lead (queued for real-time scoring)
+        arrived = [
+            {"id": f"N{i}", "lead": lead, "kind": "page_view", "occurred_at": AS_OF.isoformat(), "properties": {}}
+            for i, lead in enumerate(later)
+        ]
+        _, touched = events_ingest(rows=list(enumerate(arrived, start=1)))
+        scoring_mark_pending(lead_ids=touched)
+        # When v2, counting some criteria differently, rescores them at t2 with reuse on
+        v2 = publish(data2)
+        as_of = AS_OF + step
+        leads_rescore(version=v2, as_of=as_of, id_range=all_leads(), reuse=True)
+        # Then every lead has the score counting afresh gives, with v2's lines only
+        got, want = stored_lines(v2), expected_lines(v2, as_of)
+        assert set(got) == set(want)
+        problems = [f"{lead} {d}" for lead in sorted(want) for d in differences(got[lead], want[lead])]
+        assert not problems, "\n".join(problems)
+        keys = {c["key"] for c in data2["criteria"]}
+        for text in stored_texts():
+            assert {line[1] for line in json.loads(text) if line[0] != "d"} <= keys, text
+        transaction.set_rollback(True)
+
+
+# --- what is counted afresh, and what is read back ---------------------------------------------------
+
+
+def docs_visit(value="/docs", cap=2):
+    return {
+        "key": "docs",
+        "label": "Docs page",
+        "dimension": "engagement",
+        "event": "page_view",
+        "where": {"field": "url", "op": "contains", "value": value},
+        "points": 4,
+        "cap": cap,
+        "cap_window_days": None,
+    }
+
+
+def test_the_plan_pairs_criteria_by_key_and_counts_only_the_changed_ones():
+    v1 = parse_document(pricing_model())
+    # A criterion added: the others are read back at their stored positions
+    added = pricing_model()
+    added["criteria"].insert(0, docs_visit())
+    plan = recount_plan(v1, parse_document(added))
+    assert [c.key for c in plan.recounted] == ["docs"]
+    assert plan.reused == {1: 0, 2: 1} and plan.stale == () and not plan.segments
+    # A changed cap: that criterion is counted afresh and its stored lines go
+    capped = pricing_model()
+    capped["criteria"][1]["cap"] = 5
+    plan = recount_plan(v1, parse_document(capped))
+    assert [c.key for c in plan.recounted] == ["pricing"] and plan.stale == (("pricing", 1),)
+    assert plan.keys == ["pricing"]
+    # Points only: the same structure, which engine/reuse.py reads back whole
+    assert recount_plan(v1, parse_document(pricing_model(points=30))) is None
+    # Another lookback, or other decay rules: every count may differ, nothing is read back
+    assert recount_plan(v1, parse_document(pricing_model(lookback_days=60))) is None
+    other_decay = pricing_model()
+    other_decay["decay"][0]["every_days"] = 5
+    assert recount_plan(v1, parse_document(other_decay)) is None
+    # Half-life scores are never read back
+    assert recount_plan(v1, parse_document(pricing_model(half_life_days=7))) is None
+    assert structure_key(parse_document(added)) != structure_key(v1)
+
+
+@pytest.fixture
+def scored():
+    """A lead with three pricing visits and two docs visits, scored by v1 (no docs criterion) at AS_OF."""
+    v1 = publish(pricing_model())
+    lead = make_lead(industry="SaaS")
+    for days in (2, 5, 20):
+        make_event(lead, "page_view", ago(days), url="/pricing")
+    for days in (1, 3):
+        make_event(lead, "page_view", ago(days), url="/docs/start")
+    leads_rescore(version=v1, as_of=AS_OF, id_range=all_leads())
+    return lead
+
+
+@pytest.mark.django_db
+def test_a_new_criterion_is_counted_and_the_others_are_read_back(scored):
+    # Given the pricing visits are gone from the table (so only the stored counts can give them back)
+    Event.objects.filter(properties__url="/pricing").delete()
+    # When v2 adds a docs criterion and rescores with reuse on
+    data = pricing_model()
+    data["criteria"].append(docs_visit())
+    v2 = publish(data)
+    assert version_recount_source(version=v2, spec=version_spec(version=v2))[0] != v2.pk
+    leads_rescore(version=v2, as_of=AS_OF, id_range=all_leads(), reuse=True)
+    # Then the pricing visits come from the stored counts and the docs visits from the events
+    score = Score.objects.select_related("breakdown_row").get(lead=scored)
+    assert score.version_id == v2.pk
+    assert (score.fit, score.engagement, score.score) == (15, 38, 53)
+    assert [(x["key"], x["count"], x["points"]) for x in score.breakdown] == [
+        ("saas", 1, 15.0),
+        ("pricing", 3, 30.0),
+        ("docs", 2, 8.0),
+    ]
+    assert json.loads(score.basis) == [1, 3, 2, 0, 0]
+
+
+@pytest.mark.django_db
+def test_a_changed_criterion_replaces_its_stored_line_and_leaves_the_others(scored):
+    # Given v2 (with a docs criterion, cap 2) has scored the lead
+    data = pricing_model()
+    data["criteria"].append(docs_visit())
+    leads_rescore(version=publish(data), as_of=AS_OF, id_range=all_leads(), reuse=True)
+    [before] = stored_texts()
+    # When v3 caps docs visits at 1 and rescores
+    data["criteria"][2]["cap"] = 1
+    leads_rescore(version=publish(data), as_of=AS_OF, id_range=all_leads(), reuse=True)
+    # Then only the docs line changed in the stored text: one visit, the latest
+    [after] = stored_texts()
+    keep = [line for line in json.loads(before) if line[1] != "docs"]
+    assert [line for line in json.loads(after) if line[1] != "docs"] == keep
+    [docs] = [line for line in json.loads(after) if line[1] == "docs"]
+    assert docs[3] == 1 and len(docs[4]) == 1
+    assert Score.objects.get(lead=scored).engagement == 34
+
+
+@pytest.mark.django_db
+def test_a_removed_criterion_takes_its_line_with_it(scored):
+    # When v2 has no pricing criterion
+    data = pricing_model()
+    del data["criteria"][1]
+    leads_rescore(version=publish(data), as_of=AS_OF, id_range=all_leads(), reuse=True)
+    # Then the stored text has no pricing line, and the score no pricing points
+    [text] = stored_texts()
+    assert [line[1] for line in json.loads(text)] == ["saas"]
+    score = Score.objects.get(lead=scored)
+    assert (score.fit, score.engagement) == (15, 0)
+
+
+@pytest.mark.django_db
+def test_a_lead_whose_counts_no_longer_hold_is_counted_whole(scored):
+    # Given v2 adds the docs criterion, and rescores 30 days later (the visits left the lookback)
+    data = pricing_model()
+    data["criteria"].append(docs_visit())
+    v2 = publish(data)
+    later = AS_OF + (ago(0) - ago(30))
+    leads_rescore(version=v2, as_of=later, id_range=all_leads(), reuse=True)
+    # Then nothing is read back: the lead is counted afresh, as the single-lead path counts it
+    got, want = stored_lines(v2), expected_lines(v2, later)
+    assert not differences(got[scored.external_id], want[scored.external_id])
+
+
+# --- the stored lines, edited in SQL -----------------------------------------------------------------
+
+STORED = [
+    ["f", "saas", 15],
+    ["e", "pricing", 30, 3, ["P-1", 'P"2]', None]],
+    ["e", "docs", 8, 2, ["D,1", "D\\]2"]],
+    ["d", "idle", -2],
+]
+
+
+@pytest.mark.parametrize("separators", [(",", ", "), (", ", ", ")])
+@pytest.mark.parametrize(
+    "keys",
+    [["saas"], ["pricing"], ["docs"], ["idle"], ["pricing", "docs"], ["saas", "pricing", "docs"], ["nothing"]],
+)
+def test_the_lines_pattern_drops_exactly_the_lines_of_the_keys(keys, separators):
+    text = json.dumps(STORED, separators=separators)
+    kept = [line for line in STORED if line[0] == "d" or line[1] not in keys]
+    dropped = regexp_drop(text, lines_pattern(keys))
+    assert json.loads(re.sub(r",\s*\]$", "]", dropped)) == kept
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("keys", [["saas"], ["docs"], ["pricing", "docs"], ["saas", "pricing", "docs"], ["web"]])
+@pytest.mark.parametrize("new", ["", '["e", "web", 5, 1, ["W-1"]]'])
+@pytest.mark.parametrize("stored", [STORED, STORED[:3], STORED[1:2], []])
+def test_the_database_splices_lines_as_python_reads_them(keys, new, stored):
+    # Given stored lines (as the bulk path writes them: "," between lines)
+    p = Params()
+    text = p.add(json.dumps(stored, separators=(",", ", ")))
+    fragment = p.add(new)
+    # When the database drops the lines of `keys` and appends `new`
+    with connection.cursor() as cursor:
+        splice = lines_splice(dialect_for(connection), p, "x.lines", "x.new", keys)
+        cursor.execute(f"SELECT {splice} FROM (SELECT {text} AS lines, {fragment} AS new) AS x", p.values)
+        [(result,)] = cursor.fetchall()
+    # Then the text is JSON: the other lines in order, then the new one
+    want = [line for line in stored if line[0] == "d" or line[1] not in keys]
+    assert json.loads(result) == want + ([json.loads(new)] if new else [])

@@ -37,6 +37,7 @@ from scoring.statements import (
     stmt_mql_stages,
     stmt_mql_transitions,
     stmt_not_reused_count,
+    stmt_scored_by,
     stmt_scores_insert,
     stmt_scores_update,
     stmt_todo,
@@ -79,6 +80,8 @@ def leads_rescore(
     postgres = connection.vendor == "postgresql"
     with transaction.atomic(), connection.cursor() as cursor:
         session_prepare(cursor, dialect)
+        if recount is not None and not _any_scored_by(cursor, run, recount[0]):
+            recount = None
         counted, kept = _score_into(
             cursor, run, spec, as_of, version, sources, recount, id_range=id_range, lead_ids=lead_ids
         )
@@ -110,10 +113,7 @@ def leads_rescore(
         for sql, params in writes:
             cursor.execute(sql, params)
         if recount is not None:  # the lines of the criteria counted afresh, swapped in
-            # by index: they are a fraction of the breakdowns, whose table is wider than the scores'
-            session_nested_loops(cursor, dialect, on=True)
             cursor.execute(*stmt_breakdowns_spliced(run, keys=recount[1].keys))
-            session_nested_loops(cursor, dialect, on=False)
         notified = 0
         for kind in ALERT_KINDS if alerts else ():
             cursor.execute(*stmt_alerts(run, kind=kind))
@@ -124,6 +124,13 @@ def leads_rescore(
         for table in (run.changed, run.computed, run.todo):
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
     return scored
+
+
+def _any_scored_by(cursor, run: Rescore, version_pk: int) -> bool:
+    """Whether a score in scope was made by the version: recounting from it reads events (a pass
+    over the table) even when no score is left to read back."""
+    cursor.execute(*stmt_scored_by(run, version_pk=version_pk))
+    return cursor.fetchone() is not None
 
 
 # Up to this many leads counted afresh in a reused chunk are named one by one (index lookups of

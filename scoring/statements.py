@@ -159,6 +159,15 @@ def stmt_not_reused_count(run: Rescore) -> Statement:
     )
 
 
+def stmt_scored_by(run: Rescore, *, version_pk: int) -> Statement:
+    """One score in scope made by the version, if there is one."""
+    return (
+        f"SELECT 1 FROM {Score._meta.db_table} s WHERE s.scoring_model_id = %(ls_model)s "
+        f"AND s.version_id = %(ls_source)s{_chunk(run)} LIMIT 1",
+        {**run.params, "ls_source": version_pk},
+    )
+
+
 def stmt_todo(run: Rescore) -> Statement:
     """The temp table `todo`: the leads in scope neither reused nor already this version at this as_of
     (moved there by compile_kept just now, or written by an earlier delivery of the same chunk)."""

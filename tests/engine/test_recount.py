@@ -11,6 +11,7 @@ import re
 
 import pytest
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -271,3 +272,20 @@ def test_the_database_splices_lines_as_python_reads_them(keys, new, stored):
     # Then the text is JSON: the other lines in order, then the new one
     want = [line for line in stored if line[0] == "d" or line[1] not in keys]
     assert json.loads(result) == want + ([json.loads(new)] if new else [])
+
+
+@pytest.mark.django_db
+def test_a_points_change_after_a_recount_reads_no_event(scored):
+    # Given every score was made by v2, which added the docs criterion to v1
+    data = pricing_model()
+    data["criteria"].append(docs_visit())
+    leads_rescore(version=publish(data), as_of=AS_OF, id_range=all_leads(), reuse=True)
+    # When v3 changes only points (v1, which counts differently, scored nothing left)
+    data["criteria"][2]["points"] = 6
+    v3 = publish(data)
+    assert version_recount_source(version=v3, spec=version_spec(version=v3)) is not None
+    with CaptureQueriesContext(connection) as queries:
+        leads_rescore(version=v3, as_of=AS_OF, id_range=all_leads(), reuse=True)
+    # Then no statement read the events: every score came back from its counts
+    assert not [q["sql"] for q in queries if Event._meta.db_table in q["sql"]]
+    assert Score.objects.get(lead=scored).engagement == 30 + 12

@@ -398,7 +398,7 @@ def reusable_leads(version, as_of) -> int:
     spec = version_spec(version=version)
     sources = list(versions_reusable(version=version, spec=spec))
     recount = version_recount_source(version=version, spec=spec)
-    sources += [recount[0]] if recount else []
+    sources += recount[0] if recount else []
     if not sources:
         return 0
     p, tables = Params(), engine_tables()

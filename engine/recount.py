@@ -91,17 +91,18 @@ def compile_recount(
     *,
     tables: Tables,
     model_id: int,
-    source: int,
+    sources: list[int],
     plan: RecountPlan,
     id_range: tuple[int, int] | None = None,
 ) -> Compiled:
     """A SELECT (columns REUSE_COLUMNS) scoring with `spec` at `as_of` every lead in scope whose
-    score stored by version `source` (pk) still holds, per `plan`: the unchanged criteria, decay
-    units and segment read from the stored basis, the others counted afresh. Its `breakdown` is
+    score stored by one of the `sources` (version pks, counting alike) still holds, per `plan`:
+    the unchanged criteria, decay units and segment read from the stored basis, the others
+    counted afresh. Its `breakdown` is
     NULL where the stored lines stay, else the new lines of the recounted criteria, for
     `lines_splice` (empty text: the stale lines only go)."""
     d, p = dialect, Params()
-    where = reusable_where(d, p, as_of, model_id, [source], id_range, tables=tables)
+    where = reusable_where(d, p, as_of, model_id, sources, id_range, tables=tables)
     asof = d.time_param(p, as_of)
     horizon = d.time_param(p, as_of - timedelta(days=spec.lookback_days)) if spec.lookback_days else None
     fit = [c for c in plan.recounted if c.is_fit]

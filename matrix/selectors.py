@@ -99,27 +99,35 @@ def versions_reusable(*, version: ModelVersion, spec: ModelSpec) -> dict[int, Mo
     return sources
 
 
-def version_recount_source(*, version: ModelVersion, spec: ModelSpec) -> tuple[int, RecountPlan] | None:
-    """The version the model's stored scores were last made with, if it counts differently from
-    `version` in some criteria only (engine/recount.py), as (pk, plan); else None.
+def version_recount_source(*, version: ModelVersion, spec: ModelSpec) -> tuple[list[int], RecountPlan] | None:
+    """The versions the model's stored scores were last made with, if they count differently from
+    `version` in some criteria only (engine/recount.py), as ([pk, ...], plan); else None.
 
-    It is the newest version published before `version` that counts differently: after a
-    publish, the scores not yet rescored are that version's."""
-    earlier = ModelVersion.objects.filter(
-        scoring_model_id=version.scoring_model_id, number__lt=version.number, published_at__isnull=False
-    )
+    They are the newest version published before `version` that counts differently, and the
+    earlier ones (of the last REUSE_SOURCES) that count as it does: after a publish, the scores
+    not yet rescored are of those."""
     key = structure_key(spec)
     if key is None:
         return None
+    earlier = ModelVersion.objects.filter(
+        scoring_model_id=version.scoring_model_id, number__lt=version.number, published_at__isnull=False
+    )
+    pks, plan, source_key = [], None, None
     for other in earlier.order_by("-number")[:REUSE_SOURCES]:
         try:
-            other_spec = version_spec(version=other)
+            other_key = structure_key(version_spec(version=other))
         except DocumentError:
-            return None
-        if structure_key(other_spec) != key:
-            plan = recount_plan(other_spec, spec)
-            return (other.pk, plan) if plan is not None else None
-    return None
+            continue
+        if other_key == key:
+            continue
+        if plan is None:
+            plan = recount_plan(version_spec(version=other), spec)
+            if plan is None:
+                return None
+            source_key = other_key
+        if other_key == source_key:
+            pks.append(other.pk)
+    return (pks, plan) if plan is not None else None
 
 
 # --- workspace settings and approvals ----------------------------------------------------------

@@ -126,10 +126,10 @@ def leads_rescore(
     return scored
 
 
-def _any_scored_by(cursor, run: Rescore, version_pk: int) -> bool:
-    """Whether a score in scope was made by the version: recounting from it reads events (a pass
-    over the table) even when no score is left to read back."""
-    cursor.execute(*stmt_scored_by(run, version_pk=version_pk))
+def _any_scored_by(cursor, run: Rescore, version_pks: list[int]) -> bool:
+    """Whether a score in scope was made by one of the versions: recounting from them reads events
+    (a pass over the table) even when no score is left to read back."""
+    cursor.execute(*stmt_scored_by(run, version_pks=version_pks))
     return cursor.fetchone() is not None
 
 
@@ -147,7 +147,7 @@ def _score_into(cursor, run: Rescore, spec, as_of, version, sources, recount, *,
     """Score the leads in scope into the temp table `computed` (BASIS_COLUMNS at least). Where
     `sources` allows and a lead's stored counts still hold: a score that stays as it is has its
     row moved to this version at once, and one that changes is computed from its counts
-    (REUSE_COLUMNS). Where `recount` (source pk, plan) allows, a score of the source version is
+    (REUSE_COLUMNS). Where `recount` (source pks, plan) allows, a score of the source version is
     computed from its counts but for the criteria the plan counts afresh (engine/recount.py).
     The other leads are counted afresh. Returns (leads counted afresh, -1 for all; rows moved as
     they were)."""
@@ -161,7 +161,7 @@ def _score_into(cursor, run: Rescore, spec, as_of, version, sources, recount, *,
     if sources:
         reads.append(compile_reuse(spec, dialect, as_of, sources=sources, **common))
     if recount is not None:
-        reads.append(compile_recount(spec, dialect, as_of, source=recount[0], plan=recount[1], **common))
+        reads.append(compile_recount(spec, dialect, as_of, sources=recount[0], plan=recount[1], **common))
     cursor.execute(*stmt_computed(run, reads[0]))
     for compiled in reads[1:]:
         cursor.execute(*stmt_computed_add(run, compiled))

@@ -159,12 +159,13 @@ def stmt_not_reused_count(run: Rescore) -> Statement:
     )
 
 
-def stmt_scored_by(run: Rescore, *, version_pk: int) -> Statement:
-    """One score in scope made by the version, if there is one."""
+def stmt_scored_by(run: Rescore, *, version_pks: list[int]) -> Statement:
+    """One score in scope made by one of the versions, if there is one."""
+    listed = ", ".join(f"%(ls_source{i})s" for i in range(len(version_pks)))
     return (
         f"SELECT 1 FROM {Score._meta.db_table} s WHERE s.scoring_model_id = %(ls_model)s "
-        f"AND s.version_id = %(ls_source)s{_chunk(run)} LIMIT 1",
-        {**run.params, "ls_source": version_pk},
+        f"AND s.version_id IN ({listed}){_chunk(run)} LIMIT 1",
+        {**run.params, **{f"ls_source{i}": pk for i, pk in enumerate(version_pks)}},
     )
 
 

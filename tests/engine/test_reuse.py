@@ -103,13 +103,15 @@ def repointed(draw, data):
 
 
 @st.composite
-def scenarios(draw):
+def scenarios(draw, change=repointed):
+    """A model and a `change` of it, leads, their events, events arriving later, a time step, and
+    whether the first version rescores itself once between."""
     data = draw(model_documents())
     data["half_life_days"] = None  # half-life scores are never reused (structure_key is None)
     leads = draw(lead_rows())
     events = draw(event_rows([r["id"] for r in leads], data["lookback_days"]))
     later = draw(events_after(leads))
-    return data, draw(repointed(data)), leads, events, later, draw(st.sampled_from(STEPS)), draw(st.booleans())
+    return data, draw(change(data)), leads, events, later, draw(st.sampled_from(STEPS)), draw(st.booleans())
 
 
 @st.composite
@@ -118,38 +120,49 @@ def events_after(draw, leads):
     return draw(st.lists(st.sampled_from([r["id"] for r in leads]), max_size=2))
 
 
+def rescored_with_reuse(scenario):
+    """Given leads and events scored by v1 at t1 (the bulk path, which stores the basis), maybe v1
+    again later reusing (the nightly decay), and events arriving since for some leads (queued for
+    real-time scoring): v2 rescores them at t2 with reuse on. Returns v2 and t2."""
+    data, data2, leads, events, later, step, twice = scenario
+    v1 = publish(data)
+    report, _ = leads_import(rows=list(enumerate(leads, start=1)))
+    assert not report.rejected
+    report, _ = events_ingest(rows=list(enumerate(events, start=1)))
+    assert not report.rejected
+    leads_rescore(version=v1, as_of=AS_OF, id_range=all_leads())
+    if twice:
+        leads_rescore(version=v1, as_of=AS_OF + step / 2, id_range=all_leads(), reuse=True)
+    arrived = [
+        {"id": f"N{i}", "lead": lead, "kind": "page_view", "occurred_at": AS_OF.isoformat(), "properties": {}}
+        for i, lead in enumerate(later)
+    ]
+    _, touched = events_ingest(rows=list(enumerate(arrived, start=1)))
+    scoring_mark_pending(lead_ids=touched)
+    v2 = publish(data2)
+    as_of = AS_OF + step
+    leads_rescore(version=v2, as_of=as_of, id_range=all_leads(), reuse=True)
+    return v2, as_of
+
+
+def assert_counted_afresh(version, as_of) -> None:
+    """Every lead's stored score and lines are those the single-lead path counts afresh."""
+    got, want = stored_lines(version), expected_lines(version, as_of)
+    assert set(got) == set(want)
+    problems = [f"{lead} {d}" for lead in sorted(want) for d in differences(got[lead], want[lead])]
+    assert not problems, "\n".join(problems)
+
+
 @pytest.mark.django_db
 @SCENARIO_SETTINGS
 @given(scenarios())
 def test_reused_counts_give_the_scores_of_a_fresh_count(scenario):
-    data, data2, leads, events, later, step, twice = scenario
-    parse_document(data2)
+    parse_document(scenario[1])
     with transaction.atomic():
-        # Given leads and events scored by v1 at t1 (the bulk path, which stores the basis)
-        v1 = publish(data)
-        report, _ = leads_import(rows=list(enumerate(leads, start=1)))
-        assert not report.rejected
-        report, _ = events_ingest(rows=list(enumerate(events, start=1)))
-        assert not report.rejected
-        leads_rescore(version=v1, as_of=AS_OF, id_range=all_leads())
-        if twice:  # and v1 again later, itself reusing (the nightly decay)
-            leads_rescore(version=v1, as_of=AS_OF + step / 2, id_range=all_leads(), reuse=True)
-        # and events arriving since for some leads (queued for real-time scoring, not yet scored)
-        arrived = [
-            {"id": f"N{i}", "lead": lead, "kind": "page_view", "occurred_at": AS_OF.isoformat(), "properties": {}}
-            for i, lead in enumerate(later)
-        ]
-        _, touched = events_ingest(rows=list(enumerate(arrived, start=1)))
-        scoring_mark_pending(lead_ids=touched)
-        # When v2, with other points, rescores them at t2 reusing what still holds
-        v2 = publish(data2)
-        as_of = AS_OF + step
-        leads_rescore(version=v2, as_of=as_of, id_range=all_leads(), reuse=True)
+        # Given leads and events scored by v1, when v2 (other points) rescores them reusing counts
+        v2, as_of = rescored_with_reuse(scenario)
         # Then every lead has the score counting afresh gives
-        got, want = stored_lines(v2), expected_lines(v2, as_of)
-        assert set(got) == set(want)
-        problems = [f"{lead} {d}" for lead in sorted(want) for d in differences(got[lead], want[lead])]
-        assert not problems, "\n".join(problems)
+        assert_counted_afresh(v2, as_of)
         transaction.set_rollback(True)
 
 
@@ -186,15 +199,22 @@ def pricing_model(points=10, **changes):
     return data
 
 
-@pytest.fixture
-def scored():
-    """A lead with three pricing visits (2, 5 and 20 days before AS_OF), scored by v1 at AS_OF."""
+def pricing_lead(*, docs_days=()):
+    """A lead with three pricing visits (2, 5 and 20 days before AS_OF) and docs visits `docs_days`
+    days before it, scored by v1 (`pricing_model`) at AS_OF."""
     v1 = publish(pricing_model())
     lead = make_lead(industry="SaaS")
     for days in (2, 5, 20):
         make_event(lead, "page_view", ago(days), url="/pricing")
+    for days in docs_days:
+        make_event(lead, "page_view", ago(days), url="/docs/start")
     leads_rescore(version=v1, as_of=AS_OF, id_range=all_leads())
     return lead
+
+
+@pytest.fixture
+def scored():
+    return pricing_lead()
 
 
 @pytest.mark.django_db

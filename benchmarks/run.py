@@ -409,7 +409,7 @@ def reusable_leads(version, as_of) -> int:
 
 
 def pg_settings(url: str) -> str:
-    names = ("shared_buffers", "work_mem", "max_parallel_workers_per_gather", "jit")
+    names = ("shared_buffers", "max_wal_size", "work_mem", "max_parallel_workers_per_gather", "jit")
     with connect(url) as conn:
         return ", ".join(f"{n} = {conn.execute(f'SHOW {n}').fetchone()[0]}" for n in names)
 

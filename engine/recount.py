@@ -12,7 +12,7 @@ only what changed").
 
 The breakdown lines of a lead change only where a recounted or removed criterion had or has a
 line: the statement gives the new lines of those criteria, and `lines_splice` swaps them into
-the stored text in SQL (no JSON parse), dropping the old ones by key (`lines_splice`).
+the stored text in SQL (no JSON parse), dropping the old ones by key.
 """
 
 import json
@@ -98,9 +98,8 @@ def compile_recount(
     """A SELECT (columns REUSE_COLUMNS) scoring with `spec` at `as_of` every lead in scope whose
     score stored by one of the `sources` (version pks, counting alike) still holds, per `plan`:
     the unchanged criteria, decay units and segment read from the stored basis, the others
-    counted afresh. Its `breakdown` is
-    NULL where the stored lines stay, else the new lines of the recounted criteria, for
-    `lines_splice` (empty text: the stale lines only go)."""
+    counted afresh. Its `breakdown` is NULL where the stored lines stay, else the new lines of the
+    recounted criteria, for `lines_splice` (empty text: the stale lines only go)."""
     d, p = dialect, Params()
     where = reusable_where(d, p, as_of, model_id, sources, id_range, tables=tables)
     asof = d.time_param(p, as_of)

@@ -4,6 +4,7 @@ import json
 import logging
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import InterfaceError, OperationalError, connection, transaction
@@ -80,11 +81,7 @@ def leads_rescore(
     postgres = connection.vendor == "postgresql"
     with transaction.atomic(), connection.cursor() as cursor:
         session_prepare(cursor, dialect)
-        if recount is not None and not _any_scored_by(cursor, run, recount[0]):
-            recount = None
-        counted, kept = _score_into(
-            cursor, run, spec, as_of, version, sources, recount, id_range=id_range, lead_ids=lead_ids
-        )
+        scored = _score_into(cursor, run, spec, as_of, version, sources, recount, id_range=id_range, lead_ids=lead_ids)
         # The session settings leave nested loops off for the writes too: a chunk of a job joins a
         # few hundred thousand rows, which only hash joins do well. The planner's statistics of
         # the scores are those of before the job (the new version has no rows in them), so it
@@ -95,35 +92,34 @@ def leads_rescore(
             # instead of hashing the whole table.
             cursor.execute(f"ANALYZE {run.computed}")
             session_nested_loops(cursor, dialect, on=True)
-        reused = bool(sources) or recount is not None
-        if not reused:
+        if not scored.reused:
             cursor.execute(*stmt_changes_counted(run))
         else:
             # A few leads to look up among a chunk reused: by index, not a hash of the scores.
-            few = 0 < counted <= SMALL_RECOUNT
+            few = 0 < scored.counted <= SMALL_RECOUNT
             if few:
                 session_nested_loops(cursor, dialect, on=True)
-            cursor.execute(*stmt_changes_reused(run, recounted=counted > 0))
+            cursor.execute(*stmt_changes_reused(run, recounted=scored.counted > 0))
             if few:
                 session_nested_loops(cursor, dialect, on=False)
         writes = [stmt_history(run), stmt_scores_update(run), stmt_scores_insert(run)]
-        if counted:  # the lines of the leads counted afresh (-1: all of them)
-            writes.append(stmt_breakdowns(run, recounted_only=reused))
+        if scored.counted:  # the lines of the leads counted afresh (-1: all of them)
+            writes.append(stmt_breakdowns(run, recounted_only=scored.reused))
         writes += [stmt_mql_transitions(run), stmt_mql_stages(run)]
+        if scored.recounted:  # the lines of the criteria counted afresh, swapped in
+            writes.append(stmt_breakdowns_spliced(run, keys=recount[1].keys))
         for sql, params in writes:
             cursor.execute(sql, params)
-        if recount is not None:  # the lines of the criteria counted afresh, swapped in
-            cursor.execute(*stmt_breakdowns_spliced(run, keys=recount[1].keys))
         notified = 0
         for kind in ALERT_KINDS if alerts else ():
             cursor.execute(*stmt_alerts(run, kind=kind))
             notified += cursor.rowcount
         if notified:
             enqueue_alerts()
-        scored = _rows_in(cursor, run.computed) + kept
+        count = _rows_in(cursor, run.computed) + scored.kept
         for table in (run.changed, run.computed, run.todo):
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
-    return scored
+    return count
 
 
 def _any_scored_by(cursor, run: Rescore, version_pks: list[int]) -> bool:
@@ -143,42 +139,52 @@ def _rows_in(cursor, table: str) -> int:
     return cursor.fetchone()[0]
 
 
-def _score_into(cursor, run: Rescore, spec, as_of, version, sources, recount, *, id_range, lead_ids) -> tuple[int, int]:
+@dataclass(frozen=True)
+class _Scored:
+    """What `_score_into` put in `computed`."""
+
+    counted: int  # leads counted afresh (-1: all of them, and nothing was reused)
+    kept: int  # rows moved to the version as they were
+    recounted: bool  # rows read back with some criteria counted afresh (engine/recount.py)
+
+    @property
+    def reused(self) -> bool:
+        return self.counted != -1
+
+
+def _score_into(cursor, run: Rescore, spec, as_of, version, sources, recount, *, id_range, lead_ids) -> _Scored:
     """Score the leads in scope into the temp table `computed` (BASIS_COLUMNS at least). Where
     `sources` allows and a lead's stored counts still hold: a score that stays as it is has its
     row moved to this version at once, and one that changes is computed from its counts
-    (REUSE_COLUMNS). Where `recount` (source pks, plan) allows, a score of the source version is
+    (REUSE_COLUMNS). Where `recount` (source pks, plan) allows, a score of the source versions is
     computed from its counts but for the criteria the plan counts afresh (engine/recount.py).
-    The other leads are counted afresh. Returns (leads counted afresh, -1 for all; rows moved as
-    they were)."""
+    The other leads are counted afresh."""
     dialect, tables = run.dialect, engine_tables()
-    if not sources and recount is None:
-        full = compile_scores(spec, dialect, as_of, tables=tables, id_range=id_range, lead_ids=lead_ids, basis=True)
-        cursor.execute(*stmt_computed(run, full))
-        return -1, 0
     common = dict(tables=tables, model_id=version.scoring_model_id, id_range=id_range)
-    reads = []
+    made, kept, recounted = False, 0, False
     if sources:
-        reads.append(compile_reuse(spec, dialect, as_of, sources=sources, **common))
-    if recount is not None:
-        reads.append(compile_recount(spec, dialect, as_of, sources=recount[0], plan=recount[1], **common))
-    cursor.execute(*stmt_computed(run, reads[0]))
-    for compiled in reads[1:]:
-        cursor.execute(*stmt_computed_add(run, compiled))
-    kept = 0
-    if sources:
+        cursor.execute(*stmt_computed(run, compile_reuse(spec, dialect, as_of, sources=sources, **common)))
         moved = compile_kept(
             spec, dialect, as_of, version=(version.pk, version.number), now=timezone.now(), sources=sources, **common
         )
         cursor.execute(moved.sql, moved.params)
-        kept = cursor.rowcount
-    cursor.execute(*stmt_not_reused_count(run))
-    if cursor.fetchone()[0] == kept:  # every lead of the chunk reused
-        return 0, kept
+        made, kept = True, cursor.rowcount
+    # Only if leads are left, and some of them were scored by the recount's sources: its statement
+    # reads the events (a pass over the table) even when no score is left to read back.
+    if recount is not None and (not made or _left(cursor, run, kept)) and _any_scored_by(cursor, run, recount[0]):
+        compiled = compile_recount(spec, dialect, as_of, sources=recount[0], plan=recount[1], **common)
+        cursor.execute(*(stmt_computed_add(run, compiled) if made else stmt_computed(run, compiled)))
+        made = recounted = True
+    if not made:
+        full = compile_scores(spec, dialect, as_of, tables=tables, id_range=id_range, lead_ids=lead_ids, basis=True)
+        cursor.execute(*stmt_computed(run, full))
+        return _Scored(-1, 0, False)
+    if not _left(cursor, run, kept):  # every lead of the chunk reused
+        return _Scored(0, kept, recounted)
     cursor.execute(*stmt_todo(run))
     count = _rows_in(cursor, run.todo)
     if not count:
-        return 0, kept
+        return _Scored(0, kept, recounted)
     if count <= SMALL_RECOUNT:
         cursor.execute(f"SELECT lead_id FROM {run.todo}")
         ids = [pk for (pk,) in cursor.fetchall()]
@@ -186,7 +192,13 @@ def _score_into(cursor, run: Rescore, spec, as_of, version, sources, recount, *,
     else:
         full = compile_scores(spec, dialect, as_of, tables=tables, id_range=id_range, only_in=run.todo, basis=True)
     cursor.execute(*stmt_computed_add(run, full))
-    return count, kept
+    return _Scored(count, kept, recounted)
+
+
+def _left(cursor, run: Rescore, kept: int) -> bool:
+    """Whether leads in scope are neither in `computed` nor among the `kept` rows."""
+    cursor.execute(*stmt_not_reused_count(run))
+    return cursor.fetchone()[0] != kept
 
 
 def scores_analyze() -> None:

@@ -255,8 +255,10 @@ def test_a_points_change_after_a_recount_reads_no_event(with_docs):
     assert version_recount_source(version=v3, spec=version_spec(version=v3)) is not None
     with CaptureQueriesContext(connection) as queries:
         leads_rescore(version=v3, as_of=AS_OF, id_range=all_leads(), reuse=True)
-    # Then no statement read the events: every score came back from its counts
+    # Then no statement read the events: every score came back from its counts, and with every
+    # lead read back none looked for a score of v1 (a scan of the chunk's scores)
     assert not [q["sql"] for q in queries if Event._meta.db_table in q["sql"]]
+    assert not [q["sql"] for q in queries if q["sql"].startswith("SELECT 1 FROM")]
     assert Score.objects.get(lead=with_docs).engagement == 30 + 12
 
 

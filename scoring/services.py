@@ -169,17 +169,19 @@ def _score_into(cursor, run: Rescore, spec, as_of, version, sources, recount, *,
         )
         cursor.execute(moved.sql, moved.params)
         made, kept = True, cursor.rowcount
+    left = not made or _left(cursor, run, kept)
     # Only if leads are left, and some of them were scored by the recount's sources: its statement
     # reads the events (a pass over the table) even when no score is left to read back.
-    if recount is not None and (not made or _left(cursor, run, kept)) and _any_scored_by(cursor, run, recount[0]):
+    if recount is not None and left and _any_scored_by(cursor, run, recount[0]):
         compiled = compile_recount(spec, dialect, as_of, sources=recount[0], plan=recount[1], **common)
         cursor.execute(*(stmt_computed_add(run, compiled) if made else stmt_computed(run, compiled)))
         made = recounted = True
+        left = _left(cursor, run, kept)
     if not made:
         full = compile_scores(spec, dialect, as_of, tables=tables, id_range=id_range, lead_ids=lead_ids, basis=True)
         cursor.execute(*stmt_computed(run, full))
         return _Scored(-1, 0, False)
-    if not _left(cursor, run, kept):  # every lead of the chunk reused
+    if not left:  # every lead of the chunk reused
         return _Scored(0, kept, recounted)
     cursor.execute(*stmt_todo(run))
     count = _rows_in(cursor, run.todo)

@@ -115,13 +115,14 @@ def version_recount_source(*, version: ModelVersion, spec: ModelSpec) -> tuple[l
     pks, plan, source_key = [], None, None
     for other in earlier.order_by("-number")[:REUSE_SOURCES]:
         try:
-            other_key = structure_key(version_spec(version=other))
+            other_spec = version_spec(version=other)
         except DocumentError:
             continue
+        other_key = structure_key(other_spec)
         if other_key == key:
             continue
         if plan is None:
-            plan = recount_plan(version_spec(version=other), spec)
+            plan = recount_plan(other_spec, spec)
             if plan is None:
                 return None
             source_key = other_key

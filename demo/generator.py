@@ -76,20 +76,32 @@ INDUSTRIES = {
     "Logistics": 2,
 }
 TECH_INDUSTRIES = ("Software", "IT Services", "Internet")
-COMPANY_SUFFIXES = {
-    "Software": ("Software", "Labs", "Technologies", "Systems", "AI"),
-    "IT Services": ("Consulting", "IT Solutions", "Networks", "Digital Services", "Cloud"),
-    "Internet": ("Online", "Digital", "Apps", "Web", "Marketplace"),
-    "Finance": ("Capital", "Financial", "Bank", "Insurance", "Partners"),
-    "Healthcare": ("Health", "Medical", "Clinics", "Biotech", "Care"),
-    "Retail": ("Retail", "Stores", "Outfitters", "Market", "Brands"),
-    "Manufacturing": ("Industries", "Manufacturing", "Components", "Machinery", "Materials"),
-    "Education": ("University", "Academy", "College", "Learning", "Schools"),
-    "Media": ("Media", "Studios", "Publishing", "Broadcasting", "News"),
-    "Government": ("County", "Agency", "Council", "Authority", "Department"),
-    "Nonprofit": ("Foundation", "Trust", "Alliance", "Society", "Initiative"),
-    "Logistics": ("Logistics", "Freight", "Shipping", "Transport", "Supply"),
-}
+
+
+def _names(text: str) -> tuple[str, ...]:
+    """The comma-separated names of `text`, in order (a name may hold a space: "de Vries")."""
+    return tuple(name.strip() for name in text.split(","))
+
+
+def _table(text: str) -> dict[str, tuple[str, ...]]:
+    """One `key: name, name, ...` entry a line."""
+    return {key.strip(): _names(names) for key, names in (line.split(":") for line in text.strip().splitlines())}
+
+
+COMPANY_SUFFIXES = _table("""
+Software: Software, Labs, Technologies, Systems, AI
+IT Services: Consulting, IT Solutions, Networks, Digital Services, Cloud
+Internet: Online, Digital, Apps, Web, Marketplace
+Finance: Capital, Financial, Bank, Insurance, Partners
+Healthcare: Health, Medical, Clinics, Biotech, Care
+Retail: Retail, Stores, Outfitters, Market, Brands
+Manufacturing: Industries, Manufacturing, Components, Machinery, Materials
+Education: University, Academy, College, Learning, Schools
+Media: Media, Studios, Publishing, Broadcasting, News
+Government: County, Agency, Council, Authority, Department
+Nonprofit: Foundation, Trust, Alliance, Society, Initiative
+Logistics: Logistics, Freight, Shipping, Transport, Supply
+""")
 NAME_PREFIXES = (
     "North", "Blue", "Bright", "Iron", "Silver", "Cedar", "Summit", "Harbor", "Quantum", "Vertex",
     "Red", "Green", "Stone", "Clear", "Swift", "Golden", "Oak", "Pine", "River", "Sky",
@@ -121,25 +133,24 @@ TLDS = {
     "IE": "ie",
     "CH": "ch",
 }
-FIRST_NAMES = (
-    "James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael", "Linda", "David", "Elizabeth",
-    "William", "Barbara", "Richard", "Susan", "Joseph", "Jessica", "Thomas", "Sarah", "Charles", "Karen",
-    "Daniel", "Nancy", "Matthew", "Lisa", "Anthony", "Sandra", "Mark", "Ashley", "Steven", "Emily",
-    "Paul", "Michelle", "Andrew", "Amanda", "Joshua", "Melissa", "Kevin", "Laura", "Brian", "Rebecca",
-    "Oliver", "Amelia", "Harry", "Isla", "Lukas", "Hannah", "Felix", "Lena", "Louis", "Camille",
-    "Hugo", "Chloé", "Arjun", "Priya", "Rahul", "Ananya", "Lucas", "Sofia", "Mateo", "Valentina",
-    "Liam", "Noah", "Emma", "Olivia", "Ava", "Mia", "Yuki", "Haruto", "Wei", "Mei",
-    "Sven", "Ingrid", "Lars", "Freya", "Pieter", "Sanne", "Marco", "Giulia", "Pablo", "Lucía",
-)  # fmt: skip
-LAST_NAMES = (
-    "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez", "Martinez",
-    "Hernandez", "Lopez", "Wilson", "Anderson", "Thomas", "Taylor", "Moore", "Jackson", "Martin", "Lee",
-    "Thompson", "White", "Harris", "Clark", "Lewis", "Walker", "Hall", "Allen", "Young", "King",
-    "Evans", "Roberts", "Wright", "Green", "Baker", "Müller", "Schmidt", "Schneider", "Fischer", "Weber",
-    "Meyer", "Wagner", "Bernard", "Dubois", "Moreau", "Laurent", "Lefèvre", "Sharma", "Patel", "Gupta",
-    "Singh", "Silva", "Santos", "Rossi", "Russo", "Bianchi", "Fernández", "González", "de Vries", "Jansen",
-    "Andersson", "Johansson", "Nilsson", "Sato", "Suzuki", "Tanaka", "Chen", "Wang", "Tan", "O'Brien",
-)  # fmt: skip
+
+
+FIRST_NAMES = _names("""
+James, Mary, Robert, Patricia, John, Jennifer, Michael, Linda, David, Elizabeth, William, Barbara,
+Richard, Susan, Joseph, Jessica, Thomas, Sarah, Charles, Karen, Daniel, Nancy, Matthew, Lisa, Anthony,
+Sandra, Mark, Ashley, Steven, Emily, Paul, Michelle, Andrew, Amanda, Joshua, Melissa, Kevin, Laura, Brian,
+Rebecca, Oliver, Amelia, Harry, Isla, Lukas, Hannah, Felix, Lena, Louis, Camille, Hugo, Chloé, Arjun,
+Priya, Rahul, Ananya, Lucas, Sofia, Mateo, Valentina, Liam, Noah, Emma, Olivia, Ava, Mia, Yuki, Haruto,
+Wei, Mei, Sven, Ingrid, Lars, Freya, Pieter, Sanne, Marco, Giulia, Pablo, Lucía
+""")
+LAST_NAMES = _names("""
+Smith, Johnson, Williams, Brown, Jones, Garcia, Miller, Davis, Rodriguez, Martinez, Hernandez, Lopez,
+Wilson, Anderson, Thomas, Taylor, Moore, Jackson, Martin, Lee, Thompson, White, Harris, Clark, Lewis,
+Walker, Hall, Allen, Young, King, Evans, Roberts, Wright, Green, Baker, Müller, Schmidt, Schneider,
+Fischer, Weber, Meyer, Wagner, Bernard, Dubois, Moreau, Laurent, Lefèvre, Sharma, Patel, Gupta, Singh,
+Silva, Santos, Rossi, Russo, Bianchi, Fernández, González, de Vries, Jansen, Andersson, Johansson,
+Nilsson, Sato, Suzuki, Tanaka, Chen, Wang, Tan, O'Brien
+""")
 # (weight, titles); the b2b model rewards director / vp / head of / chief, and punishes students.
 TITLE_GROUPS = {
     "chief": (4, ("Chief Executive Officer", "Chief Technology Officer", "Chief Marketing Officer",
@@ -868,6 +879,11 @@ def _lead_lifecycle(rng, probe: _LeadProbe, version, lead, now, stages, transiti
             )
         )
 
+    def place(stage: str, at: datetime, **fields) -> LeadStage:
+        row = LeadStage(lead=lead, scoring_model_id=model_id, stage=stage, changed_at=at, **fields)
+        stages.append(row)
+        return row
+
     mql_at = probe.first_mql(now)
     if mql_at is None:
         # Referrals and partner introductions are often qualified by a rep at once, never an MQL.
@@ -875,30 +891,11 @@ def _lead_lifecycle(rng, probe: _LeadProbe, version, lead, now, stages, transiti
             at = (lead.created_at + HOUR * rng.uniform(2, 240)).replace(microsecond=0)
             if at <= now:
                 move(Stage.LEAD, Stage.SQL, at, actor=owner)
-                stages.append(
-                    LeadStage(
-                        lead=lead,
-                        scoring_model_id=model_id,
-                        stage=Stage.SQL,
-                        accepted_at=at,
-                        changed_by=owner,
-                        changed_at=at,
-                    )
-                )
+                place(Stage.SQL, at, accepted_at=at, changed_by=owner)
         return
 
     mql = probe.at(mql_at)
-    stage = LeadStage(
-        lead=lead,
-        scoring_model_id=model_id,
-        stage=Stage.MQL,
-        mql_at=mql_at,
-        mql_score=mql.score,
-        mql_version=version,
-        mql_segment=mql.segment,
-        changed_at=mql_at,
-    )
-    stages.append(stage)
+    stage = place(Stage.MQL, mql_at, mql_at=mql_at, mql_score=mql.score, mql_version=version, mql_segment=mql.segment)
     move(Stage.LEAD, Stage.MQL, mql_at)
 
     recent = now - mql_at < 3 * DAY

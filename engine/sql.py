@@ -54,6 +54,22 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+class _Template:
+    """A dialect function whose SQL is one expression: the dialect's template `name` filled with
+    the operands (`joined`: all of them as one comma-separated list)."""
+
+    def __init__(self, name: str, *, joined: bool = False):
+        self.name, self.joined = name, joined
+
+    def __get__(self, dialect, owner=None):
+        if dialect is None:
+            return self
+        template = getattr(dialect, self.name)
+        if self.joined:
+            return lambda *operands: template.format(", ".join(operands))
+        return lambda *operands: template.format(*operands)
+
+
 class Dialect:
     """What differs between the two databases; everything else is shared SQL."""
 
@@ -74,9 +90,57 @@ class Dialect:
         """A CTE read once, whose columns are computed once per row (not once per reference)."""
         return f"{name} AS MATERIALIZED ({select})"
 
+    # The functions whose SQL is one expression around their operands: each dialect's template
+    # of the same name in capitals, with the operands in order for {0}, {1}, ...
+    trim = _Template("TRIM")  # without leading and trailing whitespace, as Python's str.strip()
+    lower = _Template("LOWER")
+    num_col = _Template("NUM_COL")  # a number column as the engine computes with it
+    number_text = _Template("NUMBER_TEXT")
+    days = _Template("DAYS")  # (later, earlier): fractional days between them
+    greatest = _Template("GREATEST", joined=True)
+    least = _Template("LEAST", joined=True)
+    round2 = _Template("ROUND2")
+    cents_diff = _Template("CENTS_DIFF")  # a - b, of two values already rounded to cents
+    pow_half = _Template("POW_HALF")
+    id_order = _Template("ID_ORDER")  # descending in code-point order, nulls last: Python's sort of ids
+    pick_one = _Template("PICK_ONE")  # (expr, condition): the group's one value where it holds
+    agg_if = _Template("AGG_IF")  # (fn, arg, condition): the aggregate over the rows where it holds
+    position = _Template("POSITION")  # (haystack, needle): where it starts, from 1; 0 if nowhere
+    basis_array = _Template("BASIS_ARRAY")  # a stored basis as the dialect indexes it (basis_item)
+    regexp_drop = _Template("REGEXP_DROP")  # (x, pattern): x without every match of the pattern
+    json_is_empty_container = _Template("JSON_IS_EMPTY_CONTAINER")  # [] or {}
+    temp_table = _Template("TEMP_TABLE")  # CREATE ... AS of a table dropped at the end of the transaction
+
+    def json_any_element(self, v, element_pred):
+        """Whether an element of the JSON array `v` meets `element_pred` (called with the element's SQL)."""
+        return self.JSON_ANY_ELEMENT.format(v, element_pred(self.JSON_ELEMENT))
+
 
 class Postgres(Dialect):
     vendor = "postgresql"
+    # \x0b, not \v: Postgres has no \v escape, so E'\v' is the letter v (trimmed off "Kyiv").
+    TRIM = "btrim({0}, E' \\t\\n\\r\\f\\x0b')"
+    # ICU's root locale lower-cases as Python's str.lower() does (final sigma, dotted I).
+    LOWER = 'lower(({0}) COLLATE "und-x-icu")'
+    # Through text: float8::numeric keeps only 15 digits, while float8's text output (the default
+    # extra_float_digits = 1) is the shortest exact form, the digits Python's repr() gives.
+    NUM_COL = "({0})::text::numeric"
+    NUMBER_TEXT = "({0})::text"
+    DAYS = "(EXTRACT(EPOCH FROM ({0} - {1})) / 86400)::float8"
+    GREATEST = "GREATEST({0})"
+    LEAST = "LEAST({0})"
+    ROUND2 = "ROUND(({0})::numeric, 2)"
+    CENTS_DIFF = "({0} - {1})"  # numeric: exact
+    POW_HALF = "POWER(0.5::float8, {0})"
+    ID_ORDER = '{0} COLLATE "C" DESC NULLS LAST'
+    PICK_ONE = "MAX({0}) FILTER (WHERE {1})"
+    AGG_IF = "{0}({1}) FILTER (WHERE {2})"
+    POSITION = "strpos({0}, {1})"
+    BASIS_ARRAY = "(string_to_array(btrim({0}, '[]'), ',')::int[])"
+    REGEXP_DROP = "regexp_replace({0}, {1}, '', 'g')"
+    TEMP_TABLE = "CREATE TEMP TABLE {0} ON COMMIT DROP AS"
+    JSON_IS_EMPTY_CONTAINER = "({0} = '[]'::jsonb OR {0} = '{{}}'::jsonb)"
+    JSON_ANY_ELEMENT, JSON_ELEMENT = "EXISTS (SELECT 1 FROM jsonb_array_elements({0}) AS x(e) WHERE {1})", "x.e"
 
     def session_settings(self) -> list[str]:
         return [
@@ -100,24 +164,9 @@ class Postgres(Dialect):
         # and read it back (~0.5 s per level for 250,000 leads).
         return f"{name} AS ({select} OFFSET 0)"
 
-    # \x0b, not \v: Postgres has no \v escape, so E'\v' is the letter v (trimmed off "Kyiv").
-    ws = "E' \\t\\n\\r\\f\\x0b'"
-
-    def trim(self, x):
-        return f"btrim({x}, {self.ws})"
-
-    def lower(self, x):
-        # ICU's root locale lower-cases as Python's str.lower() does (final sigma, dotted I).
-        return f'lower(({x}) COLLATE "und-x-icu")'
-
     def num_of_text(self, t, p: Params):
         pattern = p.add(NUMERIC_RE.pattern)
         return f"(CASE WHEN length({t}) <= {NUMERIC_MAX_LENGTH} AND {t} ~ {pattern} THEN ({t})::numeric END)"
-
-    def num_col(self, x):
-        # Through text: float8::numeric keeps only 15 digits, while float8's text output (the default
-        # extra_float_digits = 1) is the shortest exact form, the digits Python's repr() gives.
-        return f"({x})::text::numeric"
 
     def number_param(self, p: Params, value):
         return f"{p.add(as_number(value))}::numeric"
@@ -127,28 +176,6 @@ class Postgres(Dialect):
 
     def time_param(self, p: Params, value: datetime):
         return f"{p.add(value)}::timestamptz"
-
-    def days(self, later, earlier):
-        return f"(EXTRACT(EPOCH FROM ({later} - {earlier})) / 86400)::float8"
-
-    def greatest(self, *xs):
-        return f"GREATEST({', '.join(xs)})"
-
-    def least(self, *xs):
-        return f"LEAST({', '.join(xs)})"
-
-    def round2(self, x):
-        return f"ROUND(({x})::numeric, 2)"
-
-    # Of two values already rounded to cents (numeric: exact).
-    def cents_diff(self, a, b):
-        return f"({a} - {b})"
-
-    def pow_half(self, x):
-        return f"POWER(0.5::float8, {x})"
-
-    def id_order(self, x):
-        return f'{x} COLLATE "C" DESC NULLS LAST'
 
     # JSON values: `col` a jsonb column, `key` a top-level key.
     def json_text(self, col, key, p: Params):
@@ -167,9 +194,6 @@ class Postgres(Dialect):
     def json_booltext(self, col, key, p: Params):
         return self.json_text(col, key, p)
 
-    def json_is_empty_container(self, v):
-        return f"({v} = '[]'::jsonb OR {v} = '{{}}'::jsonb)"
-
     def json_element_case(self, e, string_pred, number_pred, bool_pred):
         raw = f"({e} #>> '{{}}')"
         return (
@@ -177,9 +201,6 @@ class Postgres(Dialect):
             f"WHEN 'number' THEN {number_pred(raw + '::numeric')} "
             f"WHEN 'boolean' THEN {bool_pred(raw)} ELSE FALSE END)"
         )
-
-    def json_any_element(self, v, element_pred):
-        return f"EXISTS (SELECT 1 FROM jsonb_array_elements({v}) AS x(e) WHERE {element_pred('x.e')})"
 
     def match_key(self, col, key, p: Params):
         v = self.json_get(col, key, p)
@@ -203,9 +224,6 @@ class Postgres(Dialect):
     # values line by line (jsonb_build_object, jsonb_agg, to_jsonb of an array), or even parsing
     # the finished text once, cost more than the scoring itself. Fragments that never vary (a fit
     # line, the keys) are parameters.
-    def number_text(self, x):
-        return f"({x})::text"
-
     def score_words(self, x):
         # A score as the pages write it (to the cent, no trailing zeros: "47", "47.5"); the text
         # of a 2-decimal numeric always has its point, so trimming zeros stops there.
@@ -217,12 +235,6 @@ class Postgres(Dialect):
         # that order (the alternative the Postgres manual gives for ordered input).
         agg = f"string_agg(COALESCE(to_json({x})::text, 'null'), ', ')"
         return f"{agg} FILTER (WHERE {where})" if where else agg
-
-    def pick_one(self, expr, condition):
-        return f"MAX({expr}) FILTER (WHERE {condition})"
-
-    def agg_if(self, fn, arg, condition):
-        return f"{fn}({arg}) FILTER (WHERE {condition})"
 
     # Instants of the reuse bounds (docs/scoring.md, "Reusing counts"). Seconds, not days: a day
     # interval would follow the session's time zone over a daylight-saving change. The clamp keeps
@@ -236,12 +248,6 @@ class Postgres(Dialect):
     far_future = "'9999-12-31 00:00:00+00'::timestamptz"
     null_time = "NULL::timestamptz"
 
-    def position(self, haystack, needle):
-        return f"strpos({haystack}, {needle})"
-
-    def basis_array(self, col):
-        return f"(string_to_array(btrim({col}, '[]'), ',')::int[])"
-
     def basis_item(self, array, i):
         return f"{array}[{i + 1}]"
 
@@ -252,28 +258,31 @@ class Postgres(Dialect):
     def ids_in(self, column, ids, p: Params):
         return f"{column} = ANY({p.add(list(ids))})"
 
-    def regexp_drop(self, x, pattern):
-        """`x` without every match of the regular expression `pattern` (a parameter)."""
-        return f"regexp_replace({x}, {pattern}, '', 'g')"
-
-    def temp_table(self, name):
-        return f"CREATE TEMP TABLE {name} ON COMMIT DROP AS"
-
 
 class SQLite(Dialect):
     vendor = "sqlite"
-
-    def trim(self, x):
-        return f"trim({x}, char(32, 9, 10, 13, 12, 11))"
-
-    def lower(self, x):
-        return f"ls_lower({x})"
+    TRIM = "trim({0}, char(32, 9, 10, 13, 12, 11))"
+    LOWER = "ls_lower({0})"
+    NUM_COL = "{0}"
+    NUMBER_TEXT = "({0})"
+    DAYS = "ls_days({0}, {1})"
+    GREATEST = "MAX({0})"
+    LEAST = "MIN({0})"
+    ROUND2 = "ls_round2({0})"
+    CENTS_DIFF = "ls_round2({0} - {1})"  # doubles, so rounded again (0.3 - 0.1 is not 0.2)
+    POW_HALF = "pow(0.5, {0})"
+    ID_ORDER = "{0} DESC NULLS LAST"
+    PICK_ONE = "MAX(CASE WHEN {1} THEN {0} END)"
+    AGG_IF = "{0}(CASE WHEN {2} THEN {1} END)"
+    POSITION = "instr({0}, {1})"
+    BASIS_ARRAY = "{0}"
+    REGEXP_DROP = "ls_regexp_drop({0}, {1})"
+    TEMP_TABLE = "CREATE TEMP TABLE {0} AS"
+    JSON_IS_EMPTY_CONTAINER = "({0} IN ('[]', '{{}}'))"
+    JSON_ANY_ELEMENT, JSON_ELEMENT = "EXISTS (SELECT 1 FROM json_each({0}) AS x WHERE {1})", "x"
 
     def num_of_text(self, t, p: Params):
         return f"ls_num({t})"
-
-    def num_col(self, x):
-        return x
 
     def number_param(self, p: Params, value):
         return p.add(float(as_number(value)))
@@ -284,28 +293,6 @@ class SQLite(Dialect):
     def time_param(self, p: Params, value: datetime):
         # As Django stores an aware datetime in SQLite: naive UTC text, "YYYY-MM-DD HH:MM:SS[.ffffff]".
         return p.add(str(value.astimezone(UTC).replace(tzinfo=None)))
-
-    def days(self, later, earlier):
-        return f"ls_days({later}, {earlier})"
-
-    def greatest(self, *xs):
-        return f"MAX({', '.join(xs)})"
-
-    def least(self, *xs):
-        return f"MIN({', '.join(xs)})"
-
-    def round2(self, x):
-        return f"ls_round2({x})"
-
-    # Of two values already rounded to cents: doubles, so rounded again (0.3 - 0.1 is not 0.2).
-    def cents_diff(self, a, b):
-        return f"ls_round2({a} - {b})"
-
-    def pow_half(self, x):
-        return f"pow(0.5, {x})"
-
-    def id_order(self, x):
-        return f"{x} DESC NULLS LAST"
 
     def _path(self, key, p: Params):
         # SQLite (3.40) compares a quoted path label with a key's text as stored, escapes and all:
@@ -334,9 +321,6 @@ class SQLite(Dialect):
     def json_booltext(self, col, key, p: Params):
         return f"json_type({col}, {self._path(key, p)})"
 
-    def json_is_empty_container(self, v):
-        return f"({v} IN ('[]', '{{}}'))"
-
     def json_element_case(self, e, string_pred, number_pred, bool_pred):
         return (
             f"(CASE {e}.type WHEN 'text' THEN {string_pred(self.trim(e + '.value'))} "
@@ -345,15 +329,9 @@ class SQLite(Dialect):
             f"WHEN 'false' THEN {bool_pred(chr(39) + 'false' + chr(39))} ELSE FALSE END)"
         )
 
-    def json_any_element(self, v, element_pred):
-        return f"EXISTS (SELECT 1 FROM json_each({v}) AS x WHERE {element_pred('x')})"
-
     def match_key(self, col, key, p: Params):
         path = self._path(key, p)
         return f"ls_key(json_type({col}, {path}), json_extract({col}, {path}))"
-
-    def number_text(self, x):
-        return f"({x})"
 
     def score_words(self, x):
         # As on Postgres; printf always writes the point. (%% is one % once the parameters are filled.)
@@ -364,12 +342,6 @@ class SQLite(Dialect):
         # group_concat skips NULLs, and json_quote(NULL) is the text 'null': only `where` drops rows.
         quoted = f"json_quote({x})"
         return f"group_concat({f'CASE WHEN {where} THEN {quoted} END' if where else quoted}, ', ')"
-
-    def pick_one(self, expr, condition):
-        return f"MAX(CASE WHEN {condition} THEN {expr} END)"
-
-    def agg_if(self, fn, arg, condition):
-        return f"{fn}(CASE WHEN {condition} THEN {arg} END)"
 
     def plus_days(self, ts, days):
         return f"ls_plus_days({ts}, MIN({days}, {MAX_BOUND_DAYS}))"
@@ -383,12 +355,6 @@ class SQLite(Dialect):
             return xs[0]
         return f"NULLIF(MIN({', '.join(f'COALESCE({x}, {self.far_future})' for x in xs)}), {self.far_future})"
 
-    def position(self, haystack, needle):
-        return f"instr({haystack}, {needle})"
-
-    def basis_array(self, col):
-        return col
-
     def basis_item(self, array, i):
         return f"json_extract({array}, '$[{i}]')"
 
@@ -397,12 +363,6 @@ class SQLite(Dialect):
 
     def ids_in(self, column, ids, p: Params):
         return f"{column} IN (SELECT value FROM json_each({p.add(json.dumps(list(ids)))}))"
-
-    def regexp_drop(self, x, pattern):
-        return f"ls_regexp_drop({x}, {pattern})"
-
-    def temp_table(self, name):
-        return f"CREATE TEMP TABLE {name} AS"
 
 
 def dialect_for(connection) -> Dialect:

@@ -1,14 +1,16 @@
 from django.db import models
 
 
-class ImportKind(models.TextChoices):
-    LEADS = "leads", "Leads"
-    EVENTS = "events", "Events"
-
-
 class ImportState(models.TextChoices):
-    UPLOADED = "uploaded", "Uploaded"
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    DONE = "done", "Done"
-    FAILED = "failed", "Failed"
+    """Where an upload is: uploaded, queued once its mapping is confirmed, then running, done or failed."""
+
+    UPLOADED = "uploaded"
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class ImportKind(models.TextChoices):
+    LEADS = "leads"
+    EVENTS = "events"

@@ -23,9 +23,11 @@ class ImportUpload(BackgroundWork):
     # Counted by the check that reads the whole file before the first row is stored.
     rows_total = models.PositiveIntegerField(null=True, blank=True)
     rows_done = models.PositiveIntegerField(default=0)
-    accepted = models.PositiveIntegerField(default=0)
-    rejected = models.PositiveIntegerField(default=0)
-    duplicates = models.PositiveIntegerField(default=0)
+    accepted = models.PositiveIntegerField(default=0, help_text="Rows stored (leads: distinct leads).")
+    rejected = models.PositiveIntegerField(default=0, help_text="Rows refused, each with its reason.")
+    duplicates = models.PositiveIntegerField(
+        default=0, help_text="Rows repeating an id seen before (leads: the last row of an id wins; events: the first)."
+    )
     # The first rejected rows, as [line, reason] pairs.
     errors = models.JSONField(default=list, blank=True)
     queued_at = models.DateTimeField(null=True, blank=True)

@@ -8,6 +8,7 @@ The work is in imports/uploads.py; these views only take the forms and show the 
 """
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
@@ -153,7 +154,12 @@ def import_start(request):
             return redirect("imports:mapping", pk=upload.pk)
     recent = ImportUpload.objects.filter(created_by=request.user).order_by("-created_at", "-id")[:10]
     status = 400 if error or form.errors else 200
-    return render(request, "leads/import.html", {"form": form, "error": error, "recent": recent}, status=status)
+    return render(
+        request,
+        "leads/import.html",
+        {"form": form, "error": error, "recent": recent, "unused_hours": settings.IMPORT_UNUSED_HOURS},
+        status=status,
+    )
 
 
 @require_http_methods(["GET", "POST"])

@@ -36,4 +36,3 @@ class EventAdmin(ReadOnlyAdmin):
     search_fields = ["=lead__external_id", "=external_id"]
     # Newest first by primary key: the model's (lead, -occurred_at) order sorts the whole table.
     ordering = ["-id"]
-    show_full_result_count = False

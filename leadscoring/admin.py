@@ -8,7 +8,11 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     For records of what happened (events, scores, transitions, audit): they are written by
     the services, which keep them consistent with each other; the admin is only a window.
+    Such records grow to millions of rows, so a filtered changelist skips Django's second,
+    unfiltered COUNT(*).
     """
+
+    show_full_result_count = False
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -27,4 +31,3 @@ class IdempotencyRecordAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "user", "key", "method", "path", "status_code"]
     list_select_related = ["user"]
     search_fields = ["=key"]
-    show_full_result_count = False

@@ -79,7 +79,6 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     list_filter = ["action", "scoring_model"]
     list_select_related = ["scoring_model", "actor", "version__scoring_model"]
     search_fields = ["action", "scoring_model__slug"]
-    show_full_result_count = False
 
 
 @admin.register(WorkspaceSettings)

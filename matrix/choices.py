@@ -4,29 +4,39 @@ from engine import fields
 
 
 class VersionStatus(models.TextChoices):
-    DRAFT = "draft", "Draft"
-    PUBLISHED = "published", "Published"
-    ARCHIVED = "archived", "Archived"
+    """A version's place in its model's history: a draft, the published one, or an archived one."""
+
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    ARCHIVED = "archived"
 
 
 class ApprovalRole(models.TextChoices):
-    MARKETING = "marketing", "Marketing"
-    SALES = "sales", "Sales"
+    """The sides that sign a draft off before it may be published."""
+
+    MARKETING = "marketing"
+    SALES = "sales"
 
 
 class Dimension(models.TextChoices):
-    FIT = "fit", "Fit"
-    ENGAGEMENT = "engagement", "Engagement"
+    """What a criterion measures: who the lead is (fit) or what the lead did (engagement)."""
+
+    FIT = "fit"
+    ENGAGEMENT = "engagement"
 
 
 class Tier(models.TextChoices):
-    COLD = fields.COLD, "Cold"
-    WARM = fields.WARM, "Warm"
-    HOT = fields.HOT, "Hot"
+    """The band a score falls in, by its segment's thresholds."""
+
+    COLD = fields.COLD
+    WARM = fields.WARM
+    HOT = fields.HOT
 
 
 class PreviewState(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    DONE = "done", "Done"
-    FAILED = "failed", "Failed"
+    """Where an impact preview is: queued for a worker, running, done or failed."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"

@@ -145,20 +145,23 @@ def actions_text(events: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _lines_field(*, rows: int, **options) -> forms.CharField:
+    """An optional text area of `rows` lines."""
+    return forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": rows}), **options)
+
+
 class ScenarioForm(forms.Form):
     name = forms.CharField(max_length=200)
-    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    buyer = forms.CharField(
+    description = _lines_field(rows=2)
+    buyer = _lines_field(
+        rows=6,
         label="Who the buyer is",
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 6}),
         help_text="One key=value a line: title=VP Engineering, industry=Software, employees=500, country=US, "
         "attributes.budget_confirmed=true, created_days_ago=60 (default: with the oldest action).",
     )
-    actions = forms.CharField(
+    actions = _lines_field(
+        rows=8,
         label="What the buyer did",
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 8}),
         help_text="One action a line: kind, days ago, then key=value properties, e.g. "
         "page_view, 3, url=/pricing · webinar_attended, 10 · 3 x page_view, 20, url=/blog/roi",
     )

@@ -19,9 +19,14 @@ class PublishError(ValueError):
     """A version that cannot be published as asked (not a draft, missing approvals...)."""
 
 
-def audit(*, scoring_model: ScoringModel, action: str, user=None, version=None, **detail) -> AuditEntry:
+def audit(*, version: ModelVersion, action: str, user=None, **detail) -> AuditEntry:
+    """Record `action` on `version` in its model's audit trail; the entry names the version's number."""
     return AuditEntry.objects.create(
-        scoring_model=scoring_model, version=version, actor=user, action=action, detail=detail
+        scoring_model=version.scoring_model,
+        version=version,
+        actor=user,
+        action=action,
+        detail={"number": version.number, **detail},
     )
 
 
@@ -58,9 +63,7 @@ def model_import(
     if not created:
         ScoringModel.objects.filter(pk=scoring_model.pk).update(name=spec.name, description=spec.description)
     version = _draft_add(scoring_model=scoring_model, document=data, note=note, user=user)
-    audit(
-        scoring_model=scoring_model, version=version, user=user, action=action, number=version.number, **(detail or {})
-    )
+    audit(version=version, user=user, action=action, **(detail or {}))
     return version
 
 
@@ -98,13 +101,7 @@ def version_publish(*, version: ModelVersion, user=None, enforce_approvals: bool
     version.published_at = now
     version.published_by = user
     version.save(update_fields=["status", "published_at", "published_by", "updated_at"])
-    audit(
-        scoring_model=version.scoring_model,
-        version=version,
-        user=user,
-        action="published",
-        number=version.number,
-    )
+    audit(version=version, user=user, action="published")
     return version
 
 
@@ -166,16 +163,7 @@ def model_draft_update(
         version.note = note
         fields.append("note")
     version.save(update_fields=fields)
-    audit(
-        scoring_model=version.scoring_model,
-        version=version,
-        user=user,
-        action=action,
-        number=version.number,
-        revision=version.revision,
-        changes=changes,
-        **(detail or {}),
-    )
+    audit(version=version, user=user, action=action, revision=version.revision, changes=changes, **(detail or {}))
     return version
 
 
@@ -227,7 +215,6 @@ def model_draft_threshold_propose(
     threshold,
     user=None,
     revision: int | None = None,
-    note: str = "",
     origin: str = "",
 ) -> ThresholdProposal:
     """Put one segment's MQL threshold into the model's open draft; a new draft only when none is open.
@@ -237,11 +224,12 @@ def model_draft_threshold_propose(
     `model_draft_update` (validated whole, revision bumped, so its approvals must be given
     again); `revision`, when given, is the revision the proposer saw (StaleRevision otherwise).
     A draft that already has this threshold is returned unchanged. With no draft, the live
-    version's document is copied with the threshold changed and imported as a new draft with
-    `note`. Either way the audit entry is "threshold_proposed" with the segment (key and label),
-    the old and new threshold and `origin` (e.g. "the calibration report"), so the history says
-    what happened. Permissions are the caller's to check: editors and, for the calibration report,
-    sales managers may propose; publishing still needs both approvals.
+    version's document is copied with the threshold changed and imported as a new draft, noted
+    "Proposed from <origin>: segment <label> MQL threshold <old> → <new>, from v<live>". Either
+    way the audit entry is "threshold_proposed" with the segment (key and label), the old and new
+    threshold and `origin` (e.g. "the calibration report"), so the history says what happened.
+    Permissions are the caller's to check: editors and, for the calibration report, sales
+    managers may propose; publishing still needs both approvals.
     Raises DraftError (no live version, unknown segment) or DocumentError.
     """
     ScoringModel.objects.select_for_update().get(pk=scoring_model.pk)
@@ -273,6 +261,10 @@ def model_draft_threshold_propose(
     }
     if draft is None:
         detail["from_number"] = source.number
+        note = (
+            f"Proposed from {origin}: segment {detail['segment_label']} MQL threshold {old} → {new}, "
+            f"from v{source.number}"
+        )
         created = model_import(data=document, user=user, note=note, action="threshold_proposed", detail=detail)
         return ThresholdProposal(created, created=True, changed=True, old=old)
     updated = model_draft_update(
@@ -318,15 +310,7 @@ def model_version_approve(*, version: ModelVersion, user, revision: int) -> Appr
     if role is None:
         return given[roles[0]]
     approval = Approval.objects.create(version=version, role=role, revision=revision, user=user)
-    audit(
-        scoring_model=version.scoring_model,
-        version=version,
-        user=user,
-        action="approved",
-        number=version.number,
-        revision=revision,
-        role=role,
-    )
+    audit(version=version, user=user, action="approved", revision=revision, role=role)
     return approval
 
 
@@ -363,12 +347,5 @@ def model_version_restore(
         user=user,
         based_on=source,
     )
-    audit(
-        scoring_model=scoring_model,
-        version=draft,
-        user=user,
-        action=action,
-        number=draft.number,
-        from_number=source.number,
-    )
+    audit(version=draft, user=user, action=action, from_number=source.number)
     return draft

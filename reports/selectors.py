@@ -224,6 +224,11 @@ def _cohort_figures(cutoff: datetime | None = None) -> dict:
     }
 
 
+def _share(part: int, whole: int) -> float | None:
+    """part / whole; None for no whole (a rate of nothing is unknown, not 0%)."""
+    return part / whole if whole else None
+
+
 @dataclass(frozen=True)
 class Maturity:
     """How old an MQL must be to count in a rate: `window`, and where the window came from."""
@@ -344,7 +349,7 @@ class Funnel:
     @property
     def rate(self) -> float | None:
         """MQL -> SQL conversion of the mature MQLs: accepted over all (pending included)."""
-        return self.mature_accepted / self.mature if self.mature else None
+        return _share(self.mature_accepted, self.mature)
 
     @property
     def median_hours(self) -> float | None:
@@ -592,16 +597,18 @@ class SegmentRejections:
     label: str = ""  # what the page shows
 
     @property
-    def key(self) -> str:
-        return self.segment
+    def rejected_share(self) -> float | None:
+        return _share(self.rejected, self.mqls)
 
     @property
-    def rejected_share(self) -> float | None:
-        return self.rejected / self.mqls if self.mqls else None
+    def key(self) -> str:
+        return self.segment
 
 
 @dataclass
 class RejectionReport:
+    """The rejection report: each segment's rejected MQLs by reason, and all segments together."""
+
     scoring_model: ScoringModel
     start: date
     end: date
@@ -672,7 +679,7 @@ class Band:
 
     @property
     def rate(self) -> float | None:
-        return self.sqls / self.n if self.n else None
+        return _share(self.sqls, self.n)
 
 
 @dataclass
@@ -683,11 +690,13 @@ class Outcome:
 
     @property
     def rate(self) -> float | None:
-        return self.sqls / self.mqls if self.mqls else None
+        return _share(self.sqls, self.mqls)
 
 
 @dataclass
 class SegmentCalibration:
+    """One segment's calibration: SQL rate by score band, and the MQL threshold now and suggested."""
+
     key: str
     label: str
     thresholds: dict  # warm, hot, mql of the live version
@@ -899,7 +908,7 @@ def calibration_draft_create(
 
     `matrix.services.model_draft_threshold_propose`: the open draft (the newest) gets the
     threshold, so clicking again or on another segment adds to the same draft; only without one
-    is the live version copied into a new draft, noted "Threshold calibration (reports): ...".
+    is the live version copied into a new draft, noted "Proposed from the calibration report: ...".
     Editors and sales managers (`calibration_may_propose`) may propose; approving and publishing
     stay the editors'. `revision` is the open draft's revision the page showed.
     """
@@ -908,14 +917,6 @@ def calibration_draft_create(
     live = version_live(scoring_model=scoring_model)
     if live is None:
         raise CalibrationError(f"{scoring_model.name} has no live version to start a draft from")
-    old = _segment_mql(live, segment)
-    label = segment_labels(scoring_model=scoring_model).get(segment, segment)
-    note = (
-        f"Threshold calibration (reports): segment {label} MQL threshold {_number(old)} → {_number(threshold)}, "
-        f"from v{live.number}"
-        if old is not None
-        else ""  # no such segment: the service says so
-    )
     try:
         return model_draft_threshold_propose(
             scoring_model=scoring_model,
@@ -923,7 +924,6 @@ def calibration_draft_create(
             threshold=threshold,
             user=user,
             revision=revision,
-            note=note,
             origin="the calibration report",
         )
     except StaleRevision as exc:
@@ -932,11 +932,6 @@ def calibration_draft_create(
         raise CalibrationError(str(exc)) from None
     except DocumentError as exc:
         raise CalibrationError(f"the draft would not be a valid model: {exc}") from None
-
-
-def _segment_mql(version: ModelVersion, segment: str):
-    found = next((s for s in version.document.get("segments", []) if s.get("key") == segment), None)
-    return found["thresholds"]["mql"] if found else None
 
 
 # The draft a suggestion would change (the model's open draft), for the page's confirmation.

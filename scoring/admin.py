@@ -24,17 +24,22 @@ from scoring.models import (
 from scoring.webhooks import deliveries_send_again
 
 
+class LeadRecordAdmin(ReadOnlyAdmin):
+    """Records of one lead under one model: found by the lead's external id, listed with both."""
+
+    list_select_related = ["lead", "scoring_model"]
+    raw_id_fields = ["lead"]
+    search_fields = ["=lead__external_id"]
+    ordering = ["-id"]
+
+
 @admin.register(Score)
-class ScoreAdmin(ReadOnlyAdmin):
+class ScoreAdmin(LeadRecordAdmin):
     """Current scores, read-only: rescoring writes them."""
 
     list_display = ["lead", "scoring_model", "score", "fit", "engagement", "tier", "grade", "mql", "version_number"]
     list_filter = ["scoring_model", "mql"]
-    list_select_related = ["lead", "scoring_model"]
     raw_id_fields = ["lead", "version"]
-    search_fields = ["=lead__external_id"]
-    ordering = ["-id"]
-    show_full_result_count = False
 
 
 @admin.register(ScoreBreakdown)
@@ -46,7 +51,6 @@ class ScoreBreakdownAdmin(ReadOnlyAdmin):
     raw_id_fields = ["score"]
     search_fields = ["=score__lead__external_id"]
     ordering = ["-score_id"]
-    show_full_result_count = False
     fields = ["score", "lines_json"]
     readonly_fields = ["lines_json"]
 
@@ -58,41 +62,32 @@ class ScoreBreakdownAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ScoreHistory)
-class ScoreHistoryAdmin(ReadOnlyAdmin):
+class ScoreHistoryAdmin(LeadRecordAdmin):
     """Past scores, read-only."""
 
     list_display = ["lead", "scoring_model", "as_of", "score", "tier", "previous_tier", "mql", "version_number"]
     list_filter = ["scoring_model", "mql"]
-    list_select_related = ["lead", "scoring_model"]
-    raw_id_fields = ["lead"]
-    search_fields = ["=lead__external_id"]
-    ordering = ["-id"]
-    show_full_result_count = False
 
 
 @admin.register(LeadStage)
-class LeadStageAdmin(ReadOnlyAdmin):
+class LeadStageAdmin(LeadRecordAdmin):
     """Funnel stages, read-only: a change made here would leave no transition for the reports."""
 
     list_display = ["lead", "scoring_model", "stage", "mql_at", "accepted_at", "rejected_at", "changed_by"]
     list_filter = ["scoring_model", "stage"]
     list_select_related = ["lead", "scoring_model", "changed_by"]
     raw_id_fields = ["lead", "mql_version", "changed_by"]
-    search_fields = ["=lead__external_id"]
-    ordering = ["-id"]
-    show_full_result_count = False
 
 
 @admin.register(StageTransition)
-class StageTransitionAdmin(ReadOnlyAdmin):
+class StageTransitionAdmin(LeadRecordAdmin):
     """Stage moves, read-only: the conversion reports are computed from them."""
 
     list_display = ["occurred_at", "lead", "scoring_model", "from_stage", "to_stage", "reason", "actor"]
     list_filter = ["scoring_model", "to_stage", "reason"]
     list_select_related = ["lead", "scoring_model", "actor"]
     raw_id_fields = ["lead", "version", "actor"]
-    search_fields = ["=lead__external_id"]
-    show_full_result_count = False
+    ordering = None  # the model's: newest move first
 
 
 class RescoreChunkInline(admin.TabularInline):
@@ -122,7 +117,6 @@ class PendingScoreAdmin(ReadOnlyAdmin):
 
     list_display = ["lead", "queued_at", "claimed_by", "claimed_at"]
     raw_id_fields = ["lead"]
-    show_full_result_count = False
 
 
 @admin.register(RescoreChunk)
@@ -132,7 +126,6 @@ class RescoreChunkAdmin(ReadOnlyAdmin):
     list_display = ["job", "index", "first_lead_id", "last_lead_id", "leads", "done_at"]
     list_select_related = ["job"]
     raw_id_fields = ["job"]
-    show_full_result_count = False
 
 
 @admin.register(Notification)
@@ -213,7 +206,6 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
     ]
     readonly_fields = fields
     actions = ["send_again"]
-    show_full_result_count = False
 
     def has_change_permission(self, request, obj=None):
         # Read-only fields, but the changelist needs "change" for its action.

@@ -5,8 +5,8 @@ Storing is leads.services' (the row checks every input shares); the scoring is q
 `ingest` queue by `enqueue_scoring`, which marks the leads pending in the caller's transaction.
 """
 
-from collections.abc import Collection, Iterable
-from datetime import datetime
+from collections.abc import Callable, Collection
+from typing import ParamSpec
 
 from django.db import transaction
 
@@ -20,26 +20,23 @@ from scoring.services import enqueue_scoring
 # scoring after the last batch, in the caller's transaction (the import page's: per batch).
 
 
-def leads_import_and_score(
-    *,
-    rows: Iterable[tuple[int, object]],
-    report: RowReport | None = None,
-    owner_fallback: int | None = None,
-    started_at: datetime | None = None,
-) -> tuple[RowReport, set[int]]:
-    """Upsert leads (leads.services.leads_import) and queue the scoring of those written."""
-    report, touched = leads_import(rows=rows, report=report, owner_fallback=owner_fallback, started_at=started_at)
-    enqueue_scoring(touched)
-    return report, touched
+Ingested = tuple[RowReport, set[int]]  # the report, and the pks of the leads written
+P = ParamSpec("P")
 
 
-def events_ingest_and_score(
-    *, rows: Iterable[tuple[int, object]], report: RowReport | None = None
-) -> tuple[RowReport, set[int]]:
-    """Store events (leads.services.events_ingest) and queue the scoring of the leads they touched."""
-    report, touched = events_ingest(rows=rows, report=report)
-    enqueue_scoring(touched)
-    return report, touched
+def _and_scored(ingest: Callable[P, Ingested]) -> Callable[P, Ingested]:
+    """`ingest` (same arguments, same result), then the scoring of the leads it wrote queued."""
+
+    def run(*args: P.args, **kwargs: P.kwargs) -> Ingested:
+        report, touched = ingest(*args, **kwargs)
+        enqueue_scoring(touched)
+        return report, touched
+
+    return run
+
+
+leads_import_and_score = _and_scored(leads_import)
+events_ingest_and_score = _and_scored(events_ingest)
 
 
 @transaction.atomic

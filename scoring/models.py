@@ -13,7 +13,23 @@ from matrix.selectors import version_spec_or_note
 from scoring.choices import DeliveryState, JobState, JobTrigger, NotificationKind, RejectReason, Stage
 
 
-class Score(models.Model):
+class ScoreValues(models.Model):
+    """What a score says at its instant: the fields the current score and its history share."""
+
+    # Copied from the version so the write guard (newer version, later as_of wins) is one comparison.
+    version_number = models.PositiveIntegerField()
+    as_of = models.DateTimeField()
+    score = models.DecimalField(max_digits=12, decimal_places=2)
+    fit = models.DecimalField(max_digits=12, decimal_places=2)
+    engagement = models.DecimalField(max_digits=12, decimal_places=2)
+    tier = models.CharField(max_length=8)
+    mql = models.BooleanField()
+
+    class Meta:
+        abstract = True
+
+
+class Score(ScoreValues):
     """The current score of a lead under a scoring model; its breakdown lines are in ScoreBreakdown."""
 
     # No index of their own on these three: a rescore rewrites every row of a model, and an
@@ -28,16 +44,8 @@ class Score(models.Model):
     version = models.ForeignKey(
         ModelVersion, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
     )
-    # Copied from the version so the write guard (newer version, later as_of wins) is one comparison.
-    version_number = models.PositiveIntegerField()
-    as_of = models.DateTimeField()
-    score = models.DecimalField(max_digits=12, decimal_places=2)
-    fit = models.DecimalField(max_digits=12, decimal_places=2)
-    engagement = models.DecimalField(max_digits=12, decimal_places=2)
     segment = models.CharField(max_length=100)
-    tier = models.CharField(max_length=8)
     grade = models.CharField(max_length=2)
-    mql = models.BooleanField()
     computed_at = models.DateTimeField()
     # What the score was counted from (criterion flags and counts, decay units, segment) and until
     # when those counts hold: a later rescore of a version that differs only in points reuses them
@@ -108,7 +116,7 @@ class ScoreBreakdown(models.Model):
         return f"breakdown of score {self.score_id}"
 
 
-class ScoreHistory(models.Model):
+class ScoreHistory(ScoreValues):
     """A past score of a lead under a model, written whenever the score or tier changes."""
 
     # No database constraints: a points change writes a row for every lead whose score moved, and
@@ -122,14 +130,7 @@ class ScoreHistory(models.Model):
     scoring_model = models.ForeignKey(
         ScoringModel, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
     )
-    version_number = models.PositiveIntegerField()
-    as_of = models.DateTimeField()
-    score = models.DecimalField(max_digits=12, decimal_places=2)
-    fit = models.DecimalField(max_digits=12, decimal_places=2)
-    engagement = models.DecimalField(max_digits=12, decimal_places=2)
-    tier = models.CharField(max_length=8)
     previous_tier = models.CharField(max_length=8, blank=True, default="")
-    mql = models.BooleanField()
     recorded_at = models.DateTimeField()
 
     class Meta:
@@ -182,8 +183,10 @@ class StageTransition(models.Model):
     to_stage = models.CharField(max_length=16, choices=Stage.choices)
     score = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    reason = models.CharField(max_length=16, choices=RejectReason.choices, blank=True, default="")
-    reason_text = models.CharField(max_length=500, blank=True, default="")
+    reason = models.CharField(
+        max_length=16, choices=RejectReason.choices, blank=True, default="", help_text="On a move to rejected only."
+    )
+    reason_text = models.CharField(max_length=500, blank=True, default="", help_text="The rep's words, if any.")
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -258,7 +261,9 @@ class WebhookEndpoint(models.Model):
     secret = models.CharField(max_length=200, help_text="Shared secret for the HMAC-SHA256 signature header.")
     # A list of WebhookEventType values.
     event_types = models.JSONField(default=list)
-    active = models.BooleanField(default=True)
+    active = models.BooleanField(
+        default=True, help_text="An inactive endpoint is sent nothing: its deliveries still waiting fail."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -330,10 +335,12 @@ class ImpactPreview(BackgroundWork):
     live_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     as_of = models.DateTimeField()
     state = models.CharField(max_length=16, choices=PreviewState.choices, default=PreviewState.QUEUED)
-    leads_total = models.PositiveIntegerField(default=0)
-    tier_changed = models.PositiveIntegerField(default=0)
-    mql_up = models.PositiveIntegerField(default=0)
-    mql_down = models.PositiveIntegerField(default=0)
+    leads_total = models.PositiveIntegerField(default=0, help_text="Leads the draft scored.")
+    tier_changed = models.PositiveIntegerField(
+        default=0, help_text="Leads the draft puts in another tier (or a tier at all: no live score)."
+    )
+    mql_up = models.PositiveIntegerField(default=0, help_text="Leads MQL under the draft and not now.")
+    mql_down = models.PositiveIntegerField(default=0, help_text="Leads MQL now and not under the draft.")
     # [{"segment", "label", "leads", "moves": {from_tier: {to_tier: n}}, "tier_changed", "mql_up", "mql_down"}]
     summary = models.JSONField(default=list, blank=True)
     # The biggest movers by |draft - live|, each with the breakdown lines that differ ("why").

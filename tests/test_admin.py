@@ -12,27 +12,15 @@ from leads.models import Event, Lead
 from leadscoring.models import IdempotencyRecord
 from matrix.choices import VersionStatus
 from matrix.models import Approval, AuditEntry, ModelVersion, Scenario, ScoringModel
-from scoring.models import (
-    ImpactPreview,
-    LeadStage,
-    Notification,
-    PendingScore,
-    RescoreChunk,
-    RescoreJob,
-    SavedFilter,
-    Score,
-    ScoreBreakdown,
-    ScoreHistory,
-    StageTransition,
-    WebhookDelivery,
-    WebhookEndpoint,
-)
+from scoring import models as scoring
 
 T0 = datetime(2026, 1, 5, 12, tzinfo=UTC)
-MODELS = [m for label in ("matrix", "leads") for m in apps.get_app_config(label).get_models()]
+# Every model of the project's own apps (Django's and the libraries' have admins of their own).
+APPS = ("leadscoring", "matrix", "leads", "scoring", "imports")
+MODELS = [m for label in APPS for m in apps.get_app_config(label).get_models()]
 READ_ONLY = [
-    Score, ScoreBreakdown, ScoreHistory, Event, StageTransition, AuditEntry, WebhookDelivery, IdempotencyRecord,
-    PendingScore, ImpactPreview,
+    scoring.Score, scoring.ScoreBreakdown, scoring.ScoreHistory, Event, scoring.StageTransition, AuditEntry,
+    scoring.WebhookDelivery, IdempotencyRecord, scoring.PendingScore, scoring.ImpactPreview,
 ]  # fmt: skip
 
 
@@ -51,34 +39,38 @@ def rows(admin_user):
     lead = Lead.objects.create(external_id="L1", email="a@example.com", owner=admin_user, created_at=T0)
     Event.objects.create(lead=lead, external_id="E1", kind="web_visit", occurred_at=T0)
     points = {"score": 50, "fit": 30, "engagement": 20, "tier": "warm", "mql": False}
-    score = Score.objects.create(
+    score = scoring.Score.objects.create(
         lead=lead, scoring_model=sm, version=live, version_number=1, as_of=T0, segment="", grade="B", computed_at=T0,
         **points,
     )  # fmt: skip
-    ScoreBreakdown.objects.create(score=score, lines=[{"type": "criterion", "key": "vp", "points": 50.0}])
-    ScoreHistory.objects.create(lead=lead, scoring_model=sm, version_number=1, as_of=T0, recorded_at=T0, **points)
-    LeadStage.objects.create(lead=lead, scoring_model=sm, changed_at=T0)
-    StageTransition.objects.create(lead=lead, scoring_model=sm, from_stage="lead", to_stage="mql", occurred_at=T0)
-    job = RescoreJob.objects.create(scoring_model=sm, version=live, trigger="manual")
-    RescoreChunk.objects.create(job=job, index=0, first_lead_id=lead.pk, last_lead_id=lead.pk, leads=1)
-    Notification.objects.create(user=admin_user, lead=lead, scoring_model=sm, kind="became_hot", message="hot")
+    scoring.ScoreBreakdown.objects.create(score=score, lines=[{"type": "criterion", "key": "vp", "points": 50.0}])
+    scoring.ScoreHistory.objects.create(
+        lead=lead, scoring_model=sm, version_number=1, as_of=T0, recorded_at=T0, **points
+    )
+    scoring.LeadStage.objects.create(lead=lead, scoring_model=sm, changed_at=T0)
+    scoring.StageTransition.objects.create(
+        lead=lead, scoring_model=sm, from_stage="lead", to_stage="mql", occurred_at=T0
+    )
+    job = scoring.RescoreJob.objects.create(scoring_model=sm, version=live, trigger="manual")
+    scoring.RescoreChunk.objects.create(job=job, index=0, first_lead_id=lead.pk, last_lead_id=lead.pk, leads=1)
+    scoring.Notification.objects.create(user=admin_user, lead=lead, scoring_model=sm, kind="became_hot", message="hot")
     # The API side (docs/api.md): webhooks, CSV uploads, idempotency keys.
-    endpoint = WebhookEndpoint.objects.create(
+    endpoint = scoring.WebhookEndpoint.objects.create(
         name="CRM", url="https://crm.example/hook", secret="s", event_types=["accepted"]
     )
-    WebhookDelivery.objects.create(endpoint=endpoint, event_type="accepted", body="{}")
+    scoring.WebhookDelivery.objects.create(endpoint=endpoint, event_type="accepted", body="{}")
     ImportUpload.objects.create(
         kind="leads", original_name="a.csv", stored_name="x.csv", size=10, created_by=admin_user
     )
     IdempotencyRecord.objects.create(user=admin_user, key="k", method="POST", path="/", request_hash="h", created_at=T0)
-    SavedFilter.objects.create(user=admin_user, name="My hot leads", querystring="owner=me&tier=hot")
-    PendingScore.objects.create(lead=lead, queued_at=T0)
+    scoring.SavedFilter.objects.create(user=admin_user, name="My hot leads", querystring="owner=me&tier=hot")
+    scoring.PendingScore.objects.create(lead=lead, queued_at=T0)
     # The workshop (scenario simulator, impact preview).
     Scenario.objects.create(
         scoring_model=sm, name="VP at a software company", lead={"title": "VP Sales"},
         events=[{"kind": "demo_request", "days_ago": 1, "properties": {}}], created_by=admin_user,
     )  # fmt: skip
-    ImpactPreview.objects.create(version=draft, revision=1, live_version=live, as_of=T0, created_by=admin_user)
+    scoring.ImpactPreview.objects.create(version=draft, revision=1, live_version=live, as_of=T0, created_by=admin_user)
     return {"live": live, "draft": draft, "lead": lead}
 
 
@@ -141,8 +133,8 @@ def test_staff_only(client, rep):
 
 def test_breakdown_lines_show_as_the_spec_writes_them(admin_client, rows):
     # The stored text is the short form (engine/lines.py); the admin shows the spec's lines.
-    breakdown = ScoreBreakdown.objects.get()
+    breakdown = scoring.ScoreBreakdown.objects.get()
     breakdown.lines = [{"type": "decay", "key": "idle", "points": -10.0}]
     breakdown.save()
-    page = admin_client.get(url(ScoreBreakdown, "change", breakdown.pk)).content.decode()
+    page = admin_client.get(url(scoring.ScoreBreakdown, "change", breakdown.pk)).content.decode()
     assert "&quot;type&quot;: &quot;decay&quot;" in page and "&quot;key&quot;: &quot;idle&quot;" in page

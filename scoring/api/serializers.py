@@ -48,16 +48,16 @@ class BreakdownLineSerializer(serializers.Serializer):
 class ScoreLineSerializer(serializers.Serializer):
     """One (lead, model) score: the export line of spec section 8."""
 
-    lead = serializers.CharField()
-    model = serializers.CharField()
-    as_of = serializers.DateTimeField()
-    score = serializers.FloatField()
+    lead = serializers.CharField(help_text="The lead's external id.")
+    model = serializers.CharField(help_text="The scoring model's slug.")
+    as_of = serializers.DateTimeField(help_text="The instant the score was computed for.")
+    score = serializers.FloatField(help_text="Fit plus engagement, to the cent.")
     fit = serializers.FloatField()
     engagement = serializers.FloatField()
-    segment = serializers.CharField()
+    segment = serializers.CharField(help_text="The key of the first segment whose conditions the lead met.")
     tier = serializers.ChoiceField(choices=Tier.values)
-    grade = serializers.CharField()
-    mql = serializers.BooleanField()
+    grade = serializers.CharField(help_text="The fit letter and the engagement digit, e.g. B3.")
+    mql = serializers.BooleanField(help_text="Whether the score reached its segment's MQL threshold.")
     breakdown = BreakdownLineSerializer(many=True)
 
 
@@ -180,6 +180,8 @@ class StageSerializer(serializers.Serializer):
 
 
 class ProgressSerializer(serializers.Serializer):
+    """How far a rescore job is (scoring.jobs.job_progress): it moves a chunk at a time."""
+
     state = serializers.CharField()
     chunks_done = serializers.IntegerField()
     chunks_total = serializers.IntegerField()
@@ -187,8 +189,10 @@ class ProgressSerializer(serializers.Serializer):
     total_leads = serializers.IntegerField()
     percent = serializers.FloatField()
     rate = serializers.FloatField(help_text="Leads per second.")
-    seconds_left = serializers.IntegerField(allow_null=True)
-    seconds = serializers.FloatField()
+    seconds_left = serializers.IntegerField(
+        allow_null=True, help_text="At the rate so far; null unless the job is running with a chunk done."
+    )
+    seconds = serializers.FloatField(help_text="Seconds since a worker started the job.")
 
 
 class JobSerializer(serializers.ModelSerializer):

@@ -299,11 +299,15 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiGenericVie
         return super().list(request, *args, **kwargs)
 
 
-class RescoreView(ApiView):
-    """Start a manual rescore of every lead with the model's live version."""
+class RescoringView(ApiView):
+    """A write that rescores every lead: for those who may publish, under the writes' throttle."""
 
     permission_classes = [has_perms("matrix.publish_version")]
     throttle_scope = "writes"
+
+
+class RescoreView(RescoringView):
+    """Start a manual rescore of every lead with the model's live version."""
 
     @extend_schema(
         summary="Rescore every lead with the model's live version now",
@@ -328,11 +332,8 @@ class RescoreView(ApiView):
         )
 
 
-class VersionPublishView(ApiView):
+class VersionPublishView(RescoringView):
     """Publish a draft: it becomes the live version and every lead is rescored."""
-
-    permission_classes = [has_perms("matrix.publish_version")]
-    throttle_scope = "writes"
 
     @extend_schema(
         summary="Publish a draft: it becomes the live version and every lead is rescored (If-Match required)",

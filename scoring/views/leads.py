@@ -327,54 +327,48 @@ def lead_detail(request, pk: int):
     return render(request, "leads/lead_detail.html", context)
 
 
-@permission_required(ACT, raise_exception=True)
-@require_POST
-def lead_action(request, pk: int, action: str):
-    """Accept, reject or recycle the lead under one model; htmx gets the stage panel back."""
-    lead = _lead_or_404(request, pk)
-    scoring_model = get_object_or_404(ScoringModel, slug=request.POST.get("model", ""))
-    reject_form = RejectForm(request.POST) if action == "reject" else None
-    error = notice = None
+def _lead_act(*, action: str, lead, scoring_model, user, data) -> dict:
+    """Accept, reject or recycle; what the stage panel shows after it: a notice or the refusal, and
+    the reject form (bound to what was sent when the reject was refused)."""
+    reject_form = RejectForm(data) if action == "reject" else None
     try:
         if action == "accept":
-            lifecycle.lead_accept(lead=lead, scoring_model=scoring_model, user=request.user)
+            lifecycle.lead_accept(lead=lead, scoring_model=scoring_model, user=user)
             notice = "Accepted: the lead is now sales-qualified (SQL)."
         elif action == "reject":
             if not reject_form.is_valid():
                 raise lifecycle.LifecycleError(
                     "; ".join(str(e) for errors in reject_form.errors.values() for e in errors)
                 )
+            reason = reject_form.cleaned_data["reason"]
             lifecycle.lead_reject(
-                lead=lead,
-                scoring_model=scoring_model,
-                user=request.user,
-                reason=reject_form.cleaned_data["reason"],
-                text=reject_form.cleaned_data["text"],
+                lead=lead, scoring_model=scoring_model, user=user, reason=reason, text=reject_form.cleaned_data["text"]
             )
-            notice = f"Rejected ({RejectReason(reject_form.cleaned_data['reason']).label})."
-            reject_form = None
+            notice = f"Rejected ({RejectReason(reason).label})."
         else:
-            lifecycle.lead_recycle(lead=lead, scoring_model=scoring_model, user=request.user)
+            lifecycle.lead_recycle(lead=lead, scoring_model=scoring_model, user=user)
             notice = "Recycled: the lead goes back to nurturing."
     except lifecycle.LifecycleError as exc:
-        error = str(exc)
+        return {"error": str(exc), "notice": None, "reject_form": reject_form}
+    return {"error": None, "notice": notice, "reject_form": None}
 
+
+@permission_required(ACT, raise_exception=True)
+@require_POST
+def lead_action(request, pk: int, action: str):
+    """Accept, reject or recycle the lead under one model; htmx gets the stage panel back."""
+    lead = _lead_or_404(request, pk)
+    scoring_model = get_object_or_404(ScoringModel, slug=request.POST.get("model", ""))
+    outcome = _lead_act(action=action, lead=lead, scoring_model=scoring_model, user=request.user, data=request.POST)
+    error = outcome["error"]
     if request.htmx:
         stage = LeadStage.objects.filter(lead=lead, scoring_model=scoring_model).select_related("changed_by").first()
-        context = _stage_context(
-            lead=lead,
-            scoring_model=scoring_model,
-            stage=stage,
-            can_act=True,
-            error=error,
-            notice=notice,
-            reject_form=reject_form,
-        )
+        context = _stage_context(lead=lead, scoring_model=scoring_model, stage=stage, can_act=True, **outcome)
         # htmx 4 swaps error responses too: the panel shows the refusal where the buttons were.
         return render(request, "leads/_stage_panel.html", context, status=409 if error else 200)
     if error:
         messages.error(request, error[0].upper() + error[1:])
     else:
-        messages.success(request, notice)
+        messages.success(request, outcome["notice"])
     url = f"{reverse('leads:detail', args=[lead.pk])}?{urlencode({'model': scoring_model.slug})}"
     return redirect(url)

@@ -536,3 +536,14 @@ def test_uploads_never_imported_are_deleted_after_a_day(admin_user, settings):
     entry = next(e for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"] == uploads_purge_unimported_task.name)
     assert entry["schedule"] <= 24 * 3600
     assert uploads_purge_unimported_task.name not in settings.CELERY_TASK_ROUTES  # -> CELERY_TASK_DEFAULT_QUEUE
+
+
+def test_the_import_page_says_when_an_unconfirmed_upload_goes(admin_client, admin_user, settings):
+    # Given an upload of the user's own, and uploads kept unconfirmed for 36 hours
+    settings.IMPORT_UNUSED_HOURS = 36
+    upload_store(file=csv_file("id\nL-1\n"), kind=ImportKind.LEADS, user=admin_user)
+    # When the user opens the import page
+    page = admin_client.get(START).content.decode()
+    # Then the latest imports are listed with how long an unconfirmed one is kept
+    assert "export.csv" in page
+    assert "An upload whose columns are never confirmed is deleted after 36 hours." in page

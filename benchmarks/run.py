@@ -191,7 +191,7 @@ def floor_query(url: str) -> float:
 def _rescore_chunk(version, lo: int, hi: int, as_of, reuse: bool) -> float:
     from scoring.services import leads_rescore
 
-    leads_rescore(version=version, as_of=as_of, id_range=(lo, hi), reuse=reuse)
+    leads_rescore(version=version, as_of=as_of, id_range=(lo, hi), reuse=reuse, serial=True)
     return rss_mb()
 
 
@@ -204,7 +204,7 @@ def _rescore_all(version, *, chunk_size: int, workers: int, progress: bool, as_o
     started = time.monotonic()
     if workers == 1:
         for lo, hi, _ in ranges:
-            leads_rescore(version=version, as_of=as_of, id_range=(lo, hi), reuse=reuse)
+            leads_rescore(version=version, as_of=as_of, id_range=(lo, hi), reuse=reuse, serial=True)
             memory.append(rss_mb())
             if progress:
                 elapsed = time.monotonic() - started

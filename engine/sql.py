@@ -86,6 +86,10 @@ class Dialect:
         """Statements letting the planner use nested-loop joins (or not) for the rest of the transaction."""
         return []
 
+    def serial(self) -> list[str]:
+        """Statements keeping each of the transaction's statements in its own process (no parallel workers)."""
+        return []
+
     def level(self, name: str, select: str) -> str:
         """A CTE read once, whose columns are computed once per row (not once per reference)."""
         return f"{name} AS MATERIALIZED ({select})"
@@ -157,6 +161,9 @@ class Postgres(Dialect):
 
     def nested_loops(self, on: bool) -> list[str]:
         return [f"SET LOCAL enable_nestloop = {'on' if on else 'off'}"]
+
+    def serial(self) -> list[str]:
+        return ["SET LOCAL max_parallel_workers_per_gather = 0"]
 
     def level(self, name: str, select: str) -> str:
         # A subquery that cannot be pulled up into its reader (OFFSET 0) computes its columns once

@@ -178,6 +178,10 @@ def rescore_chunk_run(*, job_id: int, index: int) -> bool:
                 id_range=(chunk.first_lead_id, chunk.last_lead_id),
                 reuse=job.trigger != JobTrigger.MANUAL,
                 job_id=job.pk,
+                # The job's parallelism is its chunks, one per worker: Postgres' parallel workers
+                # for a chunk's statements would only take cores from the other chunks
+                # (docs/performance.md, "Session settings").
+                serial=True,
             )
         except Exception as exc:
             if scoring_error_is_transient(exc):

@@ -56,6 +56,7 @@ def leads_rescore(
     alerts: bool = True,
     reuse: bool = False,
     job_id: int | None = None,
+    serial: bool = False,
 ) -> int:
     """Score the leads in scope with `version` at `as_of` in set-based SQL and store the results.
 
@@ -68,7 +69,8 @@ def leads_rescore(
     upwards become MQLs (unless sales already accepted or rejected them); owners are notified
     when a scored lead becomes hot or MQL (alerts of a chunk of job `job_id` name the job: its
     owner gets them as one digest, scoring/alerts.py). Returns the number of leads scored.
-    The statements are in scoring/statements.py.
+    The statements are in scoring/statements.py. With `serial` (a chunk of a job, beside the job's
+    other chunks on the other workers), Postgres runs each statement in this one process.
     """
     spec = version_spec(version=version)
     dialect = dialect_for(connection)
@@ -80,7 +82,7 @@ def leads_rescore(
     )
     postgres = connection.vendor == "postgresql"
     with transaction.atomic(), connection.cursor() as cursor:
-        session_prepare(cursor, dialect)
+        session_prepare(cursor, dialect, serial=serial)
         scored = _score_into(cursor, run, spec, as_of, version, sources, recount, id_range=id_range, lead_ids=lead_ids)
         # The session settings leave nested loops off for the writes too: a chunk of a job joins a
         # few hundred thousand rows, which only hash joins do well. The planner's statistics of

@@ -36,10 +36,11 @@ def engine_tables() -> Tables:
     )
 
 
-def session_prepare(cursor, dialect: Dialect) -> None:
+def session_prepare(cursor, dialect: Dialect, *, serial: bool = False) -> None:
     """Set the planner up for a scoring statement and the statements after it, until the end of the
-    transaction (Dialect.session_settings): the bulk rescore and the impact preview."""
-    for setting in dialect.session_settings():
+    transaction (Dialect.session_settings): the bulk rescore and the impact preview. `serial`: no
+    parallel workers (Dialect.serial), for a chunk that other chunks share the cores with."""
+    for setting in dialect.session_settings() + (dialect.serial() if serial else []):
         cursor.execute(setting)
 
 

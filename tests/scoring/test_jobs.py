@@ -190,17 +190,16 @@ SERIAL = "SET LOCAL max_parallel_workers_per_gather = 0"
 
 @pytest.mark.django_db
 def test_a_chunk_of_a_job_runs_its_statements_without_parallel_workers(settings):
-    # Given a published model's job over 20 leads in chunks of 10
+    # Given the planned job of a published model, over 20 leads in chunks of 10
     settings.RESCORE_CHUNK_SIZE = 10
     add_leads(20)
-    version = publish(model_doc())
-    job = RescoreJob.objects.get(version=version)
-    rescore_job_plan(job_id=job.pk)
+    job = RescoreJob.objects.select_related("version").get(version=publish(model_doc()))
+    assert rescore_job_plan(job_id=job.pk) == [0, 1]
     # When a chunk of the job runs, and when the same leads are rescored outside a job
     with CaptureQueriesContext(connection) as chunk:
         assert rescore_chunk_run(job_id=job.pk, index=0)
     with CaptureQueriesContext(connection) as alone:
-        leads_rescore(version=version, as_of=AS_OF, id_range=(1, 10**9), reuse=True)
+        leads_rescore(version=job.version, as_of=AS_OF, id_range=(1, 10**9), reuse=True)
     # Then on Postgres only the job's chunk kept each statement in its own process: the job's
     # chunks run side by side on the workers, and parallel workers would take their cores
     serial = [q["sql"] for q in chunk.captured_queries if q["sql"] == SERIAL]

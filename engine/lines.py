@@ -3,6 +3,13 @@
     ["f", key, points]                      a fit criterion that holds (count 1, no events)
     ["e", key, points, count, [ids...]]     an engagement criterion with its counted events
     ["d", key, points]                      a decay rule's effective (negative) points
+    ["x", key]                              the key has no line (any earlier one is gone)
+
+A recount of some criteria (engine/recount.py) appends the new lines of their keys, and an "x"
+for a key that no longer has one, to the stored text instead of editing the lines inside it:
+a later line of a key replaces an earlier one, and `lines_decode` gives each key's last line, in
+the place of its first. Dropping the old lines in SQL took a regular expression over every
+changed text (~2.5 s of a 4 s write per 250k leads, docs/performance.md); appending is a copy.
 
 The bulk rescore writes a line for every matching criterion of every lead: spelled out as
 objects ({"type": "criterion", "key": ..., "dimension": ...}) a lead's lines came to ~940 bytes,
@@ -21,15 +28,21 @@ from engine.document import ModelSpec
 from engine.single import effective_decay
 from engine.values import running_cents
 
-FIT, ENGAGEMENT, DECAY = "f", "e", "d"
+FIT, ENGAGEMENT, DECAY, GONE = "f", "e", "d", "x"
 
 
 def lines_decode(stored) -> list[dict]:
-    """The spec's breakdown lines from stored text (or an already parsed list)."""
+    """The spec's breakdown lines from stored text (or an already parsed list): each key's last
+    line, none for a key whose last word is GONE."""
     if stored is None:
         return []
     items = json.loads(stored) if isinstance(stored, (str, bytes)) else stored
-    return [_expand(item) for item in items]
+    latest = {}
+    for i, item in enumerate(items):
+        # Keys are unique among a model's criteria and decay rules; a line without one is its own.
+        key = item[1] if isinstance(item, list) else item.get("key", ("line", i))
+        latest[key] = item  # a replaced line keeps its place (readers with a version reorder)
+    return [_expand(item) for item in latest.values() if not (isinstance(item, list) and item[0] == GONE)]
 
 
 def _expand(item) -> dict:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from engine.document import Criterion, ModelSpec, structure_key
-from engine.lines import ENGAGEMENT, FIT
+from engine.lines import ENGAGEMENT, FIT, GONE
 from engine.reuse import REUSE_COLUMNS, reusable_where
 from engine.sql import (
     BASIS_COLUMNS,
@@ -165,15 +165,21 @@ def compile_recount(
 
     def breakdown(decay_lines: list[str]) -> str:
         # Decay lines are not stored for a score with a basis: a reader takes them afresh (lines.lines_priced).
-        lines = []
+        lines, now = [], {}
         for c in plan.recounted:
             if c.is_fit:
                 line = d.text_param(p, json.dumps([FIT, c.key, c.points]))
-                lines.append(f"(CASE WHEN res.f{c.index} = 1 THEN {line} END)")
+                now[c.key] = f"res.f{c.index} = 1"
+                lines.append(f"(CASE WHEN {now[c.key]} THEN {line} END)")
             else:
                 head = d.text_param(p, json.dumps([ENGAGEMENT, c.key])[:-1] + ", ")
                 points = d.number_text(f"({c.points} * eng.n{c.index})")
-                lines.append(f"(CASE WHEN eng.t{c.index} IS NOT NULL THEN {head} || {points} || eng.t{c.index} END)")
+                now[c.key] = f"eng.t{c.index} IS NOT NULL"
+                lines.append(f"(CASE WHEN {now[c.key]} THEN {head} || {points} || eng.t{c.index} END)")
+        # A key whose stored line has no successor is marked gone (lines.GONE hides the stored one).
+        for key, i in plan.stale:
+            gone = d.text_param(p, json.dumps([GONE, key]))
+            lines.append(f"(CASE WHEN {stored(i, 'res.u')} <> 0 AND NOT ({now.get(key, 'FALSE')}) THEN {gone} END)")
         return f"(CASE WHEN res.relines THEN rtrim({lines_listed(lines)}, ',') END)"
 
     extra = "".join(f", res.{column} AS {column}" for column in REUSE_COLUMNS[len(BASIS_COLUMNS) - 2 :])
@@ -185,26 +191,35 @@ def compile_recount(
 _STRING = r'"(?:[^"\\]|\\.)*"'
 _LINE = (
     r'\[\s*"{fit}",\s*"(?:{keys})",[^\]]*\]'
+    r'|\[\s*"{gone}",\s*"(?:{keys})"\s*\]'
     r'|\[\s*"{eng}",\s*"(?:{keys})",[^\[\]]*\[(?:{string}|[^"\]])*\]\s*\]'
 )
+
+# A stored text longer than this (bytes) loses the old lines of a recount's keys before the new
+# ones are appended, so that recount after recount does not grow it without end. A lead's lines
+# take ~360 bytes on average, 734 at most, on the benchmark's data (docs/performance.md).
+COMPACT_AT = 1024
 
 
 def lines_pattern(keys: list[str]) -> str:
     """A regular expression (the same in Python and in Postgres) matching each stored line of a
     criterion in `keys` (slugs: no character of them is special) with the separator after it."""
-    line = _LINE.format(fit=FIT, eng=ENGAGEMENT, keys="|".join(keys), string=_STRING)
+    line = _LINE.format(fit=FIT, gone=GONE, eng=ENGAGEMENT, keys="|".join(keys), string=_STRING)
     return rf"(?:{line})(?:\s*,\s*)?"
 
 
 def lines_splice(d: Dialect, p: Params, stored: str, new: str, keys: list[str]) -> str:
-    """SQL for the stored lines text `stored` without the lines of the criteria `keys`, then with
-    the lines `new` (comma-separated text, possibly empty) at the end; readers put the lines in
-    document order (lines.lines_priced). `stored` is read more than once: name a column."""
+    """SQL for the stored lines text `stored` with the lines `new` (comma-separated text, not
+    empty) appended: a later line of a key replaces an earlier one (lines.lines_decode), and
+    readers put the lines in document order (lines.lines_priced). A text longer than COMPACT_AT
+    bytes first loses the lines of the criteria `keys` (every key of `new` is one of them).
+    `stored` is read more than once: name a column."""
+    size = d.bytes_of(stored)
+    appended = f"{d.chop(stored)} || (CASE WHEN {size} > 2 THEN ',' ELSE '' END) || {new} || ']'"
     inner = f"substr({stored}, 2, length({stored}) - 2)"  # the lines without the array's brackets
-    # Most stored texts have no line of these keys (a criterion just added, or matching few leads):
-    # they skip the regular expression.
     quoted = [d.text_param(p, json.dumps(key)) for key in keys]
     present = " OR ".join(f"{d.position(stored, key)} > 0" for key in quoted) or "FALSE"
     dropped = f"(CASE WHEN {present} THEN {d.regexp_drop(inner, p.add(lines_pattern(keys)))} ELSE {inner} END)"
     # A dropped line takes the separator after it: a last one leaves the one before it, trimmed here.
-    return f"('[' || trim(trim({dropped}, ', ') || ',' || {new}, ', ') || ']')"
+    compacted = f"('[' || trim(trim({dropped}, ', ') || ',' || {new}, ', ') || ']')"
+    return f"(CASE WHEN {size} > {COMPACT_AT} THEN {compacted} ELSE {appended} END)"

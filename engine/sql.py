@@ -112,6 +112,8 @@ class Dialect:
     position = _Template("POSITION")  # (haystack, needle): where it starts, from 1; 0 if nowhere
     basis_array = _Template("BASIS_ARRAY")  # a stored basis as the dialect indexes it (basis_item)
     regexp_drop = _Template("REGEXP_DROP")  # (x, pattern): x without every match of the pattern
+    bytes_of = _Template("BYTES_OF")  # the length of a text in bytes
+    chop = _Template("CHOP")  # a text without its last character
     json_is_empty_container = _Template("JSON_IS_EMPTY_CONTAINER")  # [] or {}
     temp_table = _Template("TEMP_TABLE")  # CREATE ... AS of a table dropped at the end of the transaction
 
@@ -142,6 +144,8 @@ class Postgres(Dialect):
     POSITION = "strpos({0}, {1})"
     BASIS_ARRAY = "(string_to_array(btrim({0}, '[]'), ',')::int[])"
     REGEXP_DROP = "regexp_replace({0}, {1}, '', 'g')"
+    BYTES_OF = "octet_length({0})"  # from the header: length() would count the characters
+    CHOP = "left({0}, -1)"
     TEMP_TABLE = "CREATE TEMP TABLE {0} ON COMMIT DROP AS"
     JSON_IS_EMPTY_CONTAINER = "({0} = '[]'::jsonb OR {0} = '{{}}'::jsonb)"
     JSON_ANY_ELEMENT, JSON_ELEMENT = "EXISTS (SELECT 1 FROM jsonb_array_elements({0}) AS x(e) WHERE {1})", "x.e"
@@ -284,6 +288,8 @@ class SQLite(Dialect):
     POSITION = "instr({0}, {1})"
     BASIS_ARRAY = "{0}"
     REGEXP_DROP = "ls_regexp_drop({0}, {1})"
+    BYTES_OF = "length(CAST({0} AS BLOB))"
+    CHOP = "substr({0}, 1, length({0}) - 1)"
     TEMP_TABLE = "CREATE TEMP TABLE {0} AS"
     JSON_IS_EMPTY_CONTAINER = "({0} IN ('[]', '{{}}'))"
     JSON_ANY_ELEMENT, JSON_ELEMENT = "EXISTS (SELECT 1 FROM json_each({0}) AS x WHERE {1})", "x"

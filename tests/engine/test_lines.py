@@ -54,6 +54,24 @@ def test_lines_in_the_long_form_read_as_they_are():
     assert lines_decode(None) == []
 
 
+def test_a_later_line_of_a_key_replaces_the_earlier_and_x_removes_it():
+    # Given a text a recount appended to (engine/recount.py): a new blog line, and pricing gone
+    stored = json.dumps(
+        [
+            ["f", "industry-tech", 15],
+            ["e", "blog-visit", 5, 1, ["E-1"]],
+            ["e", "pricing", 20, 2, ["P-1", "P-2"]],
+            ["d", "inactivity", -10.0],
+            ["e", "blog-visit", 10, 2, ["E-2", None]],
+            ["x", "pricing"],
+        ]
+    )
+    # Then each key reads as its last line, in the place of its first, and pricing reads as none
+    assert lines_decode(stored) == [SPEC_LINES[0], SPEC_LINES[2], SPEC_LINES[3]]
+    # And a key marked gone and then given a line again has that line
+    assert lines_decode(json.dumps([["x", "student"], ["f", "student", -20]])) == [SPEC_LINES[1]]
+
+
 # --- lines priced by the score's version ---------------------------------------------------------
 
 

@@ -3,7 +3,7 @@
 Given leads and events scored by v1 at t1, when v2 (v1 with some criteria added, removed, moved
 or changed in condition, kinds, cap or window, the segments' conditions changed, other points)
 rescores them at t2 >= t1 with reuse on, then every lead's score, tier, grade, MQL and breakdown
-equal the single-lead path's at t2, and the stored lines are those of v2's criteria only.
+equal the single-lead path's at t2, and the stored lines read as those of v2's criteria only.
 """
 
 import json
@@ -16,7 +16,8 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from engine.document import DocumentError, parse_document, structure_key
-from engine.recount import lines_pattern, lines_splice, recount_plan
+from engine.lines import lines_decode
+from engine.recount import COMPACT_AT, lines_pattern, lines_splice, recount_plan
 from engine.sql import Params, dialect_for
 from engine.sqlite_functions import regexp_drop
 from leads.models import Event
@@ -82,7 +83,7 @@ def test_counting_the_changed_criteria_gives_the_scores_of_a_fresh_count(scenari
         assert_counted_afresh(v2, as_of)
         keys = {c["key"] for c in scenario[1]["criteria"]}
         for text in stored_texts():
-            assert {line[1] for line in json.loads(text) if line[0] != "d"} <= keys, text
+            assert {line["key"] for line in lines_decode(text) if line["type"] != "decay"} <= keys, text
         transaction.set_rollback(True)
 
 
@@ -168,12 +169,14 @@ def test_a_changed_criterion_replaces_its_stored_line_and_leaves_the_others(with
     # When v3 caps docs visits at 1 and rescores
     data["criteria"][2]["cap"] = 1
     leads_rescore(version=publish(data), as_of=AS_OF, id_range=all_leads(), reuse=True)
-    # Then only the docs line changed in the stored text: one visit, the latest
+    # Then the new docs line was appended to the stored text and reads in place of the old one:
+    # one visit, the latest; the other lines read as they did
     [after] = stored_texts()
-    keep = [line for line in json.loads(before) if line[1] != "docs"]
-    assert [line for line in json.loads(after) if line[1] != "docs"] == keep
-    [docs] = [line for line in json.loads(after) if line[1] == "docs"]
-    assert docs[3] == 1 and len(docs[4]) == 1
+    assert after.startswith(before[:-1]) and len(after) > len(before)
+    keep = [line for line in lines_decode(before) if line["key"] != "docs"]
+    assert [line for line in lines_decode(after) if line["key"] != "docs"] == keep
+    [docs] = [line for line in lines_decode(after) if line["key"] == "docs"]
+    assert docs["count"] == 1 and len(docs["events"]) == 1
     assert Score.objects.get(lead=with_docs).engagement == 34
 
 
@@ -183,9 +186,10 @@ def test_a_removed_criterion_takes_its_line_with_it(with_docs):
     data = pricing_model()
     del data["criteria"][1]
     leads_rescore(version=publish(data), as_of=AS_OF, id_range=all_leads(), reuse=True)
-    # Then the stored text has no pricing line, and the score no pricing points
+    # Then the stored pricing line is marked gone: it reads as no line, and the score has no pricing points
     [text] = stored_texts()
-    assert [line[1] for line in json.loads(text)] == ["saas"]
+    assert json.loads(text)[-1] == ["x", "pricing"]
+    assert [line["key"] for line in lines_decode(text)] == ["saas"]
     score = Score.objects.get(lead=with_docs)
     assert (score.fit, score.engagement) == (15, 0)
 
@@ -208,6 +212,7 @@ STORED = [
     ["f", "saas", 15],
     ["e", "pricing", 30, 3, ["P-1", 'P"2]', None]],
     ["e", "docs", 8, 2, ["D,1", "D\\]2"]],
+    ["x", "web"],
     ["d", "idle", -2],
 ]
 
@@ -215,7 +220,7 @@ STORED = [
 @pytest.mark.parametrize("separators", [(",", ", "), (", ", ", ")])
 @pytest.mark.parametrize(
     "keys",
-    [["saas"], ["pricing"], ["docs"], ["idle"], ["pricing", "docs"], ["saas", "pricing", "docs"], ["nothing"]],
+    [["saas"], ["pricing"], ["docs"], ["idle"], ["web"], ["pricing", "docs"], ["saas", "pricing", "docs"], ["nothing"]],
 )
 def test_the_lines_pattern_drops_exactly_the_lines_of_the_keys(keys, separators):
     text = json.dumps(STORED, separators=separators)
@@ -224,23 +229,57 @@ def test_the_lines_pattern_drops_exactly_the_lines_of_the_keys(keys, separators)
     assert json.loads(re.sub(r",\s*\]$", "]", dropped)) == kept
 
 
-@pytest.mark.django_db
-@pytest.mark.parametrize("keys", [["saas"], ["docs"], ["pricing", "docs"], ["saas", "pricing", "docs"], ["web"]])
-@pytest.mark.parametrize("new", ["", '["e", "web", 5, 1, ["W-1"]]'])
-@pytest.mark.parametrize("stored", [STORED, STORED[:3], STORED[1:2], []])
-def test_the_database_splices_lines_as_python_reads_them(keys, new, stored):
-    # Given stored lines (as the bulk path writes them: "," between lines)
+def spliced(stored: str, new: str, keys: list[str]) -> str:
+    """The database's splice of `new` into the text `stored`."""
     p = Params()
-    text = p.add(json.dumps(stored, separators=(",", ", ")))
-    fragment = p.add(new)
-    # When the database drops the lines of `keys` and appends `new`
+    text, fragment = p.add(stored), p.add(new)
     with connection.cursor() as cursor:
         splice = lines_splice(dialect_for(connection), p, "x.lines", "x.new", keys)
         cursor.execute(f"SELECT {splice} FROM (SELECT {text} AS lines, {fragment} AS new) AS x", p.values)
         [(result,)] = cursor.fetchall()
-    # Then the text is JSON: the other lines in order, then the new one
-    want = [line for line in stored if line[0] == "d" or line[1] not in keys]
-    assert json.loads(result) == want + ([json.loads(new)] if new else [])
+    return result
+
+
+def by_key(lines: list[dict]) -> list[dict]:
+    return sorted(lines, key=lambda line: line["key"])
+
+
+# What a recount appends: new lines of the keys it counted, "x" for those whose line went.
+NEW = ['["e", "docs", 5, 1, ["W-1"]]', '["x", "docs"]', '["f", "saas", 15],["x", "pricing"]', '["x", "web"]']
+# Long enough to be compacted before the new lines are appended.
+LONG = ["e", "blog", 3, 40, [f"B-{i:04}" for i in range(100)]]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("new", NEW)
+@pytest.mark.parametrize("stored", [STORED, STORED[:3], STORED[1:2], [], [*STORED, LONG]])
+def test_the_database_splices_lines_as_python_reads_them(new, stored):
+    # Given stored lines (as the bulk path writes them: "," between lines)
+    text = json.dumps(stored, separators=(",", ", "))
+    keys = sorted({line[1] for line in json.loads(f"[{new}]")})
+    # When the database adds the new lines of a recount of `keys`
+    result = spliced(text, new, keys)
+    # Then the text is JSON, and reads as the stored lines with each new line in place of its key's
+    # (in the order of the keys: readers put them in document order, lines_priced)
+    assert by_key(lines_decode(result)) == by_key(lines_decode([*stored, *json.loads(f"[{new}]")]))
+    if len(text.encode()) <= COMPACT_AT:
+        # A short text only grows: the new lines are appended
+        assert json.loads(result) == [*stored, *json.loads(f"[{new}]")]
+    else:
+        # A long one first loses every line of the keys (earlier replaced ones too)
+        old = [line for line in json.loads(result)[: -len(json.loads(f"[{new}]"))] if line[0] != "d"]
+        assert not {line[1] for line in old} & set(keys)
+
+
+@pytest.mark.django_db
+def test_a_text_recounted_again_and_again_stays_bounded():
+    # Given stored lines, when a recount replaces the docs line a hundred times
+    text = json.dumps(STORED, separators=(",", ", "))
+    for i in range(100):
+        text = spliced(text, f'["e", "docs", 4, 1, ["D-{i}"]]', ["docs"])
+    # Then the text never grew past the compaction bound by more than a recount adds
+    assert len(text.encode()) <= COMPACT_AT + 40
+    assert [line["events"] for line in lines_decode(text) if line["key"] == "docs"] == [["D-99"]]
 
 
 @pytest.mark.django_db

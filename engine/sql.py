@@ -116,6 +116,7 @@ class Dialect:
     chop = _Template("CHOP")  # a text without its last character
     json_is_empty_container = _Template("JSON_IS_EMPTY_CONTAINER")  # [] or {}
     temp_table = _Template("TEMP_TABLE")  # CREATE ... AS of a table dropped at the end of the transaction
+    keys_in = _Template("KEYS_IN")  # (column, table): the column's value is a lead_id of the table, looked up by index
 
     def json_any_element(self, v, element_pred):
         """Whether an element of the JSON array `v` meets `element_pred` (called with the element's SQL)."""
@@ -147,6 +148,9 @@ class Postgres(Dialect):
     BYTES_OF = "octet_length({0})"  # from the header: length() would count the characters
     CHOP = "left({0}, -1)"
     TEMP_TABLE = "CREATE TEMP TABLE {0} ON COMMIT DROP AS"
+    # An array's values become index keys: a scan reads the listed leads' rows only, where
+    # IN (SELECT ...) reads every row of the id range and a join drops the others afterwards.
+    KEYS_IN = "{0} = ANY(ARRAY(SELECT lead_id FROM {1}))"
     JSON_IS_EMPTY_CONTAINER = "({0} = '[]'::jsonb OR {0} = '{{}}'::jsonb)"
     JSON_ANY_ELEMENT, JSON_ELEMENT = "EXISTS (SELECT 1 FROM jsonb_array_elements({0}) AS x(e) WHERE {1})", "x.e"
 
@@ -291,6 +295,7 @@ class SQLite(Dialect):
     BYTES_OF = "length(CAST({0} AS BLOB))"
     CHOP = "substr({0}, 1, length({0}) - 1)"
     TEMP_TABLE = "CREATE TEMP TABLE {0} AS"
+    KEYS_IN = "{0} IN (SELECT lead_id FROM {1})"
     JSON_IS_EMPTY_CONTAINER = "({0} IN ('[]', '{{}}'))"
     JSON_ANY_ELEMENT, JSON_ELEMENT = "EXISTS (SELECT 1 FROM json_each({0}) AS x WHERE {1})", "x"
 
@@ -643,10 +648,13 @@ def compile_scores(
     id_range: tuple[int, int] | None = None,
     lead_ids: list[int] | None = None,
     only_in: str | None = None,
+    few: bool = False,
     basis: bool = False,
 ) -> Compiled:
     """One SELECT scoring every lead in scope (all, a pk range, a list of pks, and/or the leads
-    listed in the `lead_id` column of table `only_in`) at `as_of`.
+    listed in the `lead_id` column of table `only_in`) at `as_of`. `few`: the leads of `only_in`
+    are a small part of the range, and their rows are looked up by index rather than filtered
+    from the range's.
 
     With `basis`, two more columns: the counts the score was made of and the instant until which
     they hold (None for a model whose scores cannot be reused, see `structure_key`).
@@ -663,7 +671,7 @@ def compile_scores(
         if lead_ids is not None:
             parts.append(d.ids_in(column, lead_ids, p))
         if only_in is not None:
-            parts.append(f"{column} IN (SELECT lead_id FROM {only_in})")
+            parts.append(d.keys_in(column, only_in) if few else f"{column} IN (SELECT lead_id FROM {only_in})")
         return " AND ".join(parts) or "TRUE"
 
     # Leads: conditions first, so the derived columns they need are known for `lb`.
@@ -937,19 +945,22 @@ def engagement_ctes(
     else:
         # Every row of a criterion, counted or not, for the first instant a count may change:
         # a counted event leaving the lookback (the uncounted ones are older, and leave first
-        # without changing anything), or any event of a windowed criterion moving to the next
-        # window (which can let an uncounted one count).
+        # without changing anything), or, where a windowed criterion has more events than its cap,
+        # any of them moving to the next window (which can let an uncounted one count, or put one
+        # over the cap). With no more events than the cap, every bucket is under it whatever the
+        # windows: all count, and only leaving the lookback changes that.
         leave = f"CASE WHEN rk.ok THEN {d.plus_days('rk.occurred_at', str(spec.lookback_days))} END"
         moves = {
-            c.index: d.plus_days("rk.occurred_at", f"(rk.bucket + 1) * {c.cap_window_days}")
+            c.index: f"(CASE WHEN COUNT(*) > {c.cap} THEN MIN("
+            f"{d.plus_days('rk.occurred_at', f'(rk.bucket + 1) * {c.cap_window_days}')}) END)"
             for c in eng
             if c.cap and c.cap_window_days
         }
-        bounds = ([leave] if spec.lookback_days else []) + ([_case("rk.idx", moves, "NULL")] if moves else [])
+        bounds = ([f"MIN({leave})"] if spec.lookback_days else []) + ([_case("rk.idx", moves, "NULL")] if moves else [])
         agg = (
             f"agg AS (SELECT rk.lead_id, rk.idx, {d.agg_if('COUNT', '1', 'rk.ok')} AS n, "
             f"{d.agg_if('SUM', points, 'rk.ok')} AS pts, {d.json_quote_agg('rk.xid', 'rk.ok')} AS ids, "
-            f"MIN({d.earliest(*bounds) if bounds else d.null_time}) AS until "
+            f"{d.earliest(*bounds) if bounds else d.null_time} AS until "
             f"FROM (SELECT rk.*, {caps} AS ok FROM rk ORDER BY {order}) AS rk GROUP BY rk.lead_id, rk.idx)"
         )
         until = ", MIN(agg.until) AS until" + "".join(

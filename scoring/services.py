@@ -134,6 +134,10 @@ def _any_scored_by(cursor, run: Rescore, version_pks: list[int]) -> bool:
 # Up to this many leads counted afresh in a reused chunk are named one by one (index lookups of
 # their events); more are a range scan's work, joined to the list.
 SMALL_RECOUNT = 5000
+# Up to one lead in this many of the range counted afresh, their events are looked up by index
+# (random reads of their rows); more, and one pass over the range's rows costs less
+# (docs/performance.md, "Counting afresh: where the time goes").
+FEW_OF_RANGE = 5
 
 
 def _rows_in(cursor, table: str) -> int:
@@ -194,7 +198,10 @@ def _score_into(cursor, run: Rescore, spec, as_of, version, sources, recount, *,
         ids = [pk for (pk,) in cursor.fetchall()]
         full = compile_scores(spec, dialect, as_of, tables=tables, lead_ids=ids, basis=True)
     else:
-        full = compile_scores(spec, dialect, as_of, tables=tables, id_range=id_range, only_in=run.todo, basis=True)
+        few = id_range is not None and count * FEW_OF_RANGE <= id_range[1] - id_range[0] + 1
+        full = compile_scores(
+            spec, dialect, as_of, tables=tables, id_range=id_range, only_in=run.todo, few=few, basis=True
+        )
     cursor.execute(*stmt_computed_add(run, full))
     return _Scored(count, kept, recounted)
 

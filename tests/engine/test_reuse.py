@@ -14,6 +14,7 @@ from datetime import timedelta
 import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -260,16 +261,31 @@ def test_a_points_change_leaves_the_stored_lines_and_readers_price_them(scored, 
 
 @pytest.mark.django_db
 def test_counts_are_recounted_once_they_no_longer_hold(scored):
-    # Given the stored counts hold until the first of: the 20-day-old visit moving to its next
-    # 7-day window (AS_OF + 1 d), the 5-day-old one (+ 2 d), the idle step (+ 8 d), the oldest
-    # visit leaving the 30-day lookback (+ 10 d)
+    # Given the stored counts hold until the first of: the idle step (+ 8 d), the oldest visit
+    # leaving the 30-day lookback (+ 10 d). The three visits never exceed the cap of 3, so
+    # however the 7-day windows fall, all three count: their moves are no bound.
     v2 = publish(pricing_model(points=15))
     bound = Score.objects.get(lead=scored).stable_until
-    assert bound == ago(20) + timedelta(days=21)
+    assert bound == AS_OF + timedelta(days=8)
     # Then just before it the counts are reused, and from it (less a second) they are not
     assert reusable_count(v2, bound - timedelta(seconds=2)) == 1
     assert reusable_count(v2, bound - timedelta(seconds=1)) == 0
     assert reusable_count(v2, bound + timedelta(days=1)) == 0
+
+
+@pytest.mark.django_db
+def test_a_capped_criterion_holds_until_one_of_its_events_moves_window():
+    # Given three visits (2, 5 and 20 days old) scored under a cap of 2 a week: the counts hold
+    # until the first of them moves to its next 7-day window, the 20-day-old one (+ 1 d), which
+    # could put one visit more under the cap
+    data = pricing_model()
+    data["criteria"][1]["cap"] = 2
+    v1 = publish(data)
+    lead = make_lead(industry="SaaS")
+    for days in (2, 5, 20):
+        make_event(lead, "page_view", ago(days), url="/pricing")
+    leads_rescore(version=v1, as_of=AS_OF, id_range=all_leads())
+    assert Score.objects.get(lead=lead).stable_until == ago(20) + timedelta(days=21)
 
 
 @pytest.mark.django_db
@@ -314,8 +330,8 @@ def test_half_life_and_owner_conditions_are_never_reused():
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("named_one_by_one", [True, False])
-def test_a_chunk_mixes_reused_and_recounted_leads(scored, monkeypatch, named_one_by_one):
+@pytest.mark.parametrize("looked_up", ["one by one", "by index", "in the range"])
+def test_a_chunk_mixes_reused_and_recounted_leads(scored, monkeypatch, looked_up):
     # Given a second lead, scored with the first, that then gets an event and waits for scoring
     other = make_lead(industry="Retail")
     make_event(other, "page_view", ago(3), url="/pricing")
@@ -323,12 +339,18 @@ def test_a_chunk_mixes_reused_and_recounted_leads(scored, monkeypatch, named_one
     leads_rescore(version=v1, as_of=AS_OF, id_range=all_leads())
     make_event(other, "page_view", ago(1), url="/pricing")
     scoring_mark_pending(lead_ids=[other.pk])
-    if not named_one_by_one:  # as when more leads than SMALL_RECOUNT are counted afresh
+    if looked_up != "one by one":  # as when more leads than SMALL_RECOUNT are counted afresh
         monkeypatch.setattr("scoring.services.SMALL_RECOUNT", 0)
+        # one lead of the two is few of the range when one in a single lead is
+        monkeypatch.setattr("scoring.services.FEW_OF_RANGE", 1 if looked_up == "by index" else 10**9)
     # When v2 rescores both
     v2 = publish(pricing_model(points=15))
     assert reusable_count(v2, AS_OF) == 1
-    leads_rescore(version=v2, as_of=AS_OF, id_range=all_leads(), reuse=True)
+    with CaptureQueriesContext(connection) as queries:
+        leads_rescore(version=v2, as_of=AS_OF, id_range=all_leads(), reuse=True)
+    if connection.vendor == "postgresql":
+        keys = [q for q in queries if "= ANY(ARRAY(SELECT lead_id FROM tmp_todo" in q["sql"]]
+        assert bool(keys) == (looked_up == "by index")
     # Then the first is reused and the second counted with its new visit, both on v2
     scores = {s.lead_id: s for s in Score.objects.select_related("breakdown_row")}
     assert {s.version_id for s in scores.values()} == {v2.pk}

@@ -9,7 +9,7 @@ A recount of some criteria (engine/recount.py) appends the new lines of their ke
 for a key that no longer has one, to the stored text instead of editing the lines inside it:
 a later line of a key replaces an earlier one, and `lines_decode` gives each key's last line, in
 the place of its first. Dropping the old lines in SQL took a regular expression over every
-changed text (~2.5 s of a 4 s write per 250k leads, docs/performance.md); appending is a copy.
+changed text (3.9 s for 150,000 texts against 0.37 s to append, docs/performance.md).
 
 The bulk rescore writes a line for every matching criterion of every lead: spelled out as
 objects ({"type": "criterion", "key": ..., "dimension": ...}) a lead's lines came to ~940 bytes,

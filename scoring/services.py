@@ -132,11 +132,11 @@ def _any_scored_by(cursor, run: Rescore, version_pks: list[int]) -> bool:
 
 
 # Up to this many leads counted afresh in a reused chunk are named one by one (index lookups of
-# their events); more are a range scan's work, joined to the list.
+# their events); more are listed in a temp table. Up to one in FEW_OF_RANGE of the chunk's id
+# range, their events are still looked up by index (random reads of their rows); more, and one
+# pass over the range's rows, joined to the list, is the cheaper (docs/performance.md, "Why the
+# rescore is built as it is").
 SMALL_RECOUNT = 5000
-# Up to one lead in this many of the range counted afresh, their events are looked up by index
-# (random reads of their rows); more, and one pass over the range's rows costs less
-# (docs/performance.md, "Counting afresh: where the time goes").
 FEW_OF_RANGE = 5
 
 

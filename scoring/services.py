@@ -133,9 +133,10 @@ def _any_scored_by(cursor, run: Rescore, version_pks: list[int]) -> bool:
 
 # Up to this many leads counted afresh in a reused chunk are named one by one (index lookups of
 # their events); more are listed in a temp table. Up to one in FEW_OF_RANGE of the chunk's id
-# range, their events are still looked up by index (random reads of their rows); more, and one
-# pass over the range's rows, joined to the list, is the cheaper (docs/performance.md, "Why the
-# rescore is built as it is").
+# range, their events are still looked up by index (random reads of their rows); with more, those
+# reads come close to one pass over the range's rows, joined to the list, which is used instead.
+# The one in five is a choice, not a measured crossover (docs/performance.md, "Why the rescore is
+# built as it is").
 SMALL_RECOUNT = 5000
 FEW_OF_RANGE = 5
 

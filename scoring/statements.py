@@ -282,13 +282,21 @@ def stmt_breakdowns_spliced(run: Rescore, *, keys: list[str]) -> Statement:
 def stmt_mql_transitions(run: Rescore) -> Statement:
     """An upward MQL crossing moves a lead (or a recycled one) to MQL, dated at the as_of its score
     describes; accepted (SQL), rejected and current MQLs stay where sales put them."""
+    # Each crossing's stage is looked up by the (lead, model) key: a chunk has a few thousand
+    # crossings, and a join (nested loops are off for the rescore) hashed every stage of the model.
+    stage = (
+        f"COALESCE((SELECT st.stage FROM {LeadStage._meta.db_table} st "
+        "WHERE st.lead_id = c.lead_id AND st.scoring_model_id = %(ls_model)s), %(ls_lead)s)"
+    )
+    # A level of its own, so that each lookup runs once (not again for the filter).
+    crossings = run.dialect.level(
+        "x", f"SELECT c.lead_id, c.score, {stage} AS stage FROM {run.changed} c WHERE {_MQL_UP}"
+    )
     return (
-        f"INSERT INTO {StageTransition._meta.db_table} (lead_id, scoring_model_id, from_stage, to_stage, score, "
-        "version_id, reason, reason_text, occurred_at) SELECT c.lead_id, %(ls_model)s, "
-        "COALESCE(st.stage, %(ls_lead)s), %(ls_mql)s, c.score, %(ls_version)s, '', '', %(ls_asof)s "
-        f"FROM {run.changed} c LEFT JOIN {LeadStage._meta.db_table} st "
-        f"ON st.lead_id = c.lead_id AND st.scoring_model_id = %(ls_model)s WHERE {_MQL_UP} "
-        "AND (st.id IS NULL OR st.stage IN (%(ls_lead)s, %(ls_recycled)s))",
+        f"WITH {crossings} INSERT INTO {StageTransition._meta.db_table} (lead_id, scoring_model_id, from_stage, "
+        "to_stage, score, version_id, reason, reason_text, occurred_at) SELECT x.lead_id, %(ls_model)s, x.stage, "
+        "%(ls_mql)s, x.score, %(ls_version)s, '', '', %(ls_asof)s FROM x "
+        "WHERE x.stage IN (%(ls_lead)s, %(ls_recycled)s)",
         run.params,
     )
 
@@ -322,11 +330,18 @@ def stmt_alerts(run: Rescore, *, kind: NotificationKind) -> Statement:
     Only for real crossings of a lead already scored: a first score (a new model, a new lead) is not
     news to its owner, and a publish would otherwise flood them. Alerts of a chunk of a job name the
     job: its owner gets them as one digest (scoring/alerts.py)."""
+    # Each crossing's owner is looked up by the lead's key: a join (nested loops are off for the
+    # rescore) read every lead of the table for a chunk's few crossings.
+    owner = f"(SELECT l.owner_id FROM {Lead._meta.db_table} l WHERE l.id = c.lead_id)"
+    crossings = run.dialect.level(
+        "x",
+        f"SELECT c.lead_id, c.score, c.tier, {owner} AS owner_id FROM {run.changed} c "
+        f"WHERE c.sid IS NOT NULL AND {_CROSSINGS[kind]}",
+    )
     return (
-        f"INSERT INTO {Notification._meta.db_table} (user_id, lead_id, scoring_model_id, kind, message, "
-        "created_at, job_id) SELECT l.owner_id, c.lead_id, %(ls_model)s, %(ls_kind)s, "
-        f"'Score ' || {run.dialect.score_words('c.score')} || ' (' || c.tier || ')', %(ls_now)s, "
-        f"CAST(%(ls_job)s AS BIGINT) FROM {run.changed} c JOIN {Lead._meta.db_table} l ON l.id = c.lead_id "
-        f"WHERE c.sid IS NOT NULL AND l.owner_id IS NOT NULL AND {_CROSSINGS[kind]}",
+        f"WITH {crossings} INSERT INTO {Notification._meta.db_table} (user_id, lead_id, scoring_model_id, kind, "
+        "message, created_at, job_id) SELECT x.owner_id, x.lead_id, %(ls_model)s, %(ls_kind)s, "
+        f"'Score ' || {run.dialect.score_words('x.score')} || ' (' || x.tier || ')', %(ls_now)s, "
+        "CAST(%(ls_job)s AS BIGINT) FROM x WHERE x.owner_id IS NOT NULL",
         {**run.params, "ls_kind": kind},
     )

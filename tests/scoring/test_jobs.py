@@ -13,6 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from kombu import pools
 
+from leads.models import Lead
 from leads.rows import RowReport
 from leads.services import events_ingest, leads_import
 from leadscoring.celery import app as celery_app
@@ -347,6 +348,35 @@ def test_a_lead_sales_already_accepted_is_not_moved_back():
 
 
 @pytest.mark.django_db
+def test_a_recycled_lead_crossing_again_is_an_mql_again_and_a_rejected_one_stays(rep):
+    # Given three MQLs of rep's: one sales recycled, one they rejected, one that lost its owner
+    recycled, rejected, unowned = add_leads(3, owner=rep)
+    Lead.objects.filter(pk=unowned).update(owner=None)
+    leads_rescore(version=publish(model_doc(mql=5)), as_of=AS_OF)
+    LeadStage.objects.filter(lead_id=recycled).update(stage=Stage.RECYCLED)
+    LeadStage.objects.filter(lead_id=rejected).update(stage=Stage.REJECTED)
+    # When their scores drop below the line and cross it again
+    leads_rescore(version=publish(model_doc(mql=500)), as_of=AS_OF)
+    leads_rescore(version=publish(model_doc(mql=5)), as_of=AS_OF)
+    # Then the recycled lead is an MQL again, moved from recycled; the rejected one stays rejected
+    stages = dict(LeadStage.objects.values_list("lead_id", "stage"))
+    assert stages == {recycled: Stage.MQL, rejected: Stage.REJECTED, unowned: Stage.MQL}
+    # (a current MQL stays one: the unowned lead has no second move)
+    moves = StageTransition.objects.values_list("lead_id", "from_stage", "to_stage")
+    assert sorted(moves) == sorted(
+        [
+            (recycled, Stage.LEAD, Stage.MQL),
+            (rejected, Stage.LEAD, Stage.MQL),
+            (unowned, Stage.LEAD, Stage.MQL),
+            (recycled, Stage.RECYCLED, Stage.MQL),
+        ]
+    )
+    # and the owner is told of each crossing of an owned lead (none for the one without an owner)
+    told = Notification.objects.filter(kind=NotificationKind.BECAME_MQL).values_list("user_id", "lead_id")
+    assert sorted(told) == [(rep.pk, recycled), (rep.pk, rejected)]
+
+
+@pytest.mark.django_db
 def test_nightly_decay_is_safe_to_run_twice_and_cools_leads_down():
     # Given a lead who requested a demo and then went quiet
     add_leads(1)
@@ -468,7 +498,6 @@ def test_header_shows_unread_alerts_and_they_can_be_marked_read(client, rep):
 
 @pytest.mark.django_db
 def test_crossings_and_sales_decisions_reach_subscribed_webhooks(rep, manager):
-    from leads.models import Lead
     from scoring.lifecycle import lead_accept
     from scoring.models import WebhookDelivery, WebhookEndpoint
 
@@ -605,7 +634,6 @@ def test_only_a_lost_or_busy_database_counts_as_a_transient_failure():
 @pytest.mark.django_db
 @pytest.mark.parametrize(("how", "message"), FAILURES)
 def test_real_time_scoring_of_other_models_goes_on_when_one_model_fails(caplog, how, message):
-    from leads.models import Lead
     from scoring.models import PendingScore
     from scoring.services import enqueue_scoring, scoring_drain_pending
     from scoring.tasks import score_pending

@@ -125,14 +125,7 @@ def main():
     version = next((v for v in versions_live() if v.scoring_model.slug == "new-business"), None)
     if version is None or not Score.objects.filter(scoring_model=version.scoring_model).exists():
         raise SystemExit("run benchmarks/run.py first: it generates and scores the leads")
-    # Spread the leads over the three demo reps (once), so "my leads" lists are realistic.
-    if not Lead.objects.filter(owner__isnull=False).exists():
-        reps = [users["rep"].pk, users["rep2"].pk, users["rep3"].pk]
-        with connection.cursor() as cursor:
-            cursor.execute("UPDATE leads_lead SET owner_id = (ARRAY[%s, %s, %s])[1 + (id %% 3)]", reps)
-            # That UPDATE left a dead copy of every row: the table would be twice the size a real
-            # one is, and every scan of it twice as slow. Compact it, as a real table would be.
-            cursor.execute("VACUUM FULL ANALYZE leads_lead")
+    run.owners_ensure()  # the leads spread over the three demo reps (once)
     lifecycle_ensure(connection, version.scoring_model_id)
     model = version.scoring_model.slug
     lead = Score.objects.filter(scoring_model=version.scoring_model, lead__owner=users["rep"]).order_by("-score")[0]

@@ -4,8 +4,8 @@
     .venv/bin/python benchmarks/run.py [--leads 1000000] [--events 20000000] [--reuse]
         [--chunk-size 250000] [--workers 2] [--mode points|recount|full|nightly ...] [--later HOURS]
 
-Generates the data set-based in Postgres (deterministic: setseed), imports the demo model, scores
-every lead once (untimed), then times in one run and database the rescore of every lead through
+Generates the data set-based in Postgres (deterministic: setseed), spreads the leads over the
+three demo reps (owners_ensure), imports the demo model, scores every lead once (untimed), then times in one run and database the rescore of every lead through
 the production path (leads_rescore over chunks of lead ids), in each mode in turn:
   - points: after a points change, as the publish job runs it (stored counts reused);
   - recount: after a change needing a recount (a criterion on page views added, or its condition
@@ -73,49 +73,14 @@ def ensure_database(url: str) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
-# Nine leads in ten are owned, round robin over REPS reps: each crossing of a lead then writes its
-# owner's alert, as in production (scoring.statements.stmt_alerts).
-REPS = 25
-OWNER = "(CASE WHEN mod({0}, 10) <> 0 THEN (%(reps)s::int[])[1 + mod({0}, %(n_reps)s)] END)"
-
-
-def bench_reps(conn) -> list[int]:
-    """The ids of the benchmark's REPS reps (users bench-rep-1 ...), created if missing."""
-    conn.execute(
-        "INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, email, is_staff, "
-        "is_active, date_joined) SELECT '!', FALSE, 'bench-rep-' || g, 'Rep', g::text, '', FALSE, TRUE, now() "
-        "FROM generate_series(1, %s) AS g ON CONFLICT (username) DO NOTHING",
-        [REPS],
-    )
-    rows = conn.execute("SELECT id FROM auth_user WHERE username LIKE 'bench-rep-%' ORDER BY id").fetchall()
-    return [pk for (pk,) in rows]
-
-
-def ensure_owners(url: str) -> None:
-    """Give the leads of data generated without owners (before REPS) their owners, untimed."""
-    with connect(url) as conn:
-        if conn.execute("SELECT EXISTS (SELECT 1 FROM leads_lead WHERE owner_id IS NOT NULL)").fetchone()[0]:
-            return
-        started = time.monotonic()
-        reps = bench_reps(conn)
-        # id - first + 1 is the generation's row number g: the owners generate() would have given.
-        conn.execute(
-            f"UPDATE leads_lead SET owner_id = {OWNER.format('(id - (SELECT MIN(id) FROM leads_lead) + 1)')}",
-            {"reps": reps, "n_reps": len(reps)},
-        )
-        conn.execute("VACUUM ANALYZE leads_lead")
-        log(f"owners given to the leads ({time.monotonic() - started:.1f} s, not timed)")
-
-
 def generate(url: str, leads: int, events: int) -> None:
     with connect(url) as conn:
         conn.execute("SET maintenance_work_mem = '1GB'")
         conn.execute("TRUNCATE scoring_score, scoring_scorehistory, leads_event, leads_lead RESTART IDENTITY CASCADE")
         conn.execute("SELECT setseed(0.42)")
-        reps = bench_reps(conn)
         started = time.monotonic()
         conn.execute(
-            f"""
+            """
             INSERT INTO leads_lead (external_id, email, first_name, last_name, company, title, industry,
                 country, employees, annual_revenue, lead_source, owner_id, created_at, updated_at, attributes)
             SELECT 'B-' || g, 'p' || g || '@example.com', 'First' || mod(g, 997), 'Last' || mod(g, 991),
@@ -128,11 +93,11 @@ def generate(url: str, leads: int, events: int) -> None:
                 (ARRAY[5, 50, 200, 1000, 4999, 5000, 20000])[1 + floor(random() * 7)::int],
                 (ARRAY[100000, 2500000, 50000000, 1000000000])[1 + floor(random() * 4)::int],
                 (ARRAY['organic','paid','webinar','referral','trade_show'])[1 + floor(random() * 5)::int],
-                {OWNER.format("g")}, %(as_of)s - random() * interval '700 days', now(),
+                NULL, %(as_of)s - random() * interval '700 days', now(),
                 jsonb_build_object('budget_confirmed', random() < 0.3, 'seats', floor(random() * 200)::int)
             FROM generate_series(1, %(n)s::bigint) AS g
             """,
-            {"n": leads, "as_of": AS_OF, "reps": reps, "n_reps": len(reps)},
+            {"n": leads, "as_of": AS_OF},
         )
         log(f"leads: {leads:,} in {time.monotonic() - started:.1f} s")
         first = conn.execute("SELECT MIN(id) FROM leads_lead").fetchone()[0]
@@ -176,6 +141,27 @@ def generate(url: str, leads: int, events: int) -> None:
         conn.execute("VACUUM ANALYZE leads_lead")
         conn.execute("VACUUM ANALYZE leads_event")
         log(f"indexes and statistics in {time.monotonic() - started:.1f} s")
+
+
+def owners_ensure() -> None:
+    """Spread the leads over the three demo reps, once (untimed): a rescore then writes the alerts
+    of each crossing to its owner as in production, and pages.py's "my leads" lists are a rep's."""
+    from django.db import connection
+
+    from leads.models import Lead
+    from leadscoring.roles import demo_users_ensure
+
+    if Lead.objects.filter(owner__isnull=False).exists():
+        return
+    started = time.monotonic()
+    users = demo_users_ensure()
+    reps = [users["rep"].pk, users["rep2"].pk, users["rep3"].pk]
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE leads_lead SET owner_id = (ARRAY[%s, %s, %s])[1 + (id %% 3)]", reps)
+        # That UPDATE left a dead copy of every row: the table would be twice the size a real
+        # one is, and every scan of it twice as slow. Compact it, as a real table would be.
+        cursor.execute("VACUUM FULL ANALYZE leads_lead")
+    log(f"the leads spread over the three demo reps ({time.monotonic() - started:.1f} s, not timed)")
 
 
 def counts(url: str) -> tuple[int, int]:
@@ -377,7 +363,6 @@ def main() -> None:
     subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True)
     if not (args.reuse and counts(args.database_url) == (args.leads, args.events)):
         generate(args.database_url, args.leads, args.events)
-    ensure_owners(args.database_url)
     leads, events = counts(args.database_url)
     log(f"data: {leads:,} leads, {events:,} events")
 
@@ -388,6 +373,8 @@ def main() -> None:
 
     django.setup()
     from engine.sql import Postgres
+
+    owners_ensure()
 
     print()
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, {server_version(args.database_url)}")

@@ -5,8 +5,9 @@
         [--chunk-size 250000] [--workers 2] [--mode points|recount|full|nightly ...] [--later HOURS]
 
 Generates the data set-based in Postgres (deterministic: setseed), spreads the leads over the
-three demo reps (owners_ensure), imports the demo model, scores every lead once (untimed), then times in one run and database the rescore of every lead through
-the production path (leads_rescore over chunks of lead ids), in each mode in turn:
+three demo reps (owners_ensure), imports the demo model, scores every lead once (untimed), then
+times in one run and database the rescore of every lead through the production path
+(leads_rescore over chunks of lead ids), in each mode in turn:
   - points: after a points change, as the publish job runs it (stored counts reused);
   - recount: after a change needing a recount (a criterion on page views added, or its condition
     changed), as the publish job runs it (only that criterion counted afresh);

@@ -110,12 +110,16 @@ def generate(url: str, leads: int, events: int) -> None:
         conn.execute("DROP INDEX IF EXISTS event_external_id_unique_per_lead")
         started = time.monotonic()
         step = 2_000_000
-        for lo in range(1, events + 1, step):
+        # The events go in in the order they happened, as a production table gets them (batch b
+        # holds the b-th slice of the 400 days, sorted), so that a scan of the lookback's events
+        # reads the table's recent pages only, as it does in production.
+        batches = -(-events // step)
+        for b, lo in enumerate(range(1, events + 1, step)):
             hi = min(events, lo + step - 1)
             conn.execute(
                 """
                 INSERT INTO leads_event (lead_id, external_id, kind, occurred_at, received_at, properties)
-                SELECT s.lead_id, 'E' || s.g, s.kind, %(as_of)s - random() * interval '400 days', now(),
+                SELECT s.lead_id, 'E' || s.g, s.kind, s.occurred_at, now(),
                     CASE s.kind
                       WHEN 'page_view' THEN jsonb_build_object('url', (ARRAY['/blog/post-1', '/blog/post-2',
                            '/pricing', '/careers', '/product', '/docs'])[1 + floor(random() * 6)::int])
@@ -125,10 +129,22 @@ def generate(url: str, leads: int, events: int) -> None:
                       WHEN 'email_click' THEN jsonb_build_object('message_id', 'm' || floor(random() * 12)::int)
                       ELSE '{}'::jsonb END
                 FROM (SELECT g, %(first)s + floor(random() * %(leads)s)::bigint AS lead_id,
-                             (%(kinds)s::text[])[1 + floor(random() * %(k)s)::int] AS kind
+                             (%(kinds)s::text[])[1 + floor(random() * %(k)s)::int] AS kind,
+                             %(as_of)s - interval '400 days' + (%(b)s + random()) * %(slice)s AS occurred_at
                       FROM generate_series(%(lo)s::bigint, %(hi)s::bigint) AS g) AS s
+                ORDER BY s.occurred_at
                 """,
-                {"as_of": AS_OF, "first": first, "leads": leads, "kinds": KINDS, "k": len(KINDS), "lo": lo, "hi": hi},
+                {
+                    "as_of": AS_OF,
+                    "first": first,
+                    "leads": leads,
+                    "kinds": KINDS,
+                    "k": len(KINDS),
+                    "lo": lo,
+                    "hi": hi,
+                    "b": b,
+                    "slice": timedelta(days=400) / batches,
+                },
             )
             log(f"events: {hi:,}/{events:,} ({time.monotonic() - started:.0f} s)")
         started = time.monotonic()

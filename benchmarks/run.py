@@ -432,8 +432,10 @@ def timed_rescore(args, leads: int, *, mode: str) -> float:
     memory = _rescore_all(
         version, chunk_size=args.chunk_size, workers=args.workers, progress=True, as_of=as_of, reuse=reuse
     )
+    analyze_started = time.monotonic()
     scores_analyze()  # as the job does when its last chunk is done: the job is then Done
     rescore_s = time.monotonic() - started
+    analyze_s = time.monotonic() - analyze_started
     started = time.monotonic()
     scores_vacuum()  # the task the job queues as it ends
     vacuum_s = time.monotonic() - started
@@ -448,7 +450,7 @@ def timed_rescore(args, leads: int, *, mode: str) -> float:
     print(
         f"rescore of every lead: {rescore_s:.2f} s ({leads / rescore_s:,.0f} leads/s, "
         f"{len(memory)} chunks of {args.chunk_size:,}, {args.workers} worker{'s' if args.workers > 1 else ''}, "
-        f"as_of {later:g} h after the stored scores)"
+        f"as_of {later:g} h after the stored scores), of which the closing ANALYZE {analyze_s:.2f} s"
     )
     print(f"then the vacuum of the scores, queued as its own task: {vacuum_s:.2f} s")
     print(f"floor query (GROUP BY lead_id, kind): {floor_s:.2f} s, again {floor_again:.2f} s")

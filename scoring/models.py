@@ -57,10 +57,13 @@ class Score(ScoreValues):
         constraints = [
             models.UniqueConstraint(fields=["lead", "scoring_model"], name="one_score_per_lead_and_model"),
         ]
+        # No (model, tier) index: Postgres planned no list or count through it (a tier's list walks
+        # score_top, the counts per tier scan the table), and every moved score wrote an entry in
+        # it, ~15% of a points chunk's score UPDATE (docs/performance.md, "Why the rescore is
+        # built as it is").
         indexes = [
             models.Index(fields=["scoring_model", "-score"], name="score_top"),
             models.Index(fields=["scoring_model", "segment", "-score"], name="score_top_segment"),
-            models.Index(fields=["scoring_model", "tier"], name="score_tier"),
         ]
 
     @property

@@ -213,21 +213,30 @@ def test_the_last_chunk_analyzes_the_scores_and_queues_their_vacuum(settings, li
     if connection.vendor != "postgresql":
         pytest.skip("ANALYZE is what Postgres plans with; SQLite's planner has no such statistics here")
 
-    def estimated_scores() -> float:
+    def value(sql: str):
         with connection.cursor() as cursor:
-            cursor.execute("SELECT reltuples FROM pg_class WHERE oid = 'scoring_score'::regclass")
+            cursor.execute(sql)
             return cursor.fetchone()[0]
+
+    def estimated_scores() -> float:
+        return value("SELECT reltuples FROM pg_class WHERE oid = 'scoring_score'::regclass")
 
     def all_visible_pages() -> int:
         # Set by VACUUM only (ANALYZE leaves it alone): the pages an index-only scan may trust.
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT relallvisible FROM pg_class WHERE oid = 'scoring_score'::regclass")
-            return cursor.fetchone()[0]
+        return value("SELECT relallvisible FROM pg_class WHERE oid = 'scoring_score'::regclass")
+
+    def lead_id_buckets() -> int:
+        # The histogram's bounds, one more than its buckets; at the default target, one per lead.
+        return value(
+            "SELECT COALESCE(array_length(histogram_bounds::text::bigint[], 1), 0) - 1 FROM pg_stats "
+            "WHERE tablename = 'scoring_score' AND attname = 'lead_id'"
+        )
 
     def queued(task: str) -> int:
         return sum(json.loads(m)["headers"]["task"] == task for m in live_redis.lrange("rescore", 0, -1))
 
     # Given a job of 2 chunks over 15 leads
+    target = value("SHOW default_statistics_target")
     settings.RESCORE_CHUNK_SIZE = 10
     add_leads(15)
     job = RescoreJob.objects.get(version=publish(model_doc()))
@@ -242,47 +251,15 @@ def test_the_last_chunk_analyzes_the_scores_and_queues_their_vacuum(settings, li
     job.refresh_from_db()
     assert job.state == JobState.DONE
     assert estimated_scores() == 15
+    # from a small sample (statistics target 10: ten buckets of the 15 lead ids), the
+    # connection's own target left as it was
+    assert lead_id_buckets() == 10
+    assert value("SHOW default_statistics_target") == target
     assert all_visible_pages() == 0
     assert queued("scoring.vacuum_scores") == 1
     # and when that task runs, the table's pages are marked all-visible (VACUUM ran)
     vacuum_scores()
     assert all_visible_pages() >= 1
-
-
-@pytest.mark.django_db(transaction=True)
-def test_the_jobs_analyze_samples_the_scores_at_a_small_statistics_target(settings, live_redis):
-    if connection.vendor != "postgresql":
-        pytest.skip("ANALYZE is what Postgres plans with; SQLite's planner has no such statistics here")
-
-    def lead_id_histogram() -> int:
-        # One bound per bucket and one more; at the default target, one per lead up to 101.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT COALESCE(array_length(histogram_bounds::text::bigint[], 1), 0) FROM pg_stats "
-                "WHERE tablename = 'scoring_score' AND attname = 'lead_id'"
-            )
-            row = cursor.fetchone()
-            return row[0] if row else 0
-
-    def session_target() -> str:
-        with connection.cursor() as cursor:
-            cursor.execute("SHOW default_statistics_target")
-            return cursor.fetchone()[0]
-
-    # Given a job of one chunk over 60 leads (60 distinct lead ids)
-    before = session_target()
-    settings.RESCORE_CHUNK_SIZE = 100
-    add_leads(60)
-    job = RescoreJob.objects.get(version=publish(model_doc()))
-    rescore_job_plan(job_id=job.pk)
-    # When it is done, the scores' figures come from the small sample: ten buckets of lead ids
-    for index in range(job.chunks.count()):
-        rescore_chunk_run(job_id=job.pk, index=index)
-    job.refresh_from_db()
-    assert job.state == JobState.DONE
-    assert lead_id_histogram() == 11
-    # and the connection's own target is as it was
-    assert session_target() == before
 
 
 @pytest.mark.django_db

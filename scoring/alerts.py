@@ -13,7 +13,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.mail import get_connection, send_mail
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import BigIntegerField, Case, Count, F, Max, Min, Q, QuerySet, When
 from django.urls import reverse
 from django.utils import timezone
@@ -34,6 +34,8 @@ SUBJECTS = {
 DIGEST_VERBS = {NotificationKind.BECAME_HOT: "became hot", NotificationKind.BECAME_MQL: "became MQL"}
 # A job's alerts are sent once the job is over: one e-mail for all its chunks.
 JOB_OVER = (JobState.DONE, JobState.FAILED, JobState.SUPERSEDED)
+# The header counts unread lines up to this, then says "99+", as mail and chat apps do.
+UNREAD_SHOWN = 99
 
 
 def digest_title(*, count: int, kind: str, model: str, version: int | None) -> str:
@@ -171,15 +173,12 @@ class AlertEntry:
     message: str = ""
 
 
-def alert_groups(*, user, unread_only: bool = False) -> QuerySet:
+def alert_groups(*, user) -> QuerySet:
     """The user's alerts as page lines, newest first: a real-time alert alone, a job's alerts of
-    one kind together (`group` is the job's id, or minus the alert's id). `unread_only` keeps the
-    lines that hold an unread alert (their counts then are of the unread alerts only)."""
-    alerts = Notification.objects.filter(user=user)
-    if unread_only:
-        alerts = alerts.filter(read_at__isnull=True)
+    one kind together (`group` is the job's id, or minus the alert's id)."""
     return (
-        alerts.annotate(
+        Notification.objects.filter(user=user)
+        .annotate(
             group=Case(When(job__isnull=True, then=-F("id")), default=F("job_id"), output_field=BigIntegerField())
         )
         .values("group", "kind", "scoring_model_id")
@@ -232,9 +231,28 @@ def alerts_mark_read(*, user) -> int:
 
 
 def alerts_unread_count(*, user) -> int:
-    """Unread lines of the alerts page: a job's digest counts once, however many leads it holds."""
-    # On every page (the header): grouped over the unread alerts alone, on the (user, read_at) index.
-    return alert_groups(user=user, unread_only=True).count()
+    """Unread lines of the alerts page (a job's digest counts once, however many leads it holds),
+    counted up to UNREAD_SHOWN + 1: the header says "99+" beyond that."""
+    # On every page, so bounded by the cap, not by the alerts: grouping every unread alert took
+    # 423 ms of a rep's lead list at 225k unread (docs/performance.md, "Pages at scale"). Both
+    # parts read the partial notification_unread index alone: the real-time alerts stop at the
+    # cap, and a digest's alerts are adjacent entries of one (job, kind).
+    table = Notification._meta.db_table
+    unread = f"FROM {table} WHERE user_id = %(user)s AND read_at IS NULL AND job_id IS"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT (SELECT COUNT(*) FROM (SELECT 1 {unread} NULL LIMIT %(cap)s) a) "
+            f"+ (SELECT COUNT(*) FROM (SELECT DISTINCT job_id, kind {unread} NOT NULL LIMIT %(cap)s) d)",
+            {"user": user.pk, "cap": UNREAD_SHOWN + 1},
+        )
+        (count,) = cursor.fetchone()
+    return min(count, UNREAD_SHOWN + 1)
+
+
+def alerts_unread_badge(*, user) -> str:
+    """The header's badge: the unread lines of the alerts page, "99+" past UNREAD_SHOWN, "" if none."""
+    count = alerts_unread_count(user=user)
+    return f"{UNREAD_SHOWN}+" if count > UNREAD_SHOWN else str(count or "")
 
 
 def digest_alerts(*, user, job: RescoreJob, kind: str) -> QuerySet:

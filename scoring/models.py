@@ -251,7 +251,11 @@ class Notification(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
-            models.Index(fields=["user", "read_at"], name="notification_unread"),
+            # The unread alerts only, by job and kind: the header's count and "mark all read"
+            # (scoring/alerts.py) read it alone. Read alerts get no entry.
+            models.Index(
+                fields=["user", "job", "kind"], condition=models.Q(read_at__isnull=True), name="notification_unread"
+            ),
             models.Index(fields=["emailed_at"], name="notification_unsent"),
         ]
 

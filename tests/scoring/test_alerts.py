@@ -71,7 +71,7 @@ def test_the_alerts_page_shows_a_jobs_crossings_as_one_line_linking_to_the_leads
         (3, "3 leads became MQL in Pipeline after version 2"),
     ]
     assert entries[1].link == f"/notifications/job/{job.pk}/became_mql/"
-    assert response.context["unread_notifications"] == 2
+    assert response.context["unread_notifications"] == "2"
     # and the digest's link lists the three leads, each linking to its page
     digest = client.get(entries[1].link)
     body = digest.content.decode()
@@ -143,3 +143,34 @@ def test_an_alert_writes_its_score_as_the_pages_do(rep, settings):
     run_job(job)
     # Then each alert says the score as every page writes it: no trailing zeros, on any database
     assert set(Notification.objects.filter(job=job).values_list("message", flat=True)) == {"Score 10 (cold)"}
+
+
+def test_the_header_counts_unread_lines_up_to_99_then_says_99_plus(rep, manager, settings, client):
+    # Given a job's digest of 3 MQLs and 98 real-time alerts unread by the rep, 5 read ones, and
+    # 2 alerts of another user
+    job = publish_crossing(rep, settings)
+    run_job(job)
+    lead = Notification.objects.filter(job=job).first().lead
+
+    def alerts(user, count, **fields):
+        Notification.objects.bulk_create(
+            Notification(user=user, lead=lead, scoring_model=job.version.scoring_model, kind="became_hot", **fields)
+            for _ in range(count)
+        )
+
+    alerts(rep, 98)
+    alerts(rep, 5, read_at=timezone.now())
+    alerts(manager, 2)
+    client.force_login(rep)
+    # Then the rep's header counts 99 lines: the digest once, each real-time alert, no read one
+    assert '<mark class="badge">99</mark>' in client.get("/notifications/").content.decode()
+    # When one more arrives, it says 99+
+    alerts(rep, 1)
+    assert '<mark class="badge">99+</mark>' in client.get("/notifications/").content.decode()
+    # and the manager's header counts only the manager's 2
+    client.force_login(manager)
+    assert '<mark class="badge">2</mark>' in client.get("/notifications/").content.decode()
+    # When the rep marks all read, the badge goes
+    client.force_login(rep)
+    client.post("/notifications/read/")
+    assert '<mark class="badge">' not in client.get("/notifications/").content.decode()

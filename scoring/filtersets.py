@@ -20,7 +20,7 @@ from matrix.choices import Tier
 from matrix.models import ScoringModel
 from scoring.choices import Stage
 from scoring.models import LeadStage, Score
-from scoring.selectors import leads_scored_by, scored_model_pk
+from scoring.selectors import leads_scored_by, scored_model_pk, tier_score_range
 
 GRADES = [f"{letter}{digit}" for letter in "ABCD" for digit in "4321"]
 GRADE_CHOICES = [(g, g) for g in GRADES]
@@ -132,7 +132,13 @@ class LeadFilterSet(django_filters.FilterSet):
         return self._score(queryset, segment=value)
 
     def filter_tier(self, queryset, name, value):
-        return self._score(queryset, tier__in=value) if value else queryset
+        if not value:
+            return queryset
+        model_pk = scored_model_pk(queryset)
+        if model_pk is None:
+            return self._score(queryset, tier__in=value)
+        # With the score range the tiers can have: a list by score then starts at its first row.
+        return queryset.filter(tier__in=value, **tier_score_range(scoring_model_id=model_pk, tiers=value))
 
     def filter_grade(self, queryset, name, value):
         return self._score(queryset, grade=value)

@@ -68,9 +68,10 @@ def test_the_counts_are_one_group_by_query(ws, manager):
 
 def test_the_grid_query_count_is_pinned(ws, client, rep, django_assert_max_num_queries):
     # session, user, permissions (2), models, the live version (segments), the model asked for,
-    # the GROUP BY, roles and unread alerts (menu)
+    # the thresholds of its versions (the tier's score range), the GROUP BY, roles and unread
+    # alerts (menu)
     client.force_login(rep)
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(11):
         client.get("/leads/grid/?tier=hot")
 
 

@@ -488,16 +488,17 @@ def test_the_list_costs_the_same_queries_for_5_or_45_leads(ws, rep, manager, que
 
 def test_the_list_query_count_is_pinned(ws, client, rep, django_assert_max_num_queries):
     # session, user, permissions (2), the models, the live version (segments), the model asked
-    # for (filter validation), the count, the page of rows, saved presets; the page's menu: the
-    # roles and the unread alerts. (A manager adds one: the owners of the owner select.)
+    # for (filter validation), the thresholds of its versions (the tier's score range), the count,
+    # the page of rows, saved presets; the page's menu: the roles and the unread alerts. (A
+    # manager adds one: the owners of the owner select.)
     client = as_user(client, rep)
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(14):
         client.get("/leads/?tier=hot&sort=-last_activity")
 
 
 def test_the_managers_list_adds_one_query_for_the_owner_select(ws, client, manager, django_assert_max_num_queries):
     client = as_user(client, manager)
-    with django_assert_max_num_queries(13):
+    with django_assert_max_num_queries(14):
         client.get("/leads/?tier=hot&sort=-last_activity")
 
 

@@ -4,7 +4,7 @@ import json
 import logging
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.db import InterfaceError, OperationalError, connection, transaction
@@ -96,12 +96,16 @@ def leads_rescore(
             session_nested_loops(cursor, dialect, on=True)
         if not scored.reused:
             cursor.execute(*stmt_changes_counted(run))
+        elif not scored.counted:
+            # Every row read back from stored counts carries the stored row it replaces: `computed`
+            # is what the writes read, without a copy (0.14 s of a recount's chunk of 250,000).
+            run = replace(run, changed=run.computed)
         else:
             # A few leads to look up among a chunk reused: by index, not a hash of the scores.
-            few = 0 < scored.counted <= SMALL_RECOUNT
+            few = scored.counted <= SMALL_RECOUNT
             if few:
                 session_nested_loops(cursor, dialect, on=True)
-            cursor.execute(*stmt_changes_reused(run, recounted=scored.counted > 0))
+            cursor.execute(*stmt_changes_reused(run))
             if few:
                 session_nested_loops(cursor, dialect, on=False)
         writes = [stmt_history(run), stmt_scores_update(run), stmt_scores_insert(run)]

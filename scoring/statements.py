@@ -62,7 +62,7 @@ class Rescore:
 
     dialect: Dialect
     computed: str  # the scores computed (BASIS_COLUMNS; reused ones also with sid and old_*)
-    changed: str  # the rows this rescore may write, with the stored row each replaces
+    changed: str  # the rows this rescore may write, with the stored row each replaces (`computed` if all reused)
     todo: str  # the leads of a reused chunk left to count afresh
     chunked: bool  # scoring a range of lead ids, %(ls_lo)s to %(ls_hi)s
     params: dict
@@ -190,13 +190,14 @@ def stmt_changes_counted(run: Rescore) -> Statement:
     return f"{run.dialect.temp_table(run.changed)} {_looked_up(run, recounted_only=False)}", run.params
 
 
-def stmt_changes_reused(run: Rescore, *, recounted: bool) -> Statement:
-    """The temp table `changed` of a reused chunk. Reused rows carry the stored row they replace (read
-    under the same guard): only the leads counted afresh, if any, are looked up."""
-    select = f"SELECT {_RESULT}, t.sid, t.old_tier, t.old_mql, t.old_score FROM {run.computed} t"
-    if recounted:
-        select += f" WHERE t.sid IS NOT NULL UNION ALL {_looked_up(run, recounted_only=True)}"
-    return f"{run.dialect.temp_table(run.changed)} {select}", run.params
+def stmt_changes_reused(run: Rescore) -> Statement:
+    """The temp table `changed` of a reused chunk with leads counted afresh. Reused rows carry the
+    stored row they replace (read under the same guard): only the leads counted afresh are looked up."""
+    return (
+        f"{run.dialect.temp_table(run.changed)} SELECT {_RESULT}, t.sid, t.old_tier, t.old_mql, t.old_score "
+        f"FROM {run.computed} t WHERE t.sid IS NOT NULL UNION ALL {_looked_up(run, recounted_only=True)}",
+        run.params,
+    )
 
 
 def stmt_history(run: Rescore) -> Statement:

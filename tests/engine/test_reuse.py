@@ -24,7 +24,7 @@ from engine.sql import dialect_for
 from leads.models import Event, Lead
 from leads.services import events_ingest, leads_import
 from matrix.selectors import version_spec, versions_reusable
-from scoring.models import Score
+from scoring.models import Score, ScoreHistory
 from scoring.selectors import lead_explain
 from scoring.services import leads_rescore, scoring_mark_pending
 from scoring.statements import engine_tables
@@ -231,6 +231,26 @@ def test_a_points_change_is_scored_without_reading_events(scored):
     assert (score.fit, score.engagement, score.score) == (15, 45, 60)
     [fit, visits] = score.breakdown
     assert (visits["key"], visits["points"], visits["count"], len(visits["events"])) == ("pricing", 45.0, 3, 3)
+
+
+@pytest.mark.django_db
+def test_a_chunk_read_back_whole_is_written_from_its_computed_rows_without_a_copy():
+    # Given two leads scored by v1, one with pricing visits and one without
+    with_visits, without = pricing_lead(), make_lead(industry="Retail")
+    v1 = Score.objects.get(lead=with_visits).version
+    leads_rescore(version=v1, as_of=AS_OF, id_range=all_leads())
+    # When v2 (15 a visit) rescores the chunk, every stored count still holding
+    v2 = publish(pricing_model(points=15))
+    with CaptureQueriesContext(connection) as queries:
+        leads_rescore(version=v2, as_of=AS_OF, id_range=all_leads(), reuse=True)
+    # Then no table of the rows to write is made: the writes read the rows computed from the counts
+    assert not [q for q in queries if "tmp_changes_" in q["sql"]]
+    # and both scores are v2's, the one with visits moved and its history written
+    scores = {s.lead_id: s for s in Score.objects.all()}
+    assert {s.version_id for s in scores.values()} == {v2.pk}
+    assert (scores[with_visits.pk].engagement, scores[without.pk].engagement) == (45, 0)
+    history = ScoreHistory.objects.filter(lead=with_visits).order_by("id")
+    assert list(history.values_list("engagement", flat=True)) == [30, 45]
 
 
 @pytest.mark.django_db

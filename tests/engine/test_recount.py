@@ -160,6 +160,32 @@ def test_a_new_criterion_is_counted_and_the_others_are_read_back(with_docs):
 
 
 @pytest.mark.django_db
+def test_a_recount_passes_the_events_it_counts_on_without_storing_them(with_docs):
+    if connection.vendor != "postgresql":
+        pytest.skip("the plan is Postgres's: SQLite materializes every level")
+    plans = []
+
+    def explained(execute, sql, params, many, context):
+        # The plan of the statement that reads the events, in its transaction (its temp tables exist).
+        if Event._meta.db_table in sql and not sql.startswith("EXPLAIN"):
+            with connection.cursor() as cursor:
+                cursor.execute(f"EXPLAIN {sql}", params)
+                plans.append("\n".join(row[0] for row in cursor.fetchall()))
+        return execute(sql, params, many, context)
+
+    # Given scores of v1, when v2 adds a docs criterion (only its events are read) and rescores
+    data = pricing_model()
+    data["criteria"].append(docs_visit())
+    with connection.execute_wrapper(explained):
+        leads_rescore(version=publish(data), as_of=AS_OF, id_range=all_leads(), reuse=True)
+    # Then the one statement reading events hands each on to the counting: no copy of them all
+    # into a tuple store to be read back (a CTE scan), which its single reader does not need
+    assert len(plans) == 1 and " on leads_event e" in plans[0], plans
+    assert "CTE evs" not in plans[0] and "CTE Scan on evs" not in plans[0], plans[0]
+    assert Score.objects.get(lead=with_docs).engagement == 30 + 8
+
+
+@pytest.mark.django_db
 def test_a_changed_criterion_replaces_its_stored_line_and_leaves_the_others(with_docs):
     # Given v2 (with a docs criterion, cap 2) has scored the lead
     data = pricing_model()

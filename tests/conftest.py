@@ -70,6 +70,31 @@ def examples() -> Path:
     return EXAMPLES
 
 
+@pytest.fixture
+def plans_of():
+    """A context manager collecting Postgres's plan (EXPLAIN, not run) of each statement whose SQL
+    holds `text`, made in the statement's own transaction, so that its temp tables exist."""
+    from contextlib import contextmanager
+
+    from django.db import connection
+
+    @contextmanager
+    def collect(text: str):
+        plans: list[str] = []
+
+        def explained(execute, sql, params, many, context):
+            if text in sql and not sql.startswith("EXPLAIN"):
+                with connection.cursor() as cursor:
+                    cursor.execute(f"EXPLAIN {sql}", params)
+                    plans.append("\n".join(row[0] for row in cursor.fetchall()))
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(explained):
+            yield plans
+
+    return collect
+
+
 # --- Web tests: settings and personas -------------------------------------------------------
 
 

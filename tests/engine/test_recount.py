@@ -160,23 +160,13 @@ def test_a_new_criterion_is_counted_and_the_others_are_read_back(with_docs):
 
 
 @pytest.mark.django_db
-def test_a_recount_passes_the_events_it_counts_on_without_storing_them(with_docs):
+def test_a_recount_passes_the_events_it_counts_on_without_storing_them(with_docs, plans_of):
     if connection.vendor != "postgresql":
         pytest.skip("the plan is Postgres's: SQLite materializes every level")
-    plans = []
-
-    def explained(execute, sql, params, many, context):
-        # The plan of the statement that reads the events, in its transaction (its temp tables exist).
-        if Event._meta.db_table in sql and not sql.startswith("EXPLAIN"):
-            with connection.cursor() as cursor:
-                cursor.execute(f"EXPLAIN {sql}", params)
-                plans.append("\n".join(row[0] for row in cursor.fetchall()))
-        return execute(sql, params, many, context)
-
     # Given scores of v1, when v2 adds a docs criterion (only its events are read) and rescores
     data = pricing_model()
     data["criteria"].append(docs_visit())
-    with connection.execute_wrapper(explained):
+    with plans_of(Event._meta.db_table) as plans:  # the statement that reads the events
         leads_rescore(version=publish(data), as_of=AS_OF, id_range=all_leads(), reuse=True)
     # Then the one statement reading events hands each on to the counting: no copy of them all
     # into a tuple store to be read back (a CTE scan), which its single reader does not need

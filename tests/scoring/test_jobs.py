@@ -390,26 +390,16 @@ def test_a_recycled_lead_crossing_again_is_an_mql_again_and_a_rejected_one_stays
 
 
 @pytest.mark.django_db
-def test_the_mql_transitions_read_the_stages_in_one_join_whatever_the_statistics(rep):
+def test_the_mql_transitions_read_the_stages_in_one_join_whatever_the_statistics(rep, plans_of):
     if connection.vendor != "postgresql":
         pytest.skip("the plan is Postgres's: SQLite's planner has no statistics to be without")
-    plans = []
-
-    def explained(execute, sql, params, many, context):
-        # The plan Postgres makes for the statement, in its transaction (its temp tables exist).
-        if "INSERT INTO scoring_stagetransition" in sql and not sql.startswith("EXPLAIN"):
-            with connection.cursor() as cursor:
-                cursor.execute(f"EXPLAIN {sql}", params)
-                plans.append("\n".join(row[0] for row in cursor.fetchall()))
-        return execute(sql, params, many, context)
-
     # Given leads crossing the MQL line in a chunk of a job. (With a subquery per crossing, a
     # first publish, whose stages table had no statistics, planned each lookup as a scan of the
     # model's whole (model, mql_at) index: what the planner knows must not decide the plan.)
     leads = add_leads(30, owner=rep)
     version = publish(model_doc(mql=5))
     # When the chunk is rescored
-    with connection.execute_wrapper(explained):
+    with plans_of("INSERT INTO scoring_stagetransition") as plans:
         leads_rescore(version=version, as_of=AS_OF, id_range=(leads[0], leads[-1]), reuse=True, serial=True)
     # Then the stages are read once, in a join, with no per-crossing lookup the planner might
     # misjudge, and every crossing is an MQL

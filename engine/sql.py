@@ -874,8 +874,8 @@ def events_cte(
 
     A level, not a MATERIALIZED CTE: read by the engagement criteria alone (a recount, a model
     without `unanswered`), Postgres passes each row on instead of copying the chunk's events into
-    a tuple store and reading them back (0.5-0.7 s of a recount's chunk of 250,000); read by
-    more than one reader, Postgres materializes it as before.
+    a tuple store and reading them back (a fifth to a third off the events part of a recount's
+    statement, docs/performance.md); read by more than one reader, Postgres materializes it.
     """
     eng = spec.engagement_criteria
     unanswered = [r for r in spec.decay if r.type == "unanswered"]

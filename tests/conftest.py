@@ -1,10 +1,13 @@
-"""Fixtures shared by the whole suite: personas, example files, a Postgres URL for cross-database tests."""
+"""Fixtures shared by the whole suite: personas, example files, a Postgres URL for cross-database
+tests, the plans Postgres makes for named statements."""
 
 import os
 import secrets
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from django.db import connection
 
 EXAMPLES = Path(__file__).parent / "fixtures" / "examples"
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,9 +77,6 @@ def examples() -> Path:
 def plans_of():
     """A context manager collecting Postgres's plan (EXPLAIN, not run) of each statement whose SQL
     holds `text`, made in the statement's own transaction, so that its temp tables exist."""
-    from contextlib import contextmanager
-
-    from django.db import connection
 
     @contextmanager
     def collect(text: str):

@@ -124,7 +124,7 @@ def compile_recount(
         ),
         d.level("lf", f"SELECT src.*{flags}, {seg} AS seg FROM src"),
     ]
-    join, until = "", "lf.old_until"
+    join, until, carried = "", "lf.old_until", ""
     if eng:
         ec = Cond(d, p, raw_alias="e", out_alias="ep", props="e.properties")
         wheres = {c.index: ec.compile(c.where) for c in eng if c.where is not None}
@@ -133,8 +133,11 @@ def compile_recount(
         counted = replace(spec, criteria=eng, decay=())
         ctes += events_cte(counted, d, p, ec, as_of, asof, horizon, scope, True, tables.event)
         ctes += engagement_ctes(counted, d, p, eng, wheres, asof, horizon, True)
-        join = "LEFT JOIN eng ON eng.lead_id = {}.id"
+        join = "LEFT JOIN eng ON eng.lead_id = lf.id"
         until = d.earliest("lf.old_until", "eng.until")
+        # What the lines need of the counts, carried down the levels to the last: a second join
+        # there would make Postgres store `eng` to read it twice.
+        carried = "".join(f", eng.n{c.index} AS en{c.index}, eng.t{c.index} AS et{c.index}" for c in eng)
 
     def count(c: Criterion) -> str:
         if c.index in plan.reused:
@@ -158,8 +161,8 @@ def compile_recount(
         d.level(
             "fin",
             f"SELECT lf.*, ({fit_sum}) AS fit_raw, ({crit_sum}) AS crit_sum{''.join(magnitudes)}, "
-            f"{basis} AS basis, {until} AS stable_until, ({' OR '.join(touched) or 'FALSE'}) AS relines "
-            f"FROM lf {join.format('lf')}",
+            f"{basis} AS basis, {until} AS stable_until, ({' OR '.join(touched) or 'FALSE'}) AS relines{carried} "
+            f"FROM lf {join}",
         )
     )
 
@@ -173,9 +176,9 @@ def compile_recount(
                 lines.append(f"(CASE WHEN {now[c.key]} THEN {line} END)")
             else:
                 head = d.text_param(p, json.dumps([ENGAGEMENT, c.key])[:-1] + ", ")
-                points = d.number_text(f"({c.points} * eng.n{c.index})")
-                now[c.key] = f"eng.t{c.index} IS NOT NULL"
-                lines.append(f"(CASE WHEN {now[c.key]} THEN {head} || {points} || eng.t{c.index} END)")
+                points = d.number_text(f"({c.points} * res.en{c.index})")
+                now[c.key] = f"res.et{c.index} IS NOT NULL"
+                lines.append(f"(CASE WHEN {now[c.key]} THEN {head} || {points} || res.et{c.index} END)")
         # A key whose stored line has no successor is marked gone (lines.GONE hides the stored one).
         for key, i in plan.stale:
             gone = d.text_param(p, json.dumps([GONE, key]))
@@ -183,7 +186,7 @@ def compile_recount(
         return f"(CASE WHEN res.relines THEN rtrim({lines_listed(lines)}, ',') END)"
 
     extra = "".join(f", res.{column} AS {column}" for column in REUSE_COLUMNS[len(BASIS_COLUMNS) - 2 :])
-    sql = statement_finish(spec, d, p, ctes, breakdown=breakdown, extra=extra, join=" " + join.format("res"))
+    sql = statement_finish(spec, d, p, ctes, breakdown=breakdown, extra=extra, join="")
     return Compiled(sql, p.values, REUSE_COLUMNS)
 
 

@@ -5,11 +5,12 @@
     ["d", key, points]                      a decay rule's effective (negative) points
     ["x", key]                              the key has no line (any earlier one is gone)
 
-A recount of some criteria (engine/recount.py) appends the new lines of their keys, and an "x"
-for a key that no longer has one, to the stored text instead of editing the lines inside it:
-a later line of a key replaces an earlier one, and `lines_decode` gives each key's last line, in
-the place of its first. Dropping the old lines in SQL took a regular expression over every
-changed text (3.9 s for 150,000 texts against 0.37 s to append, docs/performance.md).
+A recount of some criteria (engine/recount.py) writes the new lines of their keys, and an "x"
+for a key that no longer has one, to the score's tail (scoring.models.Score.lines_tail), read
+after the breakdown's lines: a later line of a key replaces an earlier one, and `lines_decode`
+gives each key's last line, in the place of its first. A tail is appended to, not edited:
+dropping the old lines in SQL takes a regular expression over every changed text (3.9 s for
+150,000 texts against 0.37 s to append, docs/performance.md).
 
 The bulk rescore writes a line for every matching criterion of every lead: spelled out as
 objects ({"type": "criterion", "key": ..., "dimension": ...}) a lead's lines came to ~940 bytes,
@@ -43,6 +44,13 @@ def lines_decode(stored) -> list[dict]:
         key = item[1] if isinstance(item, list) else item.get("key", ("line", i))
         latest[key] = item  # a replaced line keeps its place (readers with a version reorder)
     return [_expand(item) for item in latest.values() if not (isinstance(item, list) and item[0] == GONE)]
+
+
+def lines_with_tail(lines: list[dict], tail: str | None) -> list[dict]:
+    """Decoded breakdown lines with a score's tail (the stored text of the lines its recounts
+    gave, scoring.models.Score.lines_tail) read over them: as `lines_decode` of the two texts
+    one after the other."""
+    return lines_decode([*lines, *json.loads(tail)]) if tail else lines
 
 
 def _expand(item) -> dict:

@@ -11,8 +11,9 @@ and does not walk the lead's whole history for the idle-time rules (docs/scoring
 only what changed").
 
 The breakdown lines of a lead change only where a recounted or removed criterion had or has a
-line: the statement gives the new lines of those criteria, and `lines_splice` swaps them into
-the stored text in SQL (no JSON parse), dropping the old ones by key.
+line: the statement gives the lines of those criteria, and the score's write appends them to
+the score's tail (`lines_splice`, in SQL: no JSON parse), which readers read over the stored
+breakdown (engine.lines.lines_with_tail); the breakdown itself is not written.
 """
 
 import json
@@ -98,8 +99,8 @@ def compile_recount(
     """A SELECT (columns REUSE_COLUMNS) scoring with `spec` at `as_of` every lead in scope whose
     score stored by one of the `sources` (version pks, counting alike) still holds, per `plan`:
     the unchanged criteria, decay units and segment read from the stored basis, the others
-    counted afresh. Its `breakdown` is NULL where the stored lines stay, else the new lines of the
-    recounted criteria, for `lines_splice` (empty text: the stale lines only go)."""
+    counted afresh. Its `breakdown` is NULL where the stored lines stay, else a line or a GONE for
+    each key of `plan.keys`, for `lines_splice` to append to the score's tail."""
     d, p = dialect, Params()
     where = reusable_where(d, p, as_of, model_id, sources, id_range, tables=tables)
     asof = d.time_param(p, as_of)
@@ -168,21 +169,21 @@ def compile_recount(
 
     def breakdown(decay_lines: list[str]) -> str:
         # Decay lines are not stored for a score with a basis: a reader takes them afresh (lines.lines_priced).
-        lines, now = [], {}
+        # Every key of the plan gets its line, or a GONE (lines.GONE hides any earlier one): a tail
+        # that is compacted (lines_splice) loses all earlier entries of these keys, and a GONE it
+        # held must not be lost while the breakdown below it still has the key's line.
+        lines, recounted = [], {c.key for c in plan.recounted}
         for c in plan.recounted:
+            gone = d.text_param(p, json.dumps([GONE, c.key]))
             if c.is_fit:
                 line = d.text_param(p, json.dumps([FIT, c.key, c.points]))
-                now[c.key] = f"res.f{c.index} = 1"
-                lines.append(f"(CASE WHEN {now[c.key]} THEN {line} END)")
+                lines.append(f"(CASE WHEN res.f{c.index} = 1 THEN {line} ELSE {gone} END)")
             else:
                 head = d.text_param(p, json.dumps([ENGAGEMENT, c.key])[:-1] + ", ")
                 points = d.number_text(f"({c.points} * res.en{c.index})")
-                now[c.key] = f"res.et{c.index} IS NOT NULL"
-                lines.append(f"(CASE WHEN {now[c.key]} THEN {head} || {points} || res.et{c.index} END)")
-        # A key whose stored line has no successor is marked gone (lines.GONE hides the stored one).
-        for key, i in plan.stale:
-            gone = d.text_param(p, json.dumps([GONE, key]))
-            lines.append(f"(CASE WHEN {stored(i, 'res.u')} <> 0 AND NOT ({now.get(key, 'FALSE')}) THEN {gone} END)")
+                line = f"{head} || {points} || res.et{c.index}"
+                lines.append(f"(CASE WHEN res.et{c.index} IS NOT NULL THEN {line} ELSE {gone} END)")
+        lines += [d.text_param(p, json.dumps([GONE, key])) for key, _ in plan.stale if key not in recounted]
         return f"(CASE WHEN res.relines THEN rtrim({lines_listed(lines)}, ',') END)"
 
     extra = "".join(f", res.{column} AS {column}" for column in REUSE_COLUMNS[len(BASIS_COLUMNS) - 2 :])
@@ -198,10 +199,11 @@ _LINE = (
     r'|\[\s*"{eng}",\s*"(?:{keys})",[^\[\]]*\[(?:{string}|[^"\]])*\]\s*\]'
 )
 
-# A stored text longer than this (bytes) loses the old lines of a recount's keys before the new
-# ones are appended, so that recount after recount does not grow it without end. A lead's lines
-# take ~360 bytes on average, 734 at most, on the benchmark's data (docs/performance.md).
-COMPACT_AT = 1024
+# A score's tail longer than this (bytes) loses the old lines of a recount's keys before the new
+# ones are appended, so that recount after recount does not grow it without end. The tail is in
+# the score row, which every list reads: a few recounts' lines (an engagement line with its
+# event ids takes ~60-100 bytes), not a whole breakdown (~360 bytes on average on the benchmark).
+COMPACT_AT = 256
 
 
 def lines_pattern(keys: list[str]) -> str:

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from engine.document import ModelSpec
 from engine.fields import TIERS
-from engine.lines import lines_decode, lines_priced
+from engine.lines import lines_decode, lines_priced, lines_with_tail
 from engine.sql import compile_scores, dialect_for
 from engine.values import round2
 from leads.models import Lead
@@ -186,8 +186,9 @@ def _impact_compute(preview: ImpactPreview) -> dict:
         cursor.execute(
             "SELECT m.lead_id, m.external_id, m.first_name, m.last_name, m.company, m.owner_id, "
             "m.l_score, m.l_tier, m.l_mql, m.l_segment, b.lines, m.d_score, m.d_tier, m.d_mql, m.d_segment, "
-            "m.d_lines, m.l_basis, m.l_version FROM (SELECT d.lead_id, l.external_id, l.first_name, l.last_name, "
-            "l.company, l.owner_id, s.id AS sid, s.basis AS l_basis, s.version_id AS l_version, "
+            "m.d_lines, m.l_basis, m.l_version, m.l_tail FROM (SELECT d.lead_id, l.external_id, l.first_name, "
+            "l.last_name, l.company, l.owner_id, s.id AS sid, s.basis AS l_basis, s.version_id AS l_version, "
+            "s.lines_tail AS l_tail, "
             "s.score AS l_score, s.tier AS l_tier, s.mql AS l_mql, s.segment AS l_segment, "
             "d.score AS d_score, d.tier AS d_tier, d.mql AS d_mql, d.segment AS d_segment, d.breakdown AS d_lines, "
             "ABS(d.score - COALESCE(s.score, 0)) AS moved, "
@@ -249,9 +250,9 @@ def breakdown_changes(*, live: list[dict], draft: list[dict], labels: dict) -> l
 
 def _mover(row, spec: ModelSpec, live_spec: ModelSpec | None, specs: VersionSpecs) -> dict:
     lead_id, xid, first, last, company, owner_id = row[:6]
-    l_score, l_tier, l_mql, l_seg, l_lines, d_score, d_tier, d_mql, d_seg, d_lines, l_basis, l_version = row[6:]
+    l_score, l_tier, l_mql, l_seg, l_lines, d_score, d_tier, d_mql, d_seg, d_lines, l_basis, l_version, l_tail = row[6:]
     labels = {**rule_labels(live_spec), **rule_labels(spec)}
-    live = lines_decode(l_lines)
+    live = lines_with_tail(lines_decode(l_lines), l_tail)
     if l_basis is not None:  # a score made from stored counts: its lines priced by its version
         live = lines_priced(live, spec=specs[l_version], basis=l_basis)
     why = breakdown_changes(live=live, draft=lines_decode(d_lines), labels=labels)

@@ -4,7 +4,7 @@ pending real-time scoring, impact previews, alerts and webhooks."""
 from django.conf import settings
 from django.db import models
 
-from engine.lines import lines_decode, lines_encode, lines_priced
+from engine.lines import lines_decode, lines_encode, lines_priced, lines_with_tail
 from leads.models import Lead
 from leadscoring.models import BackgroundWork
 from matrix.choices import PreviewState
@@ -52,6 +52,11 @@ class Score(ScoreValues):
     # (engine/reuse.py, docs/scoring.md). Null: count afresh.
     basis = models.TextField(null=True, blank=True)
     stable_until = models.DateTimeField(null=True, blank=True)
+    # The lines of the criteria recounted since the breakdown was last written (engine/recount.py),
+    # read over the breakdown's (engine.lines.lines_with_tail). Here, not appended to the
+    # breakdown: the score UPDATE rewrites this row anyway, and splicing the breakdowns as well
+    # doubled a recount's WAL and slowed the job by a third (docs/performance.md). Null: none.
+    lines_tail = models.TextField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -78,7 +83,8 @@ class Score(ScoreValues):
         try:
             lines = self.breakdown_row.lines
         except ScoreBreakdown.DoesNotExist:
-            return []
+            lines = []
+        lines = lines_with_tail(lines, self.lines_tail)
         if self.basis is None:
             return lines
         spec, _ = version_spec_or_note(version=self.version)

@@ -25,11 +25,11 @@ from scoring.statements import (
     db_time,
     engine_tables,
     rescore_start,
+    scores_tail,
     session_nested_loops,
     session_prepare,
     stmt_alerts,
     stmt_breakdowns,
-    stmt_breakdowns_spliced,
     stmt_changes_counted,
     stmt_changes_reused,
     stmt_computed,
@@ -94,12 +94,17 @@ def leads_rescore(
             # instead of hashing the whole table.
             cursor.execute(f"ANALYZE {run.computed}")
             session_nested_loops(cursor, dialect, on=True)
+        # The lines' tail (scoring.models.Score.lines_tail): gone where a row was counted afresh,
+        # the recounted criteria's lines appended where a recount gave them, else as stored.
+        keys = recount[1].keys if scored.recounted else None
         if not scored.reused:
             cursor.execute(*stmt_changes_counted(run))
+            tail = scores_tail(run, fresh=True, keys=None)
         elif not scored.counted:
             # Every row read back from stored counts carries the stored row it replaces: `computed`
             # is what the writes read, without a copy (0.14-0.27 s of a recount's chunk of 250,000).
             run = replace(run, changed=run.computed)
+            tail = scores_tail(run, fresh=False, keys=keys)
         else:
             # A few leads to look up among a chunk reused: by index, not a hash of the scores.
             few = scored.counted <= SMALL_RECOUNT
@@ -108,12 +113,11 @@ def leads_rescore(
             cursor.execute(*stmt_changes_reused(run))
             if few:
                 session_nested_loops(cursor, dialect, on=False)
-        writes = [stmt_history(run), stmt_scores_update(run), stmt_scores_insert(run)]
+            tail = scores_tail(run, fresh="c.fresh = 1", keys=keys)
+        writes = [stmt_history(run), stmt_scores_update(run, tail=tail), stmt_scores_insert(run)]
         if scored.counted:  # the lines of the leads counted afresh (-1: all of them)
             writes.append(stmt_breakdowns(run, recounted_only=scored.reused))
         writes += [stmt_mql_transitions(run), stmt_mql_stages(run)]
-        if scored.recounted:  # the lines of the criteria counted afresh, swapped in
-            writes.append(stmt_breakdowns_spliced(run, keys=recount[1].keys))
         for sql, params in writes:
             cursor.execute(sql, params)
         notified = 0

@@ -129,9 +129,11 @@ _MQL_UP = "c.mql AND (c.old_mql IS NULL OR NOT c.old_mql)"
 
 def _looked_up(run: Rescore, *, recounted_only: bool) -> str:
     # Only rows this computation may write (nothing newer stored), with what they replace.
-    # Without the breakdown (most of a row's bytes): its insert takes it from `computed`.
+    # Without the breakdown (most of a row's bytes): its insert takes it from `computed`. Counted
+    # afresh, a row's whole lines go to the breakdown, so its tail goes (`fresh`, scores_tail).
     return (
-        f"SELECT {_RESULT}, s.id AS sid, s.tier AS old_tier, s.mql AS old_mql, s.score AS old_score "
+        f"SELECT {_RESULT}, s.id AS sid, s.tier AS old_tier, s.mql AS old_mql, s.score AS old_score, "
+        "CAST(NULL AS TEXT) AS breakdown, 1 AS fresh "
         f"FROM {run.computed} t LEFT JOIN {Score._meta.db_table} s "
         f"ON s.lead_id = t.lead_id AND s.scoring_model_id = %(ls_model)s{_chunk(run)} "
         f"WHERE (s.id IS NULL OR {_THIS_WINS})" + (" AND t.sid IS NULL" if recounted_only else "")
@@ -194,8 +196,9 @@ def stmt_changes_reused(run: Rescore) -> Statement:
     """The temp table `changed` of a reused chunk with leads counted afresh. Reused rows carry the
     stored row they replace (read under the same guard): only the leads counted afresh are looked up."""
     return (
-        f"{run.dialect.temp_table(run.changed)} SELECT {_RESULT}, t.sid, t.old_tier, t.old_mql, t.old_score "
-        f"FROM {run.computed} t WHERE t.sid IS NOT NULL UNION ALL {_looked_up(run, recounted_only=True)}",
+        f"{run.dialect.temp_table(run.changed)} SELECT {_RESULT}, t.sid, t.old_tier, t.old_mql, t.old_score, "
+        f"t.breakdown, 0 AS fresh FROM {run.computed} t WHERE t.sid IS NOT NULL "
+        f"UNION ALL {_looked_up(run, recounted_only=True)}",
         run.params,
     )
 
@@ -211,8 +214,23 @@ def stmt_history(run: Rescore) -> Statement:
     )
 
 
-def stmt_scores_update(run: Rescore) -> Statement:
-    """The stored score rows, rewritten in place.
+def scores_tail(run: Rescore, *, fresh: bool | str, keys: list[str] | None) -> tuple[str, dict]:
+    """SQL for the new `lines_tail` of a stored score `s` rewritten from the row `c` of `changed`,
+    and its parameters. None where the row was counted afresh (`fresh`: True for every row, or an
+    SQL condition; its whole lines go to the breakdown); else, with the `keys` of a recount, the
+    row's `breakdown` (the lines of those keys, engine/recount.py) appended to the stored tail
+    where it has one; else the stored tail."""
+    if fresh is True:
+        return "NULL", {}
+    kept, p = "s.lines_tail", Params()
+    if keys is not None:
+        appended = lines_splice(run.dialect, p, "COALESCE(s.lines_tail, '[]')", "c.breakdown", keys)
+        kept = f"(CASE WHEN c.breakdown IS NULL THEN s.lines_tail ELSE {appended} END)"
+    return (kept if fresh is False else f"(CASE WHEN {fresh} THEN NULL ELSE {kept} END)"), p.values
+
+
+def stmt_scores_update(run: Rescore, *, tail: tuple[str, dict]) -> Statement:
+    """The stored score rows, rewritten in place, with `tail` (scores_tail) as their lines' tail.
 
     When only the version and as_of move (no indexed column changes) Postgres rewrites a row on its
     own page without touching an index (a HOT update; the table keeps room for that, scoring
@@ -221,8 +239,9 @@ def stmt_scores_update(run: Rescore) -> Statement:
         f"UPDATE {Score._meta.db_table} AS s SET version_id = %(ls_version)s, version_number = %(ls_number)s, "
         "as_of = %(ls_asof)s, score = c.score, fit = c.fit, engagement = c.engagement, segment = c.segment, "
         "tier = c.tier, grade = c.grade, mql = c.mql, basis = c.basis, stable_until = c.stable_until, "
-        f"computed_at = %(ls_now)s FROM {run.changed} c WHERE s.id = c.sid{_chunk(run)} AND {_THIS_WINS}",
-        run.params,
+        f"computed_at = %(ls_now)s, lines_tail = {tail[0]} "
+        f"FROM {run.changed} c WHERE s.id = c.sid{_chunk(run)} AND {_THIS_WINS}",
+        {**run.params, **tail[1]},
     )
 
 
@@ -238,7 +257,7 @@ def stmt_scores_insert(run: Rescore) -> Statement:
         "version_number = excluded.version_number, as_of = excluded.as_of, score = excluded.score, "
         "fit = excluded.fit, engagement = excluded.engagement, segment = excluded.segment, "
         "tier = excluded.tier, grade = excluded.grade, mql = excluded.mql, basis = excluded.basis, "
-        "stable_until = excluded.stable_until, computed_at = excluded.computed_at "
+        "stable_until = excluded.stable_until, computed_at = excluded.computed_at, lines_tail = NULL "
         f"WHERE {_newer_wins('s', 'excluded.version_number', 'excluded.as_of')}",
         run.params,
     )
@@ -262,21 +281,6 @@ def stmt_breakdowns(run: Rescore, *, recounted_only: bool) -> Statement:
         + " ON CONFLICT (score_id) DO UPDATE SET lines = excluded.lines "
         f"WHERE {breakdown}.lines IS DISTINCT FROM excluded.lines",
         run.params,
-    )
-
-
-def stmt_breakdowns_spliced(run: Rescore, *, keys: list[str]) -> Statement:
-    """The stored lines of the rows scored with some criteria counted afresh (engine/recount.py)
-    whose lines change: the lines of `keys` dropped, the new ones (the `breakdown` of `computed`)
-    added. Only rows written by this rescore (the guard may have kept a newer one)."""
-    p = Params()
-    breakdown = ScoreBreakdown._meta.db_table
-    return (
-        f"UPDATE {breakdown} AS b SET lines = {lines_splice(run.dialect, p, 'b.lines', 't.breakdown', keys)} "
-        f"FROM {run.computed} t JOIN {Score._meta.db_table} s ON s.id = t.sid{_chunk(run)} "
-        "WHERE b.score_id = t.sid AND t.breakdown IS NOT NULL "
-        "AND s.version_id = %(ls_version)s AND s.as_of = %(ls_asof)s",
-        {**run.params, **p.values},
     )
 
 

@@ -62,9 +62,13 @@ def restructured(draw, data):
 
 
 def stored_texts() -> list[str]:
+    """Each score's stored lines as one text: its breakdown's, then its tail's (Score.lines_tail)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT lines FROM scoring_scorebreakdown ORDER BY score_id")
-        return [text for (text,) in cursor.fetchall()]
+        cursor.execute(
+            "SELECT b.lines, s.lines_tail FROM scoring_scorebreakdown b "
+            "JOIN scoring_score s ON s.id = b.score_id ORDER BY b.score_id"
+        )
+        return [text if not tail else text[:-1] + ("," if len(text) > 2 else "") + tail[1:] for text, tail in cursor]
 
 
 @pytest.mark.django_db
@@ -209,6 +213,48 @@ def test_a_removed_criterion_takes_its_line_with_it(with_docs):
     assert [line["key"] for line in lines_decode(text)] == ["saas"]
     score = Score.objects.get(lead=with_docs)
     assert (score.fit, score.engagement) == (15, 0)
+
+
+@pytest.mark.django_db
+def test_a_compacted_tail_keeps_a_gone_line_hidden(with_docs):
+    # Given v2's docs line in the stored breakdown (counted afresh), then v3's condition matching
+    # none of the lead's visits, which leaves a GONE for docs in the score's tail
+    data = pricing_model()
+    data["criteria"].append(docs_visit())
+    leads_rescore(version=publish(data), as_of=AS_OF, id_range=all_leads())
+    data["criteria"][2] = docs_visit("/nowhere")
+    leads_rescore(version=publish(data), as_of=AS_OF, id_range=all_leads(), reuse=True)
+    score = Score.objects.get(lead=with_docs)
+    assert score.lines_tail == '[["x", "docs"]]' and [x["key"] for x in score.breakdown] == ["saas", "pricing"]
+    # and earlier recounts' lines that take the tail past COMPACT_AT
+    filler = ", ".join(['["x", "gone-before"]'] * (COMPACT_AT // 20))
+    Score.objects.filter(pk=score.pk).update(lines_tail=f'[{filler}, ["x", "docs"]]')
+    # When v4 recounts the pricing visits (the lead keeps a line) and docs (still none)
+    data["criteria"][1]["cap"] = 2
+    data["criteria"][2] = docs_visit("/elsewhere")
+    v4 = publish(data)
+    leads_rescore(version=v4, as_of=AS_OF, id_range=all_leads(), reuse=True)
+    # Then the tail was compacted (the recounted keys' earlier entries dropped) and still hides the
+    # breakdown's docs line, as counting afresh has none
+    tail = Score.objects.get(lead=with_docs).lines_tail
+    assert tail.count('"docs"') == 1 and tail.endswith('["x", "docs"]]') and "gone-before" in tail
+    assert_counted_afresh(v4, AS_OF)
+
+
+@pytest.mark.django_db
+def test_counting_a_lead_afresh_clears_its_tail(with_docs):
+    # Given a recount's docs line in the score's tail
+    data = pricing_model()
+    data["criteria"].append(docs_visit())
+    leads_rescore(version=publish(data), as_of=AS_OF, id_range=all_leads(), reuse=True)
+    assert Score.objects.get(lead=with_docs).lines_tail is not None
+    # When the lead is counted afresh (a manual rescore: no reuse)
+    v3 = publish(data)
+    leads_rescore(version=v3, as_of=AS_OF, id_range=all_leads())
+    # Then its whole lines are in the breakdown and the tail is gone
+    score = Score.objects.select_related("breakdown_row").get(lead=with_docs)
+    assert score.lines_tail is None and [x["key"] for x in score.breakdown_row.lines] == ["saas", "pricing", "docs"]
+    assert_counted_afresh(v3, AS_OF)
 
 
 @pytest.mark.django_db

@@ -4,7 +4,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from engine.lines import lines_priced
+from engine.lines import lines_priced, lines_with_tail
 from leads.cli import iso_z
 from leadscoring.tables import escape_formula
 from matrix.selectors import VersionSpecs
@@ -44,7 +44,7 @@ def _with_breakdown():
     specs = VersionSpecs()
 
     def add(row: dict) -> dict:
-        lines, basis = row.get("breakdown_row__lines") or [], row.get("basis")
+        lines, basis = lines_with_tail(row.get("breakdown_row__lines") or [], row.get("lines_tail")), row.get("basis")
         # A version whose stored document no longer validates: its lines as stored (docs/scoring.md).
         spec = specs.readable(row["version_id"]) if basis is not None else None
         if spec is not None:
@@ -75,7 +75,7 @@ class Command(BaseCommand):
         # a score without stored lines exports an empty breakdown).
         columns = ["lead__external_id", "scoring_model__slug", *CSV_COLUMNS[2:]]
         if format == "jsonl":
-            columns += ["breakdown_row__lines", "basis", "version_id"]
+            columns += ["breakdown_row__lines", "lines_tail", "basis", "version_id"]
         rows = map(_with_breakdown(), scores.values(*columns).iterator(chunk_size=5000))
         fh = sys.stdout if output == "-" else open(output, "w", encoding="utf-8", newline="")
         try:

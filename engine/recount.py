@@ -218,7 +218,7 @@ def lines_splice(d: Dialect, p: Params, stored: str, new: str, keys: list[str]) 
     empty) appended: a later line of a key replaces an earlier one (lines.lines_decode), and
     readers put the lines in document order (lines.lines_priced). A text longer than COMPACT_AT
     bytes first loses the lines of the criteria `keys` (every key of `new` is one of them).
-    `stored` is read more than once: name a column."""
+    `stored` is read more than once: a column, or a cheap expression of one."""
     size = d.bytes_of(stored)
     appended = f"{d.chop(stored)} || (CASE WHEN {size} > 2 THEN ',' ELSE '' END) || {new} || ']'"
     inner = f"substr({stored}, 2, length({stored}) - 2)"  # the lines without the array's brackets

@@ -214,14 +214,16 @@ def stmt_history(run: Rescore) -> Statement:
     )
 
 
-def scores_tail(run: Rescore, *, fresh: bool | str, keys: list[str] | None) -> tuple[str, dict]:
+def scores_tail(run: Rescore, *, fresh: bool | str, keys: list[str] | None) -> tuple[str, dict] | None:
     """SQL for the new `lines_tail` of a stored score `s` rewritten from the row `c` of `changed`,
-    and its parameters. None where the row was counted afresh (`fresh`: True for every row, or an
-    SQL condition; its whole lines go to the breakdown); else, with the `keys` of a recount, the
-    row's `breakdown` (the lines of those keys, engine/recount.py) appended to the stored tail
-    where it has one; else the stored tail."""
+    and its parameters; None to leave every tail as stored. NULL where the row was counted afresh
+    (`fresh`: True for every row, or an SQL condition; its whole lines go to the breakdown); else,
+    with the `keys` of a recount, the row's `breakdown` (the lines of those keys,
+    engine/recount.py) appended to the stored tail where it has one; else the stored tail."""
     if fresh is True:
         return "NULL", {}
+    if fresh is False and keys is None:
+        return None
     kept, p = "s.lines_tail", Params()
     if keys is not None:
         appended = lines_splice(run.dialect, p, "COALESCE(s.lines_tail, '[]')", "c.breakdown", keys)
@@ -229,7 +231,7 @@ def scores_tail(run: Rescore, *, fresh: bool | str, keys: list[str] | None) -> t
     return (kept if fresh is False else f"(CASE WHEN {fresh} THEN NULL ELSE {kept} END)"), p.values
 
 
-def stmt_scores_update(run: Rescore, *, tail: tuple[str, dict]) -> Statement:
+def stmt_scores_update(run: Rescore, *, tail: tuple[str, dict] | None) -> Statement:
     """The stored score rows, rewritten in place, with `tail` (scores_tail) as their lines' tail.
 
     When only the version and as_of move (no indexed column changes) Postgres rewrites a row on its
@@ -239,9 +241,9 @@ def stmt_scores_update(run: Rescore, *, tail: tuple[str, dict]) -> Statement:
         f"UPDATE {Score._meta.db_table} AS s SET version_id = %(ls_version)s, version_number = %(ls_number)s, "
         "as_of = %(ls_asof)s, score = c.score, fit = c.fit, engagement = c.engagement, segment = c.segment, "
         "tier = c.tier, grade = c.grade, mql = c.mql, basis = c.basis, stable_until = c.stable_until, "
-        f"computed_at = %(ls_now)s, lines_tail = {tail[0]} "
+        f"computed_at = %(ls_now)s{f', lines_tail = {tail[0]}' if tail else ''} "
         f"FROM {run.changed} c WHERE s.id = c.sid{_chunk(run)} AND {_THIS_WINS}",
-        {**run.params, **tail[1]},
+        {**run.params, **(tail[1] if tail else {})},
     )
 
 

@@ -10,6 +10,7 @@ import json
 import re
 
 import pytest
+from django.core.management import call_command
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from hypothesis import assume, given
@@ -141,7 +142,7 @@ def with_docs():
 
 
 @pytest.mark.django_db
-def test_a_new_criterion_is_counted_and_the_others_are_read_back(with_docs):
+def test_a_new_criterion_is_counted_and_the_others_are_read_back(with_docs, tmp_path):
     # Given the pricing visits are gone from the table (so only the stored counts can give them back)
     Event.objects.filter(properties__url="/pricing").delete()
     v1 = Score.objects.get(lead=with_docs).version
@@ -161,6 +162,11 @@ def test_a_new_criterion_is_counted_and_the_others_are_read_back(with_docs):
         ("docs", 2, 8.0),
     ]
     assert json.loads(score.basis) == [1, 3, 2, 0, 0]
+    # and the export reads the docs line from the score's tail, as the lead's page does
+    assert score.lines_tail is not None
+    call_command("export_scores", "--output", str(tmp_path / "scores.jsonl"))
+    [line] = [json.loads(x) for x in (tmp_path / "scores.jsonl").read_text().splitlines()]
+    assert line["breakdown"] == score.breakdown
 
 
 @pytest.mark.django_db

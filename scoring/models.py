@@ -55,7 +55,7 @@ class Score(ScoreValues):
     # The lines of the criteria recounted since the breakdown was last written (engine/recount.py),
     # read over the breakdown's (engine.lines.lines_with_tail). Here, not appended to the
     # breakdown: the score UPDATE rewrites this row anyway, and splicing the breakdowns as well
-    # doubled a recount's WAL and slowed the job by a third (docs/performance.md). Null: none.
+    # doubled a recount's WAL and made the job about a fifth slower (docs/performance.md). Null: none.
     lines_tail = models.TextField(null=True, blank=True)
 
     class Meta:

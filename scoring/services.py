@@ -133,8 +133,9 @@ def leads_rescore(
 
 
 def _any_scored_by(cursor, run: Rescore, version_pks: list[int]) -> bool:
-    """Whether a score in scope was made by one of the versions: recounting from them reads events
-    (a pass over the table) even when no score is left to read back."""
+    """Whether a score in scope was made by one of the versions: reading back from them costs
+    statements over the whole scope, and recounting from them a pass over the events, even when
+    no score is left to read back."""
     cursor.execute(*stmt_scored_by(run, version_pks=version_pks))
     return cursor.fetchone() is not None
 
@@ -177,7 +178,10 @@ def _score_into(cursor, run: Rescore, spec, as_of, version, sources, recount, *,
     dialect, tables = run.dialect, engine_tables()
     common = dict(tables=tables, model_id=version.scoring_model_id, id_range=id_range)
     made, kept, recounted = False, 0, False
-    if sources:
+    # After a rule change that needs a recount, no score in scope is usually of a version that
+    # counts as this one does: a look for one (~0.1 s for 250,000 scores) instead of the two
+    # statements that would find none (~0.33 s, docs/performance.md).
+    if sources and (recount is None or _any_scored_by(cursor, run, list(sources))):
         cursor.execute(*stmt_computed(run, compile_reuse(spec, dialect, as_of, sources=sources, **common)))
         moved = compile_kept(
             spec, dialect, as_of, version=(version.pk, version.number), now=timezone.now(), sources=sources, **common

@@ -22,7 +22,7 @@ from engine.recount import COMPACT_AT, lines_pattern, lines_splice, recount_plan
 from engine.sql import Params, dialect_for
 from engine.sqlite_functions import regexp_drop
 from leads.models import Event
-from matrix.selectors import version_recount_source, version_spec
+from matrix.selectors import version_recount_source, version_spec, versions_reusable
 from scoring.models import Score
 from scoring.services import leads_rescore
 from tests.engine.test_engine_properties import (
@@ -167,6 +167,28 @@ def test_a_new_criterion_is_counted_and_the_others_are_read_back(with_docs, tmp_
     call_command("export_scores", "--output", str(tmp_path / "scores.jsonl"))
     [line] = [json.loads(x) for x in (tmp_path / "scores.jsonl").read_text().splitlines()]
     assert line["breakdown"] == score.breakdown
+
+
+def versions_listed(sql: str) -> set[int]:
+    """The version pks a look for a score of some versions (stmt_scored_by) names."""
+    return {int(pk) for pk in re.search(r"version_id IN \(([^)]*)\)", sql).group(1).split(",")}
+
+
+@pytest.mark.django_db
+def test_a_recount_with_no_score_to_read_back_whole_skips_the_reuse_statements(with_docs):
+    # Given scores of v1, when v2 adds a docs criterion (no score is of a version counting as v2)
+    data = pricing_model()
+    data["criteria"].append(docs_visit())
+    v2 = publish(data)
+    with CaptureQueriesContext(connection) as queries:
+        leads_rescore(version=v2, as_of=AS_OF, id_range=all_leads(), reuse=True)
+    # Then one look found no score of v2, and the recount's statement made the scores' table
+    # itself: no statement read back whole scores first (to find none) or moved them to v2
+    assert [versions_listed(q["sql"]) for q in queries if q["sql"].startswith("SELECT 1 FROM")][0] == {v2.pk}
+    made = [q["sql"] for q in queries if q["sql"].startswith("CREATE TEMP TABLE tmp_scores")]
+    assert len(made) == 1 and Event._meta.db_table in made[0]
+    assert not [q["sql"] for q in queries if q["sql"].startswith("INSERT INTO tmp_scores")]
+    assert Score.objects.get(lead=with_docs).engagement == 30 + 8
 
 
 @pytest.mark.django_db
@@ -360,13 +382,17 @@ def test_a_points_change_after_a_recount_reads_no_event(with_docs):
     # When v3 changes only points (v1, which counts differently, scored nothing left)
     data["criteria"][2]["points"] = 6
     v3 = publish(data)
-    assert version_recount_source(version=v3, spec=version_spec(version=v3)) is not None
+    source = version_recount_source(version=v3, spec=version_spec(version=v3))
+    assert source is not None
     with CaptureQueriesContext(connection) as queries:
         leads_rescore(version=v3, as_of=AS_OF, id_range=all_leads(), reuse=True)
     # Then no statement read the events: every score came back from its counts, and with every
-    # lead read back none looked for a score of v1 (a scan of the chunk's scores)
+    # lead read back none looked for a score of v1 (a scan of the chunk's scores, finding none).
+    # The look for a score of v2 or v3 finds one at once.
     assert not [q["sql"] for q in queries if Event._meta.db_table in q["sql"]]
-    assert not [q["sql"] for q in queries if q["sql"].startswith("SELECT 1 FROM")]
+    looked = [versions_listed(q["sql"]) for q in queries if q["sql"].startswith("SELECT 1 FROM")]
+    assert looked == [set(versions_reusable(version=v3, spec=version_spec(version=v3)))]
+    assert not set(source[0]) & looked[0]
     assert Score.objects.get(lead=with_docs).engagement == 30 + 12
 
 

@@ -723,3 +723,20 @@ def test_chunk_sizes_aim_at_ten_chunks_between_the_floor_and_the_setting():
     assert job_chunk_size(leads=20_000_000, maximum=100_000) == 100_000
     # The setting stays the maximum, also below the floor
     assert job_chunk_size(leads=5_000, maximum=10) == 10
+
+
+@pytest.mark.django_db
+def test_the_leads_are_cut_into_ranges_of_the_chunk_size_whatever_the_gaps_in_their_ids():
+    from scoring.services import lead_ranges
+
+    # Given no lead, then there is no range
+    assert lead_ranges(chunk_size=3) == []
+    # Given 8 leads of which two were deleted (gaps in the ids)
+    add_leads(8)
+    ids = sorted(Lead.objects.values_list("pk", flat=True))
+    Lead.objects.filter(pk__in=[ids[1], ids[5]]).delete()
+    left = [pk for pk in ids if pk not in (ids[1], ids[5])]
+    # When they are cut into ranges of 3, then each holds the next 3 leads by id, the last the rest
+    assert lead_ranges(chunk_size=3) == [(left[0], left[2], 3), (left[3], left[5], 3)]
+    assert lead_ranges(chunk_size=4) == [(left[0], left[3], 4), (left[4], left[5], 2)]
+    assert lead_ranges(chunk_size=100) == [(left[0], left[5], 6)]

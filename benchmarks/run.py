@@ -244,9 +244,10 @@ def _rescore_chunk(version, lo: int, hi: int, as_of, reuse: bool) -> float:
 
 def _rescore_all(version, *, chunk_size: int, workers: int, progress: bool, as_of=AS_OF, reuse=False) -> list[float]:
     """Every lead through leads_rescore in chunks, on `workers` processes; the RSS after each chunk."""
-    from scoring.services import lead_ranges, leads_rescore
+    from scoring.jobs import job_lead_ranges
+    from scoring.services import leads_rescore
 
-    ranges = lead_ranges(chunk_size=chunk_size)
+    ranges = job_lead_ranges(chunk_size=chunk_size)
     memory = []
     started = time.monotonic()
     if workers == 1:
@@ -453,7 +454,7 @@ def timed_rescore(args, leads: int, *, mode: str) -> float:
     print(f"{scored:,} scores written by version {version.number}; {reusable:,} leads' stored counts held")
     print(
         f"rescore of every lead: {rescore_s:.2f} s ({leads / rescore_s:,.0f} leads/s, "
-        f"{len(memory)} chunks of {args.chunk_size:,}, {args.workers} worker{'s' if args.workers > 1 else ''}, "
+        f"{len(memory)} chunks of up to {args.chunk_size:,}, {args.workers} worker{'s' if args.workers > 1 else ''}, "
         f"as_of {later:g} h after the stored scores), of which the closing ANALYZE {analyze_s:.2f} s"
     )
     print(f"then the vacuum of the scores, queued as its own task: {vacuum_s:.2f} s")

@@ -269,25 +269,26 @@ def scores_vacuum() -> None:
         cursor.execute(f"ANALYZE {quote(ScoreHistory._meta.db_table)}, {quote(LeadStage._meta.db_table)}")
 
 
-def lead_ranges(*, chunk_size: int) -> list[tuple[int, int, int]]:
-    """Split all leads into (first pk, last pk, count) ranges of chunk_size leads (the last: the rest)."""
-    ranges, after = [], None
+def lead_ranges(*, chunk_size: int, first: int | None = None) -> list[tuple[int, int, int]]:
+    """Split all leads into (first pk, last pk, count) ranges in id order: `first` leads in the
+    first range if given, else chunk_size; chunk_size in each next one; the rest in the last."""
+    ranges = []
     with connection.cursor() as cursor:
-        while after is None or ranges[-1][2] == chunk_size:
+        while True:
+            size = chunk_size if ranges else first or chunk_size
             # One walk of the primary key's index per range, not a numbering of every lead: part
             # of every job's time before its first chunk (0.06 s against 0.30 s at 1M leads).
-            since = "" if after is None else "WHERE id > %s "
+            since = "WHERE id > %s " if ranges else ""
             cursor.execute(
                 f"SELECT MIN(id), MAX(id), COUNT(*) FROM (SELECT id FROM {Lead._meta.db_table} {since}"
                 "ORDER BY id LIMIT %s) AS n",
-                [chunk_size] if after is None else [after, chunk_size],
+                [ranges[-1][1], size] if ranges else [size],
             )
             lo, hi, count = cursor.fetchone()
-            if not count:
-                break
-            ranges.append((lo, hi, count))
-            after = hi
-    return ranges
+            if count:
+                ranges.append((lo, hi, count))
+            if count < size:
+                return ranges
 
 
 PENDING_DRAIN = 5000

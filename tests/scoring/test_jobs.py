@@ -22,6 +22,7 @@ from matrix.services import model_import
 from scoring.alerts import alerts_send_pending
 from scoring.choices import JobState, JobTrigger, NotificationKind, Stage
 from scoring.jobs import (
+    job_lead_ranges,
     job_progress,
     model_version_publish,
     nightly_decay,
@@ -740,3 +741,25 @@ def test_the_leads_are_cut_into_ranges_of_the_chunk_size_whatever_the_gaps_in_th
     assert lead_ranges(chunk_size=3) == [(left[0], left[2], 3), (left[3], left[5], 3)]
     assert lead_ranges(chunk_size=4) == [(left[0], left[3], 4), (left[4], left[5], 2)]
     assert lead_ranges(chunk_size=100) == [(left[0], left[5], 6)]
+    # When the first range is asked to be smaller, then it holds that many and the others the chunk size
+    assert lead_ranges(chunk_size=3, first=1) == [(left[0], left[0], 1), (left[1], left[3], 3), (left[4], left[5], 2)]
+    assert lead_ranges(chunk_size=3, first=6) == [(left[0], left[5], 6)]
+
+
+@pytest.mark.django_db
+def test_a_big_job_starts_with_a_chunk_of_half_the_size_so_that_its_workers_write_in_turn(settings, monkeypatch):
+    # Given 100 leads, chunks of 10, and half a chunk no less than the smallest chunk allowed
+    monkeypatch.setattr("scoring.jobs.MIN_CHUNK_LEADS", 5)
+    settings.RESCORE_CHUNK_SIZE = 10
+    add_leads(100)
+    job = RescoreJob.objects.get(version=publish(model_doc()))
+    # When the job is planned
+    rescore_job_plan(job_id=job.pk)
+    # Then its first chunk holds 5 leads, the next ones 10, the last the 5 left, every lead once
+    sizes = list(job.chunks.order_by("index").values_list("leads", flat=True))
+    assert sizes == [5] + [10] * 9 + [5]
+    job.refresh_from_db()
+    assert (job.chunks_total, job.total_leads) == (11, 100)
+    # and half a chunk below the smallest chunk allowed, the chunks are all of one size
+    monkeypatch.setattr("scoring.jobs.MIN_CHUNK_LEADS", 6)
+    assert [n for _, _, n in job_lead_ranges(chunk_size=10)] == [10] * 10

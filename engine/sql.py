@@ -137,7 +137,14 @@ class Postgres(Dialect):
     DAYS = "(EXTRACT(EPOCH FROM ({0} - {1})) / 86400)::float8"
     GREATEST = "GREATEST({0})"
     LEAST = "LEAST({0})"
-    ROUND2 = "ROUND(({0})::numeric, 2)"
+    # A double turns into numeric through its text (15 digits, values.round2): 0.29 µs a value,
+    # several per lead. A whole number below 1e9 (most of them: whole points, whole decay steps)
+    # takes the exact shortcut through bigint, the same cents in 0.15 µs (psql); a numeric
+    # argument within float8's precision of a whole number below 1e9 rounds to it all the same.
+    ROUND2 = (
+        "(CASE WHEN ({0})::float8 = trunc(({0})::float8) AND abs(({0})::float8) < 1e9::float8 "
+        "THEN round(({0})::float8::bigint::numeric, 2) ELSE ROUND(({0})::numeric, 2) END)"
+    )
     CENTS_DIFF = "({0} - {1})"  # numeric: exact
     POW_HALF = "POWER(0.5::float8, {0})"
     DOUBLE = "{0}::float8"

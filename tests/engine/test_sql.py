@@ -1,0 +1,57 @@
+"""The Postgres dialect's building blocks against the Python values they must equal (engine/sql.py)."""
+
+from decimal import ROUND_HALF_UP, Decimal
+
+import psycopg
+
+from engine.sql import Postgres
+from engine.values import CENT, round2
+from tests.conftest import require_postgres
+
+# Whole and not, near whole, halves, negative zero, around and past the shortcut's 1e9.
+DOUBLES = [
+    0.0,
+    -0.0,
+    1.0,
+    -1.0,
+    45.0,
+    44.995,
+    2.675,
+    -2.675,
+    0.005,
+    -0.005,
+    1e-9,
+    0.1 + 0.2,
+    7.000000000000001,
+    -7.999999999999999,
+    999_999_999.0,
+    999_999_999.5,
+    1_000_000_000.0,
+    123_456_789_012.5,
+    1e15 + 2,
+]
+NUMERICS = ["2.005", "-2.005", "3.0", "123456.0000000000001", "-0.0000000000000001", "99999999.995", "1e12"]
+
+
+def _rounded(sql_type: str, values: list) -> list[Decimal]:
+    with psycopg.connect(require_postgres().replace("postgres://", "postgresql://")) as conn:
+        sql = Postgres().round2("t.x")
+        return [conn.execute(f"SELECT {sql} FROM (SELECT %s::{sql_type} AS x) AS t", [v]).fetchone()[0] for v in values]
+
+
+def test_postgres_rounds_a_double_to_the_cents_python_gives():
+    # Given doubles whole and not, near whole, halves and past 1e9
+    # When Postgres rounds each with the dialect's round2
+    got = _rounded("float8", DOUBLES)
+    # Then each is the cents values.round2 gives the single-lead path, with two decimals
+    assert got == [round2(v) for v in DOUBLES]
+    assert all(g.as_tuple().exponent == -2 for g in got)
+
+
+def test_postgres_rounds_a_numeric_exactly_halves_away_from_zero():
+    # Given numerics, some within a double's precision of a whole number
+    # When Postgres rounds each with the dialect's round2
+    got = _rounded("numeric", NUMERICS)
+    # Then each is its exact value rounded to cents, halves away from zero
+    assert got == [Decimal(v).quantize(CENT, rounding=ROUND_HALF_UP) for v in NUMERICS]
+    assert all(g.as_tuple().exponent == -2 for g in got)

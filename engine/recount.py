@@ -127,7 +127,7 @@ def compile_recount(
     ]
     join, until, carried = "", "lf.old_until", ""
     if eng:
-        ec = Cond(d, p, raw_alias="e", out_alias="ep", props="e.properties")
+        ec = Cond(d, p, raw_alias="e", out_alias="ep", props="e.properties", lookups=True)
         wheres = {c.index: ec.compile(c.where) for c in eng if c.where is not None}
         scope = f"e.lead_id BETWEEN {p.add(id_range[0])} AND {p.add(id_range[1])}" if id_range else "TRUE"
         # Only the recounted criteria's events: their kinds, within the lookback (no decay rule reads them).

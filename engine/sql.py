@@ -12,6 +12,7 @@ calls the engine's Python value rules registered as SQL functions (sqlite_functi
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 
 from engine.document import NEGATIVE_OPS, Criterion, DecayRule, ModelSpec, structure_key
 from engine.fields import COLD, HOT, LEAD_TEXT_FIELDS, NUMBER_FIELDS, WARM
@@ -93,6 +94,14 @@ class Dialect:
     def level(self, name: str, select: str) -> str:
         """A CTE read once, whose columns are computed once per row (not once per reference)."""
         return f"{name} AS MATERIALIZED ({select})"
+
+    # Whether an event property is looked up once, in a level of its own below its forms (Cond):
+    # where a level costs a projection, not a copy of every row.
+    lookup_level = False
+
+    def lower_trimmed(self, raw: str) -> str:
+        """lower(trim(raw)), for `raw` a column: a name cheap to repeat in the expression."""
+        return self.lower(self.trim(raw))
 
     # The functions whose SQL is one expression around their operands: each dialect's template
     # of the same name in capitals, with the operands in order for {0}, {1}, ...
@@ -190,6 +199,31 @@ class Postgres(Dialect):
         # and read it back (~0.5 s per level for 250,000 leads).
         return f"{name} AS ({select} OFFSET 0)"
 
+    # A property's forms (its type, trimmed, lower-cased...) would each look it up in the jsonb:
+    # four lookups per page view for a `contains` on its url (docs/performance.md, "Why the
+    # rescore is built as it is").
+    lookup_level = True
+
+    def lower_trimmed(self, raw: str) -> str:
+        # ICU's lower costs ~0.26 µs a value; text that is all ASCII (one byte per character, in
+        # UTF-8) lower-cases the same in the "C" collation, in a fraction of that. Each branch names
+        # its collation again: the two explicit ones may not meet in one CASE.
+        if not self._utf8:
+            return super().lower_trimmed(raw)
+        t = self.trim(raw)
+        return (
+            f'(CASE WHEN octet_length({raw}) = length({raw}) THEN lower({t} COLLATE "C") COLLATE "default" '
+            f'ELSE lower({t} COLLATE "und-x-icu") COLLATE "default" END)'
+        )
+
+    @cached_property
+    def _utf8(self) -> bool:
+        # In another server encoding a character may be one byte and not ASCII.
+        if self.connection is None:
+            return False
+        self.connection.ensure_connection()
+        return self.connection.connection.info.parameter_status("server_encoding") == "UTF8"
+
     def num_of_text(self, t, p: Params):
         pattern = p.add(NUMERIC_RE.pattern)
         return f"(CASE WHEN length({t}) <= {NUMERIC_MAX_LENGTH} AND {t} ~ {pattern} THEN ({t})::numeric END)"
@@ -211,10 +245,16 @@ class Postgres(Dialect):
         return f"({col} -> {self.text_param(p, key)})"
 
     def json_type_norm(self, col, key, p: Params):
-        return f"jsonb_typeof({self.json_get(col, key, p)})"
+        return self.json_type_of(self.json_get(col, key, p))
 
     def json_number(self, col, key, p: Params):
-        v = self.json_get(col, key, p)
+        return self.json_number_of(self.json_get(col, key, p))
+
+    # The same of a value already looked up (lookup_level).
+    def json_type_of(self, v):
+        return f"jsonb_typeof({v})"
+
+    def json_number_of(self, v):
         return f"(CASE WHEN jsonb_typeof({v}) = 'number' THEN ({v} #>> '{{}}')::numeric END)"
 
     def json_booltext(self, col, key, p: Params):
@@ -414,15 +454,15 @@ class _Derived:
     again for every row: the planner does not share common subexpressions.
     """
 
-    def __init__(self, alias: str):
-        self.alias = alias
+    def __init__(self, alias: str, prefix: str = "x"):
+        self.alias, self.prefix = alias, prefix
         self.columns: dict[str, str] = {}
         self._names: dict[tuple, str] = {}
 
     def add(self, key: tuple, expr_factory) -> str:
         name = self._names.get(key)
         if name is None:
-            name = f"x{len(self._names)}"
+            name = f"{self.prefix}{len(self._names)}"
             self._names[key] = name
             self.columns[name] = expr_factory()
         return f"{self.alias}.{name}"
@@ -432,10 +472,11 @@ class _Derived:
 
 
 class _Text:
-    """A text field: trimmed, lower-cased and numeric forms, each derived on first use."""
+    """A text field: trimmed, lower-cased and numeric forms, each derived on first use. `plain`:
+    `raw` is a column, which the lower-cased form may name more than once (Dialect.lower_trimmed)."""
 
-    def __init__(self, c: "Cond", key, raw: str):
-        self.c, self.key, self.raw = c, key, raw
+    def __init__(self, c: "Cond", key, raw: str, *, plain: bool = False):
+        self.c, self.key, self.raw, self.plain = c, key, raw, plain
 
     def isnull(self) -> str:
         return f"{self.raw} IS NULL"
@@ -444,44 +485,73 @@ class _Text:
         return self.c.derived.add((self.key, "t"), lambda: self.c.d.trim(self.raw))
 
     def lt(self) -> str:
-        return self.c.derived.add((self.key, "lt"), lambda: self.c.d.lower(self.c.d.trim(self.raw)))
+        d = self.c.d
+        return self.c.derived.add(
+            (self.key, "lt"), lambda: d.lower_trimmed(self.raw) if self.plain else d.lower(d.trim(self.raw))
+        )
 
     def nt(self) -> str:
         return self.c.derived.add((self.key, "nt"), lambda: self.c.d.num_of_text(self.c.d.trim(self.raw), self.c.p))
 
 
 class _Json(_Text):
-    """A JSON value (an attribute or an event property): its type plus the text forms."""
+    """A JSON value (an attribute or an event property): its type plus the text forms.
+
+    With a lookup level (Cond `lookups`), the value and its text are looked up there, once, and
+    the forms derived from those columns; otherwise each form looks the value up itself."""
 
     def __init__(self, c: "Cond", key, col: str, name: str):
-        d = c.d
-        super().__init__(c, key, d.json_text(col, name, c.p))
-        self.col, self.name = col, name
+        d, p = c.d, c.p
+        self.col, self.name, self.looked_up = col, name, None
+        if c.lookups is None:
+            super().__init__(c, key, d.json_text(col, name, p))
+            return
+        self.looked_up = c.lookups.add((key, "value"), lambda: d.json_get(col, name, p))
+        super().__init__(c, key, c.lookups.add((key, "text"), lambda: d.json_text(col, name, p)), plain=True)
 
     def type(self) -> str:
-        return self.c.derived.add((self.key, "type"), lambda: self.c.d.json_type_norm(self.col, self.name, self.c.p))
+        d, v = self.c.d, self.looked_up
+        make = (lambda: d.json_type_of(v)) if v else (lambda: d.json_type_norm(self.col, self.name, self.c.p))
+        return self.c.derived.add((self.key, "type"), make)
 
     def value(self) -> str:
+        if self.looked_up:
+            return self.looked_up
         return self.c.derived.add((self.key, "value"), lambda: self.c.d.json_get(self.col, self.name, self.c.p))
 
     def number(self) -> str:
-        return self.c.derived.add((self.key, "number"), lambda: self.c.d.json_number(self.col, self.name, self.c.p))
+        d, v = self.c.d, self.looked_up
+        make = (lambda: d.json_number_of(v)) if v else (lambda: d.json_number(self.col, self.name, self.c.p))
+        return self.c.derived.add((self.key, "number"), make)
 
     def booltext(self) -> str:
+        if self.looked_up:  # Postgres: a boolean's text, as json_booltext gives it
+            return self.raw
         return self.c.derived.add((self.key, "bool"), lambda: self.c.d.json_booltext(self.col, self.name, self.c.p))
 
 
 class Cond:
     """Compiles condition trees over one relation: lead fields, or event properties.
 
-    `users` names the user table, which the lead field `owner` reads."""
+    `users` names the user table, which the lead field `owner` reads. With `lookups`, where the
+    dialect has a lookup level (Dialect.lookup_level), the properties are looked up in a level of
+    their own below the forms' (its columns: `lookups.select_list()`), read as `out_alias` too."""
 
     def __init__(
-        self, d: Dialect, p: Params, *, raw_alias: str, out_alias: str, props: str | None = None, users: str = ""
+        self,
+        d: Dialect,
+        p: Params,
+        *,
+        raw_alias: str,
+        out_alias: str,
+        props: str | None = None,
+        users: str = "",
+        lookups: bool = False,
     ):
         self.d, self.p = d, p
         self.raw, self.props, self.users = raw_alias, props, users
         self.derived = _Derived(out_alias)
+        self.lookups = _Derived(out_alias, prefix="j") if lookups and d.lookup_level else None
         self._operands: dict[str, tuple] = {}
 
     def compile(self, cond) -> str:
@@ -520,7 +590,7 @@ class Cond:
             return "number", self.derived.add((name, "n"), lambda: self.d.num_col(column))
         if name == "owner":
             return "text", _Text(self, name, f"(SELECT u.username FROM {self.users} u WHERE u.id = {a}.owner_id)")
-        return "text", _Text(self, name, f"{a}.{LEAD_COLUMNS[name]}")
+        return "text", _Text(self, name, f"{a}.{LEAD_COLUMNS[name]}", plain=True)
 
     def _empty(self, kind, x) -> str:
         if kind == "number":
@@ -703,7 +773,7 @@ def compile_scores(
     fin_cols = ["lf.*", f"({fit_sum}) AS fit_raw"]
     joins = []
     bounds = []  # instants at which a count may change (track only)
-    ec = Cond(d, p, raw_alias="e", out_alias="ep", props="e.properties")
+    ec = Cond(d, p, raw_alias="e", out_alias="ep", props="e.properties", lookups=True)
     wheres = {c.index: ec.compile(c.where) for c in eng if c.where is not None}
     ctes.extend(events_cte(spec, d, p, ec, as_of, asof, horizon, scope("e.lead_id"), track, tables.event))
     if eng:
@@ -878,7 +948,8 @@ def events_cte(
     every pass over a chunk's events reads nearly every page of it. The engagement criteria,
     the sends and the responses of each `unanswered` rule would be three such passes; here they
     are one, with what each reader needs computed once per row: the property forms the `where`
-    conditions use (ep.x*), and each rule's match key (k<n>, only on its kinds).
+    conditions use (ep.x*; on Postgres from the properties looked up once, ep.j*, in a level `evj`
+    below), and each rule's match key (k<n>, only on its kinds).
     The idle-time decay (lastev) reads every event of any age, so it does not share this pass: it
     reads the (lead_id, kind, occurred_at) index alone.
 
@@ -909,14 +980,21 @@ def events_cte(
         both = sorted(set(r.events) | set(r.responses))
         key = d.match_key("e.properties", r.match_property, p)
         keys += f", (CASE WHEN {_kinds_in(d, p, 'e.kind', both)} THEN {key} END) AS k{r.index}"
-    return [
-        d.level(
-            "evs",
-            "SELECT e.id AS pk, e.lead_id, e.external_id AS xid, e.kind, e.occurred_at"
-            f"{ec.derived.select_list()}{keys} "
+
+    def read(columns: str) -> str:
+        return (
+            f"SELECT e.id AS pk, e.lead_id, e.external_id AS xid, e.kind, e.occurred_at{columns}{keys} "
             f"FROM {events} e WHERE {scope} AND e.occurred_at <= {asof} "
-            f"AND ({' OR '.join(f'({w})' for w in wanted)})",
+            f"AND ({' OR '.join(f'({w})' for w in wanted)})"
         )
+
+    if ec.lookups is None or not ec.lookups.columns:
+        return [d.level("evs", read(ec.derived.select_list()))]
+    # The properties looked up once (Cond `lookups`), their forms in the level above.
+    alias = ec.derived.alias
+    return [
+        d.level("evj", read(ec.lookups.select_list())),
+        d.level("evs", f"SELECT {alias}.*{ec.derived.select_list()} FROM evj {alias}"),
     ]
 
 

@@ -3,9 +3,11 @@
 from decimal import ROUND_HALF_UP, Decimal
 
 import psycopg
+import pytest
+from django.db import connection
 
 from engine.sql import Postgres
-from engine.values import CENT, round2
+from engine.values import CENT, round2, trim
 from tests.conftest import require_postgres
 
 # Whole and not, near whole, halves, negative zero, around and past the shortcut's 1e9.
@@ -55,3 +57,44 @@ def test_postgres_rounds_a_numeric_exactly_halves_away_from_zero():
     # Then each is its exact value rounded to cents, halves away from zero
     assert got == [Decimal(v).quantize(CENT, rounding=ROUND_HALF_UP) for v in NUMERICS]
     assert all(g.as_tuple().exponent == -2 for g in got)
+
+
+# All ASCII (the "C" collation's branch), with white space to trim, and not (ICU's branch).
+TEXTS = [
+    "Software",
+    "  SOFTWARE \t",
+    "\vABC\f",
+    "KYIV",
+    "",
+    "ÉCOLE",
+    "İSTANBUL",
+    "STRAẞE",
+    "ΟΔΟΣ",
+    "ASCII and Ünï",
+    "\u00a0ABC",
+]
+
+
+@pytest.mark.django_db
+def test_postgres_lower_cases_trimmed_text_as_python_does():
+    # Given the suite's database on Postgres, in UTF-8, and texts all ASCII or not
+    if connection.vendor != "postgresql":
+        pytest.skip("reads the encoding from the suite's own connection, which is SQLite here")
+    sql = Postgres(connection).lower_trimmed("t.x")
+    assert 'COLLATE "C"' in sql
+    # When the dialect trims and lower-cases each
+    with connection.cursor() as cursor:
+        got = []
+        for text in TEXTS:
+            cursor.execute(f"SELECT {sql} FROM (SELECT %s::text AS x) AS t", [text])
+            got.append(cursor.fetchone()[0])
+    # Then each is Python's lower() of the trimmed text (the single-lead path's)
+    assert got == [trim(text).lower() for text in TEXTS]
+
+
+def test_postgres_lower_cases_with_icu_alone_where_the_encoding_is_unknown():
+    # Given a dialect without a connection
+    dialect = Postgres()
+    # When it lower-cases a trimmed column
+    # Then it takes ICU's lower alone: the ASCII shortcut holds only in UTF-8
+    assert dialect.lower_trimmed("t.x") == dialect.lower(dialect.trim("t.x"))

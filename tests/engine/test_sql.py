@@ -1,10 +1,13 @@
 """The Postgres dialect's building blocks against the Python values they must equal (engine/sql.py)."""
 
+import uuid
 from decimal import ROUND_HALF_UP, Decimal
 
+import dj_database_url
 import psycopg
 import pytest
-from django.db import connection
+from django.db import connection, connections
+from django.db.backends.postgresql.base import DatabaseWrapper
 
 from engine.sql import Postgres
 from engine.values import CENT, round2, trim
@@ -92,9 +95,25 @@ def test_postgres_lower_cases_trimmed_text_as_python_does():
     assert got == [trim(text).lower() for text in TEXTS]
 
 
-def test_postgres_lower_cases_with_icu_alone_where_the_encoding_is_unknown():
-    # Given a dialect without a connection
-    dialect = Postgres()
-    # When it lower-cases a trimmed column
-    # Then it takes ICU's lower alone: the ASCII shortcut holds only in UTF-8
-    assert dialect.lower_trimmed("t.x") == dialect.lower(dialect.trim("t.x"))
+@pytest.mark.django_db  # lets the test open a connection of its own
+def test_postgres_lower_cases_with_icu_alone_outside_utf8():
+    # Given a database in LATIN1, where a non-ASCII letter is one byte, and a dialect on it
+    base = require_postgres()
+    name = f"latin1_{uuid.uuid4().hex[:10]}"
+    admin_url = base.rsplit("/", 1)[0].replace("postgres://", "postgresql://") + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name} ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0")
+    url = base.rsplit("/", 1)[0] + f"/{name}"
+    settings_dict = connections.configure_settings({"default": dj_database_url.parse(url)})["default"]
+    wrapper = DatabaseWrapper(settings_dict, name)
+    try:
+        dialect = Postgres(wrapper)
+        # When it lower-cases a trimmed column
+        # Then it takes ICU's lower alone: "as many bytes as characters" means ASCII only in UTF-8
+        assert dialect.lower_trimmed("t.x") == dialect.lower(dialect.trim("t.x"))
+    finally:
+        wrapper.close()
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    # and so does a dialect that has no connection to ask
+    assert Postgres().lower_trimmed("t.x") == dialect.lower(dialect.trim("t.x"))
